@@ -1,0 +1,9 @@
+"""Piccolo's configuration: the engine comes from DATABASE_URL (see points/config.py)."""
+
+from piccolo.conf.apps import AppRegistry
+
+from points.db import engine
+
+DB = engine()
+
+APP_REGISTRY = AppRegistry(apps=["points.piccolo_app"])

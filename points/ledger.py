@@ -1,0 +1,171 @@
+"""The double-entry, append-only points ledger.
+
+Every movement of points is a `Transfer` from one account to another, keyed by
+an idempotency key derived from the business event (``award:submission:12``).
+The primitives that keep the invariants live here and nowhere else:
+
+- `post()` inserts transfers with ``INSERT … ON CONFLICT DO NOTHING`` and moves
+  balances only for the rows it actually inserted, so replaying an event is a
+  no-op; a key replayed with different fields is refused.
+- balances move in one conditional ``UPDATE … WHERE balance + delta >= 0``:
+  a member-side account never goes negative (issuance accounts, which mint
+  points, are the only ones allowed below zero). A database CHECK/trigger
+  backs this up.
+
+Callers run these inside `db.write()`. Mistakes are corrected by new,
+reversing transfers; rows are never edited (database triggers refuse it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from points.db import sql, values_list
+from points.errors import InsufficientPoints, TransferMismatch
+
+SPENDABLE, LIFETIME = "spendable", "lifetime"
+ISSUANCE, LIFETIME_ISSUANCE = "issuance", "lifetime_issuance"
+MINTING_KINDS = (ISSUANCE, LIFETIME_ISSUANCE)
+INSERT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    key: str
+    debit: int
+    credit: int
+    amount: int
+    code: str
+    reason: str
+    ref: str
+    rules_version: str = ""
+
+
+def member_account_key(kind: str, member_id: int) -> str:
+    return f"{kind}:member:{member_id}"
+
+
+def community_account_key(kind: str, community_id: int) -> str:
+    return f"{kind}:community:{community_id}"
+
+
+async def open_accounts(rows: Iterable[tuple[str, str, int | None, int | None]]) -> None:
+    """Create accounts (key, kind, member, community) that do not exist yet."""
+    rows = list(rows)
+    values, args = values_list(rows, ("TEXT", "TEXT", "INTEGER", "INTEGER"))
+    await sql(f"INSERT INTO account (key, kind, member, community, balance) "
+              f"SELECT v.*, 0 FROM (VALUES {values}) AS v WHERE true ON CONFLICT (key) DO NOTHING", *args)
+
+
+async def open_member_accounts(member_id: int, community_id: int) -> None:
+    await open_accounts((member_account_key(k, member_id), k, member_id, community_id) for k in (SPENDABLE, LIFETIME))
+
+
+async def open_community_accounts(community_id: int) -> None:
+    await open_accounts((community_account_key(k, community_id), k, None, community_id) for k in MINTING_KINDS)
+
+
+async def accounts_by_key(keys: Iterable[str]) -> dict[str, int]:
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    marks = ", ".join("{}" for _ in keys)
+    rows = await sql(f"SELECT id, key FROM account WHERE key IN ({marks})", *keys)
+    return {r["key"]: r["id"] for r in rows}
+
+
+async def post(transfers: Sequence[TransferSpec]) -> set[str]:
+    """Write the transfers not yet written; return the keys written now."""
+    inserted: set[str] = set()
+    now = datetime.now(UTC)
+    for start in range(0, len(transfers), INSERT_CHUNK):
+        chunk = transfers[start:start + INSERT_CHUNK]
+        values, args = values_list(
+            [(t.key, t.debit, t.credit, t.amount, t.code, t.reason, t.ref, t.rules_version, now) for t in chunk],
+            ("TEXT", "INTEGER", "INTEGER", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TIMESTAMPTZ"))
+        rows = await sql(
+            "INSERT INTO transfer (idempotency_key, debit_account, credit_account, amount, code, reason, ref, "
+            f"rules_version, created_at) SELECT v.* FROM (VALUES {values}) AS v WHERE true "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key", *args)
+        inserted.update(r["idempotency_key"] for r in rows)
+    await _check_replays([t for t in transfers if t.key not in inserted])
+    deltas: dict[int, int] = defaultdict(int)
+    for t in transfers:
+        if t.key in inserted:
+            deltas[t.debit] -= t.amount
+            deltas[t.credit] += t.amount
+    await move_balances(deltas)
+    return inserted
+
+
+async def _check_replays(replayed: Sequence[TransferSpec]) -> None:
+    if not replayed:
+        return
+    existing = {r["idempotency_key"]: r for r in await sql(
+        "SELECT idempotency_key, debit_account, credit_account, amount, code FROM transfer "
+        f"WHERE idempotency_key IN ({', '.join('{}' for _ in replayed)})", *(t.key for t in replayed))}
+    for t in replayed:
+        row = existing.get(t.key)
+        if row is None or (row["debit_account"], row["credit_account"], row["amount"], row["code"]) != (
+                t.debit, t.credit, t.amount, t.code):
+            raise TransferMismatch(t.key)
+
+
+async def move_balances(deltas: dict[int, int]) -> None:
+    """Apply balance deltas in one statement; refuse if any member-side account would go negative."""
+    deltas = {account: d for account, d in deltas.items() if d}
+    if not deltas:
+        return
+    values, args = values_list(sorted(deltas.items()), ("INTEGER", "BIGINT"))
+    kinds = ", ".join(f"'{k}'" for k in MINTING_KINDS)
+    rows = await sql(
+        f"WITH v(id, delta) AS (VALUES {values}) "
+        "UPDATE account SET balance = account.balance + v.delta FROM v "
+        f"WHERE account.id = v.id AND (account.balance + v.delta >= 0 OR account.kind IN ({kinds})) "
+        "RETURNING account.id", *args)
+    if len(rows) != len(deltas):
+        raise InsufficientPoints()
+
+
+async def balances(member_id: int) -> dict[str, int]:
+    rows = await sql("SELECT kind, balance FROM account WHERE member = {}", member_id)
+    found = {r["kind"]: r["balance"] for r in rows}
+    return {SPENDABLE: found.get(SPENDABLE, 0), LIFETIME: found.get(LIFETIME, 0)}
+
+
+async def history(member_id: int, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+    """The member's spendable-account transfers, newest first, signed from the member's side."""
+    args: list[Any] = [member_account_key(SPENDABLE, member_id)]
+    before = ""
+    if before_id is not None:
+        before, args = " AND t.id < {}", [*args, before_id]
+    return await sql(
+        "SELECT t.id, t.code, t.reason, t.ref, t.rules_version, t.created_at, "
+        "CASE WHEN t.credit_account = a.id THEN t.amount ELSE -t.amount END AS points "
+        "FROM transfer t JOIN account a ON a.key = {} "
+        f"WHERE (t.credit_account = a.id OR t.debit_account = a.id){before} "
+        "ORDER BY t.id DESC LIMIT {}", *args, limit)
+
+
+async def reconcile() -> list[str]:
+    """Recompute every balance from the transfers; return one line per problem found."""
+    problems: list[str] = []
+    rows = await sql(
+        "SELECT a.id, a.key, a.kind, a.balance, "
+        "COALESCE((SELECT SUM(amount) FROM transfer WHERE credit_account = a.id), 0) "
+        "- COALESCE((SELECT SUM(amount) FROM transfer WHERE debit_account = a.id), 0) AS computed "
+        "FROM account a ORDER BY a.id")
+    total = 0
+    for r in rows:
+        total += r["balance"]
+        if r["balance"] != r["computed"]:
+            problems.append(f"account {r['key']}: balance {r['balance']} but transfers say {r['computed']}")
+        if r["balance"] < 0 and r["kind"] not in MINTING_KINDS:
+            problems.append(f"account {r['key']}: negative balance {r['balance']}")
+    if total != 0:
+        problems.append(f"balances sum to {total}, not 0: points were created or lost outside a transfer")
+    return problems

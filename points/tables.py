@@ -1,0 +1,147 @@
+"""The tables. Business logic lives in the domain modules, not here.
+
+Ledger tables (`Account`, `Transfer`) are written only through points/ledger.py;
+`Transfer` and `AuditEvent` are append-only (database triggers refuse UPDATE
+and DELETE, see the second migration).
+"""
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Community(Table):
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=100)
+    name_en = Varchar(length=100, default="")
+    created_at = Timestamptz()
+
+
+class Grid(Table):
+    """A grid (网格) of a community; `polygon` is a list of [lat, lng] corners."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    code = Varchar(length=32)
+    name = Varchar(length=100)
+    polygon = JSON(default=[])
+
+
+class Member(Table):
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    role = Varchar(length=16)  # rider | resident | staff | admin
+    name = Varchar(length=100)
+    phone = Varchar(length=20, unique=True)
+    password_hash = Varchar(length=200)
+    platform = Varchar(length=20, null=True, default=None)  # riders: meituan, eleme, …
+    status = Varchar(length=16, default="active")
+    created_at = Timestamptz()
+
+
+class LoginSession(Table):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    token_hash = Varchar(length=64, unique=True)
+    member = ForeignKey(Member, on_delete=OnDelete.cascade, index=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+
+
+class Account(Table):
+    """One side of every transfer. `key` names it, e.g. ``spendable:member:7``.
+
+    `balance` is a cache of (credits - debits), changed only in the transaction
+    that writes the transfer; reconciliation recomputes it.
+    """
+
+    key = Varchar(length=64, unique=True)
+    kind = Varchar(length=24)  # spendable | lifetime | issuance | lifetime_issuance
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, index=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=True)
+    balance = BigInt(default=0)
+
+
+class Transfer(Table):
+    """An immutable movement of points from one account to another."""
+
+    idempotency_key = Varchar(length=120, unique=True)
+    debit_account = ForeignKey(Account, on_delete=OnDelete.restrict, index=True)
+    credit_account = ForeignKey(Account, on_delete=OnDelete.restrict, index=True)
+    amount = BigInt()
+    code = Varchar(length=24)  # award | deduction | reversal | …
+    reason = Text()
+    ref = Varchar(length=64, index=True)  # the business object, e.g. submission:12
+    rules_version = Varchar(length=16, default="")
+    created_at = Timestamptz()
+
+
+class Submission(Table):
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, index=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    grid = ForeignKey(Grid, on_delete=OnDelete.restrict, null=True)
+    item_id = Varchar(length=64, index=True)  # after any re-classification
+    claimed_item_id = Varchar(length=64)  # as the member reported it
+    units = Integer(default=1)
+    description = Text(default="")
+    address = Varchar(length=200, default="")
+    lat = Float(null=True, default=None)
+    lng = Float(null=True, default=None)
+    status = Varchar(length=16, index=True)  # submitted | verified | rejected | awarded
+    duplicate_of = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
+    local_day = Date(index=True)  # the scheme's local date of the report, for caps
+    submitted_at = Timestamptz()
+    rules_version = Varchar(length=16)
+    idempotency_key = Varchar(length=120, unique=True, null=True, default=None)
+    request_hash = Varchar(length=64, default="")
+    verified_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True)
+    verified_at = Timestamptz(null=True, default=None)
+    verify_note = Text(default="")
+    reject_reason = Varchar(length=24, null=True, default=None)
+    points = Integer(null=True, default=None)  # what the award gave, once awarded
+    award_note = Varchar(length=200, default="")  # why fewer points than the item's, if so
+    award_rules_version = Varchar(length=16, default="")
+    awarded_at = Timestamptz(null=True, default=None)
+
+
+class Photo(Table):
+    """A stored photo: re-encoded, EXIF stripped; what EXIF said is kept here."""
+
+    submission = ForeignKey(Submission, on_delete=OnDelete.restrict, index=True)
+    path = Varchar(length=200)
+    sha256 = Varchar(length=64, index=True)  # of the uploaded bytes
+    width = Integer()
+    height = Integer()
+    size = Integer()
+    taken_at = Timestamptz(null=True, default=None)
+    exif_lat = Float(null=True, default=None)
+    exif_lng = Float(null=True, default=None)
+
+
+class AuditEvent(Table):
+    """One row per privileged action, written in the action's transaction."""
+
+    actor = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, index=True)
+    action = Varchar(length=40)
+    object_type = Varchar(length=32)
+    object_id = Varchar(length=64)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=True, index=True)
+    details = JSON(default={})
+    created_at = Timestamptz()
+
+
+class RulesVersion(Table):
+    """Every rules file a process has run with, so an old award can be explained."""
+
+    version = Varchar(length=16, unique=True)
+    path = Varchar(length=200)
+    content = Text()
+    first_seen_at = Timestamptz()

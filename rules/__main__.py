@@ -1,0 +1,30 @@
+"""`python -m rules check FILE…`: check rules files without starting anything (exit 0 or 1)."""
+
+import sys
+from collections import Counter
+
+from rules.loader import RulesError, load_rules
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] != "check":
+        print("usage: python -m rules check FILE [FILE…]", file=sys.stderr)
+        return 2
+    status = 0
+    for path in argv[1:]:
+        try:
+            rules = load_rules(path)
+        except RulesError as exc:
+            print(exc, file=sys.stderr)
+            print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+            status = 1
+            continue
+        per_category = Counter(item.category for item in rules.items)
+        counts = ", ".join(f"{c.id} {per_category[c.id]}" for c in rules.categories)
+        print(f"{path}: OK, scheme {rules.id}, version {rules.version}: "
+              f"{len(rules.categories)} categories, {len(rules.items)} items ({counts})")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

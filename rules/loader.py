@@ -1,0 +1,316 @@
+"""Load and validate a rules file (TOML) into typed, immutable objects.
+
+Pure Python, no database. Every problem found is reported, each naming the
+file, the item (or section) and the field, so a scheme author can fix a file
+in one pass. The version is a hash of the file's bytes: the same file always
+has the same version, and any edit gives a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROLES = ("rider", "resident")
+WHO = {"rider": ("rider",), "resident": ("resident",), "both": ("rider", "resident")}
+VERIFICATION = ("desk", "onsite", "auto")
+PRIORITIES = ("P1", "P2", "P3")
+EVIDENCE_KINDS = ("photos", "location", "description")
+MAX_PHOTOS_PER_ITEM = 6
+ITEM_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; `problems` lists every reason."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__("\n".join(f"{self.path}: {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    photos: int = 0
+    location: bool = False
+    description: bool = False
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name_zh: str
+    name_en: str
+    daily_cap: int | None = None
+    monthly_cap: int | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    category: str
+    name_zh: str
+    name_en: str
+    points: int
+    who: str
+    evidence: Evidence
+    verification: str
+    priority: str
+    daily_cap: int | None = None
+    monthly_cap: int | None = None
+    reportable: bool = True
+    unit: str = ""
+    max_units: int = 1
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return WHO[self.who]
+
+    @property
+    def is_deduction(self) -> bool:
+        return self.points < 0
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    distance_m: int
+    window_hours: int
+
+
+@dataclass(frozen=True)
+class Rules:
+    path: str
+    version: str
+    content: str
+    id: str
+    name_zh: str
+    name_en: str
+    timezone: str
+    daily_cap: int | None
+    monthly_cap: int | None
+    first_reporter_only: bool
+    duplicates: Duplicates
+    categories: tuple[Category, ...]
+    items: tuple[Item, ...]
+    _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
+    _categories: dict[str, Category] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({i.id: i for i in self.items})
+        self._categories.update({c.id: c for c in self.categories})
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def item(self, item_id: str) -> Item | None:
+        return self._by_id.get(item_id)
+
+    def category(self, category_id: str) -> Category:
+        return self._categories[category_id]
+
+
+class _Checker:
+    """Reads fields from one TOML table, recording problems instead of raising."""
+
+    def __init__(self, problems: list[str], where: str, table: Any, known: tuple[str, ...]):
+        self.problems = problems
+        self.where = where
+        self.table = table if isinstance(table, dict) else {}
+        if not isinstance(table, dict):
+            self.fail("", "must be a table")
+        for key in self.table:
+            if key not in known:
+                self.fail(key, f"unknown field (known: {', '.join(known)})")
+
+    def fail(self, name: str, message: str) -> None:
+        where = f"{self.where}, field '{name}'" if name else self.where
+        self.problems.append(f"{where}: {message}")
+
+    def text(self, name: str, required: bool = True, ascii_only: bool = False) -> str:
+        value = self.table.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "is missing")
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.fail(name, "must be non-empty text")
+            return ""
+        if ascii_only and not value.isascii():
+            self.fail(name, "must be ASCII")
+        return value
+
+    def whole(self, name: str, default: int | None = None, low: int | None = None, high: int | None = None,
+              required: bool = False) -> int | None:
+        value = self.table.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "is missing")
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, f"must be a whole number, got {value!r}")
+            return default
+        if low is not None and value < low:
+            self.fail(name, "must not be negative" if low == 0 or value < 0 else f"must be at least {low}")
+            return default
+        if high is not None and value > high:
+            self.fail(name, f"must be at most {high}")
+            return default
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            self.fail(name, f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        value = self.table.get(name)
+        if value is None:
+            self.fail(name, f"is missing (one of {', '.join(choices)})")
+            return choices[0]
+        if value not in choices:
+            self.fail(name, f"must be one of {', '.join(choices)}, got {value!r}")
+            return choices[0]
+        return value
+
+
+def _caps(c: _Checker) -> tuple[int | None, int | None]:
+    daily = c.whole("daily_cap", low=1)
+    monthly = c.whole("monthly_cap", low=1)
+    if daily is not None and monthly is not None and monthly < daily:
+        c.fail("monthly_cap", f"is less than daily_cap ({monthly} < {daily})")
+    return daily, monthly
+
+
+def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
+    problems: list[str] = []
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(path, [f"not valid TOML: {exc}"]) from None
+
+    _Checker(problems, "top level", doc, ("scheme", "category", "item"))
+
+    s = _Checker(problems, "[scheme]", doc.get("scheme"), (
+        "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates"))
+    scheme_id = s.text("id", ascii_only=True)
+    name_zh, name_en = s.text("name_zh"), s.text("name_en")
+    timezone = s.text("timezone")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            s.fail("timezone", f"unknown time zone {timezone!r}")
+            timezone = "UTC"
+    daily_cap, monthly_cap = _caps(s)
+    first_only = s.flag("first_reporter_only", True)
+    d = _Checker(problems, "[scheme.duplicates]", s.table.get("duplicates", {}), ("distance_m", "window_hours"))
+    duplicates = Duplicates(
+        distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
+        window_hours=d.whole("window_hours", 72, low=1, high=24 * 366) or 72,
+    )
+
+    categories: list[Category] = []
+    raw_categories = doc.get("category", [])
+    if not isinstance(raw_categories, list) or not raw_categories:
+        problems.append("[[category]]: at least one category is needed")
+        raw_categories = []
+    for n, raw in enumerate(raw_categories, 1):
+        cid = raw.get("id") if isinstance(raw, dict) else None
+        c = _Checker(problems, f"category '{cid}'" if cid else f"category #{n}", raw,
+                     ("id", "name_zh", "name_en", "daily_cap", "monthly_cap"))
+        cid = c.text("id", ascii_only=True)
+        if cid and not CATEGORY_ID.match(cid):
+            c.fail("id", "must be lower-case ASCII letters, digits and _")
+        if cid and any(x.id == cid for x in categories):
+            c.fail("id", "duplicate category id")
+        cat_zh, cat_en = c.text("name_zh"), c.text("name_en")
+        cat_daily, cat_monthly = _caps(c)
+        categories.append(Category(cid, cat_zh, cat_en, cat_daily, cat_monthly))
+    category_ids = {c.id for c in categories}
+
+    items: list[Item] = []
+    seen: set[str] = set()
+    raw_items = doc.get("item", [])
+    if not isinstance(raw_items, list) or not raw_items:
+        problems.append("[[item]]: at least one item is needed")
+        raw_items = []
+    for n, raw in enumerate(raw_items, 1):
+        iid = raw.get("id") if isinstance(raw, dict) else None
+        c = _Checker(problems, f"item '{iid}'" if iid else f"item #{n}", raw, (
+            "id", "category", "name_zh", "name_en", "points", "who", "evidence", "daily_cap", "monthly_cap",
+            "verification", "priority", "reportable", "unit", "max_units"))
+        iid = c.text("id", ascii_only=True)
+        if iid and not ITEM_ID.match(iid):
+            c.fail("id", "must look like category.name: lower-case ASCII letters, digits and _")
+        if iid in seen:
+            c.fail("id", "duplicate item id")
+        seen.add(iid)
+        category = c.text("category")
+        if category and category not in category_ids:
+            c.fail("category", f"unknown category {category!r}")
+        points = c.whole("points", 0, low=-10_000, high=10_000, required=True) or 0
+        if points == 0 and "points" in c.table:
+            c.fail("points", "must not be 0")
+        reportable = c.flag("reportable", True)
+        if points < 0 and reportable:
+            c.fail("reportable", "a deduction (negative points) is recorded by staff: set reportable = false")
+        unit = c.text("unit", required=False)
+        max_units = c.whole("max_units", 1, low=1, high=24) or 1
+        if max_units > 1 and not unit:
+            c.fail("unit", "is needed when max_units is more than 1")
+        evidence = _evidence(problems, c.where, c.table.get("evidence"))
+        daily, monthly = _caps(c)
+        items.append(Item(
+            id=iid, category=category, name_zh=c.text("name_zh"), name_en=c.text("name_en"), points=points,
+            who=c.choice("who", tuple(WHO)), evidence=evidence, verification=c.choice("verification", VERIFICATION),
+            priority=c.choice("priority", PRIORITIES), daily_cap=daily, monthly_cap=monthly,
+            reportable=reportable, unit=unit, max_units=max_units,
+        ))
+
+    if problems:
+        raise RulesError(path, problems)
+    return Rules(
+        path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
+        name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
+        first_reporter_only=first_only, duplicates=duplicates, categories=tuple(categories), items=tuple(items),
+    )
+
+
+def _evidence(problems: list[str], where: str, raw: Any) -> Evidence:
+    label = f"{where}, field 'evidence'"
+    kinds = ", ".join(EVIDENCE_KINDS)
+    if not isinstance(raw, dict):
+        problems.append(f"{label}: {'is missing' if raw is None else 'must be a table'} (of {kinds})")
+        return Evidence()
+    for key in raw:
+        if key not in EVIDENCE_KINDS:
+            problems.append(f"{label}: unknown evidence kind {key!r} (known: {kinds})")
+    known = {k: v for k, v in raw.items() if k in EVIDENCE_KINDS}
+    e = _Checker(problems, f"{where}, evidence", known, EVIDENCE_KINDS)
+    return Evidence(
+        photos=e.whole("photos", 0, low=0, high=MAX_PHOTOS_PER_ITEM) or 0,
+        location=e.flag("location", False),
+        description=e.flag("description", False),
+    )
+
+
+def rules_version(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def load_rules(path: Path | str) -> Rules:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(path, [f"cannot read the file: {exc}"]) from None
+    return parse_rules(text, path)
