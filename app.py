@@ -1,0 +1,22 @@
+"""The ASGI app (`app`). `python app.py` serves it on JIFEN_HOST:JIFEN_PORT."""
+
+from __future__ import annotations
+
+import sys
+
+from points.config import ConfigError, settings
+
+try:
+    config = settings()
+except ConfigError as exc:
+    print(f"configuration error: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+from web.app import create_app  # noqa: E402  (only once the configuration is known to be good)
+
+app = create_app(config)
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower())

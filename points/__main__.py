@@ -1,0 +1,115 @@
+"""Operations commands: `python -m points COMMAND` (see README.md, "Operations")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import subprocess
+import sys
+
+from points.config import ConfigError, settings
+
+
+def _migrate() -> int:
+    config = settings()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if not config.is_postgres:
+        from points.db import prepare_sqlite_file
+
+        prepare_sqlite_file(str(config.sqlite_path))
+    return subprocess.call([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "points"],
+                           env={**os.environ, "PICCOLO_CONF": "piccolo_conf"})
+
+
+async def _seed_demo() -> int:
+    from points import demo
+
+    made = await demo.seed()
+    if made is None:
+        print("The database has data already; no demo data added.")
+        return 0
+    print("Demo community 华冠社区 (huaguan) with grids G1-G4. Logins (phone / password):")
+    for role, name, phone, password in made:
+        print(f"  {role:<9} {name}  {phone} / {password}")
+    return 0
+
+
+async def _add_community(args: argparse.Namespace) -> int:
+    from points import members
+
+    cid = await members.create_community(args.code, args.name, args.name_en)
+    print(f"community {args.code} created (id {cid})")
+    return 0
+
+
+async def _add_member(args: argparse.Namespace) -> int:
+    from points import members
+    from points.tables import Community
+
+    community = await Community.select(Community.id).where(Community.code == args.community).first()
+    if community is None:
+        print(f"--community: no community with code {args.community!r}", file=sys.stderr)
+        return 1
+    password = os.environ.get("JIFEN_NEW_PASSWORD") or getpass.getpass("Password (8+ characters): ")
+    mid = await members.create_member(community["id"], args.role, args.name, args.phone, password, args.platform)
+    print(f"{args.role} {args.name} created (id {mid})")
+    return 0
+
+
+async def _reconcile() -> int:
+    from points import awards, ledger
+
+    problems = await ledger.reconcile() + await awards.reconcile_awards()
+    for problem in problems:
+        print(problem)
+    print(f"reconciliation: {len(problems)} mismatch(es)")
+    return 1 if problems else 0
+
+
+async def _sweep() -> int:
+    from points import jobs
+
+    print(f"sweep: {await jobs.sweep_async()}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m points", description="Jifen operations")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("seed-demo", help="add the demo community and logins to an empty database")
+    c = sub.add_parser("add-community", help="add a community")
+    c.add_argument("--code", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--name-en", default="")
+    m = sub.add_parser("add-member", help="add a member (password from JIFEN_NEW_PASSWORD or a prompt)")
+    m.add_argument("--community", required=True, help="community code")
+    m.add_argument("--role", required=True, choices=["rider", "resident", "staff", "admin"])
+    m.add_argument("--name", required=True)
+    m.add_argument("--phone", required=True)
+    m.add_argument("--platform", choices=["meituan", "eleme", "sf", "jd", "other"])
+    sub.add_parser("reconcile", help="recompute every balance from the ledger; exit 1 on any mismatch")
+    sub.add_parser("sweep", help="award verified submissions the queue may have lost")
+    args = parser.parse_args(argv)
+    try:
+        settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        return _migrate()
+    from points.errors import DomainError
+
+    run = {"seed-demo": lambda: _seed_demo(), "add-community": lambda: _add_community(args),
+           "add-member": lambda: _add_member(args), "reconcile": _reconcile, "sweep": _sweep}[args.command]
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        print(f"{exc.field or args.command}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,188 @@
+"""Awarding verified submissions: caps, the first-reporter rule, and the transfers.
+
+`award_batch()` takes up to N verified submissions and, in one transaction,
+moves each to `awarded` (a conditional verified → awarded update) and writes
+its transfers with keys ``award:submission:{id}`` (spendable) and
+``award:submission:{id}:lifetime``. Run it once or ten times, in one process
+or many: each submission is awarded exactly once. A backlog drains many
+awards per transaction.
+
+Caps are counted under a lock on the members' accounts (PostgreSQL) or the
+database write lock (SQLite), so concurrent batches cannot overshoot them. A
+capped or duplicate report is still awarded, with the points it could have
+(possibly 0) and the reason in `award_note`: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from points import ledger
+from points.db import lock_rows_sql, skip_locked_sql, sql, values_list, write
+from points.ledger import LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
+from points.submissions import earlier_reports
+from rules import Rules
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    member: int
+    community: int
+    item_id: str
+    units: int
+    local_day: date
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    points: int
+    note: str  # "" when the item's full points were given
+
+
+class Usage:
+    """What members have already earned, by day and month, for cap checks."""
+
+    def __init__(self) -> None:
+        self.units: dict[tuple, int] = defaultdict(int)
+        self.points: dict[tuple, int] = defaultdict(int)
+
+    def add(self, member: int, item_id: str, category: str, day: date, units: int, points: int) -> None:
+        month = (day.year, day.month)
+        for scope in (("item", item_id, day), ("item", item_id, month)):
+            self.units[(member, *scope)] += units
+        for scope in (("category", category, day), ("category", category, month), ("all", day), ("all", month)):
+            self.points[(member, *scope)] += points
+
+
+def decide(rules: Rules, candidates: list[Candidate], usage: Usage, first_reports: dict[int, int]) -> list[Decision]:
+    """The points each candidate earns, in id order, given what was earned before. Pure."""
+    decisions = []
+    for c in sorted(candidates, key=lambda c: c.id):
+        item = rules.item(c.item_id)
+        if item is None:
+            decisions.append(Decision(c.id, 0, "item_withdrawn"))
+            continue
+        if rules.first_reporter_only and c.id in first_reports:
+            decisions.append(Decision(c.id, 0, "duplicate"))
+            continue
+        month = (c.local_day.year, c.local_day.month)
+        units, note = c.units, ""
+        for cap, key, code in ((item.daily_cap, c.local_day, "cap.item_daily"),
+                               (item.monthly_cap, month, "cap.item_monthly")):
+            if cap is not None:
+                room = max(0, cap - usage.units[(c.member, "item", item.id, key)])
+                if room < units:
+                    units, note = room, code
+        points = item.points * units
+        category = rules.category(item.category)
+        for cap, key, code in ((category.daily_cap, ("category", item.category, c.local_day), "cap.category_daily"),
+                               (category.monthly_cap, ("category", item.category, month), "cap.category_monthly"),
+                               (rules.daily_cap, ("all", c.local_day), "cap.daily"),
+                               (rules.monthly_cap, ("all", month), "cap.monthly")):
+            if cap is not None:
+                room = max(0, cap - usage.points[(c.member, *key)])
+                if room < points:
+                    points, note = room, code
+        if points > 0:
+            usage.add(c.member, item.id, item.category, c.local_day, units, points)
+        decisions.append(Decision(c.id, points, note))
+    return decisions
+
+
+async def _usage(rules: Rules, members: list[int], since: date) -> Usage:
+    usage = Usage()
+    rows = await sql(
+        "SELECT member, item_id, local_day, SUM(units) AS units, SUM(points) AS points FROM submission "
+        f"WHERE status = 'awarded' AND points > 0 AND local_day >= {{}} AND member IN ({', '.join('{}' for _ in members)}) "
+        "GROUP BY member, item_id, local_day", since, *members)
+    for r in rows:
+        item = rules.item(r["item_id"])
+        day = r["local_day"] if isinstance(r["local_day"], date) else date.fromisoformat(r["local_day"])
+        usage.add(r["member"], r["item_id"], item.category if item else "", day, r["units"], r["points"])
+    return usage
+
+
+async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) -> int:
+    """Award up to `limit` verified submissions (oldest first, or those in `ids`); return how many."""
+
+    async def run() -> int:
+        only = f" AND id IN ({', '.join('{}' for _ in ids)})" if ids else ""
+        rows = await sql("SELECT id, member, community, item_id, units, local_day FROM submission "
+                         f"WHERE status = 'verified'{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
+                         *(ids or []), limit)
+        if not rows:
+            return 0
+        candidates = [Candidate(r["id"], r["member"], r["community"], r["item_id"], r["units"],
+                                r["local_day"] if isinstance(r["local_day"], date)
+                                else date.fromisoformat(r["local_day"])) for r in rows]
+        members = sorted({c.member for c in candidates})
+        accounts = await sql("SELECT id, kind, member FROM account WHERE member IN "
+                             f"({', '.join('{}' for _ in members)}) ORDER BY id{lock_rows_sql()}", *members)
+        first_day = min(c.local_day for c in candidates).replace(day=1)
+        decisions = decide(rules, candidates, await _usage(rules, members, first_day),
+                           await earlier_reports(rules, [c.id for c in candidates]))
+        await _record(rules, candidates, decisions, accounts)
+        return len(candidates)
+
+    return await write(run)
+
+
+async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Decision],
+                  accounts: list[dict[str, Any]]) -> None:
+    now = datetime.now(UTC)
+    values, args = values_list([(d.id, d.points, d.note) for d in decisions], ("INTEGER", "INTEGER", "TEXT"))
+    updated = await sql(
+        f"WITH v(id, points, note) AS (VALUES {values}) "
+        "UPDATE submission SET status = 'awarded', points = v.points, award_note = v.note, "
+        "award_rules_version = {}, awarded_at = {} FROM v "
+        "WHERE submission.id = v.id AND submission.status = 'verified' RETURNING submission.id",
+        *args, rules.version, now)
+    if len(updated) != len(decisions):
+        raise RuntimeError("a submission in the batch changed state under its lock")
+
+    account = {(a["member"], a["kind"]): a["id"] for a in accounts}
+    minting = await ledger.accounts_by_key(
+        ledger.community_account_key(kind, c.community) for c in candidates for kind in ledger.MINTING_KINDS)
+    by_id = {c.id: c for c in candidates}
+    transfers = []
+    for d in decisions:
+        if d.points <= 0:
+            continue
+        c = by_id[d.id]
+        item = rules.item(c.item_id)
+        reason = f"{item.name_zh} / {item.name_en}" + (f" ×{c.units}" if c.units > 1 else "")
+        if d.note:
+            reason += f" ({d.note})"
+        for kind, source, suffix in ((SPENDABLE, ledger.ISSUANCE, ""), (LIFETIME, LIFETIME_ISSUANCE, ":lifetime")):
+            transfers.append(TransferSpec(
+                key=f"award:submission:{c.id}{suffix}",
+                debit=minting[ledger.community_account_key(source, c.community)],
+                credit=account[(c.member, kind)], amount=d.points, code="award", reason=reason,
+                ref=f"submission:{c.id}", rules_version=rules.version))
+    await ledger.post(transfers)
+
+
+async def unawarded_count() -> int:
+    rows = await sql("SELECT COUNT(*) AS n FROM submission WHERE status = 'verified'")
+    return rows[0]["n"]
+
+
+async def reconcile_awards() -> list[str]:
+    """Every awarded submission's points match its transfer, and no transfer lacks its submission."""
+    rows = await sql(
+        "SELECT s.id, s.points, t.amount FROM submission s LEFT JOIN transfer t "
+        "ON t.idempotency_key = 'award:submission:' || CAST(s.id AS TEXT) "
+        "WHERE s.status = 'awarded' AND COALESCE(s.points, 0) <> COALESCE(t.amount, 0)")
+    problems = [f"submission {r['id']}: awarded {r['points']} points but its transfer says {r['amount']}"
+                for r in rows]
+    rows = await sql(
+        "SELECT t.idempotency_key FROM transfer t LEFT JOIN submission s "
+        "ON s.id = CAST(substr(t.ref, 12) AS INTEGER) AND s.status = 'awarded' "
+        "WHERE t.code = 'award' AND t.ref LIKE 'submission:%' AND s.id IS NULL")
+    problems += [f"transfer {r['idempotency_key']}: no awarded submission behind it" for r in rows]
+    return problems

@@ -1,0 +1,35 @@
+"""Demo data for a newcomer: 华冠社区 with four grids, one staff member, two riders, two residents."""
+
+from __future__ import annotations
+
+from points import members
+from points.tables import Community
+
+# Four rectangular grids around 华冠社区 (澄华街道, 汕头市澄海区); [lat, lng] corners.
+LAT, LNG, STEP = 23.4660, 116.7560, 0.004
+GRIDS = [
+    {"code": f"G{n + 1}", "name": name,
+     "polygon": [[LAT + r * STEP, LNG + c * STEP], [LAT + r * STEP, LNG + (c + 1) * STEP],
+                 [LAT + (r + 1) * STEP, LNG + (c + 1) * STEP], [LAT + (r + 1) * STEP, LNG + c * STEP]]}
+    for n, (name, r, c) in enumerate([("第一网格(东区)", 0, 1), ("第二网格(西区)", 0, 0),
+                                      ("第三网格(北区)", 1, 0), ("第四网格(商业街)", 1, 1)])
+]
+
+PEOPLE = [
+    ("staff", "林社工", "13800000000", None),
+    ("rider", "陈骑手", "13800000001", "meituan"),
+    ("rider", "黄骑手", "13800000002", "eleme"),
+    ("resident", "李阿姨", "13800000003", None),
+    ("resident", "王先生", "13800000004", None),
+]
+PASSWORD = "jifen-demo"
+
+
+async def seed() -> list[tuple[str, str, str, str]] | None:
+    """Seed an empty database; return the logins made, or None if there was data already."""
+    if await Community.count() > 0:
+        return None
+    community = await members.create_community("huaguan", "华冠社区", "Huaguan Community", GRIDS)
+    for role, name, phone, platform in PEOPLE:
+        await members.create_member(community, role, name, phone, PASSWORD, platform)
+    return [(role, name, phone, PASSWORD) for role, name, phone, _ in PEOPLE]

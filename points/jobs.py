@@ -1,0 +1,71 @@
+"""Background jobs. Each is idempotent and keyed on database state, so running
+one 0, 1 or N times has the same effect: a lost job is found again by the
+sweeper, a repeated one finds nothing left to do.
+
+rq calls the plain functions (`award_pending`, `sweep`) in a worker process;
+they run their coroutine on the process's one event loop, so a PostgreSQL
+pool lives across jobs. The embedded worker awaits the coroutines directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from points import awards, db, schemes
+from points.config import settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DRAIN_BUDGET_S = 240.0  # below the rq job timeout, so a long backlog hands over cleanly
+
+_runner: asyncio.Runner | None = None
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine on this process's long-lived loop (rq jobs are sync)."""
+    global _runner
+    if _runner is None:
+        _runner = asyncio.Runner()
+    return _runner.run(coro)
+
+
+async def startup() -> None:
+    await db.start(settings().pg_pool_max)
+    await schemes.record_version(schemes.current())
+
+
+async def drain_awards() -> int:
+    """Award verified submissions in batches until none are left (or the time budget is spent)."""
+    rules, batch = schemes.current(), settings().award_batch
+    total, deadline = 0, time.monotonic() + DRAIN_BUDGET_S
+    while time.monotonic() < deadline:
+        done = await awards.award_batch(rules, batch)
+        total += done
+        if done < batch:
+            break
+    if total:
+        log.info("awarded %d submission(s)", total)
+    return total
+
+
+async def sweep_async() -> dict[str, int]:
+    """Find what the queue may have lost: verified submissions not yet awarded."""
+    return {"awarded": await drain_awards()}
+
+
+def award_pending() -> int:
+    return run(drain_awards())
+
+
+def sweep() -> dict[str, int]:
+    return run(sweep_async())
+
+
+ASYNC: dict[Callable[[], Any], Callable[[], Awaitable[Any]]] = {
+    award_pending: drain_awards,
+    sweep: sweep_async,
+}

@@ -1,0 +1,129 @@
+"""Photo intake: check an upload, read what its EXIF says, re-encode it clean.
+
+Order matters: the type is decided by magic bytes (never by name or header),
+the byte and pixel limits are checked before any pixel is decoded, EXIF
+capture time and GPS are read before the image is re-encoded, and the stored
+file is a fresh JPEG with no EXIF at all (which also destroys polyglots).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from points.errors import TooLarge, Unprocessable, UnsupportedMedia
+
+FORMATS = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n"}
+MAX_SIDE = 2560  # longest side kept; a phone photo needs no more to be judged
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+DATETIME_ORIGINAL, DATETIME = 0x9003, 0x0132
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    jpeg: bytes
+    sha256: str  # of the bytes as uploaded
+    width: int
+    height: int
+    taken_at: datetime | None
+    lat: float | None
+    lng: float | None
+
+
+def sniff(data: bytes) -> str | None:
+    for name, magic in FORMATS.items():
+        if data.startswith(magic):
+            return name
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def clean(data: bytes, field: str, max_bytes: int, max_pixels: int) -> CleanPhoto:
+    if len(data) > max_bytes:
+        raise TooLarge("photo_too_large", f"{field}: {len(data)} bytes is more than the limit of {max_bytes}",
+                       field=field)
+    fmt = sniff(data)
+    if fmt is None:
+        raise UnsupportedMedia("photo_type", f"{field}: not a JPEG, PNG or WebP image", field=field)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[fmt])
+            width, height = image.size
+            if width * height > max_pixels:
+                raise TooLarge("photo_too_many_pixels",
+                               f"{field}: {width}×{height} pixels is more than the limit of {max_pixels}",
+                               field=field)
+            taken_at, lat, lng = _exif_facts(image)
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((MAX_SIDE, MAX_SIDE))
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=85, optimize=True)
+    except (TooLarge, UnsupportedMedia):
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Unprocessable("photo_unreadable", f"{field}: the image cannot be read ({type(exc).__name__})",
+                            field=field) from None
+    return CleanPhoto(jpeg=out.getvalue(), sha256=hashlib.sha256(data).hexdigest(), width=image.width,
+                      height=image.height, taken_at=taken_at, lat=lat, lng=lng)
+
+
+def _exif_facts(image: Image.Image) -> tuple[datetime | None, float | None, float | None]:
+    try:
+        exif = image.getexif()
+    except Exception:  # a broken EXIF block must not sink a good photo
+        return None, None, None
+    taken = exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL) or exif.get(DATETIME)
+    taken_at = None
+    if isinstance(taken, str):
+        try:
+            taken_at = datetime.strptime(taken.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            taken_at = None
+    gps = exif.get_ifd(GPS_IFD)
+    lat = _degrees(gps.get(2), gps.get(1), "S")
+    lng = _degrees(gps.get(4), gps.get(3), "W")
+    return taken_at, lat, lng
+
+
+def _degrees(dms, ref, negative: str) -> float | None:
+    try:
+        d, m, s = (float(x) for x in dms)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    value = d + m / 60 + s / 3600
+    return -value if ref == negative else value
+
+
+class PhotoStore:
+    """Photos on local disk, under random names, outside any static route."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def save(self, photo: CleanPhoto) -> str:
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        name = f"{day}/{uuid.uuid4().hex}.jpg"
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(photo.jpeg)
+        tmp.rename(path)
+        return name
+
+    def discard(self, names: list[str]) -> None:
+        for name in names:
+            (self.root / name).unlink(missing_ok=True)
+
+    def path(self, name: str) -> Path:
+        return self.root / name

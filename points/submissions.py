@@ -1,0 +1,344 @@
+"""Reports: a member submits one against a scoring item; staff verify or reject it.
+
+States: submitted → verified → awarded (points written by points/awards.py),
+or submitted → rejected. An auto-accept item starts out verified. Staff see
+and act on submissions only within their own community: every staff query
+goes through `_scope()`, and anything outside it answers 404 with no effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from points import audit, geo
+from points.db import sql, write
+from points.errors import Conflict, Forbidden, Invalid, NotFound
+from points.members import Actor
+from points.outcomes import REJECT_REASONS, outcome
+from points.photos import CleanPhoto, PhotoStore, clean
+from points.tables import Grid, Photo, Submission
+from rules import Item, Rules
+
+OPEN_STATUSES = ("submitted", "verified", "awarded")
+MAX_DESCRIPTION = 2000
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
+
+
+@dataclass(frozen=True)
+class Report:
+    item: str
+    description: str = ""
+    lat: float | None = None
+    lng: float | None = None
+    grid: str | None = None
+    address: str = ""
+    units: int = 1
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    max_photos: int
+    max_bytes: int
+    max_pixels: int
+
+
+def _require_member_item(rules: Rules, actor: Actor, item_id: str, field: str = "item") -> Item:
+    item = rules.item(item_id)
+    if item is None or not item.reportable:
+        raise Invalid("unknown_item", f"{item_id!r} is not an item members can report", field=field)
+    if actor.role not in item.roles:
+        raise Forbidden("role_not_eligible", f"{item_id} is for {' and '.join(item.roles)} members only",
+                        field=field)
+    return item
+
+
+def _check_evidence(item: Item, report: Report, photo_count: int, limits: PhotoLimits) -> None:
+    if not 1 <= report.units <= item.max_units:
+        raise Invalid("invalid_units", f"units must be between 1 and {item.max_units} for {item.id}", field="units")
+    if (report.lat is None) != (report.lng is None):
+        raise Invalid("invalid_location", "give both lat and lng, or neither", field="lat" if report.lat is None
+                      else "lng")
+    if report.lat is not None and not (-90 <= report.lat <= 90 and -180 <= report.lng <= 180):
+        raise Invalid("invalid_location", "lat must be within ±90 and lng within ±180", field="lat")
+    if item.evidence.location and report.lat is None and not report.grid:
+        raise Invalid("location_required", f"{item.id} needs a location: lat and lng, or a grid", field="location")
+    if item.evidence.description and not report.description.strip():
+        raise Invalid("description_required", f"{item.id} needs a description", field="description")
+    if len(report.description) > MAX_DESCRIPTION:
+        raise Invalid("description_too_long", f"description is longer than {MAX_DESCRIPTION} characters",
+                      field="description")
+    if photo_count < item.evidence.photos:
+        raise Invalid("photos_required", f"{item.id} needs at least {item.evidence.photos} photo(s), "
+                      f"got {photo_count}", field="photos")
+    if photo_count > limits.max_photos:
+        raise Invalid("too_many_photos", f"at most {limits.max_photos} photos per report", field="photos")
+
+
+async def _resolve_grid(community_id: int, report: Report) -> int | None:
+    grids = await Grid.select(Grid.id, Grid.code, Grid.polygon).where(Grid.community == community_id)
+    if report.grid:
+        for g in grids:
+            if g["code"] == report.grid:
+                return g["id"]
+        raise Invalid("unknown_grid", f"no grid {report.grid!r} in your community", field="grid")
+    if report.lat is not None:
+        for g in grids:
+            polygon = json.loads(g["polygon"]) if isinstance(g["polygon"], str) else g["polygon"]
+            if polygon and geo.contains(polygon, report.lat, report.lng):
+                return g["id"]
+    return None
+
+
+def _request_hash(report: Report, photos: list[CleanPhoto]) -> str:
+    body = json.dumps([asdict(report), [p.sha256 for p in photos]], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes], store: PhotoStore,
+                 limits: PhotoLimits, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Record a report; returns (the submission, whether it was created now)."""
+    if actor.status != "active":
+        raise Forbidden("member_inactive", "your membership is not active")
+    item = _require_member_item(rules, actor, report.item)
+    _check_evidence(item, report, len(uploads), limits)
+    stored_key = None
+    if idempotency_key is not None:
+        if not IDEMPOTENCY_KEY.match(idempotency_key):
+            raise Invalid("invalid_idempotency_key", "Idempotency-Key must be 8-100 visible ASCII characters",
+                          field="Idempotency-Key")
+        stored_key = f"{actor.id}:{idempotency_key}"
+
+    photos = [await asyncio.to_thread(clean, data, f"photos[{i}]", limits.max_bytes, limits.max_pixels)
+              for i, data in enumerate(uploads)]
+    request_hash = _request_hash(report, photos)
+    if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):
+        return earlier, False
+    grid_id = await _resolve_grid(actor.community_id, report)
+    names = [store.save(p) for p in photos]
+
+    async def insert() -> int | None:
+        now = datetime.now(UTC)
+        rows = await Submission.insert(Submission(
+            member=actor.id, community=actor.community_id, grid=grid_id, item_id=item.id, claimed_item_id=item.id,
+            units=report.units, description=report.description.strip(), address=report.address.strip()[:200],
+            lat=report.lat, lng=report.lng, local_day=now.astimezone(rules.tz).date(), submitted_at=now,
+            status="verified" if item.verification == "auto" else "submitted",
+            verified_at=now if item.verification == "auto" else None,
+            rules_version=rules.version, idempotency_key=stored_key, request_hash=request_hash,
+        )).on_conflict(target=Submission.idempotency_key, action="DO NOTHING").returning(Submission.id)
+        if not rows:
+            return None
+        sid = rows[0]["id"]
+        for photo, name in zip(photos, names, strict=True):
+            await Photo.insert(Photo(submission=sid, path=name, sha256=photo.sha256, width=photo.width,
+                                     height=photo.height, size=len(photo.jpeg), taken_at=_utc(photo.taken_at),
+                                     exif_lat=photo.lat, exif_lng=photo.lng))
+        first = await earlier_reports(rules, [sid])
+        if sid in first:
+            await Submission.update({Submission.duplicate_of: first[sid]}).where(Submission.id == sid)
+        return sid
+
+    try:
+        sid = await write(insert)
+    except BaseException:
+        store.discard(names)
+        raise
+    if sid is None:  # the same key won a race with us: theirs stands
+        store.discard(names)
+        earlier = await _replay(actor, rules, stored_key, request_hash)
+        assert earlier is not None
+        return earlier, False
+    return await member_view(actor, rules, sid), True
+
+
+def _utc(taken_at: datetime | None) -> datetime | None:
+    # EXIF time has no zone; it is kept as it reads, marked UTC, and shown as such.
+    return taken_at.replace(tzinfo=UTC) if taken_at else None
+
+
+async def _replay(actor: Actor, rules: Rules, stored_key: str, request_hash: str) -> dict[str, Any] | None:
+    row = await Submission.select(Submission.id, Submission.request_hash).where(
+        Submission.idempotency_key == stored_key).first()
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise Conflict("idempotency_key_reused", "this Idempotency-Key was used for a different report",
+                       field="Idempotency-Key")
+    return await member_view(actor, rules, row["id"])
+
+
+async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, int]:
+    """For each submission in `ids`, the first earlier open report of the same item nearby (首报), if any."""
+    if not ids:
+        return {}
+    window = timedelta(hours=rules.duplicates.window_hours)
+    dlat, dlng = geo.degree_box(60.0, rules.duplicates.distance_m)  # a box wide enough up to 60° latitude
+    statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+    rows = await sql(
+        "SELECT s.id AS sid, s.lat AS slat, s.lng AS slng, s.submitted_at AS st, "
+        "d.id AS did, d.lat AS dlat, d.lng AS dlng, d.submitted_at AS dt "
+        "FROM submission s JOIN submission d ON d.item_id = s.item_id AND d.community = s.community "
+        f"AND d.id < s.id AND d.status IN ({statuses}) "
+        "AND d.lat BETWEEN s.lat - {} AND s.lat + {} AND d.lng BETWEEN s.lng - {} AND s.lng + {} "
+        f"WHERE s.lat IS NOT NULL AND s.id IN ({', '.join('{}' for _ in ids)})",
+        dlat, dlat, dlng, dlng, *ids)
+    first: dict[int, int] = {}
+    for r in rows:
+        if abs(r["st"] - r["dt"]) > window:
+            continue
+        if geo.distance_m(r["slat"], r["slng"], r["dlat"], r["dlng"]) > rules.duplicates.distance_m:
+            continue
+        if r["sid"] not in first or r["did"] < first[r["sid"]]:
+            first[r["sid"]] = r["did"]
+    return first
+
+
+# ------------------------------------------------------------------ staff side
+
+def _scope(actor: Actor) -> tuple[str, list[Any]]:
+    """The one place that limits staff to their community (admins see all)."""
+    if not actor.is_staff:
+        raise Forbidden("staff_only", "only community staff can do this")
+    if actor.role == "admin":
+        return "", []
+    return " AND s.community = {}", [actor.community_id]
+
+
+async def _scoped_submission(actor: Actor, submission_id: int) -> dict[str, Any]:
+    clause, args = _scope(actor)
+    rows = await sql("SELECT s.*, m.role AS member_role FROM submission s JOIN member m ON m.id = s.member "
+                     "WHERE s.id = {}" + clause, submission_id, *args)
+    if not rows:
+        raise NotFound("submission")
+    return rows[0]
+
+
+async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | None = None,
+                 note: str = "") -> None:
+    """Approve a report, optionally re-classifying it to another item."""
+
+    async def run() -> None:
+        row = await _scoped_submission(actor, submission_id)
+        if row["member"] == actor.id:
+            raise Forbidden("self_verification", "nobody verifies their own report")
+        if row["status"] != "submitted":
+            raise Conflict("already_decided", f"this report is already {row['status']}")
+        new_item = row["item_id"]
+        if item_id and item_id != row["item_id"]:
+            member = Actor(row["member"], row["member_role"], row["community"], "", "active")
+            new_item = _require_member_item(rules, member, item_id).id
+        done = await sql("UPDATE submission SET status = 'verified', item_id = {}, verified_by = {}, "
+                         "verified_at = {}, verify_note = {} WHERE id = {} AND status = 'submitted' RETURNING id",
+                         new_item, actor.id, datetime.now(UTC), note.strip()[:1000], submission_id)
+        if not done:
+            raise Conflict("already_decided", "this report was decided by someone else just now")
+        details: dict[str, Any] = {"note": note.strip()[:200]}
+        if new_item != row["item_id"]:
+            details.update({"from_item": row["item_id"], "to_item": new_item})
+        await audit.record(actor.id, "submission.reclassify" if new_item != row["item_id"] else "submission.verify",
+                           "submission", submission_id, row["community"], details)
+
+    await write(run)
+
+
+async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") -> None:
+    if reason not in REJECT_REASONS:
+        raise Invalid("invalid_reason", f"reason must be one of {', '.join(REJECT_REASONS)}", field="reason")
+
+    async def run() -> None:
+        row = await _scoped_submission(actor, submission_id)
+        if row["member"] == actor.id:
+            raise Forbidden("self_verification", "nobody decides on their own report")
+        done = await sql("UPDATE submission SET status = 'rejected', reject_reason = {}, verify_note = {}, "
+                         "verified_by = {}, verified_at = {} WHERE id = {} AND status = 'submitted' RETURNING id",
+                         reason, note.strip()[:1000], actor.id, datetime.now(UTC), submission_id)
+        if not done:
+            raise Conflict("already_decided", f"this report is already {row['status']}")
+        await audit.record(actor.id, "submission.reject", "submission", submission_id, row["community"],
+                           {"reason": reason, "note": note.strip()[:200]})
+
+    await write(run)
+
+
+async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: int = 50,
+                after_id: int = 0) -> list[dict[str, Any]]:
+    """The staff queue: oldest first, P1 items first."""
+    clause, args = _scope(actor)
+    rows = await sql("SELECT s.* FROM submission s WHERE s.status = {} AND s.id > {}" + clause +
+                     " ORDER BY s.id LIMIT {}", status, after_id, *args, limit)
+    views = [await _view(rules, r) for r in rows]
+    return sorted(views, key=lambda v: (v["item"]["priority"] if v["item"] else "P9", v["id"]))
+
+
+async def staff_view(actor: Actor, rules: Rules, submission_id: int) -> dict[str, Any]:
+    return await _view(rules, await _scoped_submission(actor, submission_id))
+
+
+# ----------------------------------------------------------------- member side
+
+async def member_view(actor: Actor, rules: Rules, submission_id: int) -> dict[str, Any]:
+    """A submission as its reporter, or staff of its community, may see it; 404 for anyone else."""
+    if actor.is_staff:
+        return await staff_view(actor, rules, submission_id)
+    rows = await sql("SELECT s.* FROM submission s WHERE s.id = {} AND s.member = {}", submission_id, actor.id)
+    if not rows:
+        raise NotFound("submission")
+    return await _view(rules, rows[0])
+
+
+async def mine(actor: Actor, rules: Rules, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+    before, args = ("", []) if before_id is None else (" AND s.id < {}", [before_id])
+    rows = await sql("SELECT s.* FROM submission s WHERE s.member = {}" + before + " ORDER BY s.id DESC LIMIT {}",
+                     actor.id, *args, limit)
+    return [await _view(rules, r) for r in rows]
+
+
+async def photo_path(actor: Actor, rules: Rules, submission_id: int, photo_id: int) -> str:
+    await member_view(actor, rules, submission_id)  # 404 unless the actor may see the submission
+    row = await Photo.select(Photo.path).where((Photo.id == photo_id) & (Photo.submission == submission_id)).first()
+    if row is None:
+        raise NotFound("photo")
+    return row["path"]
+
+
+async def _view(rules: Rules, row: dict[str, Any]) -> dict[str, Any]:
+    item = rules.item(row["item_id"])
+    photos = await Photo.select(Photo.id, Photo.width, Photo.height, Photo.taken_at, Photo.exif_lat,
+                                Photo.exif_lng).where(Photo.submission == row["id"]).order_by(Photo.id)
+    return {
+        "id": row["id"],
+        "member_id": row["member"],
+        "status": row["status"],
+        "item": _item_brief(item, row["item_id"]),
+        "claimed_item_id": row["claimed_item_id"],
+        "units": row["units"],
+        "description": row["description"],
+        "address": row["address"],
+        "lat": row["lat"],
+        "lng": row["lng"],
+        "grid_id": row["grid"],
+        "duplicate_of": row["duplicate_of"],
+        "submitted_at": row["submitted_at"],
+        "verified_at": row["verified_at"],
+        "awarded_at": row["awarded_at"],
+        "points": row["points"],
+        "outcome": outcome(row),
+        "rules_version": row["rules_version"],
+        "award_rules_version": row["award_rules_version"] or None,
+        "photos": photos,
+    }
+
+
+def _item_brief(item: Item | None, item_id: str) -> dict[str, Any] | None:
+    if item is None:
+        return {"id": item_id, "name_zh": item_id, "name_en": item_id, "points": 0, "category": "",
+                "priority": "P3", "verification": "desk"}
+    return {"id": item.id, "name_zh": item.name_zh, "name_en": item.name_en, "points": item.points,
+            "category": item.category, "priority": item.priority, "verification": item.verification,
+            "unit": item.unit or None}

@@ -1,0 +1,67 @@
+"""The litestar application factory: routes, auth, errors, OpenAPI and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from points import db, schemes
+from points.config import Settings, settings
+from points.dispatch import make_dispatcher
+from points.photos import PhotoStore
+from points.submissions import PhotoLimits
+from web.auth import TokenAuthMiddleware
+from web.controllers.auth import AuthController
+from web.controllers.me import MeController
+from web.controllers.public import PublicController
+from web.controllers.staff import StaffController
+from web.controllers.submissions import SubmissionController
+from web.deps import DEPENDENCIES
+from web.errors import HANDLERS
+
+
+def create_app(config: Settings | None = None) -> Litestar:
+    config = config or settings()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rules = schemes.current()
+    config.photo_dir.mkdir(parents=True, exist_ok=True)
+    state = State({
+        "settings": config,
+        "rules": rules,
+        "store": PhotoStore(config.photo_dir),
+        "limits": PhotoLimits(config.max_photos, config.max_photo_bytes, config.max_photo_pixels),
+        "dispatcher": make_dispatcher(config.redis_url, config.sweep_seconds),
+    })
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        if not config.is_postgres:
+            db.prepare_sqlite_file(str(config.sqlite_path))
+        await db.start(config.pg_pool_max)
+        await schemes.record_version(rules)
+        await app.state.dispatcher.start()
+        try:
+            yield
+        finally:
+            await app.state.dispatcher.stop()
+            await db.stop()
+
+    return Litestar(
+        route_handlers=[AuthController, MeController, SubmissionController, StaffController, PublicController],
+        dependencies=DEPENDENCIES,
+        middleware=[DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"],
+                                     exclude_from_auth_key="exclude_from_auth")],
+        exception_handlers=HANDLERS,
+        state=state,
+        lifespan=[lifespan],
+        # A report may carry several photos; each is limited again on its own.
+        request_max_body_size=config.max_photos * config.max_photo_bytes + 1_000_000,
+        openapi_config=OpenAPIConfig(title="Jifen 积分 API", version="1", path="/schema",
+                                     render_plugins=[JsonRenderPlugin()]),
+    )

@@ -1,0 +1,44 @@
+"""Community staff: the verification queue of their own community; verify or reject."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from points import jobs, submissions
+from points.dispatch import Dispatcher
+from rules import Rules
+from web.auth import staff_only
+from web.schemas import RejectIn, SubmissionOut, VerifyIn
+
+Status = Literal["submitted", "verified", "rejected", "awarded"]
+
+
+class StaffController(Controller):
+    path = "/api/v1/staff"
+    tags = ["staff"]
+    guards = [staff_only]
+
+    @get("/submissions", operation_id="staffQueue")
+    async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[Status] = "submitted",
+                    limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=200)]] = 50,
+                    after: FromQuery[int] = 0) -> list[SubmissionOut]:
+        views = await submissions.queue(request.user, rules, status, limit, after)
+        return msgspec.convert(views, list[SubmissionOut])
+
+    @post("/submissions/{submission_id:int}/verify", operation_id="verify", status_code=200)
+    async def verify(self, request: Request, submission_id: FromPath[int], data: JSONBody[VerifyIn],
+                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> SubmissionOut:
+        await submissions.verify(request.user, rules, submission_id, data.item, data.note)
+        await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
+        return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)
+
+    @post("/submissions/{submission_id:int}/reject", operation_id="reject", status_code=200)
+    async def reject(self, request: Request, submission_id: FromPath[int], data: JSONBody[RejectIn],
+                     rules: NamedDependency[Rules]) -> SubmissionOut:
+        await submissions.reject(request.user, submission_id, data.reason, data.note)
+        return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)

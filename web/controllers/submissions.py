@@ -1,0 +1,51 @@
+"""Reporting (随手拍): submit a report with photos; read one back; fetch its photos."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, MultipartBody, Parameter
+from litestar.response import File
+
+from points import jobs, submissions
+from points.dispatch import Dispatcher
+from points.photos import PhotoStore
+from points.submissions import PhotoLimits, Report
+from rules import Rules
+from web.auth import reporters_only
+from web.schemas import SubmissionOut, SubmitForm
+
+
+class SubmissionController(Controller):
+    path = "/api/v1/submissions"
+    tags = ["submissions"]
+
+    @post("/", operation_id="submit", guards=[reporters_only])
+    async def submit(
+        self, request: Request, data: MultipartBody[SubmitForm], rules: NamedDependency[Rules],
+        store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
+        dispatcher: NamedDependency[Dispatcher],
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    ) -> Response[SubmissionOut]:
+        report = Report(item=data.item, description=data.description, lat=data.lat, lng=data.lng,
+                        grid=data.grid or None, address=data.address, units=data.units)
+        uploads = [await f.read() for f in data.photos]
+        view, created = await submissions.submit(request.user, rules, report, uploads, store, limits,
+                                                 idempotency_key)
+        if created and view["status"] == "verified":
+            await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")
+        return Response(msgspec.convert(view, SubmissionOut), status_code=201 if created else 200)
+
+    @get("/{submission_id:int}", operation_id="getSubmission")
+    async def get_one(self, request: Request, submission_id: FromPath[int],
+                      rules: NamedDependency[Rules]) -> SubmissionOut:
+        return msgspec.convert(await submissions.member_view(request.user, rules, submission_id), SubmissionOut)
+
+    @get("/{submission_id:int}/photos/{photo_id:int}", operation_id="getPhoto", media_type="image/jpeg")
+    async def photo(self, request: Request, submission_id: FromPath[int], photo_id: FromPath[int],
+                    rules: NamedDependency[Rules], store: NamedDependency[PhotoStore]) -> File:
+        name = await submissions.photo_path(request.user, rules, submission_id, photo_id)
+        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")

@@ -1,0 +1,53 @@
+"""Every error answers JSON: {"error": {"code", "message", "field"}}; never a bare 500 page."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from points.errors import DomainError
+
+log = logging.getLogger("jifen.web")
+
+HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+
+
+def _body(code: str, message: str, field: str | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def domain_error(_: Request, exc: DomainError) -> Response:
+    return Response(_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+
+def validation_error(_: Request, exc: ValidationException) -> Response:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    field = first.get("key")
+    message = first.get("message") or exc.detail
+    return Response(_body("invalid_input", f"{field}: {message}" if field else message, field), status_code=400)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code >= 500:
+        return internal_error(request, exc)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return Response(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+
+def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response(_body("internal_error", "something went wrong on our side; nothing was saved twice"),
+                    status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+HANDLERS = {
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}
