@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 
 from points.config import ConfigError, settings
+from rules import RulesError
 
 try:
     config = settings()
-except ConfigError as exc:
+    from web.app import create_app
+
+    app = create_app(config)
+except (ConfigError, RulesError) as exc:
     print(f"configuration error: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
-
-from web.app import create_app  # noqa: E402  (only once the configuration is known to be good)
-
-app = create_app(config)
 
 if __name__ == "__main__":
     import uvicorn

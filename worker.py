@@ -18,9 +18,10 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from points import jobs
+from points import jobs, schemes
 from points.config import ConfigError, settings
 from points.dispatch import QUEUE_NAME, enqueue_rq
+from rules import RulesError
 
 log = logging.getLogger("jifen.worker")
 
@@ -43,7 +44,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         config = settings()
-    except ConfigError as exc:
+        schemes.current()
+    except (ConfigError, RulesError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if not config.redis_url:

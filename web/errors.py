@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -29,6 +30,9 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     field = first.get("key")
     message = first.get("message") or exc.detail
+    unknown = re.search(r"unknown field `([^`]+)`", message)
+    if unknown:  # msgspec names the whole body; the member needs the field
+        field, message = unknown.group(1), "is not a field of this request"
     return Response(_body("invalid_input", f"{field}: {message}" if field else message, field), status_code=400)
 
 

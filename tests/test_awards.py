@@ -1,0 +1,80 @@
+"""Caps and the first-reporter rule, as the default rules file sets them."""
+
+from __future__ import annotations
+
+from conftest import near
+
+
+def report_and_verify(api, member, staff, item, jpeg, count=1, **fields):
+    ids = []
+    for n in range(count):
+        location = {} if "grid" in fields else near(metres_north=200 * n)
+        response = api.submit(member, item, [jpeg], **{**location, **fields})
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    for sid in ids:
+        assert api.verify(staff, sid).status_code == 200
+    return [api.wait_awarded(member, sid) for sid in ids]
+
+
+def outcomes(awarded):
+    return [(s["points"], (s["outcome"] or {}).get("code")) for s in awarded]
+
+
+def test_item_daily_cap_records_zero_with_the_reason(api, community, jpeg):
+    # order.streetlight_broken: 10 points, at most 3 a day.
+    awarded = report_and_verify(api, community.riders[0], community.staff, "order.streetlight_broken", jpeg, 4)
+    assert outcomes(awarded) == [(10, None)] * 3 + [(0, "cap.item_daily")]
+    assert awarded[3]["outcome"]["message_zh"] == "已达该事项每日上限"
+    assert api.balance(community.riders[0])["spendable"] == 30
+
+
+def test_daily_points_cap_gives_what_room_is_left(api, community, jpeg):
+    rider, staff = community.riders[0], community.staff
+    fields = {"description": "现场情况"}
+    first = report_and_verify(api, rider, staff, "hazard.fire_exit_blocked", jpeg, 2, **fields)  # 2 × 50
+    second = report_and_verify(api, rider, staff, "hazard.billboard_loose", jpeg, 1, **fields)  # 40 → 140
+    third = report_and_verify(api, rider, staff, "hazard.electric_exposed", jpeg, 1, **fields)  # 40, 10 left
+    fourth = report_and_verify(api, rider, staff, "order.facility_damaged", jpeg, 1, **fields)  # 10, none left
+    assert outcomes(first + second) == [(50, None), (50, None), (40, None)]
+    assert outcomes(third) == [(10, "cap.daily")]
+    assert outcomes(fourth) == [(0, "cap.daily")]
+    assert api.balance(rider) == {"spendable": 150, "lifetime": 150}
+
+
+def test_category_cap_and_per_unit_items(api, community, jpeg):
+    resident, staff = community.residents[0], community.staff
+    fields = {"description": "活动记录"}
+    hours = report_and_verify(api, resident, staff, "service.volunteer_hour", jpeg, 3, units=2, grid="G1", **fields)
+    assert outcomes(hours) == [(20, None), (20, None), (0, "cap.item_daily")]  # 4 hours a day
+    more = report_and_verify(api, resident, staff, "service.emergency_assist", jpeg, 1, grid="G1", **fields)
+    assert outcomes(more) == [(50, None)]  # service so far: 90 of its 100 a day
+    capped = report_and_verify(api, resident, staff, "service.elderly_help", jpeg, 1, grid="G1", **fields)
+    assert outcomes(capped) == [(10, "cap.category_daily")]
+
+
+def test_only_the_first_reporter_earns(api, community, jpeg):
+    first_rider, second_rider, staff = community.riders[0], community.riders[1], community.staff
+    first = api.submit(first_rider, "order.garbage_pileup", [jpeg], **near()).json()
+    close = api.submit(second_rider, "order.garbage_pileup", [jpeg], **near(metres_north=30)).json()
+    far = api.submit(second_rider, "order.garbage_pileup", [jpeg], **near(metres_north=80)).json()
+    other_item = api.submit(second_rider, "order.road_spill", [jpeg], **near(metres_north=10)).json()
+    assert close["duplicate_of"] == first["id"]
+    assert far["duplicate_of"] is None and other_item["duplicate_of"] is None
+    for sid in (close["id"], first["id"], far["id"], other_item["id"]):
+        assert api.verify(staff, sid).status_code == 200
+    assert api.wait_awarded(first_rider, first["id"])["points"] == 10
+    dup = api.wait_awarded(second_rider, close["id"])
+    assert (dup["points"], dup["outcome"]["code"]) == (0, "duplicate")
+    assert api.wait_awarded(second_rider, far["id"])["points"] == 10
+    assert api.wait_awarded(second_rider, other_item["id"])["points"] == 10
+
+
+def test_a_rejected_first_report_does_not_block_the_next(api, community, jpeg):
+    first_rider, second_rider, staff = community.riders[0], community.riders[1], community.staff
+    first = api.submit(first_rider, "order.greenery_damage", [jpeg], **near()).json()
+    second = api.submit(second_rider, "order.greenery_damage", [jpeg], **near(metres_east=10)).json()
+    assert second["duplicate_of"] == first["id"]
+    assert api.reject(staff, first["id"], "false").status_code == 200
+    assert api.verify(staff, second["id"]).status_code == 200
+    assert api.wait_awarded(second_rider, second["id"])["points"] == 10

@@ -1,0 +1,121 @@
+"""Award jobs: exactly once however often they run, a sweeper for lost jobs, batches for backlogs."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+from conftest import LEG, ROOT, Process, near, requires_rq, run, start_server, wait_for
+from points import awards, jobs, schemes, submissions
+from points.members import Actor
+from points.tables import Submission, Transfer
+
+
+def staff_actor(community) -> Actor:
+    return Actor(community.staff.id, "staff", community.id, "staff", "active")
+
+
+_spots = itertools.count()
+
+
+def verified_without_job(api, community, jpeg, count: int) -> list[int]:
+    """Reports verified through the domain only: committed as verified, no job ever enqueued."""
+    ids = []
+    for n in range(count):
+        member = community.riders[n % 2]
+        spot = near(metres_north=150 * next(_spots))  # far apart: none is a duplicate of another
+        response = api.submit(member, "order.streetlight_broken", [jpeg], **spot)
+        ids.append(response.json()["id"])
+    for sid in ids:
+        run(submissions.verify(staff_actor(community), schemes.current(), sid))
+    return ids
+
+
+def transfers_for(ids: list[int]) -> dict[str, int]:
+    rows = run(Transfer.select(Transfer.idempotency_key, Transfer.amount).where(
+        Transfer.ref.is_in([f"submission:{i}" for i in ids])))
+    return {r["idempotency_key"]: r["amount"] for r in rows}
+
+
+def expected_transfers(ids: list[int]) -> dict[str, int]:
+    return {key: 10 for i in ids for key in (f"award:submission:{i}", f"award:submission:{i}:lifetime")}
+
+
+def statuses(ids: list[int]) -> set[str]:
+    return {r["status"] for r in run(Submission.select(Submission.status).where(Submission.id.is_in(ids)))}
+
+
+def test_award_job_run_once_twice_and_ten_times(api, community, jpeg):
+    for runs in (1, 2, 10):
+        ids = verified_without_job(api, community, jpeg, 2)
+        for _ in range(runs):
+            run(jobs.drain_awards())
+        assert statuses(ids) == {"awarded"}
+        assert transfers_for(ids) == expected_transfers(ids)
+
+
+def test_award_job_run_concurrently_in_many_processes(api, make_community, jpeg):
+    ids = verified_without_job(api, make_community(), jpeg, 2) + verified_without_job(api, make_community(), jpeg, 2)
+    sweeps = [subprocess.Popen([sys.executable, "-m", "points", "sweep"], cwd=ROOT) for _ in range(4)]
+
+    async def many() -> list[int]:
+        return await asyncio.gather(*(jobs.drain_awards() for _ in range(6)))
+
+    run(many())
+    assert [p.wait(timeout=60) for p in sweeps] == [0] * 4
+    assert statuses(ids) == {"awarded"}
+    assert transfers_for(ids) == expected_transfers(ids)
+
+
+def test_the_sweeper_awards_what_no_job_was_enqueued_for(api, community, jpeg):
+    # A process with a one-second sweep: the embedded app, or a worker.py on the production leg.
+    if LEG == "postgres":
+        sweeper = Process("quick-sweep-worker", ["worker.py"], {"JIFEN_SWEEP_SECONDS": "1"})
+    else:
+        sweeper, _ = start_server("quick-sweep-server", {"JIFEN_SWEEP_SECONDS": "1"})
+    try:
+        time.sleep(1.5)  # let its first sweep pass, so the one that matters is periodic
+        ids = verified_without_job(api, community, jpeg, 3)
+        wait_for(lambda: statuses(ids) == {"awarded"}, timeout=30, what="the sweeper to award")
+    finally:
+        sweeper.stop()
+    assert transfers_for(ids) == expected_transfers(ids)
+    assert "Traceback" not in sweeper.text()
+
+
+def test_a_backlog_drains_many_awards_per_transaction(community):
+    rules = schemes.current()
+    day = datetime.now(rules.tz).date()
+    rows = [Submission(member=community.residents[n % 2].id, community=community.id, item_id="civic.public_opinion",
+                       claimed_item_id="civic.public_opinion", description=f"意见 {n}", status="verified",
+                       local_day=day, rules_version=rules.version) for n in range(120)]
+    run(Submission.insert(*rows))
+    ids = [r["id"] for r in run(Submission.select(Submission.id).where(
+        (Submission.community == community.id) & (Submission.item_id == "civic.public_opinion")))]
+    assert run(awards.award_batch(rules, 50, ids)) == 50
+    assert run(awards.award_batch(rules, 50, ids)) == 50
+    assert run(awards.award_batch(rules, 50, ids)) == 20
+    assert run(awards.award_batch(rules, 50, ids)) == 0
+    assert statuses(ids) == {"awarded"}
+    points = [r["points"] for r in run(Submission.select(Submission.points).where(Submission.id.is_in(ids)))]
+    assert sorted(points, reverse=True)[:4] == [5, 5, 5, 5] and points.count(5) == 4  # 2 a day each
+    assert len(transfers_for(ids)) == 8
+
+
+@requires_rq()
+def test_award_job_enqueued_ten_times_on_rq_awards_once(api, community, jpeg, stack):
+    from points.dispatch import enqueue_rq, rq_queue
+    from points.config import settings
+
+    ids = verified_without_job(api, community, jpeg, 3)
+    queue = rq_queue(settings().redis_url)
+    for n in range(10):
+        enqueue_rq(queue, jobs.award_pending, job_id=f"test-repeat-{ids[0]}-{n}")
+    wait_for(lambda: statuses(ids) == {"awarded"}, timeout=30, what="rq workers to award")
+    wait_for(lambda: queue.count == 0 and len(queue.started_job_registry) == 0, timeout=30, what="the queue to empty")
+    assert transfers_for(ids) == expected_transfers(ids)
+    assert len(queue.failed_job_registry) == 0
