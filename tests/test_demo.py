@@ -1,0 +1,31 @@
+"""The first command's set-up: migrate and seed an empty database, then log in as the demo rider."""
+
+from __future__ import annotations
+
+from conftest import python, start_server
+
+import httpx
+
+
+def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
+    if __import__("conftest").LEG == "postgres":
+        monkeypatch.setenv("DATABASE_URL", "")  # the demo is the embedded default
+        monkeypatch.setenv("REDIS_URL", "")
+    env = {"JIFEN_DATA_DIR": str(tmp_path)}
+    assert python("-m", "points", "migrate", env=env).returncode == 0
+    seeded = python("-m", "points", "seed-demo", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "华冠社区" in seeded.stdout
+    for phone in ("13800000000", "13800000001", "13800000002", "13800000003", "13800000004"):
+        assert f"{phone} / jifen-demo" in seeded.stdout
+    again = python("-m", "points", "seed-demo", env=env)
+    assert again.returncode == 0 and "has data already" in again.stdout
+
+    server, url = start_server("demo-server", env)
+    try:
+        login = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000001", "password": "jifen-demo"})
+        assert login.status_code == 200
+        assert login.json()["member"]["community_name"] == "华冠社区"
+        assert login.json()["member"]["role"] == "rider"
+    finally:
+        server.stop()
