@@ -126,7 +126,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
         now = datetime.now(UTC)
         rows = await Submission.insert(Submission(
             member=actor.id, community=actor.community_id, grid=grid_id, item_id=item.id, claimed_item_id=item.id,
-            units=report.units, description=report.description.strip(), address=report.address.strip()[:200],
+            units=report.units, priority=item.priority, description=report.description.strip(), address=report.address.strip()[:200],
             lat=report.lat, lng=report.lng, local_day=now.astimezone(rules.tz).date(), submitted_at=now,
             status="verified" if item.verification == "auto" else "submitted",
             verified_at=now if item.verification == "auto" else None,
@@ -229,13 +229,14 @@ async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | 
             raise Forbidden("self_verification", "nobody verifies their own report")
         if row["status"] != "submitted":
             raise Conflict("already_decided", f"this report is already {row['status']}")
-        new_item = row["item_id"]
+        new_item, priority = row["item_id"], row["priority"]
         if item_id and item_id != row["item_id"]:
             member = Actor(row["member"], row["member_role"], row["community"], "", "active")
-            new_item = _require_member_item(rules, member, item_id).id
-        done = await sql("UPDATE submission SET status = 'verified', item_id = {}, verified_by = {}, "
+            chosen = _require_member_item(rules, member, item_id)
+            new_item, priority = chosen.id, chosen.priority
+        done = await sql("UPDATE submission SET status = 'verified', item_id = {}, priority = {}, verified_by = {}, "
                          "verified_at = {}, verify_note = {} WHERE id = {} AND status = 'submitted' RETURNING id",
-                         new_item, actor.id, datetime.now(UTC), note.strip()[:1000], submission_id)
+                         new_item, priority, actor.id, datetime.now(UTC), note.strip()[:1000], submission_id)
         if not done:
             raise Conflict("already_decided", "this report was decided by someone else just now")
         details: dict[str, Any] = {"note": note.strip()[:200]}
@@ -267,13 +268,12 @@ async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") 
 
 
 async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: int = 50,
-                after_id: int = 0) -> list[dict[str, Any]]:
-    """The staff queue: oldest first, P1 items first."""
+                offset: int = 0) -> list[dict[str, Any]]:
+    """The staff queue: urgent (P1) items first, then oldest first."""
     clause, args = _scope(actor)
-    rows = await sql("SELECT s.* FROM submission s WHERE s.status = {} AND s.id > {}" + clause +
-                     " ORDER BY s.id LIMIT {}", status, after_id, *args, limit)
-    views = [await _view(rules, r) for r in rows]
-    return sorted(views, key=lambda v: (v["item"]["priority"] if v["item"] else "P9", v["id"]))
+    rows = await sql("SELECT s.* FROM submission s WHERE s.status = {}" + clause +
+                     " ORDER BY s.priority, s.id LIMIT {} OFFSET {}", status, *args, limit, offset)
+    return [await _view(rules, r) for r in rows]
 
 
 async def staff_view(actor: Actor, rules: Rules, submission_id: int) -> dict[str, Any]:

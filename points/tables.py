@@ -91,6 +91,7 @@ class Submission(Table):
     item_id = Varchar(length=64, index=True)  # after any re-classification
     claimed_item_id = Varchar(length=64)  # as the member reported it
     units = Integer(default=1)
+    priority = Varchar(length=2, default="P3")  # the item's, for the staff queue's order
     description = Text(default="")
     address = Varchar(length=200, default="")
     lat = Float(null=True, default=None)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import python, start_server
-
 import httpx
+from conftest import python, start_server
 
 
 def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 
 from conftest import LEG, ROOT, Process, near, requires_rq, run, start_server, wait_for
+
 from points import awards, jobs, schemes, submissions
 from points.members import Actor
 from points.tables import Submission, Transfer
@@ -108,8 +109,8 @@ def test_a_backlog_drains_many_awards_per_transaction(community):
 
 @requires_rq()
 def test_award_job_enqueued_ten_times_on_rq_awards_once(api, community, jpeg, stack):
-    from points.dispatch import enqueue_rq, rq_queue
     from points.config import settings
+    from points.dispatch import enqueue_rq, rq_queue
 
     ids = verified_without_job(api, community, jpeg, 3)
     queue = rq_queue(settings().redis_url)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, python
+
 from rules import RulesError, load_rules, parse_rules
 
 DEFAULT = ROOT / "rules" / "default.toml"

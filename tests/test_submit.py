@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import near, photo, run
+
 from points.tables import Photo, Submission
 
 PHOTO_DIR = Path(os.environ["JIFEN_DATA_DIR"]) / "photos"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import near, run
+
 from points.tables import AuditEvent, Transfer
 
 

@@ -26,8 +26,8 @@ class StaffController(Controller):
     @get("/submissions", operation_id="staffQueue")
     async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[Status] = "submitted",
                     limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=200)]] = 50,
-                    after: FromQuery[int] = 0) -> list[SubmissionOut]:
-        views = await submissions.queue(request.user, rules, status, limit, after)
+                    offset: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0) -> list[SubmissionOut]:
+        views = await submissions.queue(request.user, rules, status, limit, offset)
         return msgspec.convert(views, list[SubmissionOut])
 
     @post("/submissions/{submission_id:int}/verify", operation_id="verify", status_code=200)

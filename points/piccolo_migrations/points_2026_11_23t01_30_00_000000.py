@@ -6,7 +6,7 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-23T01:00:00:000000"
+ID = "2026-11-23T01:30:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "append-only ledger and audit, non-negative balances, indexes"
 
@@ -14,6 +14,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS submission_member_day ON submission (member, local_day)",
     "CREATE INDEX IF NOT EXISTS submission_item_lat ON submission (item_id, lat)",
     "CREATE INDEX IF NOT EXISTS submission_status_id ON submission (status, id)",
+    "CREATE INDEX IF NOT EXISTS submission_queue ON submission (community, status, priority, id)",
 ]
 
 SQLITE = [
