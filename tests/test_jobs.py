@@ -10,7 +10,6 @@ import time
 from datetime import datetime
 
 from conftest import LEG, ROOT, Process, near, requires_rq, run, start_server, wait_for
-
 from points import awards, jobs, schemes, submissions
 from points.members import Actor
 from points.tables import Submission, Transfer

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import near, python, run
 
+from conftest import near, python, run
 from points import db, ledger
 from points.errors import InsufficientPoints, TransferMismatch
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key

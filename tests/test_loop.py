@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from conftest import near, photo
 from PIL import Image
+
+from conftest import near, photo
 
 
 def test_rider_report_verified_and_awarded(api, community, jpeg):

@@ -6,8 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, python
 
+from conftest import ROOT, python
 from rules import RulesError, load_rules, parse_rules
 
 DEFAULT = ROOT / "rules" / "default.toml"

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import near, photo, run
 
+from conftest import near, photo, run
 from points.tables import Photo, Submission
 
 PHOTO_DIR = Path(os.environ["JIFEN_DATA_DIR"]) / "photos"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import near, run
-
 from points.tables import AuditEvent, Transfer
 
 
