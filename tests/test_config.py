@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import python
+from conftest import ROOT, python
 
 
 @pytest.mark.parametrize(("env", "names"), [
@@ -26,8 +26,7 @@ def test_bad_settings_stop_the_app_and_the_commands(env, names):
 
 def test_a_bad_rules_file_stops_the_app_naming_file_item_and_field(tmp_path):
     bad = tmp_path / "rules.toml"
-    bad.write_text((__import__("conftest").ROOT / "rules" / "default.toml").read_text()
-                   .replace("daily_cap = 3", "daily_cap = -3", 1))
+    bad.write_text((ROOT / "rules" / "default.toml").read_text().replace("daily_cap = 3", "daily_cap = -3", 1))
     result = python("app.py", env={"JIFEN_RULES": str(bad)})
     assert result.returncode == 2
     assert f"{bad}: item 'hazard.fire_exit_blocked', field 'daily_cap': must not be negative" in result.stderr

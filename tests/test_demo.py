@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import python, start_server
+from conftest import LEG, python, start_server
 
 
 def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
-    if __import__("conftest").LEG == "postgres":
+    if LEG == "postgres":
         monkeypatch.setenv("DATABASE_URL", "")  # the demo is the embedded default
         monkeypatch.setenv("REDIS_URL", "")
     env = {"JIFEN_DATA_DIR": str(tmp_path)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import subprocess
 import sys
 import time
@@ -119,3 +120,20 @@ def test_award_job_enqueued_ten_times_on_rq_awards_once(api, community, jpeg, st
     wait_for(lambda: queue.count == 0 and len(queue.started_job_registry) == 0, timeout=30, what="the queue to empty")
     assert transfers_for(ids) == expected_transfers(ids)
     assert len(queue.failed_job_registry) == 0
+
+
+def test_caps_hold_when_awards_for_one_member_race(api, community, jpeg):
+    """Six reports of a 3-a-day item, awarded one per transaction by six processes at once: exactly 3 earn."""
+    rider = community.riders[0]
+    ids = []
+    for _ in range(6):
+        response = api.submit(rider, "order.streetlight_broken", [jpeg], **near(metres_north=150 * next(_spots)))
+        ids.append(response.json()["id"])
+    for sid in ids:
+        run(submissions.verify(staff_actor(community), schemes.current(), sid))
+    racers = [subprocess.Popen([sys.executable, "-m", "points", "sweep"], cwd=ROOT,
+                               env={**os.environ, "JIFEN_AWARD_BATCH": "1"}) for _ in range(6)]
+    assert [p.wait(timeout=60) for p in racers] == [0] * 6
+    rows = run(Submission.select(Submission.points, Submission.award_note).where(Submission.id.is_in(ids)))
+    assert sorted((r["points"], r["award_note"]) for r in rows) == [(0, "cap.item_daily")] * 3 + [(10, "")] * 3
+    assert api.balance(rider)["spendable"] == 30

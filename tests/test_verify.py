@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import near, run
 from points.tables import AuditEvent, Transfer
 
@@ -73,7 +75,7 @@ def test_reclassify_on_verification(api, community, jpeg):
     assert awarded["points"] == 10
     [row] = audit_rows(report["id"])
     assert row["action"] == "submission.reclassify"
-    details = row["details"] if isinstance(row["details"], dict) else __import__("json").loads(row["details"])
+    details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])
     assert details["from_item"] == "order.garbage_pileup" and details["to_item"] == "order.sewage_dumping"
 
 
