@@ -73,6 +73,11 @@ def test_auto_accept_item_is_awarded_without_staff(api, community, jpeg):
 def test_rules_and_openapi_are_public_and_offline(api):
     rules = api.get("/api/v1/rules").json()
     assert len(rules["categories"]) == 4 and len(rules["items"]) == 45
+    fire_exit = next(i for i in rules["items"] if i["id"] == "hazard.fire_exit_blocked")
+    assert fire_exit["evidence"] == {"photos": 1, "location": True, "description": True}
+    assert (fire_exit["points"], fire_exit["daily_cap"], fire_exit["who"]) == (50, 3, "both")
+    assert rules["categories"][3] == {"id": "service", "name_zh": "志愿服务与信用类",
+                                      "name_en": "Volunteer tasks and conduct", "daily_cap": 100, "monthly_cap": None}
     schema = api.get("/schema/openapi.json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]

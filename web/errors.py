@@ -45,7 +45,7 @@ def http_error(request: Request, exc: HTTPException) -> Response:
 
 def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return Response(_body("internal_error", "something went wrong on our side; nothing was saved twice"),
+    return Response(_body("internal_error", "something went wrong on our side; please try again"),
                     status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 

@@ -9,6 +9,8 @@ from typing import Annotated
 import msgspec
 from litestar.datastructures import UploadFile
 
+from rules import Category, Item
+
 
 class Struct(msgspec.Struct, forbid_unknown_fields=True):
     pass
@@ -131,37 +133,6 @@ class RejectIn(Struct):
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
-class Evidence(Struct):
-    photos: int
-    location: bool
-    description: bool
-
-
-class CategoryOut(Struct):
-    id: str
-    name_zh: str
-    name_en: str
-    daily_cap: int | None
-    monthly_cap: int | None
-
-
-class ItemOut(Struct):
-    id: str
-    category: str
-    name_zh: str
-    name_en: str
-    points: int
-    who: str
-    evidence: Evidence
-    verification: str
-    priority: str
-    daily_cap: int | None
-    monthly_cap: int | None
-    reportable: bool
-    unit: str
-    max_units: int
-
-
 class RulesOut(Struct):
     id: str
     version: str
@@ -173,5 +144,5 @@ class RulesOut(Struct):
     first_reporter_only: bool
     duplicate_distance_m: int
     duplicate_window_hours: int
-    categories: list[CategoryOut]
-    items: list[ItemOut]
+    categories: list[Category]
+    items: list[Item]
