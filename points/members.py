@@ -92,13 +92,14 @@ async def create_member(community_id: int, role: str, name: str, phone: str, pas
     password_hash = hash_password(password)
 
     async def run() -> int:
-        if await Member.exists().where(Member.phone == phone):
+        rows = await Member.insert(Member(
+            community=community_id, role=role, name=name, phone=phone, password_hash=password_hash,
+            platform=platform, created_at=datetime.now(UTC),
+        )).on_conflict(target=Member.phone, action="DO NOTHING").returning(Member.id)
+        if not rows:
             raise Conflict("phone_taken", "a member with this phone number exists", field="phone")
-        member = Member(community=community_id, role=role, name=name, phone=phone, password_hash=password_hash,
-                        platform=platform, created_at=datetime.now(UTC))
-        await member.save()
-        await ledger.open_member_accounts(member.id, community_id)
-        return member.id
+        await ledger.open_member_accounts(rows[0]["id"], community_id)
+        return rows[0]["id"]
 
     return await write(run)
 

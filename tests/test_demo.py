@@ -29,3 +29,16 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
         assert login.json()["member"]["role"] == "rider"
     finally:
         server.stop()
+
+
+def test_add_member_command_and_a_taken_phone(community):
+    env = {"JIFEN_NEW_PASSWORD": "a-good-password"}
+    code = python("-m", "points", "add-community", "--code", f"cli{community.id}", "--name", "命令行社区")
+    assert code.returncode == 0, code.stderr
+    args = ["-m", "points", "add-member", "--community", f"cli{community.id}", "--role", "staff", "--name", "新同事"]
+    added = python(*args, "--phone", f"137 0000 {community.id:04d}", env=env)
+    assert added.returncode == 0 and "staff 新同事 created" in added.stdout, added.stderr
+    taken = python(*args, "--phone", community.riders[0].phone, env=env)
+    assert taken.returncode == 1 and "phone: a member with this phone number exists" in taken.stderr
+    bad = python(*args, "--phone", "12345", env=env)
+    assert bad.returncode == 1 and "phone: not a phone number" in bad.stderr
