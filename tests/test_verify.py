@@ -86,3 +86,17 @@ def test_queue_is_oldest_first_with_urgent_items_ahead(api, community, jpeg):
     queue = [s["id"] for s in api.get("/api/v1/staff/submissions", staff).json()]
     assert queue == [urgent["id"], ordinary["id"]]
     assert api.get("/api/v1/staff/submissions?status=bogus", staff).status_code == 400
+
+
+def test_a_rider_promoted_to_staff_cannot_verify_their_own_report(api, community, jpeg):
+    from points.tables import Member
+
+    rider = community.riders[0]
+    report = api.submit(rider, "order.streetlight_broken", [jpeg], **near()).json()
+    run(Member.update({Member.role: "staff"}).where(Member.id == rider.id))
+    own = api.verify(rider, report["id"])
+    assert own.status_code == 403 and own.json()["error"]["code"] == "self_verification"
+    assert api.reject(rider, report["id"], "false").status_code == 403
+    assert api.submission(community.staff, report["id"])["status"] == "submitted"
+    assert audit_rows(report["id"]) == []
+    assert api.verify(community.staff, report["id"]).status_code == 200
