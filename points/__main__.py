@@ -59,13 +59,28 @@ async def _add_member(args: argparse.Namespace) -> int:
 
 
 async def _reconcile() -> int:
-    from points import awards, ledger
+    from points import awards, ledger, shop
 
-    problems = await ledger.reconcile() + await awards.reconcile_awards()
+    problems = await ledger.reconcile() + await awards.reconcile_awards() + await shop.reconcile()
     for problem in problems:
         print(problem)
     print(f"reconciliation: {len(problems)} mismatch(es)")
     return 1 if problems else 0
+
+
+async def _load_catalogue(args: argparse.Namespace) -> int:
+    from points import shop
+    from points.tables import Community
+    from rules.catalogue import load_catalogue
+
+    community = await Community.select(Community.id).where(Community.code == args.community).first()
+    if community is None:
+        print(f"--community: no community with code {args.community!r}", file=sys.stderr)
+        return 1
+    catalogue = load_catalogue(args.file)
+    added = await shop.load_catalogue(community["id"], catalogue)
+    print(f"{added} reward(s) added to {args.community} ({len(catalogue.rewards) - added} there already)")
+    return 0
 
 
 async def _sweep() -> int:
@@ -90,7 +105,10 @@ def main(argv: list[str]) -> int:
     m.add_argument("--name", required=True)
     m.add_argument("--phone", required=True)
     m.add_argument("--platform", choices=["meituan", "eleme", "sf", "jd", "other"])
-    sub.add_parser("reconcile", help="recompute every balance from the ledger; exit 1 on any mismatch")
+    cat = sub.add_parser("load-catalogue", help="add a reward catalogue file's rewards to a community's shop")
+    cat.add_argument("--community", required=True, help="community code")
+    cat.add_argument("file", nargs="?", default="rules/rewards.toml")
+    sub.add_parser("reconcile", help="recompute every balance, award and stock level; exit 1 on any mismatch")
     sub.add_parser("sweep", help="award verified submissions the queue may have lost")
     args = parser.parse_args(argv)
     try:
@@ -101,13 +119,18 @@ def main(argv: list[str]) -> int:
     if args.command == "migrate":
         return _migrate()
     from points.errors import DomainError
+    from rules import RulesError
 
     run = {"seed-demo": lambda: _seed_demo(), "add-community": lambda: _add_community(args),
-           "add-member": lambda: _add_member(args), "reconcile": _reconcile, "sweep": _sweep}[args.command]
+           "add-member": lambda: _add_member(args), "load-catalogue": lambda: _load_catalogue(args),
+           "reconcile": _reconcile, "sweep": _sweep}[args.command]
     try:
         return asyncio.run(run())
     except DomainError as exc:
         print(f"{exc.field or args.command}: {exc.message}", file=sys.stderr)
+        return 1
+    except RulesError as exc:
+        print(exc, file=sys.stderr)
         return 1
 
 

@@ -1,9 +1,11 @@
-"""Demo data for a newcomer: 华冠社区 with four grids, one staff member, two riders, two residents."""
+"""Demo data for a newcomer: 华冠社区 with four grids, its shop, one staff member, two riders, two residents."""
 
 from __future__ import annotations
 
-from points import members
+from points import members, shop
+from points.config import ROOT
 from points.tables import Community
+from rules.catalogue import load_catalogue
 
 # Four rectangular grids around 华冠社区 (澄华街道, 汕头市澄海区); [lat, lng] corners.
 LAT, LNG, STEP = 23.4660, 116.7560, 0.004
@@ -32,4 +34,5 @@ async def seed() -> list[tuple[str, str, str, str]] | None:
     community = await members.create_community("huaguan", "华冠社区", "Huaguan Community", GRIDS)
     for role, name, phone, platform in PEOPLE:
         await members.create_member(community, role, name, phone, PASSWORD, platform)
+    await shop.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
     return [(role, name, phone, PASSWORD) for role, name, phone, _ in PEOPLE]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, db, schemes
+from points import awards, db, schemes, shop
 from points.config import settings
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ async def drain_awards() -> int:
 
 
 async def sweep_async() -> dict[str, int]:
-    """Find what the queue may have lost: verified submissions not yet awarded."""
-    return {"awarded": await drain_awards()}
+    """Periodic work, and what the queue may have lost: award verified submissions, expire overdue orders."""
+    return {"awarded": await drain_awards(), "orders_expired": await shop.expire_due(settings().award_batch)}
 
 
 def award_pending() -> int:

@@ -8,6 +8,7 @@ and DELETE, see the second migration).
 from piccolo.columns import (
     JSON,
     BigInt,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -146,3 +147,51 @@ class RulesVersion(Table):
     path = Varchar(length=200)
     content = Text()
     first_seen_at = Timestamptz()
+
+
+class Reward(Table):
+    """Something the community shop offers for points."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    code = Varchar(length=64)
+    key = Varchar(length=100, unique=True)  # community id and code: one reward per code per community
+    name_zh = Varchar(length=100)
+    name_en = Varchar(length=100)
+    description = Text(default="")
+    image = Varchar(length=200, default="")
+    kind = Varchar(length=16)  # goods | service | honour
+    price = BigInt()
+    stock = Integer(default=0)  # what can still be ordered; never below 0
+    limit_count = Integer(null=True, default=None)  # per member per period
+    limit_period = Varchar(length=8, null=True, default=None)  # month | quarter | year
+    roles = Varchar(length=40, default="rider,resident")
+    available_from = Timestamptz(null=True, default=None)
+    available_until = Timestamptz(null=True, default=None)
+    active = Boolean(default=True)
+
+
+class StockMovement(Table):
+    """Stock put on the shelf (initial load, restock, correction); orders are counted from `Redemption`."""
+
+    reward = ForeignKey(Reward, on_delete=OnDelete.restrict, index=True)
+    quantity = Integer()
+    reason = Varchar(length=200)
+    actor = ForeignKey(Member, on_delete=OnDelete.restrict, null=True)
+    created_at = Timestamptz()
+
+
+class Redemption(Table):
+    """An order in the shop: held → fulfilled (核销), or cancelled, or expired; it resolves once."""
+
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, index=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    reward = ForeignKey(Reward, on_delete=OnDelete.restrict, index=True)
+    price = BigInt()
+    status = Varchar(length=12, index=True)  # held | fulfilled | cancelled | expired
+    pickup_code = Varchar(length=8, unique=True)
+    period = Varchar(length=8)  # the limit period the order counts in, e.g. 2026-11, 2026-Q4, 2026
+    idempotency_key = Varchar(length=120, unique=True, null=True, default=None)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(index=True)
+    resolved_at = Timestamptz(null=True, default=None)
+    resolved_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True)

@@ -1,9 +1,18 @@
-"""`python -m rules check FILE…`: check rules files without starting anything (exit 0 or 1)."""
+"""`python -m rules check FILE…`: check rules or reward-catalogue files without starting anything (exit 0 or 1)."""
 
 import sys
 from collections import Counter
+from pathlib import Path
 
+from rules.catalogue import load_catalogue
 from rules.loader import RulesError, load_rules
+
+
+def _is_catalogue(path: str) -> bool:
+    try:
+        return "[[reward]]" in Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False  # the rules loader reports it
 
 
 def main(argv: list[str]) -> int:
@@ -13,6 +22,10 @@ def main(argv: list[str]) -> int:
     status = 0
     for path in argv[1:]:
         try:
+            if _is_catalogue(path):
+                catalogue = load_catalogue(path)
+                print(f"{path}: OK, reward catalogue: {len(catalogue.rewards)} rewards")
+                continue
             rules = load_rules(path)
         except RulesError as exc:
             print(exc, file=sys.stderr)

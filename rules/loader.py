@@ -96,6 +96,7 @@ class Rules:
     monthly_cap: int | None
     first_reporter_only: bool
     duplicates: Duplicates
+    pickup_days: int
     categories: tuple[Category, ...]
     items: tuple[Item, ...]
     _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
@@ -197,7 +198,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(path, [f"not valid TOML: {exc}"]) from None
 
-    _Checker(problems, "top level", doc, ("scheme", "category", "item"))
+    _Checker(problems, "top level", doc, ("scheme", "shop", "category", "item"))
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates"))
@@ -217,6 +218,9 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
         window_hours=d.whole("window_hours", 72, low=1, high=24 * 366) or 72,
     )
+
+    shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
+    pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
 
     categories: list[Category] = []
     raw_categories = doc.get("category", [])
@@ -281,7 +285,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     return Rules(
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
-        first_reporter_only=first_only, duplicates=duplicates, categories=tuple(categories), items=tuple(items),
+        first_reporter_only=first_only, duplicates=duplicates, pickup_days=pickup_days, categories=tuple(categories), items=tuple(items),
     )
 
 

@@ -186,7 +186,8 @@ class Api:
 
     def __init__(self, url: str):
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=60)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive closes them under us.
+        self.http = httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(keepalive_expiry=2))
 
     def request(self, method: str, path: str, user: User | None = None, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))

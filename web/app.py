@@ -20,6 +20,7 @@ from web.auth import TokenAuthMiddleware
 from web.controllers.auth import AuthController
 from web.controllers.me import MeController
 from web.controllers.public import PublicController
+from web.controllers.shop import CounterController, ShopController
 from web.controllers.staff import StaffController
 from web.controllers.submissions import SubmissionController
 from web.deps import DEPENDENCIES
@@ -53,7 +54,8 @@ def create_app(config: Settings | None = None) -> Litestar:
             await db.stop()
 
     return Litestar(
-        route_handlers=[AuthController, MeController, SubmissionController, StaffController, PublicController],
+        route_handlers=[AuthController, MeController, SubmissionController, StaffController, PublicController,
+                        ShopController, CounterController],
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"],
                                      exclude_from_auth_key="exclude_from_auth")],

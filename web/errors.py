@@ -17,12 +17,12 @@ HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 40
               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
 
 
-def _body(code: str, message: str, field: str | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "field": field}}
+def _body(code: str, message: str, field: str | None = None, **extra) -> dict:
+    return {"error": {"code": code, "message": message, "field": field, **extra}}
 
 
 def domain_error(_: Request, exc: DomainError) -> Response:
-    return Response(_body(exc.code, exc.message, exc.field), status_code=exc.status)
+    return Response(_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status)
 
 
 def validation_error(_: Request, exc: ValidationException) -> Response:

@@ -12,21 +12,25 @@ from litestar.datastructures import UploadFile
 from rules import Category, Item
 
 
-class Struct(msgspec.Struct, forbid_unknown_fields=True):
-    pass
+class In(msgspec.Struct, forbid_unknown_fields=True):
+    """A request body: an unknown field is a mistake the caller should hear about."""
 
 
-class LoginIn(Struct):
+class Out(msgspec.Struct):
+    """A response: built from domain views."""
+
+
+class LoginIn(In):
     phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class Balance(Struct):
+class Balance(Out):
     spendable: int
     lifetime: int
 
 
-class Profile(Struct):
+class Profile(Out):
     id: int
     name: str
     role: str
@@ -38,18 +42,18 @@ class Profile(Struct):
     community_name: str
 
 
-class Me(Struct):
+class Me(Out):
     member: Profile
     balance: Balance
 
 
-class LoginOut(Struct):
+class LoginOut(Out):
     token: str
     expires_in_hours: int
     member: Profile
 
 
-class HistoryEntry(Struct):
+class HistoryEntry(Out):
     id: int
     points: int
     code: str
@@ -59,7 +63,7 @@ class HistoryEntry(Struct):
     created_at: datetime
 
 
-class ItemBrief(Struct):
+class ItemBrief(Out):
     id: str
     name_zh: str
     name_en: str
@@ -70,14 +74,14 @@ class ItemBrief(Struct):
     unit: str | None = None
 
 
-class Outcome(Struct):
+class Outcome(Out):
     code: str
     message_zh: str
     message_en: str
     note: str
 
 
-class PhotoOut(Struct):
+class PhotoOut(Out):
     id: int
     width: int
     height: int
@@ -86,7 +90,7 @@ class PhotoOut(Struct):
     exif_lng: float | None
 
 
-class SubmissionOut(Struct):
+class SubmissionOut(Out):
     id: int
     member_id: int
     status: str
@@ -123,17 +127,17 @@ class SubmitForm:
     photos: list[UploadFile] = field(default_factory=list)
 
 
-class VerifyIn(Struct):
+class VerifyIn(In):
     item: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
-class RejectIn(Struct):
+class RejectIn(In):
     reason: str
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
-class RulesOut(Struct):
+class RulesOut(Out):
     id: str
     version: str
     name_zh: str
@@ -146,3 +150,68 @@ class RulesOut(Struct):
     duplicate_window_hours: int
     categories: list[Category]
     items: list[Item]
+
+
+class RewardOut(Out):
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    description: str
+    image: str
+    kind: str
+    price: int
+    stock: int
+    limit_count: int | None
+    limit_period: str | None
+    available_from: datetime | None
+    available_until: datetime | None
+    active: bool
+    roles: list[str]
+
+
+class ShopRewardOut(RewardOut):
+    eligible: bool
+    remaining_for_you: int | None
+    limit_resets_at: datetime | None
+
+
+class OrderIn(In):
+    reward: int
+
+
+class OrderOut(Out):
+    id: int
+    member_id: int
+    reward_id: int
+    reward_code: str
+    reward_name_zh: str
+    reward_name_en: str
+    price: int
+    status: str
+    pickup_code: str
+    created_at: datetime
+    expires_at: datetime
+    resolved_at: datetime | None
+
+
+class FulfilIn(In):
+    code: Annotated[str, msgspec.Meta(min_length=4, max_length=20)]
+
+
+class RestockIn(In):
+    quantity: Annotated[int, msgspec.Meta(ge=-100_000, le=100_000)]
+    reason: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class StockOut(Out):
+    reward_id: int
+    stock: int
+
+
+class StockMovementOut(Out):
+    id: int
+    quantity: int
+    reason: str
+    actor: int | None
+    created_at: datetime

@@ -1,0 +1,422 @@
+"""The community shop (积分超市): rewards, stock, and orders paid in points.
+
+An order is two-phase, like a card payment. Placing it moves the price from the
+member's spendable account to their hold account and takes one from stock, in
+one transaction. It then resolves exactly once: fulfilled at the counter (the
+hold is posted to the community's redeemed account), or cancelled, or expired
+(the hold goes back, and so does the stock). Both resolutions use the one
+idempotency key ``order:{id}:resolve``, so the ledger itself refuses a second.
+
+Locks are taken in one order everywhere: the member's accounts, then the order,
+then the reward row; a sold-out reward is refused before any lock is taken.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from points import audit, ledger
+from points.db import lock_rows_sql, sql, write
+from points.errors import Conflict, Forbidden, InsufficientPoints, Invalid, NotFound, Unprocessable
+from points.ledger import SPENDABLE, TransferSpec, community_account_key, member_account_key
+from points.members import Actor
+from points.tables import Redemption, Reward, StockMovement
+from rules.catalogue import Catalogue
+from rules.catalogue import Reward as RewardSpec
+
+HOLD, REDEEMED = "hold", "redeemed"
+PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at a counter
+PICKUP_LENGTH = 8
+OPEN = ("held", "fulfilled")  # orders that count against stock and limits
+
+
+class SoldOut(Conflict):
+    def __init__(self) -> None:
+        super().__init__("sold_out", "sold out: none left in stock")
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    resets_at: datetime
+
+
+def period_of(moment: datetime, period: str, tz: ZoneInfo) -> Period:
+    """The limit period `moment` falls in, and when the next one starts (in the scheme's zone)."""
+    local = moment.astimezone(tz)
+    if period == "month":
+        key, start = f"{local:%Y-%m}", (local.year + local.month // 12, local.month % 12 + 1)
+    elif period == "quarter":
+        q = (local.month - 1) // 3
+        key, start = f"{local.year}-Q{q + 1}", (local.year + (q == 3), (q + 1) % 4 * 3 + 1)
+    else:
+        key, start = f"{local.year}", (local.year + 1, 1)
+    return Period(key, datetime(start[0], start[1], 1, tzinfo=tz))
+
+
+def _reward_row(spec: RewardSpec, community_id: int) -> dict[Any, Any]:
+    return {
+        Reward.community: community_id, Reward.code: spec.code, Reward.key: f"{community_id}:{spec.code}",
+        Reward.name_zh: spec.name_zh, Reward.name_en: spec.name_en, Reward.description: spec.description,
+        Reward.image: spec.image, Reward.kind: spec.kind, Reward.price: spec.price,
+        Reward.limit_count: spec.limit.count if spec.limit else None,
+        Reward.limit_period: spec.limit.period if spec.limit else None,
+        Reward.roles: ",".join(spec.roles), Reward.available_from: spec.available_from,
+        Reward.available_until: spec.available_until,
+    }
+
+
+async def _put_on_shelf(reward_id: int, quantity: int, reason: str, actor_id: int | None) -> None:
+    if quantity:
+        await StockMovement.insert(StockMovement(reward=reward_id, quantity=quantity, reason=reason[:200],
+                                                 actor=actor_id, created_at=datetime.now(UTC)))
+        await sql("UPDATE reward SET stock = stock + {} WHERE id = {}", quantity, reward_id)
+
+
+async def load_catalogue(community_id: int, catalogue: Catalogue, actor_id: int | None = None) -> int:
+    """Add the catalogue's rewards the community does not have yet; return how many were added."""
+
+    async def run() -> int:
+        added = 0
+        for spec in catalogue.rewards:
+            row = _reward_row(spec, community_id)
+            rows = await Reward.insert(Reward(**{c._meta.name: v for c, v in row.items()}, stock=0)).on_conflict(
+                target=Reward.key, action="DO NOTHING").returning(Reward.id)
+            if rows:
+                added += 1
+                await _put_on_shelf(rows[0]["id"], spec.stock, f"initial stock from {catalogue.path[-120:]}",
+                                    actor_id)
+                await audit.record(actor_id, "reward.create", "reward", rows[0]["id"], community_id,
+                                   {"code": spec.code, "stock": spec.stock, "price": spec.price})
+        return added
+
+    return await write(run)
+
+
+def _staff_scope(actor: Actor) -> tuple[str, list[Any]]:
+    if not actor.is_staff:
+        raise Forbidden("staff_only", "only community staff can do this")
+    return ("", []) if actor.role == "admin" else (" AND community = {}", [actor.community_id])
+
+
+async def _scoped_reward(actor: Actor, reward_id: int) -> dict[str, Any]:
+    clause, args = _staff_scope(actor)
+    rows = await sql("SELECT * FROM reward WHERE id = {}" + clause, reward_id, *args)
+    if not rows:
+        raise NotFound("reward")
+    return rows[0]
+
+
+async def create_reward(actor: Actor, spec: RewardSpec) -> int:
+    _staff_scope(actor)
+
+    async def run() -> int:
+        rows = await Reward.insert(Reward(**{c._meta.name: v for c, v in _reward_row(
+            spec, actor.community_id).items()}, stock=0)).on_conflict(
+            target=Reward.key, action="DO NOTHING").returning(Reward.id)
+        if not rows:
+            raise Conflict("code_taken", f"this community has a reward {spec.code} already", field="code")
+        await _put_on_shelf(rows[0]["id"], spec.stock, "initial stock", actor.id)
+        await audit.record(actor.id, "reward.create", "reward", rows[0]["id"], actor.community_id,
+                           {"code": spec.code, "stock": spec.stock, "price": spec.price})
+        return rows[0]["id"]
+
+    return await write(run)
+
+
+async def update_reward(actor: Actor, reward_id: int, spec: RewardSpec, active: bool) -> None:
+    """Change a reward's description, price, limit, window or roles (stock moves only by restock)."""
+
+    async def run() -> None:
+        before = await _scoped_reward(actor, reward_id)
+        if spec.code != before["code"]:
+            raise Invalid("code_fixed", "a reward's code cannot change", field="code")
+        row = _reward_row(spec, before["community"])
+        await Reward.update({**row, Reward.active: active}).where(Reward.id == reward_id)
+        changed = {k: v for k, v in {"price": spec.price, "active": active, "name_zh": spec.name_zh}.items()
+                   if before[k] != v}
+        await audit.record(actor.id, "reward.update", "reward", reward_id, before["community"], changed)
+
+    await write(run)
+
+
+async def restock(actor: Actor, reward_id: int, quantity: int, reason: str) -> int:
+    if quantity == 0:
+        raise Invalid("invalid_quantity", "quantity must not be 0", field="quantity")
+    if not reason.strip():
+        raise Invalid("reason_required", "say why the stock changes", field="reason")
+
+    async def run() -> int:
+        reward = await _scoped_reward(actor, reward_id)
+        if reward["stock"] + quantity < 0:
+            raise Invalid("invalid_quantity", f"only {reward['stock']} in stock to take away", field="quantity")
+        await _put_on_shelf(reward_id, quantity, reason.strip(), actor.id)
+        await audit.record(actor.id, "reward.restock", "reward", reward_id, reward["community"],
+                           {"quantity": quantity, "reason": reason.strip()[:200]})
+        return reward["stock"] + quantity
+
+    return await write(run)
+
+
+async def reward(actor: Actor, reward_id: int) -> dict[str, Any]:
+    return _reward_view(await _scoped_reward(actor, reward_id))
+
+
+async def stock_history(actor: Actor, reward_id: int) -> list[dict[str, Any]]:
+    await _scoped_reward(actor, reward_id)
+    return await StockMovement.select().where(StockMovement.reward == reward_id).order_by(StockMovement.id)
+
+
+# ------------------------------------------------------------------ members
+
+def _availability(reward: dict[str, Any], actor: Actor, now: datetime) -> None:
+    """Raise the reason the member cannot order this reward now, if there is one."""
+    if actor.role not in reward["roles"].split(","):
+        raise Forbidden("not_eligible", f"this reward is for {reward['roles'].replace(',', ' and ')} members only",
+                        field="reward")
+    if not reward["active"]:
+        raise Conflict("not_available", "this reward is not on offer")
+    if reward["available_from"] and now < reward["available_from"]:
+        raise Conflict("not_available_yet", f"on offer from {reward['available_from'].isoformat()}",
+                       available_from=reward["available_from"].isoformat())
+    if reward["available_until"] and now >= reward["available_until"]:
+        raise Conflict("no_longer_available", f"on offer until {reward['available_until'].isoformat()}")
+
+
+async def catalogue_for(actor: Actor, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The member's community shop, with what each member may still order this period."""
+    rewards = await sql("SELECT * FROM reward WHERE community = {} AND active = {} ORDER BY price, id",
+                        actor.community_id, True)
+    now = datetime.now(UTC)
+    counts = {(r["reward"], r["period"]): r["n"] for r in await sql(
+        "SELECT reward, period, COUNT(*) AS n FROM redemption WHERE member = {} AND status IN ('held', 'fulfilled') "
+        "GROUP BY reward, period", actor.id)}
+    out = []
+    for r in rewards:
+        remaining = resets_at = None
+        if r["limit_count"]:
+            period = period_of(now, r["limit_period"], tz)
+            remaining = max(0, r["limit_count"] - counts.get((r["id"], period.key), 0))
+            resets_at = period.resets_at
+        out.append({**_reward_view(r), "eligible": actor.role in r["roles"].split(","),
+                    "remaining_for_you": remaining, "limit_resets_at": resets_at})
+    return out
+
+
+def _reward_view(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: r[k] for k in ("id", "code", "name_zh", "name_en", "description", "image", "kind", "price", "stock",
+                              "limit_count", "limit_period", "available_from", "available_until", "active")} | {
+        "roles": r["roles"].split(",")}
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(PICKUP_LENGTH))
+
+
+async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: int,
+                      idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Order one of a reward; returns (the order, whether it was placed now)."""
+    stored_key = f"{actor.id}:{idempotency_key}" if idempotency_key else None
+    if stored_key and (earlier := await _replay(actor, stored_key, reward_id)):
+        return earlier, False
+    rows = await sql("SELECT * FROM reward WHERE id = {} AND community = {}", reward_id, actor.community_id)
+    if not rows:
+        raise NotFound("reward")
+    reward, now = rows[0], datetime.now(UTC)
+    _availability(reward, actor, now)
+    if reward["stock"] < 1:
+        raise SoldOut()  # the rush's common answer, given without taking a lock
+    period = period_of(now, reward["limit_period"] or "year", tz)
+    spendable, hold = member_account_key(SPENDABLE, actor.id), member_account_key(HOLD, actor.id)
+
+    async def run() -> int | None:
+        await ledger.open_accounts([(hold, HOLD, actor.id, actor.community_id)])
+        accounts = {r["key"]: r["id"] for r in await sql(
+            "SELECT id, key FROM account WHERE key IN ({}, {}) ORDER BY id" + lock_rows_sql(), spendable, hold)}
+        if stored_key and await Redemption.exists().where(Redemption.idempotency_key == stored_key):
+            return None  # a retry that waited for the member lock behind its own first attempt
+        if reward["limit_count"]:
+            taken = (await sql("SELECT COUNT(*) AS n FROM redemption WHERE member = {} AND reward = {} "
+                               "AND period = {} AND status IN ('held', 'fulfilled')", actor.id, reward_id,
+                               period.key))[0]["n"]
+            if taken >= reward["limit_count"]:
+                raise Conflict("limit_reached", f"you have ordered this {taken} time(s) this {reward['limit_period']}; "
+                               f"the limit resets at {period.resets_at.isoformat()}",
+                               resets_at=period.resets_at.isoformat())
+        inserted = await Redemption.insert(Redemption(
+            member=actor.id, community=actor.community_id, reward=reward_id, price=reward["price"], status="held",
+            pickup_code=_new_code(), period=period.key, idempotency_key=stored_key, created_at=now,
+            expires_at=now + timedelta(days=pickup_days),
+        )).on_conflict(target=Redemption.idempotency_key, action="DO NOTHING").returning(Redemption.id)
+        if not inserted:
+            return None
+        order_id = inserted[0]["id"]
+        await ledger.post([TransferSpec(f"order:{order_id}:hold", accounts[spendable], accounts[hold],
+                                        reward["price"], "redeem_hold", f"{reward['name_zh']} / {reward['name_en']}",
+                                        f"order:{order_id}")])
+        if not await sql("UPDATE reward SET stock = stock - 1 WHERE id = {} AND stock >= 1 RETURNING stock",
+                         reward_id):
+            raise SoldOut()
+        return order_id
+
+    try:
+        order_id = await write(run)
+    except InsufficientPoints:
+        balance = (await ledger.balances(actor.id))[SPENDABLE]
+        raise Conflict("insufficient_points", f"not enough points: this costs {reward['price']}, "
+                       f"you have {balance}", balance=balance, price=reward["price"]) from None
+    if order_id is None:  # the same key won a race with us: theirs stands
+        earlier = await _replay(actor, stored_key, reward_id)
+        assert earlier is not None
+        return earlier, False
+    return await order_view(order_id), True
+
+
+async def _replay(actor: Actor, stored_key: str, reward_id: int) -> dict[str, Any] | None:
+    row = await Redemption.select(Redemption.id, Redemption.reward).where(
+        Redemption.idempotency_key == stored_key).first()
+    if row is None:
+        return None
+    if row["reward"] != reward_id:
+        raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used to order another reward",
+                            field="Idempotency-Key")
+    return await order_view(row["id"])
+
+
+async def order_view(order_id: int) -> dict[str, Any]:
+    rows = await sql("SELECT o.*, r.code AS reward_code, r.name_zh AS reward_name_zh, r.name_en AS reward_name_en "
+                     "FROM redemption o JOIN reward r ON r.id = o.reward WHERE o.id = {}", order_id)
+    o = rows[0]
+    return {"id": o["id"], "member_id": o["member"], "reward_id": o["reward"], "reward_code": o["reward_code"],
+            "reward_name_zh": o["reward_name_zh"], "reward_name_en": o["reward_name_en"], "price": o["price"],
+            "status": o["status"], "pickup_code": o["pickup_code"], "created_at": o["created_at"],
+            "expires_at": o["expires_at"], "resolved_at": o["resolved_at"]}
+
+
+async def my_orders(actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+    ids = await sql("SELECT id FROM redemption WHERE member = {} ORDER BY id DESC LIMIT {}", actor.id, limit)
+    return [await order_view(r["id"]) for r in ids]
+
+
+# --------------------------------------------------------------- resolution
+
+async def _resolve(order: dict[str, Any], status: str, actor_id: int | None) -> bool:
+    """Move a held order to `status` and settle its hold, in the caller's transaction (which holds the
+    member's lock); False if the order was no longer held."""
+    done = await sql("UPDATE redemption SET status = {}, resolved_at = {}, resolved_by = {} "
+                     "WHERE id = {} AND status = 'held' RETURNING id", status, datetime.now(UTC), actor_id,
+                     order["id"])
+    if not done:
+        return False
+    keys = {"hold": member_account_key(HOLD, order["member"]),
+            "back": member_account_key(SPENDABLE, order["member"]),
+            "sink": community_account_key(REDEEMED, order["community"])}
+    if status == "fulfilled":
+        await ledger.open_accounts([(keys["sink"], REDEEMED, None, order["community"])])
+    ids = await ledger.accounts_by_key(keys.values())
+    target = ids[keys["sink"]] if status == "fulfilled" else ids[keys["back"]]
+    await ledger.post([TransferSpec(f"order:{order['id']}:resolve", ids[keys["hold"]], target, order["price"],
+                                    "redeem_post" if status == "fulfilled" else "redeem_void",
+                                    f"order {status}", f"order:{order['id']}")])
+    if status != "fulfilled":
+        await sql("UPDATE reward SET stock = stock + 1 WHERE id = {}", order["reward"])
+    return True
+
+
+async def _resolve_one(order: dict[str, Any], status: str, actor_id: int | None) -> None:
+    await _lock_member(order["member"])
+    if not await _resolve(order, status, actor_id):
+        current = (await sql("SELECT status FROM redemption WHERE id = {}", order["id"]))[0]["status"]
+        raise Conflict(f"already_{current}", f"this order is already {current}")
+
+
+async def _lock_member(member_id: int) -> None:
+    await sql("SELECT id FROM account WHERE member = {} ORDER BY id" + lock_rows_sql(), member_id)
+
+
+async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
+    """核销: the counter hands the reward over against the member's pickup code."""
+    clause, args = _staff_scope(actor)
+    code = pickup_code.strip().upper().replace("-", "").replace(" ", "")
+
+    async def run() -> int:
+        rows = await sql("SELECT * FROM redemption WHERE pickup_code = {}" + clause, code, *args)
+        if not rows:
+            raise NotFound("order with this pickup code")
+        await _resolve_one(rows[0], "fulfilled", actor.id)
+        await audit.record(actor.id, "order.fulfil", "order", rows[0]["id"], rows[0]["community"],
+                           {"reward": rows[0]["reward"], "price": rows[0]["price"]})
+        return rows[0]["id"]
+
+    return await order_view(await write(run))
+
+
+async def order_by_code(actor: Actor, pickup_code: str) -> dict[str, Any]:
+    clause, args = _staff_scope(actor)
+    rows = await sql("SELECT id FROM redemption WHERE pickup_code = {}" + clause,
+                     pickup_code.strip().upper().replace("-", "").replace(" ", ""), *args)
+    if not rows:
+        raise NotFound("order with this pickup code")
+    return await order_view(rows[0]["id"])
+
+
+async def cancel(actor: Actor, order_id: int) -> dict[str, Any]:
+    """The member before pickup, or staff of the order's community: points and stock go back."""
+
+    async def run() -> None:
+        if actor.is_staff:
+            clause, args = _staff_scope(actor)
+            rows = await sql("SELECT * FROM redemption WHERE id = {}" + clause, order_id, *args)
+        else:
+            rows = await sql("SELECT * FROM redemption WHERE id = {} AND member = {}", order_id, actor.id)
+        if not rows:
+            raise NotFound("order")
+        await _resolve_one(rows[0], "cancelled", actor.id)
+        if actor.is_staff:
+            await audit.record(actor.id, "order.cancel", "order", order_id, rows[0]["community"],
+                               {"reward": rows[0]["reward"], "price": rows[0]["price"]})
+
+    await write(run)
+    return await order_view(order_id)
+
+
+async def expire_due(batch: int) -> int:
+    """Expire held orders past their pickup window, up to `batch` per transaction; return how many."""
+
+    async def run() -> tuple[int, int]:
+        rows = await sql("SELECT * FROM redemption WHERE status = 'held' AND expires_at < {} ORDER BY id LIMIT {}",
+                         datetime.now(UTC), batch)
+        for member in sorted({r["member"] for r in rows}):  # members first, as everywhere
+            await _lock_member(member)
+        expired = [row for row in rows if await _resolve(row, "expired", None)]
+        return len(rows), len(expired)
+
+    total = 0
+    while True:
+        seen, expired = await write(run)
+        total += expired
+        if seen < batch:
+            return total
+
+
+async def reconcile() -> list[str]:
+    """Stock = what was put on the shelf − open orders; each hold account = its member's held orders."""
+    problems = []
+    for r in await sql(
+            "SELECT r.id, r.code, r.community, r.stock, "
+            "COALESCE((SELECT SUM(quantity) FROM stock_movement WHERE reward = r.id), 0) AS shelved, "
+            "(SELECT COUNT(*) FROM redemption WHERE reward = r.id AND status IN ('held', 'fulfilled')) AS taken "
+            "FROM reward r"):
+        if r["stock"] != r["shelved"] - r["taken"]:
+            problems.append(f"reward {r['code']} of community {r['community']}: stock {r['stock']} but "
+                            f"{r['shelved']} shelved and {r['taken']} ordered")
+    for r in await sql(
+            "SELECT a.key, a.balance, COALESCE((SELECT SUM(price) FROM redemption o WHERE o.member = a.member "
+            "AND o.status = 'held'), 0) AS held FROM account a WHERE a.kind = {}", HOLD):
+        if r["balance"] != r["held"]:
+            problems.append(f"account {r['key']}: holds {r['balance']} but the member's open orders cost {r['held']}")
+    return problems

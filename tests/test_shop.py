@@ -1,0 +1,283 @@
+"""The shop: ordering, the counter, cancelling, expiry, catalogue management, and the rush."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import LEG, ROOT, User, python, run
+from points import db, ledger, members, shop
+from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
+from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
+from rules.catalogue import load_catalogue
+
+CATALOGUE = load_catalogue(ROOT / "rules" / "rewards.toml")
+
+
+def grant(community_id: int, member_id: int, points: int) -> None:
+    """Give a member points as the ledger would for earned awards (a test's shortcut past reporting)."""
+    keys = [community_account_key(ISSUANCE, community_id), member_account_key(SPENDABLE, member_id)]
+    ids = run(ledger.accounts_by_key(keys))
+    run(db.write(lambda: ledger.post([TransferSpec(f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
+                                                   ids[keys[0]], ids[keys[1]], points, "test_grant",
+                                                   "test grant", "test")])))
+
+
+@pytest.fixture
+def shop_community(community):
+    run(shop.load_catalogue(community.id, CATALOGUE))
+    for member in community.riders + community.residents:
+        grant(community.id, member.id, 1000)
+    return community
+
+
+def reward_id(community, code: str) -> int:
+    return run(Reward.select(Reward.id).where((Reward.community == community.id) & (Reward.code == code)).first())["id"]
+
+
+def stock(rid: int) -> int:
+    return run(Reward.select(Reward.stock).where(Reward.id == rid).first())["stock"]
+
+
+def order(api, user: User, rid: int, key: str | None = None):
+    headers = {"Idempotency-Key": key} if key else {}
+    return api.post("/api/v1/shop/orders", user, json={"reward": rid}, headers=headers)
+
+
+def test_order_hold_and_fulfil_at_the_counter(api, shop_community):
+    rider, staff = shop_community.riders[0], shop_community.staff
+    rewards = api.get("/api/v1/shop/rewards", rider).json()
+    assert len(rewards) == 15
+    helmet = next(r for r in rewards if r["code"] == "r.rider_helmet")
+    assert (helmet["price"], helmet["stock"], helmet["eligible"], helmet["remaining_for_you"]) == (800, 10, True, 1)
+
+    placed = order(api, rider, helmet["id"])
+    assert placed.status_code == 201, placed.text
+    o = placed.json()
+    assert o["status"] == "held" and len(o["pickup_code"]) == 8 and o["price"] == 800
+    assert api.balance(rider)["spendable"] == 200
+    assert stock(helmet["id"]) == 9
+
+    seen = api.get(f"/api/v1/staff/shop/orders/by-code/{o['pickup_code'].lower()}", staff)
+    assert seen.status_code == 200 and seen.json()["id"] == o["id"]
+    code = o["pickup_code"][:4] + "-" + o["pickup_code"][4:]
+    done = api.post("/api/v1/staff/shop/fulfil", staff, json={"code": code})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "fulfilled"
+    again = api.post("/api/v1/staff/shop/fulfil", staff, json={"code": o["pickup_code"]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_fulfilled"
+    assert api.post(f"/api/v1/shop/orders/{o['id']}/cancel", rider).status_code == 409
+    assert api.balance(rider)["spendable"] == 200  # posted, not returned
+    assert stock(helmet["id"]) == 9
+    keys = {t["idempotency_key"]: t["code"] for t in run(Transfer.select().where(Transfer.ref == f"order:{o['id']}"))}
+    assert keys == {f"order:{o['id']}:hold": "redeem_hold", f"order:{o['id']}:resolve": "redeem_post"}
+    audit = run(AuditEvent.select(AuditEvent.action, AuditEvent.actor).where(
+        (AuditEvent.object_type == "order") & (AuditEvent.object_id == str(o["id"]))))
+    assert audit == [{"action": "order.fulfil", "actor": staff.id}]
+    mine = api.get("/api/v1/shop/orders", rider).json()
+    assert [(m["id"], m["status"]) for m in mine] == [(o["id"], "fulfilled")]
+    assert api.get("/api/v1/shop/rewards", rider).json()[-1]["remaining_for_you"] == 0
+
+
+def test_cancel_returns_points_and_stock_once(api, shop_community):
+    resident = shop_community.residents[0]
+    rid = reward_id(shop_community, "r.cooking_oil")
+    o = order(api, resident, rid).json()
+    assert api.balance(resident)["spendable"] == 700 and stock(rid) == 39
+    cancelled = api.post(f"/api/v1/shop/orders/{o['id']}/cancel", resident)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert api.balance(resident)["spendable"] == 1000 and stock(rid) == 40
+    twice = api.post(f"/api/v1/shop/orders/{o['id']}/cancel", resident)
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_cancelled"
+    assert api.post("/api/v1/staff/shop/fulfil", shop_community.staff, json={"code": o["pickup_code"]}).status_code == 409
+    assert api.balance(resident)["spendable"] == 1000 and stock(rid) == 40
+    # Someone else's order is not yours to cancel.
+    other = order(api, shop_community.residents[1], rid).json()
+    assert api.post(f"/api/v1/shop/orders/{other['id']}/cancel", resident).status_code == 404
+
+
+def test_each_refusal_says_why(api, shop_community):
+    rider, resident, staff = shop_community.riders[0], shop_community.residents[0], shop_community.staff
+    helmet = reward_id(shop_community, "r.rider_helmet")
+    refused = order(api, resident, helmet)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_eligible"
+
+    gloves = reward_id(shop_community, "r.rider_gloves_kit")  # 1 a quarter
+    assert order(api, rider, gloves).status_code == 201
+    limit = order(api, rider, gloves)
+    assert limit.status_code == 409 and limit.json()["error"]["code"] == "limit_reached"
+    resets = datetime.fromisoformat(limit.json()["error"]["resets_at"])
+    assert resets > datetime.now(UTC) and resets.day == 1 and resets.month in (1, 4, 7, 10)
+
+    poor = shop_community.riders[1]
+    spend = reward_id(shop_community, "r.health_check")  # 600
+    assert order(api, poor, spend).status_code == 201  # 400 left
+    broke = order(api, poor, helmet)
+    assert broke.status_code == 409
+    assert broke.json()["error"]["code"] == "insufficient_points"
+    assert (broke.json()["error"]["balance"], broke.json()["error"]["price"]) == (400, 800)
+
+    soon = api.post("/api/v1/staff/shop/rewards", staff, json={
+        "code": "r.mooncake", "name_zh": "月饼礼盒", "name_en": "Mooncakes", "kind": "goods", "price": 100,
+        "stock": 5, "available_from": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
+    assert soon.status_code == 201, soon.text
+    early = order(api, rider, soon.json()["id"])
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_available_yet"
+    assert early.json()["error"]["available_from"]
+
+    empty = api.post("/api/v1/staff/shop/rewards", staff, json={
+        "code": "r.empty", "name_zh": "无货", "name_en": "None left", "kind": "goods", "price": 10, "stock": 0})
+    out = order(api, rider, empty.json()["id"])
+    assert out.status_code == 409 and out.json()["error"]["code"] == "sold_out"
+    assert api.post("/api/v1/shop/orders", rider, json={"reward": 999999}).status_code == 404
+    assert api.post("/api/v1/shop/orders", staff, json={"reward": helmet}).status_code == 403
+
+
+def test_idempotency_key_on_orders(api, shop_community):
+    rider = shop_community.riders[0]
+    oil, rice = reward_id(shop_community, "r.cooking_oil"), reward_id(shop_community, "r.rice_5kg")
+    first = order(api, rider, oil, key="order-retry-0001")
+    again = order(api, rider, oil, key="order-retry-0001")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    other = order(api, rider, rice, key="order-retry-0001")
+    assert other.status_code == 422 and other.json()["error"]["field"] == "Idempotency-Key"
+    assert api.balance(rider)["spendable"] == 700
+
+    with ThreadPoolExecutor(25) as pool:
+        responses = list(pool.map(lambda _: order(api, rider, rice, key="order-flaky-0002"), range(50)))
+    assert sorted({r.status_code for r in responses}) == [200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert api.balance(rider)["spendable"] == 400
+
+
+def test_expiry_voids_each_overdue_order_once(api, shop_community):
+    rider = shop_community.riders[0]
+    rid = reward_id(shop_community, "r.meal_voucher")  # 50
+    ids = [order(api, rider, rid).json()["id"] for _ in range(3)]
+    assert api.balance(rider)["spendable"] == 850 and stock(rid) == 97
+    run(Redemption.update({Redemption.expires_at: datetime.now(UTC) - timedelta(minutes=1)}).where(
+        Redemption.id.is_in(ids[:2])))
+    for _ in range(2):
+        assert python("-m", "points", "sweep").returncode == 0
+    statuses = {r["id"]: r["status"] for r in run(Redemption.select(Redemption.id, Redemption.status).where(
+        Redemption.id.is_in(ids)))}
+    assert statuses == {ids[0]: "expired", ids[1]: "expired", ids[2]: "held"}
+    assert api.balance(rider)["spendable"] == 950 and stock(rid) == 99
+    voids = run(Transfer.count().where(Transfer.ref.is_in([f"order:{i}" for i in ids[:2]])
+                                       & (Transfer.code == "redeem_void")))
+    assert voids == 2
+
+
+def test_counter_is_scoped_to_the_community(api, shop_community, make_community):
+    o = order(api, shop_community.riders[0], reward_id(shop_community, "r.tissue")).json()
+    outsider = make_community().staff
+    assert api.get(f"/api/v1/staff/shop/orders/by-code/{o['pickup_code']}", outsider).status_code == 404
+    assert api.post("/api/v1/staff/shop/fulfil", outsider, json={"code": o["pickup_code"]}).status_code == 404
+    assert api.post(f"/api/v1/staff/shop/orders/{o['id']}/cancel", outsider).status_code == 404
+    rid = reward_id(shop_community, "r.tissue")
+    assert api.post(f"/api/v1/staff/shop/rewards/{rid}/restock", outsider,
+                    json={"quantity": 5, "reason": "x"}).status_code == 404
+    assert api.get("/api/v1/staff/shop/orders/by-code/XXXX2222", shop_community.riders[0]).status_code == 403
+    assert run(Redemption.select(Redemption.status).where(Redemption.id == o["id"]).first())["status"] == "held"
+
+
+def test_catalogue_management_and_stock_history(api, shop_community):
+    staff = shop_community.staff
+    rid = reward_id(shop_community, "r.haircut")
+    restocked = api.post(f"/api/v1/staff/shop/rewards/{rid}/restock", staff,
+                         json={"quantity": 20, "reason": "十二月补货"})
+    assert restocked.status_code == 200 and restocked.json() == {"reward_id": rid, "stock": 50}
+    too_many = api.post(f"/api/v1/staff/shop/rewards/{rid}/restock", staff, json={"quantity": -51, "reason": "盘点"})
+    assert too_many.status_code == 400 and too_many.json()["error"]["field"] == "quantity"
+    no_reason = api.post(f"/api/v1/staff/shop/rewards/{rid}/restock", staff, json={"quantity": 1, "reason": " "})
+    assert no_reason.status_code == 400 and no_reason.json()["error"]["field"] == "reason"
+    history = api.get(f"/api/v1/staff/shop/rewards/{rid}/stock", staff).json()
+    assert [(h["quantity"], h["actor"]) for h in history] == [(30, None), (20, staff.id)]
+    actions = [r["action"] for r in run(AuditEvent.select(AuditEvent.action).where(
+        (AuditEvent.object_type == "reward") & (AuditEvent.object_id == str(rid))).order_by(AuditEvent.id))]
+    assert actions == ["reward.create", "reward.restock"]
+
+    bad = api.post("/api/v1/staff/shop/rewards", staff, json={
+        "code": "r.x", "name_zh": "x", "name_en": "x", "kind": "car", "price": 1, "stock": 1})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "kind"
+    taken = api.post("/api/v1/staff/shop/rewards", staff, json={
+        "code": "r.haircut", "name_zh": "x", "name_en": "x", "kind": "service", "price": 1, "stock": 1})
+    assert taken.status_code == 409 and taken.json()["error"]["field"] == "code"
+    update = api.request("PUT", f"/api/v1/staff/shop/rewards/{rid}", staff, json={
+        "code": "r.haircut", "name_zh": "理发", "name_en": "Haircut", "kind": "service", "price": 120,
+        "limit": {"count": 2, "period": "month"}, "active": False})
+    assert update.status_code == 200, update.text
+    assert (update.json()["price"], update.json()["active"], update.json()["stock"]) == (120, False, 50)
+    assert rid not in [r["id"] for r in api.get("/api/v1/shop/rewards", shop_community.riders[0]).json()]
+    assert api.post("/api/v1/staff/shop/rewards", shop_community.riders[0], json={}).status_code == 403
+
+
+def bulk_members(community, count: int, points: int) -> list[User]:
+    """Many logged-in riders at once (one password hash shared: the KDF is not what is under test)."""
+    password_hash = members.hash_password("bulk-password")
+    rows = [Member(community=community.id, role="rider", name=f"rush-{n}", phone=f"+8616{community.id:03d}{n:06d}",
+                   password_hash=password_hash, platform="meituan", created_at=datetime.now(UTC))
+            for n in range(count)]
+    ids = [r["id"] for r in run(Member.insert(*rows).returning(Member.id))]
+    for mid in ids:
+        run(ledger.open_member_accounts(mid, community.id))
+        grant(community.id, mid, points)
+    return [User(mid, "rider", "", run(members.start_session(mid, 1)), community.id) for mid in ids]
+
+
+def test_the_rush_never_oversells(api, community):
+    """Many members on a drop of 10 helmets: exactly 10 orders, stock 0, no negative balance."""
+    crowd = 500 if LEG == "postgres" else 150
+    run(shop.load_catalogue(community.id, CATALOGUE))
+    riders = bulk_members(community, crowd, 1000)
+    helmet = reward_id(community, "r.rider_helmet")
+    with ThreadPoolExecutor(50) as pool:
+        responses = list(pool.map(lambda rider: order(api, rider, helmet), riders))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * 10 + [409] * (crowd - 10), {c: codes.count(c) for c in set(codes)}
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"sold_out"}
+    assert stock(helmet) == 0
+    assert run(Redemption.count().where(Redemption.reward == helmet)) == 10
+    balances = [run(ledger.balances(r.id))["spendable"] for r in riders]
+    assert sorted(balances)[:10] == [200] * 10 and min(balances) >= 0
+
+
+def test_one_member_cannot_double_spend(api, community):
+    """Points for one order, 20 concurrent orders for different rewards: exactly one goes through."""
+    run(shop.load_catalogue(community.id, CATALOGUE))
+    [rider] = bulk_members(community, 1, 130)
+    codes = ["r.tissue", "r.phone_credit_10"] * 10  # 120 each: one fits in 130
+    rids = [reward_id(community, c) for c in codes]
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda rid: order(api, rider, rid), rids))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 19
+    assert run(ledger.balances(rider.id))["spendable"] == 10
+    assert run(Redemption.count().where(Redemption.member == rider.id)) == 1
+
+
+def test_the_rush_across_processes(community):
+    """Several processes ordering through the domain at once (on SQLite: several writers on one file)."""
+    run(shop.load_catalogue(community.id, CATALOGUE))
+    riders = bulk_members(community, 40, 1000)
+    helmet = reward_id(community, "r.rider_helmet")
+    script = ("import asyncio, sys, zoneinfo\n"
+              "from points import shop\nfrom points.members import Actor\nfrom points.errors import DomainError\n"
+              "async def go(ids):\n"
+              "    for mid in ids:\n"
+              "        try:\n"
+              f"            await shop.place_order(Actor(mid, 'rider', {community.id}, '', 'active'), {helmet}, "
+              "zoneinfo.ZoneInfo('Asia/Shanghai'), 7)\n"
+              "        except DomainError as e:\n"
+              "            assert e.code == 'sold_out', e.code\n"
+              "asyncio.run(go([int(x) for x in sys.argv[1:]]))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, *[str(r.id) for r in riders[n::4]]], cwd=ROOT)
+             for n in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 4
+    assert stock(helmet) == 0
+    assert run(Redemption.count().where(Redemption.reward == helmet)) == 10
