@@ -20,6 +20,7 @@ ROLES = ("rider", "resident")
 WHO = {"rider": ("rider",), "resident": ("resident",), "both": ("rider", "resident")}
 VERIFICATION = ("desk", "onsite", "auto")
 PRIORITIES = ("P1", "P2", "P3")
+EXPIRY_POLICIES = ("never", "after_days", "end_of_next_year")
 EVIDENCE_KINDS = ("photos", "location", "description")
 MAX_PHOTOS_PER_ITEM = 6
 ITEM_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -84,6 +85,12 @@ class Duplicates:
 
 
 @dataclass(frozen=True)
+class Expiry:
+    policy: str  # never | after_days | end_of_next_year
+    days: int = 0
+
+
+@dataclass(frozen=True)
 class Rules:
     path: str
     version: str
@@ -97,6 +104,7 @@ class Rules:
     first_reporter_only: bool
     duplicates: Duplicates
     pickup_days: int
+    expiry: Expiry
     categories: tuple[Category, ...]
     items: tuple[Item, ...]
     _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
@@ -198,7 +206,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(path, [f"not valid TOML: {exc}"]) from None
 
-    _Checker(problems, "top level", doc, ("scheme", "shop", "category", "item"))
+    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "category", "item"))
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates"))
@@ -221,6 +229,9 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
 
     shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
     pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
+    e = _Checker(problems, "[expiry]", doc.get("expiry", {}), ("policy", "days"))
+    policy = e.choice("policy", EXPIRY_POLICIES) if "policy" in e.table else "never"
+    expiry = Expiry(policy, e.whole("days", 0, low=1, high=3660, required=policy == "after_days") or 0)
 
     categories: list[Category] = []
     raw_categories = doc.get("category", [])
@@ -285,7 +296,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     return Rules(
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
-        first_reporter_only=first_only, duplicates=duplicates, pickup_days=pickup_days, categories=tuple(categories), items=tuple(items),
+        first_reporter_only=first_only, duplicates=duplicates, pickup_days=pickup_days, expiry=expiry, categories=tuple(categories), items=tuple(items),
     )
 
 

@@ -78,8 +78,15 @@ def _pg_admin(url: str, statement: str) -> None:
 
 _configure()
 
-from points import db, members  # noqa: E402  (after _configure, which sets the environment)
+from points import db, ledger, members  # noqa: E402  (after _configure, which sets the environment)
 from points.demo import GRIDS  # noqa: E402
+from points.ledger import (  # noqa: E402
+    ISSUANCE,
+    SPENDABLE,
+    TransferSpec,
+    community_account_key,
+    member_account_key,
+)
 
 
 def run(awaitable):
@@ -307,6 +314,15 @@ def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[flo
     out = io.BytesIO()
     image.save(out, format=fmt, exif=exif)
     return out.getvalue()
+
+
+def grant(community_id: int, member_id: int, points: int) -> None:
+    """Give a member points as the ledger would for earned awards (a test's shortcut past reporting)."""
+    keys = [community_account_key(ISSUANCE, community_id), member_account_key(SPENDABLE, member_id)]
+    ids = run(ledger.accounts_by_key(keys))
+    run(db.write(lambda: ledger.post([TransferSpec(f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
+                                                   ids[keys[0]], ids[keys[1]], points, "test_grant",
+                                                   "test grant", "test")])))
 
 
 @pytest.fixture

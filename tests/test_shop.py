@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,22 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import LEG, ROOT, User, python, run
-from points import db, ledger, members, shop
-from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
+from conftest import LEG, ROOT, User, grant, python, run
+from points import ledger, members, shop
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
 
 CATALOGUE = load_catalogue(ROOT / "rules" / "rewards.toml")
-
-
-def grant(community_id: int, member_id: int, points: int) -> None:
-    """Give a member points as the ledger would for earned awards (a test's shortcut past reporting)."""
-    keys = [community_account_key(ISSUANCE, community_id), member_account_key(SPENDABLE, member_id)]
-    ids = run(ledger.accounts_by_key(keys))
-    run(db.write(lambda: ledger.post([TransferSpec(f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
-                                                   ids[keys[0]], ids[keys[1]], points, "test_grant",
-                                                   "test grant", "test")])))
 
 
 @pytest.fixture

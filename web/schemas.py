@@ -53,6 +53,11 @@ class LoginOut(Out):
     member: Profile
 
 
+class Expiring(Out):
+    expires_at: datetime
+    points: int
+
+
 class HistoryEntry(Out):
     id: int
     points: int

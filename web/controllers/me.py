@@ -9,9 +9,9 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from points import ledger, members, submissions
+from points import expiry, ledger, members, submissions
 from rules import Rules
-from web.schemas import Balance, HistoryEntry, Me, Profile, SubmissionOut
+from web.schemas import Balance, Expiring, HistoryEntry, Me, Profile, SubmissionOut
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
@@ -36,3 +36,7 @@ class MeController(Controller):
                           before: FromQuery[int | None] = None) -> list[SubmissionOut]:
         views = await submissions.mine(request.user, rules, limit, before)
         return msgspec.convert(views, list[SubmissionOut])
+
+    @get("/expiring", operation_id="myExpiringPoints")
+    async def expiring(self, request: Request, rules: NamedDependency[Rules]) -> list[Expiring]:
+        return msgspec.convert(await expiry.upcoming(rules, request.user.id), list[Expiring])

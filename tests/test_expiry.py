@@ -1,0 +1,102 @@
+"""Points expiry: oldest lots first, never held or lifetime points, each lot once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import ROOT, grant, near, python, run
+from points import db, expiry, ledger, schemes, shop
+from points.ledger import SPENDABLE, TransferSpec, member_account_key
+from points.members import Actor
+from points.tables import Account, Reward
+from rules import parse_rules
+from rules.catalogue import load_catalogue
+
+DEFAULT = (ROOT / "rules" / "default.toml").read_text()
+AFTER_30_DAYS = parse_rules(DEFAULT.replace('policy = "end_of_next_year"', 'policy = "after_days"\ndays = 30'))
+
+
+def spendable(member_id: int) -> int:
+    return run(ledger.balances(member_id))[SPENDABLE]
+
+
+def lots(member_id: int, rules=AFTER_30_DAYS) -> list[expiry.Lot]:
+    account = run(Account.select(Account.id).where(Account.key == member_account_key(SPENDABLE, member_id)).first())
+    return run(expiry._account_lots(rules, account["id"]))[0]
+
+
+def spend(community, member, amount: int, ref: str) -> None:
+    keys = [member_account_key(SPENDABLE, member.id), ledger.community_account_key(ledger.ISSUANCE, community.id)]
+    ids = run(ledger.accounts_by_key(keys))
+    run(db.write(lambda: ledger.post([TransferSpec(f"test:spend:{ref}", ids[keys[0]], ids[keys[1]], amount,
+                                                   "test_spend", "test", ref)])))
+
+
+def test_oldest_lots_go_first_and_each_expires_once(community):
+    member = community.residents[0]
+    grant(community.id, member.id, 100)   # lot A
+    grant(community.id, member.id, 50)    # lot B, a moment later
+    spend(community, member, 70, f"fifo-{member.id}")  # takes 70 from A
+    a, b = lots(member.id)
+    assert (a.amount, b.amount) == (30, 50) and a.expires_at < b.expires_at
+
+    # The job expires every member's due lots; this member's balance tells its part.
+    run(expiry.expire_points(AFTER_30_DAYS, now=a.expires_at - timedelta(seconds=1)))
+    assert spendable(member.id) == 150 - 70
+    run(expiry.expire_points(AFTER_30_DAYS, now=a.expires_at))
+    assert spendable(member.id) == 50
+    assert run(expiry.expire_points(AFTER_30_DAYS, now=a.expires_at)) == 0  # nothing left due: a no-op
+    assert spendable(member.id) == 50
+    run(expiry.expire_points(AFTER_30_DAYS, now=b.expires_at + timedelta(days=1)))
+    assert spendable(member.id) == 0 and lots(member.id) == []
+
+
+def test_held_points_never_expire_and_come_back_with_their_date(community):
+    member = community.riders[0]
+    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    grant(community.id, member.id, 500)
+    helmet = run(Reward.select(Reward.id).where((Reward.community == community.id)
+                                                & (Reward.code == "r.raincoat")).first())["id"]  # 400
+    actor = Actor(member.id, "rider", community.id, "", "active")
+    order, _ = run(shop.place_order(actor, helmet, AFTER_30_DAYS.tz, 7))
+    [lot] = lots(member.id)
+    assert lot.amount == 100
+    later = lot.expires_at + timedelta(days=1)
+    run(expiry.expire_points(AFTER_30_DAYS, now=later))
+    assert spendable(member.id) == 0
+    assert run(ledger.balances(member.id)) == {"spendable": 0, "lifetime": 0}
+    run(shop.cancel(actor, order["id"]))
+    [back] = lots(member.id)
+    assert (back.amount, back.expires_at) == (400, lot.expires_at)  # the original lot's date, not a new one
+    assert spendable(member.id) == 400
+    run(expiry.expire_points(AFTER_30_DAYS, now=later))
+    assert spendable(member.id) == 0
+
+
+def test_lifetime_points_never_expire(api, community, jpeg):
+    rider = community.riders[1]
+    report = api.submit(rider, "order.illegal_ads", [jpeg], **near()).json()  # auto-accepted: 5 points
+    api.wait_awarded(rider, report["id"])
+    [lot] = lots(rider.id, schemes.current())
+    run(expiry.expire_points(schemes.current(), now=lot.expires_at))
+    assert api.balance(rider) == {"spendable": 0, "lifetime": 5}
+    history = api.get("/api/v1/me/history", rider).json()
+    assert history[0]["code"] == "expire" and history[0]["points"] == -5 and "到期" in history[0]["reason"]
+
+
+def test_a_member_sees_what_expires_when(api, community, jpeg):
+    resident = community.residents[1]
+    report = api.submit(resident, "order.illegal_ads", [jpeg], **near()).json()
+    api.wait_awarded(resident, report["id"])
+    expiring = api.get("/api/v1/me/expiring", resident).json()
+    assert [e["points"] for e in expiring] == [5]
+    when = datetime.fromisoformat(expiring[0]["expires_at"]).astimezone(schemes.current().tz)
+    assert (when.year, when.month, when.day, when.hour) == (datetime.now(UTC).year + 2, 1, 1, 0)
+
+
+def test_never_policy_and_the_sweep_expire_nothing_early(community):
+    never = parse_rules(DEFAULT.replace('policy = "end_of_next_year"', 'policy = "never"'))
+    grant(community.id, community.staff.id, 10)
+    assert run(expiry.expire_points(never, now=datetime.now(UTC) + timedelta(days=10_000))) == 0
+    assert python("-m", "points", "sweep").returncode == 0
+    assert spendable(community.staff.id) == 10
