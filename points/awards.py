@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from points import ledger
+from points import audit, honours, ledger
 from points.db import lock_rows_sql, skip_locked_sql, sql, values_list, write
 from points.ledger import LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.submissions import earlier_reports
@@ -121,7 +121,7 @@ async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) ->
                                 r["local_day"] if isinstance(r["local_day"], date)
                                 else date.fromisoformat(r["local_day"])) for r in rows]
         members = sorted({c.member for c in candidates})
-        accounts = await sql("SELECT id, kind, member FROM account WHERE member IN "
+        accounts = await sql("SELECT id, kind, member, balance FROM account WHERE member IN "
                              f"({', '.join('{}' for _ in members)}) ORDER BY id{lock_rows_sql()}", *members)
         first_day = min(c.local_day for c in candidates).replace(day=1)
         decisions = decide(rules, candidates, await _usage(rules, members, first_day),
@@ -165,6 +165,24 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
                 credit=account[(c.member, kind)], amount=d.points, code="award", reason=reason,
                 ref=f"submission:{c.id}", rules_version=rules.version))
     await ledger.post(transfers)
+    await _promotions(rules, candidates, decisions, accounts)
+
+
+async def _promotions(rules: Rules, candidates: list[Candidate], decisions: list[Decision],
+                      accounts: list[dict[str, Any]]) -> None:
+    """An audit row for each member whose star level these awards raised."""
+    gained: dict[int, int] = defaultdict(int)
+    community = {c.member: c.community for c in candidates}
+    by_id = {c.id: c for c in candidates}
+    for d in decisions:
+        gained[by_id[d.id].member] += max(d.points, 0)
+    for a in accounts:
+        if a["kind"] == LIFETIME and gained[a["member"]]:
+            before, after = a["balance"], a["balance"] + gained[a["member"]]
+            if honours.stars(rules, after) > honours.stars(rules, before):
+                await audit.record(None, "member.promote", "member", a["member"], community[a["member"]],
+                                   {"stars_from": honours.stars(rules, before),
+                                    "stars_to": honours.stars(rules, after), "lifetime": after})
 
 
 async def unawarded_count() -> int:

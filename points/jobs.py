@@ -15,16 +15,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, db, expiry, schemes, shop
+from points import awards, db, expiry, honours, schemes, shop
 from points.config import settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DRAIN_BUDGET_S = 240.0  # below the rq job timeout, so a long backlog hands over cleanly
-EXPIRY_EVERY_S = 3600.0  # points expire by the day: an hourly look is plenty, and it reads every balance
+HOURLY_S = 3600.0  # points expire and months end by the day: an hourly look is plenty (it reads every balance)
 
 _runner: asyncio.Runner | None = None
-_expiry_last_run = float("-inf")
+_hourly_last_run = float("-inf")
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -56,12 +56,13 @@ async def drain_awards() -> int:
 
 async def sweep_async() -> dict[str, int]:
     """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
-    orders, and (hourly) expire points past their date."""
-    global _expiry_last_run
+    orders, and (hourly) expire points past their date and keep last month's honour boards."""
+    global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await shop.expire_due(settings().award_batch)}
-    if time.monotonic() - _expiry_last_run >= EXPIRY_EVERY_S:
+    if time.monotonic() - _hourly_last_run >= HOURLY_S:
         done["points_expired"] = await expiry.expire_points(schemes.current())
-        _expiry_last_run = time.monotonic()
+        done["board_rows_kept"] = await honours.keep_last_month(schemes.current())
+        _hourly_last_run = time.monotonic()
     return done
 
 

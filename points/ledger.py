@@ -156,8 +156,8 @@ async def reconcile() -> list[str]:
     problems: list[str] = []
     rows = await sql(
         "SELECT a.id, a.key, a.kind, a.balance, "
-        "COALESCE((SELECT SUM(amount) FROM transfer WHERE credit_account = a.id), 0) "
-        "- COALESCE((SELECT SUM(amount) FROM transfer WHERE debit_account = a.id), 0) AS computed "
+        "CAST(COALESCE((SELECT SUM(amount) FROM transfer WHERE credit_account = a.id), 0) "
+        "- COALESCE((SELECT SUM(amount) FROM transfer WHERE debit_account = a.id), 0) AS BIGINT) AS computed "
         "FROM account a ORDER BY a.id")
     total = 0
     for r in rows:

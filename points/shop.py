@@ -415,8 +415,8 @@ async def reconcile() -> list[str]:
             problems.append(f"reward {r['code']} of community {r['community']}: stock {r['stock']} but "
                             f"{r['shelved']} shelved and {r['taken']} ordered")
     for r in await sql(
-            "SELECT a.key, a.balance, COALESCE((SELECT SUM(price) FROM redemption o WHERE o.member = a.member "
-            "AND o.status = 'held'), 0) AS held FROM account a WHERE a.kind = {}", HOLD):
+            "SELECT a.key, a.balance, CAST(COALESCE((SELECT SUM(price) FROM redemption o WHERE o.member = a.member "
+            "AND o.status = 'held'), 0) AS BIGINT) AS held FROM account a WHERE a.kind = {}", HOLD):
         if r["balance"] != r["held"]:
             problems.append(f"account {r['key']}: holds {r['balance']} but the member's open orders cost {r['held']}")
     return problems

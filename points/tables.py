@@ -195,3 +195,15 @@ class Redemption(Table):
     expires_at = Timestamptz(index=True)
     resolved_at = Timestamptz(null=True, default=None)
     resolved_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True)
+
+
+class HonourBoard(Table):
+    """A finished month's honour board, kept as it stood: top members by points earned that month."""
+
+    key = Varchar(length=40, unique=True)  # community:month:rank
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    month = Varchar(length=7)  # YYYY-MM in the scheme's time zone
+    rank = Integer()
+    member = ForeignKey(Member, on_delete=OnDelete.restrict)
+    points = BigInt()
+    reached_at = Timestamptz()

@@ -91,6 +91,12 @@ class Expiry:
 
 
 @dataclass(frozen=True)
+class Honours:
+    stars: tuple[int, ...]  # lifetime points for 1★, 2★, …
+    board_size: int
+
+
+@dataclass(frozen=True)
 class Rules:
     path: str
     version: str
@@ -105,6 +111,7 @@ class Rules:
     duplicates: Duplicates
     pickup_days: int
     expiry: Expiry
+    honours: Honours
     categories: tuple[Category, ...]
     items: tuple[Item, ...]
     _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
@@ -206,7 +213,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(path, [f"not valid TOML: {exc}"]) from None
 
-    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "category", "item"))
+    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "category", "item"))
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates"))
@@ -232,6 +239,13 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     e = _Checker(problems, "[expiry]", doc.get("expiry", {}), ("policy", "days"))
     policy = e.choice("policy", EXPIRY_POLICIES) if "policy" in e.table else "never"
     expiry = Expiry(policy, e.whole("days", 0, low=1, high=3660, required=policy == "after_days") or 0)
+    h = _Checker(problems, "[honours]", doc.get("honours", {}), ("stars", "board_size"))
+    stars = h.table.get("stars", [])
+    if not isinstance(stars, list) or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in stars) \
+            or list(stars) != sorted(set(stars)):
+        h.fail("stars", "must be a list of rising whole numbers of lifetime points, e.g. [300, 1000, 3000]")
+        stars = []
+    honours = Honours(tuple(stars), h.whole("board_size", 10, low=1, high=100) or 10)
 
     categories: list[Category] = []
     raw_categories = doc.get("category", [])
@@ -296,7 +310,8 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     return Rules(
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
-        first_reporter_only=first_only, duplicates=duplicates, pickup_days=pickup_days, expiry=expiry, categories=tuple(categories), items=tuple(items),
+        first_reporter_only=first_only, duplicates=duplicates, pickup_days=pickup_days, expiry=expiry, honours=honours,
+        categories=tuple(categories), items=tuple(items),
     )
 
 

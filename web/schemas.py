@@ -42,9 +42,23 @@ class Profile(Out):
     community_name: str
 
 
+class Stars(Out):
+    level: int
+    next_at: int | None  # lifetime points for the next star; None at the top
+
+
 class Me(Out):
     member: Profile
     balance: Balance
+    stars: Stars
+
+
+class BoardEntry(Out):
+    rank: int
+    member: int
+    name: str
+    points: int
+    reached_at: datetime
 
 
 class LoginOut(Out):

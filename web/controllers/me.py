@@ -9,9 +9,9 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from points import expiry, ledger, members, submissions
+from points import expiry, honours, ledger, members, submissions
 from rules import Rules
-from web.schemas import Balance, Expiring, HistoryEntry, Me, Profile, SubmissionOut
+from web.schemas import Balance, Expiring, HistoryEntry, Me, Profile, Stars, SubmissionOut
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
@@ -21,9 +21,11 @@ class MeController(Controller):
     tags = ["me"]
 
     @get("/", operation_id="me")
-    async def me(self, request: Request) -> Me:
-        return Me(member=Profile(**await members.profile(request.user.id)),
-                  balance=Balance(**await ledger.balances(request.user.id)))
+    async def me(self, request: Request, rules: NamedDependency[Rules]) -> Me:
+        balance = await ledger.balances(request.user.id)
+        lifetime = balance[ledger.LIFETIME]
+        return Me(member=Profile(**await members.profile(request.user.id)), balance=Balance(**balance),
+                  stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
 
     @get("/history", operation_id="myHistory")
     async def history(self, request: Request, limit: FromQuery[Limit] = 50,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+import msgspec
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
-from points import db
+from points import db, honours
 from rules import Rules
-from web.schemas import RulesOut
+from web.schemas import BoardEntry, RulesOut
 
 
 class PublicController(Controller):
@@ -21,6 +23,12 @@ class PublicController(Controller):
             first_reporter_only=rules.first_reporter_only, duplicate_distance_m=rules.duplicates.distance_m,
             duplicate_window_hours=rules.duplicates.window_hours, categories=list(rules.categories),
             items=list(rules.items))
+
+    @get("/api/v1/honours/board", operation_id="honourBoard")
+    async def board(self, request: Request, rules: NamedDependency[Rules],
+                    month: FromQuery[str | None] = None) -> list[BoardEntry]:
+        """The member's community's honour board: this month as it stands, or a finished month as kept."""
+        return msgspec.convert(await honours.board(rules, request.user.community_id, month), list[BoardEntry])
 
     @get("/healthz", operation_id="health", exclude_from_auth=True)
     async def health(self) -> dict[str, str]:

@@ -1,0 +1,103 @@
+"""Honours: star levels from lifetime points, and the monthly honour board.
+
+Neither costs spendable points. A star level is read off the lifetime balance
+with the rules file's thresholds; a promotion is written to the audit log in
+the transaction of the award that earned it. The board ranks members by points
+earned in a month (ties to whoever got there first); once a month is over its
+board is kept as it stood.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import UTC, datetime
+from typing import Any
+
+from points.db import sql, write
+from points.errors import Invalid
+from points.ledger import SPENDABLE
+from points.tables import HonourBoard
+from rules import Rules
+
+
+def stars(rules: Rules, lifetime: int) -> int:
+    return bisect_right(rules.honours.stars, lifetime)
+
+
+def next_star(rules: Rules, lifetime: int) -> int | None:
+    """Lifetime points needed for the next star, or None at the top."""
+    level = stars(rules, lifetime)
+    return rules.honours.stars[level] if level < len(rules.honours.stars) else None
+
+
+def month_bounds(rules: Rules, month: str) -> tuple[datetime, datetime]:
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        if not (len(month) == 7 and 1 <= mon <= 12 and 2000 <= year <= 9998):
+            raise ValueError
+    except ValueError:
+        raise Invalid("invalid_month", "month must look like 2026-11", field="month") from None
+    start = datetime(year, mon, 1, tzinfo=rules.tz)
+    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=rules.tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def month_of(rules: Rules, moment: datetime) -> str:
+    return f"{moment.astimezone(rules.tz):%Y-%m}"
+
+
+def previous_month(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year - (mon == 1)}-{(mon - 2) % 12 + 1:02d}"
+
+
+async def _live_board(rules: Rules, community_id: int, month: str) -> list[dict[str, Any]]:
+    start, end = month_bounds(rules, month)
+    rows = await sql(
+        "SELECT a.member, CAST(SUM(t.amount) AS BIGINT) AS points, MAX(t.created_at) AS reached_at FROM transfer t "
+        "JOIN account a ON a.id = t.credit_account WHERE a.kind = {} AND a.community = {} AND t.code = 'award' "
+        "AND t.created_at >= {} AND t.created_at < {} GROUP BY a.member "
+        "ORDER BY SUM(t.amount) DESC, MAX(t.created_at), a.member LIMIT {}",
+        SPENDABLE, community_id, start, end, rules.honours.board_size)
+    return [{"rank": n, "member": r["member"], "points": r["points"], "reached_at": r["reached_at"]}
+            for n, r in enumerate(rows, 1)]
+
+
+async def board(rules: Rules, community_id: int, month: str | None = None) -> list[dict[str, Any]]:
+    """A month's board: the kept one for a finished month, the standing one for this month."""
+    month = month or month_of(rules, datetime.now(UTC))
+    month_bounds(rules, month)
+    kept = await sql("SELECT rank, member, points, reached_at FROM honour_board WHERE community = {} AND month = {} "
+                     "ORDER BY rank", community_id, month)
+    rows = kept or await _live_board(rules, community_id, month)
+    names = {r["id"]: r["name"] for r in await sql(
+        f"SELECT id, name FROM member WHERE id IN ({', '.join('{}' for _ in rows) or 'NULL'})",
+        *(r["member"] for r in rows))}
+    return [{**r, "name": mask_name(names.get(r["member"], ""))} for r in rows]
+
+
+def mask_name(name: str) -> str:
+    """陈骑手 → 陈**: a public board shows who, not exactly who."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+async def keep_last_month(rules: Rules, now: datetime | None = None) -> int:
+    """Keep each community's board for the month just ended (once); return the rows written."""
+    month = previous_month(month_of(rules, now or datetime.now(UTC)))
+    written = 0
+    for community in await sql("SELECT id FROM community ORDER BY id"):
+        rows = await _live_board(rules, community["id"], month)
+
+        async def run(rows: list[dict[str, Any]] = rows, cid: int = community["id"]) -> int:
+            done = 0
+            for r in rows:
+                inserted = await HonourBoard.insert(HonourBoard(
+                    key=f"{cid}:{month}:{r['rank']}", community=cid, month=month, rank=r["rank"],
+                    member=r["member"], points=r["points"], reached_at=r["reached_at"],
+                )).on_conflict(target=HonourBoard.key, action="DO NOTHING").returning(HonourBoard.id)
+                done += len(inserted)
+            return done
+
+        if rows:
+            written += await write(run)
+    return written
