@@ -59,9 +59,9 @@ async def _add_member(args: argparse.Namespace) -> int:
 
 
 async def _reconcile() -> int:
-    from points import awards, ledger, shop
+    from points import reconciliation
 
-    problems = await ledger.reconcile() + await awards.reconcile_awards() + await shop.reconcile()
+    problems = await reconciliation.run()
     for problem in problems:
         print(problem)
     print(f"reconciliation: {len(problems)} mismatch(es)")

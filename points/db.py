@@ -122,6 +122,17 @@ async def write(fn: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
     raise AssertionError("unreachable")
 
 
+async def in_snapshot(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn`'s reads against one consistent snapshot of the database, while writers go on."""
+    db = engine()
+    if isinstance(db, SQLiteEngine):  # in WAL mode a read transaction sees one snapshot throughout
+        async with db.transaction(transaction_type=TransactionType.deferred):
+            return await fn()
+    async with db.transaction():
+        await sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return await fn()
+
+
 async def sql(template: str, *args: Any) -> list[dict[str, Any]]:
     """Run one portable SQL statement; `{}` marks each argument."""
     rows = await engine().run_querystring(QueryString(template, *args))

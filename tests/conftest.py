@@ -243,6 +243,16 @@ def api(stack) -> Api:
     return Api(stack["url"])
 
 
+@pytest.fixture(autouse=True)
+def reconciled(request):
+    """After every test that used the system, every balance, award, stock level and hold reconciles."""
+    yield
+    if "stack" in request.fixturenames:
+        from points import reconciliation
+
+        assert run(reconciliation.run()) == []
+
+
 _phones = itertools.count(int(time.time() * 10) % 10**7 * 10)
 _codes = itertools.count(1)
 

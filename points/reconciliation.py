@@ -1,0 +1,17 @@
+"""Reconciliation: every invariant the stored totals must keep, checked on one snapshot.
+
+Safe to run on a live system: it reads one consistent snapshot, so work that
+commits meanwhile cannot show up as a false mismatch.
+"""
+
+from __future__ import annotations
+
+from points import awards, ledger, shop
+from points.db import in_snapshot
+
+
+async def run() -> list[str]:
+    async def checks() -> list[str]:
+        return await ledger.reconcile() + await awards.reconcile_awards() + await shop.reconcile()
+
+    return await in_snapshot(checks)
