@@ -270,3 +270,30 @@ def test_the_rush_across_processes(community):
     assert [p.wait(timeout=120) for p in procs] == [0] * 4
     assert stock(helmet) == 0
     assert run(Redemption.count().where(Redemption.reward == helmet)) == 10
+
+
+def test_an_order_resolves_once_when_resolutions_race(api, shop_community):
+    rider, staff = shop_community.riders[0], shop_community.staff
+    rid = reward_id(shop_community, "r.ebike_charge")  # 30
+    orders = [order(api, rider, rid).json() for _ in range(2)]
+    before = api.balance(rider)["spendable"]
+
+    def hit(n: int, o: dict):
+        if n % 3 == 0:
+            return api.post("/api/v1/staff/shop/fulfil", staff, json={"code": o["pickup_code"]})
+        if n % 3 == 1:
+            return api.post(f"/api/v1/staff/shop/orders/{o['id']}/cancel", staff)
+        return api.post(f"/api/v1/shop/orders/{o['id']}/cancel", rider)
+
+    for o in orders:
+        with ThreadPoolExecutor(12) as pool:
+            responses = list(pool.map(lambda n, o=o: hit(n, o), range(12)))
+        assert sorted(r.status_code for r in responses) == [200] + [409] * 11
+        resolutions = run(Transfer.select(Transfer.code).where(Transfer.idempotency_key == f"order:{o['id']}:resolve"))
+        assert len(resolutions) == 1
+    final = {r["status"] for r in run(Redemption.select(Redemption.status).where(
+        Redemption.id.is_in([o["id"] for o in orders])))}
+    refunds = sum(1 for o in orders if run(Redemption.select(Redemption.status).where(
+        Redemption.id == o["id"]).first())["status"] == "cancelled")
+    assert final <= {"fulfilled", "cancelled"}
+    assert api.balance(rider)["spendable"] == before + 30 * refunds
