@@ -27,7 +27,7 @@ from typing import Any
 from points.db import sql, values_list
 from points.errors import InsufficientPoints, TransferMismatch
 
-SPENDABLE, LIFETIME = "spendable", "lifetime"
+SPENDABLE, LIFETIME, HOLD = "spendable", "lifetime", "hold"
 ISSUANCE, LIFETIME_ISSUANCE = "issuance", "lifetime_issuance"
 MINTING_KINDS = (ISSUANCE, LIFETIME_ISSUANCE)
 INSERT_CHUNK = 1000
@@ -62,7 +62,8 @@ async def open_accounts(rows: Iterable[tuple[str, str, int | None, int | None]])
 
 
 async def open_member_accounts(member_id: int, community_id: int) -> None:
-    await open_accounts((member_account_key(k, member_id), k, member_id, community_id) for k in (SPENDABLE, LIFETIME))
+    await open_accounts((member_account_key(k, member_id), k, member_id, community_id)
+                        for k in (SPENDABLE, LIFETIME, HOLD))
 
 
 async def open_community_accounts(community_id: int) -> None:

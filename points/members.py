@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import ledger
-from points.db import write
+from points.db import sql, write
 from points.errors import Conflict, Invalid
 from points.tables import Community, Grid, LoginSession, Member
 
@@ -142,11 +142,12 @@ async def end_session(token: str) -> None:
 
 
 async def actor_for_token(token: str) -> Actor | None:
-    row = await LoginSession.select(LoginSession.expires_at, *LoginSession.member.all_columns()).where(
-        LoginSession.token_hash == _token_hash(token)).first()
-    if row is None or row["expires_at"] < datetime.now(UTC):
+    # Every request passes here: plain SQL, since building the join through the ORM costs more than running it.
+    rows = await sql("SELECT s.expires_at, m.id, m.role, m.community, m.name, m.status FROM login_session s "
+                     "JOIN member m ON m.id = s.member WHERE s.token_hash = {}", _token_hash(token))
+    if not rows or rows[0]["expires_at"] < datetime.now(UTC):
         return None
-    return _actor({k.removeprefix("member."): v for k, v in row.items()})
+    return _actor(rows[0])
 
 
 async def profile(member_id: int) -> dict[str, Any]:

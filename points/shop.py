@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo
 from points import audit, ledger
 from points.db import lock_rows_sql, sql, write
 from points.errors import Conflict, Forbidden, InsufficientPoints, Invalid, NotFound, Unprocessable
-from points.ledger import SPENDABLE, TransferSpec, community_account_key, member_account_key
+from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.members import Actor
 from points.tables import Redemption, Reward, StockMovement
 from rules.catalogue import Catalogue
 from rules.catalogue import Reward as RewardSpec
 
-HOLD, REDEEMED = "hold", "redeemed"
+REDEEMED = "redeemed"
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at a counter
 PICKUP_LENGTH = 8
 OPEN = ("held", "fulfilled")  # orders that count against stock and limits
@@ -221,24 +221,28 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
                       idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Order one of a reward; returns (the order, whether it was placed now)."""
     stored_key = f"{actor.id}:{idempotency_key}" if idempotency_key else None
-    if stored_key and (earlier := await _replay(actor, stored_key, reward_id)):
-        return earlier, False
     rows = await sql("SELECT * FROM reward WHERE id = {} AND community = {}", reward_id, actor.community_id)
     if not rows:
         raise NotFound("reward")
     reward, now = rows[0], datetime.now(UTC)
-    _availability(reward, actor, now)
-    if reward["stock"] < 1:
-        raise SoldOut()  # the rush's common answer, given without taking a lock
+    if stored_key is None or reward["stock"] >= 1:  # a retry of a placed order is answered below, even now
+        _availability(reward, actor, now)
+        if reward["stock"] < 1:
+            raise SoldOut()  # the rush's common answer, given without taking a lock
     period = period_of(now, reward["limit_period"] or "year", tz)
     spendable, hold = member_account_key(SPENDABLE, actor.id), member_account_key(HOLD, actor.id)
 
-    async def run() -> int | None:
-        await ledger.open_accounts([(hold, HOLD, actor.id, actor.community_id)])
-        accounts = {r["key"]: r["id"] for r in await sql(
+    async def lock_accounts() -> dict[str, int]:
+        return {r["key"]: r["id"] for r in await sql(
             "SELECT id, key FROM account WHERE key IN ({}, {}) ORDER BY id" + lock_rows_sql(), spendable, hold)}
-        if stored_key and await Redemption.exists().where(Redemption.idempotency_key == stored_key):
-            return None  # a retry that waited for the member lock behind its own first attempt
+
+    async def run() -> dict[str, Any] | None:
+        accounts = await lock_accounts()
+        if hold not in accounts:  # a member from before hold accounts were opened with the membership
+            await ledger.open_accounts([(hold, HOLD, actor.id, actor.community_id)])
+            accounts = await lock_accounts()
+        if stored_key and await sql("SELECT 1 FROM redemption WHERE idempotency_key = {}", stored_key):
+            return None  # a retry: its first attempt committed (perhaps while this one waited for the lock)
         if reward["limit_count"]:
             taken = (await sql("SELECT COUNT(*) AS n FROM redemption WHERE member = {} AND reward = {} "
                                "AND period = {} AND status IN ('held', 'fulfilled')", actor.id, reward_id,
@@ -247,11 +251,11 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
                 raise Conflict("limit_reached", f"you have ordered this {taken} time(s) this {reward['limit_period']}; "
                                f"the limit resets at {period.resets_at.isoformat()}",
                                resets_at=period.resets_at.isoformat())
-        inserted = await Redemption.insert(Redemption(
-            member=actor.id, community=actor.community_id, reward=reward_id, price=reward["price"], status="held",
-            pickup_code=_new_code(), period=period.key, idempotency_key=stored_key, created_at=now,
-            expires_at=now + timedelta(days=pickup_days),
-        )).on_conflict(target=Redemption.idempotency_key, action="DO NOTHING").returning(Redemption.id)
+        placed = {"member": actor.id, "community": actor.community_id, "reward": reward_id, "price": reward["price"],
+                  "status": "held", "pickup_code": _new_code(), "period": period.key,
+                  "idempotency_key": stored_key, "created_at": now, "expires_at": now + timedelta(days=pickup_days)}
+        inserted = await sql(f"INSERT INTO redemption ({', '.join(placed)}) VALUES ({', '.join('{}' for _ in placed)}) "
+                             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", *placed.values())
         if not inserted:
             return None
         order_id = inserted[0]["id"]
@@ -261,19 +265,19 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
         if not await sql("UPDATE reward SET stock = stock - 1 WHERE id = {} AND stock >= 1 RETURNING stock",
                          reward_id):
             raise SoldOut()
-        return order_id
+        return _order_view(placed | {"id": order_id, "resolved_at": None}, reward)
 
     try:
-        order_id = await write(run)
+        view = await write(run)
     except InsufficientPoints:
         balance = (await ledger.balances(actor.id))[SPENDABLE]
         raise Conflict("insufficient_points", f"not enough points: this costs {reward['price']}, "
                        f"you have {balance}", balance=balance, price=reward["price"]) from None
-    if order_id is None:  # the same key won a race with us: theirs stands
+    if view is None:  # the same key was used before: that order stands
         earlier = await _replay(actor, stored_key, reward_id)
         assert earlier is not None
         return earlier, False
-    return await order_view(order_id), True
+    return view, True
 
 
 async def _replay(actor: Actor, stored_key: str, reward_id: int) -> dict[str, Any] | None:
@@ -288,11 +292,14 @@ async def _replay(actor: Actor, stored_key: str, reward_id: int) -> dict[str, An
 
 
 async def order_view(order_id: int) -> dict[str, Any]:
-    rows = await sql("SELECT o.*, r.code AS reward_code, r.name_zh AS reward_name_zh, r.name_en AS reward_name_en "
-                     "FROM redemption o JOIN reward r ON r.id = o.reward WHERE o.id = {}", order_id)
-    o = rows[0]
-    return {"id": o["id"], "member_id": o["member"], "reward_id": o["reward"], "reward_code": o["reward_code"],
-            "reward_name_zh": o["reward_name_zh"], "reward_name_en": o["reward_name_en"], "price": o["price"],
+    o = (await sql("SELECT * FROM redemption WHERE id = {}", order_id))[0]
+    reward = (await sql("SELECT code, name_zh, name_en FROM reward WHERE id = {}", o["reward"]))[0]
+    return _order_view(o, reward)
+
+
+def _order_view(o: dict[str, Any], reward: dict[str, Any]) -> dict[str, Any]:
+    return {"id": o["id"], "member_id": o["member"], "reward_id": o["reward"], "reward_code": reward["code"],
+            "reward_name_zh": reward["name_zh"], "reward_name_en": reward["name_en"], "price": o["price"],
             "status": o["status"], "pickup_code": o["pickup_code"], "created_at": o["created_at"],
             "expires_at": o["expires_at"], "resolved_at": o["resolved_at"]}
 

@@ -6,7 +6,7 @@ import logging
 import re
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from points.errors import DomainError
@@ -44,6 +44,10 @@ def http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def internal_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, InternalServerException) and exc.detail == "client disconnected prematurely":
+        # litestar's word for a phone that gave up mid-upload: nothing of ours failed, no one hears the answer
+        log.info("client left during %s %s", request.method, request.url.path)
+        return Response(_body("client_disconnected", exc.detail), status_code=400)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(_body("internal_error", "something went wrong on our side; please try again"),
                     status_code=HTTP_500_INTERNAL_SERVER_ERROR)
