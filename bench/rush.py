@@ -180,7 +180,7 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:app", "--workers", "2", "--port", str(port),
                                "--log-level", "warning", "--no-access-log"], cwd=ROOT,
-                              env={**env_for(url), "JIFEN_PG_POOL_MAX": "20"})
+                              env={**env_for(url), "JIFEN_PG_POOL_MAX": "4"})
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
