@@ -23,37 +23,16 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
+from common import ADMIN_URL, REDIS_URL, ROOT, admin, env_for, fresh_database, migrated_community
 
 from points import jobs
 from rules import load_rules
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ITEMS = ["hazard.fire_exit_blocked", "hazard.ebike_indoor_charging", "order.streetlight_broken",
          "order.garbage_pileup", "order.facility_damaged", "civic.dispute_lead", "order.greenery_damage"]
-
-
-def db_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-
-
-async def admin(statement: str) -> None:
-    con = await asyncpg.connect(ADMIN_URL)
-    try:
-        await con.execute(statement)
-    finally:
-        await con.close()
-
-
-async def fresh_database(name: str) -> str:
-    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin(f'CREATE DATABASE "{name}"')
-    return db_url(name)
 
 
 def pgbench(url: str, clients: int, seconds: int) -> float:
@@ -66,29 +45,10 @@ def pgbench(url: str, clients: int, seconds: int) -> float:
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
-def env_for(url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "JIFEN_LOG_LEVEL": "WARNING",
-            "JIFEN_SWEEP_SECONDS": "3600", "JIFEN_DATA_DIR": str(ROOT / "data" / "bench")}
-
-
 async def seed(url: str, submissions: int, members: int) -> None:
-    subprocess.run([sys.executable, "-m", "points", "migrate"], cwd=ROOT, env=env_for(url), check=True,
-                   capture_output=True)
-    con = await asyncpg.connect(url)
+    con = await migrated_community(url, "bench", "基准社区", members)
     try:
         version = load_rules(ROOT / "rules" / "default.toml").version
-        await con.execute("INSERT INTO community (code, name, name_en, created_at) VALUES ('bench', '基准社区', 'Bench', now())")
-        await con.execute(
-            "INSERT INTO account (key, kind, community, balance) VALUES "
-            "('issuance:community:1', 'issuance', 1, 0), ('lifetime_issuance:community:1', 'lifetime_issuance', 1, 0)")
-        await con.execute(
-            "INSERT INTO member (community, role, name, phone, password_hash, status, created_at) "
-            "SELECT 1, 'rider', 'r' || g, '+86139' || lpad(g::text, 8, '0'), 'x', 'active', now() "
-            "FROM generate_series(1, $1) g", members)
-        await con.execute(
-            "INSERT INTO account (key, kind, member, community, balance) "
-            "SELECT kind || ':member:' || id, kind, id, 1, 0 FROM member, "
-            "(VALUES ('spendable'), ('lifetime')) AS k(kind)")
         # Reports ~100 m apart, over four weeks, each member reporting several items: caps bind now and then.
         await con.execute(
             "INSERT INTO submission (member, community, item_id, claimed_item_id, units, description, address, "

@@ -34,9 +34,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from awards import ADMIN_URL, REDIS_URL, ROOT, admin, env_for, fresh_database  # noqa: E402
+from common import ADMIN_URL, REDIS_URL, ROOT, admin, env_for, fresh_database, migrated_community
 
 PGBENCH_SCRIPT = """\\set m random(1, :members)
 BEGIN;
@@ -72,29 +70,9 @@ async def raw_sql_rate(members: int, clients: int, seconds: int) -> float:
 
 
 async def seed_shop(url: str, members: int, stock: int, drop: int) -> list[str]:
-    subprocess.run([sys.executable, "-m", "points", "migrate"], cwd=ROOT, env=env_for(url), check=True,
-                   capture_output=True)
     tokens = [secrets.token_urlsafe(24) for _ in range(members)]
-    con = await asyncpg.connect(url)
+    con = await migrated_community(url, "rush", "抢购社区", members, points=1000)
     try:
-        await con.execute("INSERT INTO community (code, name, name_en, created_at) VALUES ('rush', '抢购社区', 'Rush', now())")
-        await con.execute(
-            "INSERT INTO account (key, kind, community, balance) VALUES "
-            "('issuance:community:1', 'issuance', 1, 0), ('lifetime_issuance:community:1', 'lifetime_issuance', 1, 0)")
-        await con.execute(
-            "INSERT INTO member (community, role, name, phone, password_hash, status, created_at) "
-            "SELECT 1, 'rider', 'r' || g, '+86139' || lpad(g::text, 8, '0'), 'x', 'active', now() "
-            "FROM generate_series(1, $1) g", members)
-        # Points as earned: a grant per member from issuance, balances to match (reconciliation checks it).
-        await con.execute(
-            "INSERT INTO account (key, kind, member, community, balance) "
-            "SELECT kind || ':member:' || id, kind, id, 1, CASE kind WHEN 'spendable' THEN 1000 ELSE 0 END "
-            "FROM member, (VALUES ('spendable'), ('lifetime'), ('hold')) AS k(kind)")
-        await con.execute(
-            "INSERT INTO transfer (idempotency_key, debit_account, credit_account, amount, code, reason, ref, "
-            "rules_version, created_at) SELECT 'bench:grant:' || a.id, 1, a.id, 1000, 'bench_grant', 'bench', "
-            "'bench', '', now() FROM account a WHERE a.kind = 'spendable'")
-        await con.execute("UPDATE account SET balance = -1000 * $1 WHERE id = 1", members)
         await con.executemany(
             "INSERT INTO login_session (token_hash, member, created_at, expires_at) "
             "VALUES ($1, $2, now(), now() + interval '1 day')",

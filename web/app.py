@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -29,7 +29,6 @@ from web.errors import HANDLERS
 
 def create_app(config: Settings | None = None) -> Litestar:
     config = config or settings()
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rules = schemes.current()
     config.photo_dir.mkdir(parents=True, exist_ok=True)
     state = State({
@@ -64,6 +63,8 @@ def create_app(config: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         # A report may carry several photos; each is limited again on its own.
         request_max_body_size=config.max_photos * config.max_photo_bytes + 1_000_000,
+        logging_config=LoggingConfig(root={"level": config.log_level, "handlers": ["queue_listener"]},
+                                     log_exceptions="never"),  # web/errors.py logs what went wrong, once
         openapi_config=OpenAPIConfig(title="Jifen 积分 API", version="1", path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),
     )
