@@ -78,3 +78,27 @@ def test_a_rejected_first_report_does_not_block_the_next(api, community, jpeg):
     assert api.reject(staff, first["id"], "false").status_code == 200
     assert api.verify(staff, second["id"]).status_code == 200
     assert api.wait_awarded(second_rider, second["id"])["points"] == 10
+
+
+def test_monthly_caps_from_what_the_month_has_used():
+    """The award decision on its own (pure): a month's earlier awards leave this much room."""
+    from datetime import date
+
+    from points.awards import Candidate, Decision, Usage, decide
+    from points.schemes import current
+
+    rules = current()
+    today = date(2026, 11, 23)
+    usage = Usage()
+    for day in range(1, 11):  # ten days of streetlight reports: the item's monthly cap is 30 reports
+        usage.add(1, "order.streetlight_broken", "order", date(2026, 11, day), 3, 30)
+    assert decide(rules, [Candidate(1, 1, 1, "order.streetlight_broken", 1, today)], usage, {}) == [
+        Decision(1, 0, "cap.item_monthly")]
+
+    usage = Usage()
+    usage.add(2, "hazard.fire_exit_blocked", "hazard", date(2026, 11, 2), 20, 1180)  # 20 left of 1200
+    assert decide(rules, [Candidate(2, 2, 1, "hazard.fire_exit_blocked", 1, today)], usage, {}) == [
+        Decision(2, 20, "cap.monthly")]
+    # A new month starts afresh.
+    assert decide(rules, [Candidate(3, 2, 1, "hazard.fire_exit_blocked", 1, date(2026, 12, 1))], usage, {}) == [
+        Decision(3, 50, "")]
