@@ -1,13 +1,18 @@
 -- wrk script for bench/rush.py: each request orders REWARD as the next member in TOKENS_FILE,
--- with a fresh Idempotency-Key.
+-- with a fresh Idempotency-Key. Each wrk thread gets its own id, so threads never send the same pair.
 local tokens = {}
 for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
 local reward = os.getenv("REWARD") or "1"
+local threads = 0
 local n = 0
 
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
 function init(args)
-  math.randomseed(os.time() + math.random(1, 1000000))
-  n = math.random(1, #tokens)
+  n = id * math.floor(#tokens / 4)
 end
 
 function request()
@@ -16,6 +21,6 @@ function request()
   return wrk.format("POST", "/api/v1/shop/orders", {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = string.format("rush-%d-%d", math.random(1, 2000000000), n),
+    ["Idempotency-Key"] = string.format("rush-%d-%d-%d", id, os.time(), n),
   }, '{"reward": ' .. reward .. '}')
 end
