@@ -18,7 +18,7 @@ from typing import Any
 
 from points import audit, geo
 from points.db import sql, write
-from points.errors import Conflict, Forbidden, Invalid, NotFound
+from points.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from points.members import Actor
 from points.outcomes import REJECT_REASONS, outcome
 from points.photos import CleanPhoto, PhotoStore, clean
@@ -168,8 +168,8 @@ async def _replay(actor: Actor, rules: Rules, stored_key: str, request_hash: str
     if row is None:
         return None
     if row["request_hash"] != request_hash:
-        raise Conflict("idempotency_key_reused", "this Idempotency-Key was used for a different report",
-                       field="Idempotency-Key")
+        raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used for a different report",
+                            field="Idempotency-Key")
     return await member_view(actor, rules, row["id"])
 
 

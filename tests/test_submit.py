@@ -126,7 +126,7 @@ def test_idempotency_key_makes_a_retry_one_submission(api, community, jpeg):
     assert count_for(rider.id) == (1, 1)
 
     changed = api.submit(rider, "order.road_spill", [jpeg], key="phone-retry-0001", **near(metres_north=300))
-    assert changed.status_code == 409 and error(changed)["field"] == "Idempotency-Key"
+    assert changed.status_code == 422 and error(changed)["field"] == "Idempotency-Key"
     # The same key from another member is theirs alone.
     other = api.submit(community.riders[1], "order.garbage_pileup", [jpeg], key="phone-retry-0001",
                        **near(metres_north=900))
