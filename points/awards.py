@@ -185,11 +185,6 @@ async def _promotions(rules: Rules, candidates: list[Candidate], decisions: list
                                     "stars_to": honours.stars(rules, after), "lifetime": after})
 
 
-async def unawarded_count() -> int:
-    rows = await sql("SELECT COUNT(*) AS n FROM submission WHERE status = 'verified'")
-    return rows[0]["n"]
-
-
 async def reconcile_awards() -> list[str]:
     """Every awarded submission's points match its transfer, and no transfer lacks its submission.
 

@@ -158,6 +158,3 @@ async def profile(member_id: int) -> dict[str, Any]:
     ).where(Member.id == member_id).first()
     return row
 
-
-async def grids_of(community_id: int) -> list[dict[str, Any]]:
-    return await Grid.select().where(Grid.community == community_id).order_by(Grid.id)

@@ -36,6 +36,9 @@ def test_rider_report_verified_and_awarded(api, community, jpeg):
     assert [(h["points"], h["code"], h["ref"]) for h in history] == [(50, "award", f"submission:{report['id']}")]
     assert "消防通道" in history[0]["reason"]
     assert history[0]["rules_version"] == rules_version
+    old_rules = api.get(f"/api/v1/rules/versions/{awarded['award_rules_version']}")
+    assert old_rules.status_code == 200 and 'id = "hazard.fire_exit_blocked"' in old_rules.text
+    assert api.get("/api/v1/rules/versions/0000000000000000").status_code == 404
     mine = api.get("/api/v1/me/submissions", rider).json()
     assert [(s["id"], s["status"], s["points"]) for s in mine] == [(report["id"], "awarded", 50)]
 

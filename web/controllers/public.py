@@ -5,9 +5,10 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 
-from points import db, honours
+from points import db, honours, schemes
+from points.errors import NotFound
 from rules import Rules
 from web.schemas import BoardEntry, RulesOut
 
@@ -23,6 +24,15 @@ class PublicController(Controller):
             first_reporter_only=rules.first_reporter_only, duplicate_distance_m=rules.duplicates.distance_m,
             duplicate_window_hours=rules.duplicates.window_hours, categories=list(rules.categories),
             items=list(rules.items))
+
+    @get("/api/v1/rules/versions/{version:str}", operation_id="rulesVersion", exclude_from_auth=True,
+         media_type="text/plain; charset=utf-8")
+    async def rules_version(self, version: FromPath[str]) -> str:
+        """A rules file exactly as it was when any process ran with it: why an old award gave what it gave."""
+        content = await schemes.stored_version(version)
+        if content is None:
+            raise NotFound("rules version")
+        return content
 
     @get("/api/v1/honours/board", operation_id="honourBoard")
     async def board(self, request: Request, rules: NamedDependency[Rules],
