@@ -140,6 +140,11 @@ async def in_snapshot(fn: Callable[[], Awaitable[T]]) -> T:
         return await fn()
 
 
+async def ping() -> None:
+    """Raise unless the database answers."""
+    await sql("SELECT 1 AS ok")
+
+
 async def sql(template: str, *args: Any) -> list[dict[str, Any]]:
     """Run one portable SQL statement; `{}` marks each argument."""
     rows = await engine().run_querystring(QueryString(template, *args))

@@ -42,5 +42,5 @@ class PublicController(Controller):
 
     @get("/healthz", operation_id="health", exclude_from_auth=True)
     async def health(self) -> dict[str, str]:
-        await db.sql("SELECT 1 AS ok")
+        await db.ping()
         return {"status": "ok"}
