@@ -19,4 +19,7 @@ except (ConfigError, RulesError) as exc:
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower())
+    # Behind a reverse proxy, the client address (for rate limits) and scheme (for Secure cookies) come from
+    # X-Forwarded-For / X-Forwarded-Proto, trusted only from JIFEN_TRUSTED_PROXIES.
+    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower(), proxy_headers=True,
+                forwarded_allow_ips=config.trusted_proxies)

@@ -53,7 +53,8 @@ async def _add_member(args: argparse.Namespace) -> int:
         print(f"--community: no community with code {args.community!r}", file=sys.stderr)
         return 1
     password = os.environ.get("JIFEN_NEW_PASSWORD") or getpass.getpass("Password (8+ characters): ")
-    mid = await members.create_member(community["id"], args.role, args.name, args.phone, password, args.platform)
+    mid = await members.create_member(community["id"], args.role, args.name, args.phone, password, args.platform,
+                                      platform_rider_id=args.rider_id)
     print(f"{args.role} {args.name} created (id {mid})")
     return 0
 
@@ -105,6 +106,7 @@ def main(argv: list[str]) -> int:
     m.add_argument("--name", required=True)
     m.add_argument("--phone", required=True)
     m.add_argument("--platform", choices=["meituan", "eleme", "sf", "jd", "other"])
+    m.add_argument("--rider-id", help="the rider's id on their delivery platform")
     cat = sub.add_parser("load-catalogue", help="add a reward catalogue file's rewards to a community's shop")
     cat.add_argument("--community", required=True, help="community code")
     cat.add_argument("file", nargs="?", default="rules/rewards.toml")

@@ -1,10 +1,18 @@
-"""The append-only audit log of privileged actions, written in the action's own transaction."""
+"""The append-only audit log of privileged actions, written in the action's own transaction.
+
+Details never carry a phone number or a precise place (points/privacy.py).
+Admins read it through `listing`, newest first.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+from points.db import sql
+from points.errors import Forbidden
+from points.scope import Actor
 from points.tables import AuditEvent
 
 
@@ -14,3 +22,27 @@ async def record(actor_id: int | None, action: str, object_type: str, object_id:
         actor=actor_id, action=action, object_type=object_type, object_id=str(object_id),
         community=community_id, details=details or {}, created_at=datetime.now(UTC),
     ))
+
+
+async def listing(actor: Actor, action: str | None = None, community_id: int | None = None, actor_id: int | None = None,
+                  object_type: str | None = None, object_id: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None, limit: int = 100,
+                  before_id: int | None = None) -> list[dict[str, Any]]:
+    """Audit rows matching every filter given, newest first (admins only)."""
+    if actor.role != "admin":
+        raise Forbidden("admin_only", "only an admin can read the audit log")
+    where, args = [], []
+    for clause, value in (("a.action = {}", action), ("a.community = {}", community_id), ("a.actor = {}", actor_id),
+                          ("a.object_type = {}", object_type), ("a.object_id = {}", object_id),
+                          ("a.created_at >= {}", since), ("a.created_at < {}", until), ("a.id < {}", before_id)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    rows = await sql("SELECT a.id, a.actor AS actor_id, m.role AS actor_role, a.action, a.object_type, a.object_id, "
+                     "a.community AS community_id, a.details, a.created_at FROM audit_event a "
+                     "LEFT JOIN member m ON m.id = a.actor" + (" WHERE " + " AND ".join(where) if where else "") +
+                     " ORDER BY a.id DESC LIMIT {}", *args, limit)
+    for r in rows:
+        if isinstance(r["details"], str):
+            r["details"] = json.loads(r["details"])
+    return rows

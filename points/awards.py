@@ -22,7 +22,7 @@ from typing import Any
 
 from points import audit, honours, ledger
 from points.db import lock_rows_sql, skip_locked_sql, sql, values_list, write
-from points.ledger import LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
+from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.submissions import earlier_reports
 from rules import Rules
 
@@ -164,8 +164,25 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
                 debit=minting[ledger.community_account_key(source, c.community)],
                 credit=account[(c.member, kind)], amount=d.points, code="award", reason=reason,
                 ref=f"submission:{c.id}", rules_version=rules.version))
+    transfers += _settlements(decisions, by_id, accounts, account)
     await ledger.post(transfers)
     await _promotions(rules, candidates, decisions, accounts)
+
+
+def _settlements(decisions: list[Decision], by_id: dict[int, Candidate], accounts: list[dict[str, Any]],
+                 account: dict[tuple[int, str], int]) -> list[TransferSpec]:
+    """Debts (points owed after a clawback) are paid first out of each new award."""
+    owed = {a["member"]: -a["balance"] for a in accounts if a["kind"] == DEBT and a["balance"] < 0}
+    settle = []
+    for d in decisions:
+        member = by_id[d.id].member
+        amount = min(d.points, owed.get(member, 0))
+        if amount > 0:
+            owed[member] -= amount
+            settle.append(TransferSpec(
+                key=f"settle:submission:{d.id}", debit=account[(member, SPENDABLE)], credit=account[(member, DEBT)],
+                amount=amount, code="settle", reason="偿还欠分 / owed points settled", ref=f"submission:{d.id}"))
+    return settle
 
 
 async def _promotions(rules: Rules, candidates: list[Candidate], decisions: list[Decision],
@@ -186,22 +203,31 @@ async def _promotions(rules: Rules, candidates: list[Candidate], decisions: list
 
 
 async def reconcile_awards() -> list[str]:
-    """Every awarded submission's points match its transfer, and no transfer lacks its submission.
+    """Every awarded (or since reversed) submission's points match its transfer, no transfer lacks its
+    submission, and a reversed award was taken back in full (from the balance and as debt).
 
-    Two plain scans compared here, so the check stays linear whatever the planner believes.
+    Plain scans compared here, so the check stays linear whatever the planner believes.
     """
-    awarded = {r["id"]: r["points"] or 0 for r in await sql(
-        "SELECT id, points FROM submission WHERE status = 'awarded'")}
+    rows = await sql("SELECT id, points, status FROM submission WHERE status IN ('awarded', 'reversed')")
+    awarded = {r["id"]: r["points"] or 0 for r in rows}
+    reversed_ = {r["id"] for r in rows if r["status"] == "reversed"}
     paid: dict[int, int] = {}
+    taken: dict[int, int] = defaultdict(int)
     problems = []
-    for r in await sql("SELECT idempotency_key, ref, amount FROM transfer "
-                       "WHERE code = 'award' AND ref LIKE 'submission:%'"):
+    for r in await sql("SELECT idempotency_key, ref, amount, code FROM transfer "
+                       "WHERE code IN ('award', 'reversal') AND ref LIKE 'submission:%'"):
         sid = int(r["ref"].removeprefix("submission:"))
-        if sid not in awarded:
-            problems.append(f"transfer {r['idempotency_key']}: no awarded submission behind it")
-        elif not r["idempotency_key"].endswith(":lifetime"):
+        if sid not in awarded or (r["code"] == "reversal" and sid not in reversed_):
+            problems.append(f"transfer {r['idempotency_key']}: no {r['code']}ed submission behind it")
+        elif r["idempotency_key"].endswith(":lifetime"):
+            continue
+        elif r["code"] == "award":
             paid[sid] = r["amount"]
+        else:
+            taken[sid] += r["amount"]
     for sid, points in awarded.items():
         if points != paid.get(sid, 0):
             problems.append(f"submission {sid}: awarded {points} points but its transfer says {paid.get(sid)}")
+        if sid in reversed_ and taken[sid] != points:
+            problems.append(f"submission {sid}: reversed, but {taken[sid]} of its {points} points were taken back")
     return problems

@@ -37,6 +37,34 @@ def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ..
     return value
 
 
+DAY = 86400
+
+# name: (requests, per seconds). JIFEN_RATE_LIMITS overrides any of them: "login_ip=100/900,submit_ip=0/1"
+# (0 turns one off). They guard the service; the rules file's caps are the business limits.
+RATE_LIMITS = {
+    "login_ip": (60, 900),          # password and code logins from one address
+    "login_phone": (10, 900),       # failed logins of one phone number: then it is locked for the window
+    "code_phone": (1, 60),          # login codes sent to one number: one a minute …
+    "code_phone_day": (10, DAY),    # … and ten a day
+    "code_ip": (30, 3600),          # login codes asked for from one address
+    "register_ip": (20, 3600),      # registrations from one address
+    "submit_member": (60, 3600),    # reports by one member
+    "submit_ip": (300, 3600),       # reports from one address
+}
+
+
+def _rate_limits(env: dict[str, str]) -> dict[str, tuple[int, int]]:
+    limits = dict(RATE_LIMITS)
+    for part in filter(None, (p.strip() for p in (env.get("JIFEN_RATE_LIMITS") or "").split(","))):
+        name, _, value = part.partition("=")
+        count, _, seconds = value.partition("/")
+        if name not in RATE_LIMITS or not count.isdigit() or not seconds.isdigit() or int(seconds) < 1:
+            raise ConfigError(f"JIFEN_RATE_LIMITS: {part!r} is not name=count/seconds with a name among "
+                              f"{', '.join(RATE_LIMITS)}")
+        limits[name] = (int(count), int(seconds))
+    return limits
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -50,7 +78,14 @@ class Settings:
     max_photo_bytes: int
     max_photo_pixels: int
     max_photos: int
-    session_hours: int
+    session_seconds: int
+    session_idle_seconds: int
+    staff_session_seconds: int
+    staff_idle_seconds: int
+    secure_cookies: bool
+    trusted_proxies: str
+    sms_sender: str
+    rate_limits: dict[str, tuple[int, int]]
     pg_pool_max: int
     log_level: str
 
@@ -98,7 +133,14 @@ class Settings:
             max_photo_bytes=_int(env, "JIFEN_MAX_PHOTO_BYTES", 8_000_000, 10_000, 50_000_000),
             max_photo_pixels=_int(env, "JIFEN_MAX_PHOTO_PIXELS", 40_000_000, 10_000, 150_000_000),
             max_photos=_int(env, "JIFEN_MAX_PHOTOS", 6, 1, 20),
-            session_hours=_int(env, "JIFEN_SESSION_HOURS", 24 * 7, 1, 24 * 90),
+            session_seconds=_int(env, "JIFEN_SESSION_SECONDS", 7 * DAY, 10, 90 * DAY),
+            session_idle_seconds=_int(env, "JIFEN_SESSION_IDLE_SECONDS", 3 * DAY, 10, 90 * DAY),
+            staff_session_seconds=_int(env, "JIFEN_STAFF_SESSION_SECONDS", 12 * 3600, 10, 7 * DAY),
+            staff_idle_seconds=_int(env, "JIFEN_STAFF_IDLE_SECONDS", 1800, 10, 7 * DAY),
+            secure_cookies=_choice(env, "JIFEN_SECURE_COOKIES", "AUTO", ("AUTO", "TRUE")) == "TRUE",
+            trusted_proxies=env.get("JIFEN_TRUSTED_PROXIES") or "127.0.0.1",
+            sms_sender=_choice(env, "JIFEN_SMS_SENDER", "LOG", ("LOG",)).lower(),
+            rate_limits=_rate_limits(env),
             pg_pool_max=_int(env, "JIFEN_PG_POOL_MAX", 10, 1, 200),
             log_level=_choice(env, "JIFEN_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )

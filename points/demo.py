@@ -1,4 +1,5 @@
-"""Demo data for a newcomer: 华冠社区 with four grids, its shop, one staff member, two riders, two residents."""
+"""Demo data for a newcomer: 华冠社区 with four grids, its shop, an admin, one staff member, three riders (one
+awaiting approval) and two residents."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ GRIDS = [
                                       ("第三网格(北区)", 1, 0), ("第四网格(商业街)", 1, 1)])
 ]
 
-PEOPLE = [
-    ("staff", "林社工", "13800000000", None),
-    ("rider", "陈骑手", "13800000001", "meituan"),
-    ("rider", "黄骑手", "13800000002", "eleme"),
-    ("resident", "李阿姨", "13800000003", None),
-    ("resident", "王先生", "13800000004", None),
+PEOPLE = [  # role, name, phone, platform, status
+    ("staff", "林社工", "13800000000", None, "active"),
+    ("rider", "陈骑手", "13800000001", "meituan", "active"),
+    ("rider", "黄骑手", "13800000002", "eleme", "active"),
+    ("resident", "李阿姨", "13800000003", None, "active"),
+    ("resident", "王先生", "13800000004", None, "active"),
+    ("rider", "张骑手", "13800000005", "sf", "pending"),  # registered, awaiting approval
+    ("admin", "系统管理员", "13800000009", None, "active"),
 ]
 PASSWORD = "jifen-demo"
 
@@ -32,7 +35,9 @@ async def seed() -> list[tuple[str, str, str, str]] | None:
     if await Community.count() > 0:
         return None
     community = await members.create_community("huaguan", "华冠社区", "Huaguan Community", GRIDS)
-    for role, name, phone, platform in PEOPLE:
-        await members.create_member(community, role, name, phone, PASSWORD, platform)
+    for role, name, phone, platform, status in PEOPLE:
+        await members.create_member(community, role, name, phone, PASSWORD, platform, status,
+                                    f"{platform.upper()}-{phone[-4:]}" if platform else None)
     await shop.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
-    return [(role, name, phone, PASSWORD) for role, name, phone, _ in PEOPLE]
+    return [(role if status == "active" else f"{role} ({status})", name, phone, PASSWORD)
+            for role, name, phone, _, status in PEOPLE]

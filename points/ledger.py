@@ -8,8 +8,9 @@ The primitives that keep the invariants live here and nowhere else:
   balances only for the rows it actually inserted, so replaying an event is a
   no-op; a key replayed with different fields is refused.
 - balances move in one conditional ``UPDATE … WHERE balance + delta >= 0``:
-  a member-side account never goes negative (issuance accounts, which mint
-  points, are the only ones allowed below zero). A database CHECK/trigger
+  a member-side account never goes negative. Issuance accounts, which mint
+  points, go below zero; a member's debt account (points owed after a
+  clawback found them spent) is never above zero. A database CHECK/trigger
   backs this up.
 
 Callers run these inside `db.write()`. Mistakes are corrected by new,
@@ -27,7 +28,7 @@ from typing import Any
 from points.db import sql, values_list
 from points.errors import InsufficientPoints, TransferMismatch
 
-SPENDABLE, LIFETIME, HOLD = "spendable", "lifetime", "hold"
+SPENDABLE, LIFETIME, HOLD, DEBT = "spendable", "lifetime", "hold", "debt"
 ISSUANCE, LIFETIME_ISSUANCE = "issuance", "lifetime_issuance"
 MINTING_KINDS = (ISSUANCE, LIFETIME_ISSUANCE)
 INSERT_CHUNK = 1000
@@ -63,7 +64,7 @@ async def open_accounts(rows: Iterable[tuple[str, str, int | None, int | None]])
 
 async def open_member_accounts(member_id: int, community_id: int) -> None:
     await open_accounts((member_account_key(k, member_id), k, member_id, community_id)
-                        for k in (SPENDABLE, LIFETIME, HOLD))
+                        for k in (SPENDABLE, LIFETIME, HOLD, DEBT))
 
 
 async def open_community_accounts(community_id: int) -> None:
@@ -117,7 +118,8 @@ async def _check_replays(replayed: Sequence[TransferSpec]) -> None:
 
 
 async def move_balances(deltas: dict[int, int]) -> None:
-    """Apply balance deltas in one statement; refuse if any member-side account would go negative."""
+    """Apply balance deltas in one statement; refuse if any member-side account would go negative
+    (or a debt account above zero)."""
     deltas = {account: d for account, d in deltas.items() if d}
     if not deltas:
         return
@@ -126,7 +128,8 @@ async def move_balances(deltas: dict[int, int]) -> None:
     rows = await sql(
         f"WITH v(id, delta) AS (VALUES {values}) "
         "UPDATE account SET balance = account.balance + v.delta FROM v "
-        f"WHERE account.id = v.id AND (account.balance + v.delta >= 0 OR account.kind IN ({kinds})) "
+        f"WHERE account.id = v.id AND (account.kind IN ({kinds}) OR (account.kind = '{DEBT}' AND "
+        "account.balance + v.delta <= 0) OR (account.kind <> 'debt' AND account.balance + v.delta >= 0)) "
         "RETURNING account.id", *args)
     if len(rows) != len(deltas):
         raise InsufficientPoints()
@@ -135,7 +138,7 @@ async def move_balances(deltas: dict[int, int]) -> None:
 async def balances(member_id: int) -> dict[str, int]:
     rows = await sql("SELECT kind, balance FROM account WHERE member = {}", member_id)
     found = {r["kind"]: r["balance"] for r in rows}
-    return {SPENDABLE: found.get(SPENDABLE, 0), LIFETIME: found.get(LIFETIME, 0)}
+    return {SPENDABLE: found.get(SPENDABLE, 0), LIFETIME: found.get(LIFETIME, 0), DEBT: -found.get(DEBT, 0)}
 
 
 async def history(member_id: int, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
@@ -165,8 +168,10 @@ async def reconcile() -> list[str]:
         total += r["balance"]
         if r["balance"] != r["computed"]:
             problems.append(f"account {r['key']}: balance {r['balance']} but transfers say {r['computed']}")
-        if r["balance"] < 0 and r["kind"] not in MINTING_KINDS:
+        if r["balance"] < 0 and r["kind"] not in (*MINTING_KINDS, DEBT):
             problems.append(f"account {r['key']}: negative balance {r['balance']}")
+        if r["balance"] > 0 and r["kind"] == DEBT:
+            problems.append(f"account {r['key']}: a debt account above zero ({r['balance']})")
     if total != 0:
         problems.append(f"balances sum to {total}, not 0: points were created or lost outside a transfer")
     return problems

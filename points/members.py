@@ -1,7 +1,11 @@
-"""Communities, grids and members; passwords and API login tokens.
+"""Communities and members: registration, approval, suspension, roles and passwords.
 
-The full account system (registration, approval, one-time codes, sessions
-with cookies) is its own piece of work; this is the minimum the core needs.
+A rider registers as a mobile grid member (流动网格员) and waits, pending,
+until staff of that community approve; a resident does so too where the
+community says residents need approval. Staff and admins are made by an admin
+(the first by the CLI). Staff act on the riders and residents of their own
+community; admins on anyone but themselves. Every decision writes one audit
+row in its own transaction.
 """
 
 from __future__ import annotations
@@ -11,40 +15,30 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from points import ledger
+from points import audit, ledger, scope
 from points.db import sql, write
-from points.errors import Conflict, Invalid
-from points.tables import Community, Grid, LoginSession, Member
+from points.errors import Conflict, Forbidden, Invalid, NotFound
+from points.privacy import mask_phone
+from points.scope import REPORTER_ROLES, ROLES, Actor
+from points.tables import Community, Grid, Member
 
-ROLES = ("rider", "resident", "staff", "admin")
 PLATFORMS = ("meituan", "eleme", "sf", "jd", "other")
+STATUSES = ("pending", "active", "declined", "suspended", "deleted")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is making a request: what the domain needs to authorise it."""
-
-    id: int
-    role: str
-    community_id: int
-    name: str
-    status: str
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in ("staff", "admin")
+MIN_PASSWORD = 8
 
 
 def normalise_phone(raw: str) -> str:
     """E.164; a bare 11-digit mainland mobile number gets +86."""
     digits = re.sub(r"[\s\-()]", "", raw or "")
+    if digits.startswith("0086"):
+        digits = "+86" + digits[4:]
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return "+86" + digits
-    if re.fullmatch(r"\+\d{8,15}", digits):
+    if re.fullmatch(r"\+861[3-9]\d{9}", digits) or re.fullmatch(r"\+(?!86)\d{8,15}", digits):
         return digits
     raise Invalid("invalid_phone", "not a phone number (11-digit mobile, or + and country code)", field="phone")
 
@@ -59,6 +53,7 @@ def check_password(password: str, stored: str) -> bool:
     try:
         _, salt, digest = stored.split("$")
     except ValueError:
+        check_password(password, _DUMMY_HASH)  # as slow as a real check
         return False
     candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
     return hmac.compare_digest(candidate.hex(), digest)
@@ -67,10 +62,29 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
-async def create_community(code: str, name: str, name_en: str = "",
-                           grids: list[dict[str, Any]] | None = None) -> int:
+def _check_password_rule(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid("weak_password", f"password must be at least {MIN_PASSWORD} characters", field="password")
+    if len(password) > 200:
+        raise Invalid("password_too_long", "password must be at most 200 characters", field="password")
+
+
+def _text(value: str, field: str, limit: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise Invalid("required", f"{field} is required", field=field)
+    if len(value) > limit:
+        raise Invalid("too_long", f"{field} must be at most {limit} characters", field=field)
+    return value
+
+
+# ------------------------------------------------------------------ communities
+
+async def create_community(code: str, name: str, name_en: str = "", grids: list[dict[str, Any]] | None = None,
+                           residents_need_approval: bool = False) -> int:
     async def run() -> int:
-        community = Community(code=code, name=name, name_en=name_en, created_at=datetime.now(UTC))
+        community = Community(code=code, name=name, name_en=name_en, created_at=datetime.now(UTC),
+                              residents_need_approval=residents_need_approval)
         await community.save()
         for g in grids or []:
             await Grid.insert(Grid(community=community.id, code=g["code"], name=g["name"], polygon=g["polygon"]))
@@ -80,28 +94,89 @@ async def create_community(code: str, name: str, name_en: str = "",
     return await write(run)
 
 
+async def community_by_code(code: str, field: str = "community") -> dict[str, Any]:
+    rows = await sql("SELECT * FROM community WHERE code = {}", (code or "").strip())
+    if not rows:
+        raise Invalid("unknown_community", f"no community with code {code!r}", field=field)
+    return rows[0]
+
+
+async def set_community(actor: Actor, community_id: int, residents_need_approval: bool) -> None:
+    _admin_only(actor)
+
+    async def run() -> None:
+        if not await sql("UPDATE community SET residents_need_approval = {} WHERE id = {} RETURNING id",
+                         residents_need_approval, community_id):
+            raise NotFound("community")
+        await audit.record(actor.id, "community.settings", "community", community_id, community_id,
+                           {"residents_need_approval": residents_need_approval})
+
+    await write(run)
+
+
+# ---------------------------------------------------------------------- members
+
 async def create_member(community_id: int, role: str, name: str, phone: str, password: str,
-                        platform: str | None = None) -> int:
+                        platform: str | None = None, status: str = "active", platform_rider_id: str | None = None,
+                        building: str = "") -> int:
+    """Insert a member with their ledger accounts; the unique phone is the check for a duplicate."""
     if role not in ROLES:
         raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
     if platform is not None and platform not in PLATFORMS:
         raise Invalid("invalid_platform", f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
-    if len(password) < 8:
-        raise Invalid("weak_password", "password must be at least 8 characters", field="password")
+    _check_password_rule(password)
+    name = _text(name, "name", 100)
     phone = normalise_phone(phone)
     password_hash = hash_password(password)
 
     async def run() -> int:
-        rows = await Member.insert(Member(
-            community=community_id, role=role, name=name, phone=phone, password_hash=password_hash,
-            platform=platform, created_at=datetime.now(UTC),
-        )).on_conflict(target=Member.phone, action="DO NOTHING").returning(Member.id)
-        if not rows:
-            raise Conflict("phone_taken", "a member with this phone number exists", field="phone")
-        await ledger.open_member_accounts(rows[0]["id"], community_id)
-        return rows[0]["id"]
+        return await _insert_member(community_id, role, name, phone, password_hash, platform, status,
+                                    platform_rider_id, building)
 
     return await write(run)
+
+
+async def _insert_member(community_id: int, role: str, name: str, phone: str, password_hash: str,
+                         platform: str | None, status: str, platform_rider_id: str | None, building: str) -> int:
+    rows = await Member.insert(Member(
+        community=community_id, role=role, name=name, phone=phone, password_hash=password_hash,
+        platform=platform, platform_rider_id=platform_rider_id, building=building, status=status,
+        created_at=datetime.now(UTC),
+    )).on_conflict(target=Member.phone, action="DO NOTHING").returning(Member.id)
+    if not rows:
+        raise Conflict("phone_taken", "a member with this phone number exists", field="phone")
+    await ledger.open_member_accounts(rows[0]["id"], community_id)
+    return rows[0]["id"]
+
+
+@dataclass(frozen=True)
+class Registration:
+    role: str
+    phone: str
+    name: str
+    password: str
+    community: str
+    platform: str | None = None
+    platform_rider_id: str | None = None
+    building: str = ""
+
+
+async def register(reg: Registration) -> int:
+    """注册志愿者: a rider (always pending) or a resident (pending where the community asks for approval)."""
+    if reg.role not in REPORTER_ROLES:
+        raise Invalid("invalid_role", "register as rider or resident; staff accounts are made by an admin",
+                      field="role")
+    platform = rider_id = None
+    if reg.role == "rider":
+        if reg.platform not in PLATFORMS:
+            raise Invalid("invalid_platform", f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
+        platform = reg.platform
+        rider_id = _text(reg.platform_rider_id or "", "platform_rider_id", 64)
+    building = _text(reg.building, "building", 100, required=False)
+    community = await community_by_code(reg.community)
+    needs_approval = reg.role == "rider" or community["residents_need_approval"]
+    return await create_member(community["id"], reg.role, reg.name, reg.phone, reg.password, platform,
+                               "pending" if needs_approval else "active", rider_id, building)
 
 
 async def authenticate(phone: str, password: str) -> Actor | None:
@@ -111,13 +186,25 @@ async def authenticate(phone: str, password: str) -> Actor | None:
     except Invalid:
         check_password(password, _DUMMY_HASH)
         return None
-    row = await Member.select().where(Member.phone == phone).first()
-    if row is None:
+    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> 'deleted'", phone)
+    if not rows:
         check_password(password, _DUMMY_HASH)
         return None
-    if not check_password(password, row["password_hash"]):
+    if not check_password(password, rows[0]["password_hash"]):
         return None
-    return _actor(row)
+    return _actor(rows[0])
+
+
+async def authenticate_id(member_id: int, password: str) -> bool:
+    rows = await sql("SELECT password_hash FROM member WHERE id = {}", member_id)
+    return bool(rows) and check_password(password, rows[0]["password_hash"])
+
+
+async def by_phone(phone: str) -> Actor | None:
+    """The member who may receive a login code on this number (any but deleted ones)."""
+    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> 'deleted' AND phone NOT LIKE 'svc:%'",
+                     phone)
+    return _actor(rows[0]) if rows else None
 
 
 def _actor(row: dict[str, Any]) -> Actor:
@@ -125,36 +212,142 @@ def _actor(row: dict[str, Any]) -> Actor:
                  status=row["status"])
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def start_session(member_id: int, hours: int) -> str:
-    token = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    await LoginSession.insert(LoginSession(token_hash=_token_hash(token), member=member_id, created_at=now,
-                                           expires_at=now + timedelta(hours=hours)))
-    return token
-
-
-async def end_session(token: str) -> None:
-    await LoginSession.delete().where(LoginSession.token_hash == _token_hash(token))
-
-
-async def actor_for_token(token: str) -> Actor | None:
-    # Every request passes here: plain SQL, since building the join through the ORM costs more than running it.
-    rows = await sql("SELECT s.expires_at, m.id, m.role, m.community, m.name, m.status FROM login_session s "
-                     "JOIN member m ON m.id = s.member WHERE s.token_hash = {}", _token_hash(token))
-    if not rows or rows[0]["expires_at"] < datetime.now(UTC):
+async def session_actor(member_id: int, epoch: int) -> Actor | None:
+    """The member a session belongs to, unless a role change or deletion since has ended it."""
+    # Every request passes here: plain SQL, since building the query through the ORM costs more than running it.
+    rows = await sql("SELECT id, role, community, name, status, session_epoch FROM member WHERE id = {}", member_id)
+    if not rows or rows[0]["session_epoch"] != epoch or rows[0]["status"] == "deleted":
         return None
     return _actor(rows[0])
 
 
+async def epoch(member_id: int) -> int:
+    return (await sql("SELECT session_epoch FROM member WHERE id = {}", member_id))[0]["session_epoch"]
+
+
 async def profile(member_id: int) -> dict[str, Any]:
-    row = await Member.select(
-        Member.id, Member.name, Member.role, Member.phone, Member.platform, Member.status,
-        Member.community.id.as_alias("community_id"), Member.community.code.as_alias("community_code"),
-        Member.community.name.as_alias("community_name"),
-    ).where(Member.id == member_id).first()
+    rows = await sql("SELECT m.id, m.name, m.role, m.phone, m.platform, m.platform_rider_id, m.building, m.status, "
+                     "m.status_reason, c.id AS community_id, c.code AS community_code, c.name AS community_name "
+                     "FROM member m JOIN community c ON c.id = m.community WHERE m.id = {}", member_id)
+    return rows[0]
+
+
+# ------------------------------------------------------------- staff and admins
+
+def _admin_only(actor: Actor) -> None:
+    if actor.role != "admin":
+        raise Forbidden("admin_only", "only an admin can do this")
+
+
+async def _target(actor: Actor, member_id: int) -> dict[str, Any]:
+    """A member the actor may manage: in scope (else 404), not themselves, and staff manage reporters only."""
+    row = await scope.one(actor, "member", member_id, "member")
+    if row["id"] == actor.id:
+        raise Forbidden("self_management", "nobody approves, suspends or re-roles themselves")
+    if row["status"] == "deleted" or row["phone"].startswith("svc:"):
+        raise NotFound("member")
+    if actor.role != "admin" and row["role"] not in REPORTER_ROLES:
+        raise Forbidden("admin_only", "only an admin manages staff accounts")
     return row
+
+
+def staff_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A member as staff see them in lists: the phone masked."""
+    return {"id": row["id"], "name": row["name"], "role": row["role"], "phone": mask_phone(row["phone"]),
+            "platform": row["platform"], "platform_rider_id": row["platform_rider_id"],
+            "building": row["building"], "status": row["status"], "status_reason": row["status_reason"],
+            "community_id": row["community"], "created_at": row["created_at"]}
+
+
+async def listing(actor: Actor, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    where, args = scope.clause(actor)
+    if status is not None:
+        where += " AND status = {}"
+        args.append(status)
+    rows = await sql("SELECT * FROM member WHERE phone NOT LIKE 'svc:%'" + where +
+                     " ORDER BY id LIMIT {} OFFSET {}", *args, limit, offset)
+    return [staff_view(r) for r in rows]
+
+
+async def view(actor: Actor, member_id: int) -> dict[str, Any]:
+    return staff_view(await scope.one(actor, "member", member_id, "member"))
+
+
+async def phone_to_call(actor: Actor, member_id: int) -> str:
+    """The full number, for staff who need to call this member; the look-up is audited."""
+
+    async def run() -> str:
+        row = await scope.one(actor, "member", member_id, "member")
+        if row["status"] == "deleted" or row["phone"].startswith("svc:"):
+            raise NotFound("member")
+        await audit.record(actor.id, "member.phone_view", "member", member_id, row["community"], {})
+        return row["phone"]
+
+    return await write(run)
+
+
+_DECISIONS = {
+    # action: (statuses it applies to, the new status, whether a reason is required)
+    "approve": (("pending", "declined"), "active", False),
+    "decline": (("pending",), "declined", True),
+    "suspend": (("active",), "suspended", True),
+    "reinstate": (("suspended",), "active", False),
+}
+
+
+async def decide(actor: Actor, member_id: int, action: str, reason: str = "") -> dict[str, Any]:
+    """Approve or decline a pending member; suspend or reinstate one; the member sees the reason."""
+    from_statuses, to_status, needs_reason = _DECISIONS[action]
+    reason = _text(reason, "reason", 500, required=needs_reason)
+
+    async def run() -> dict[str, Any]:
+        row = await _target(actor, member_id)
+        if row["status"] not in from_statuses:
+            raise Conflict("wrong_status", f"cannot {action} a member who is {row['status']}", field="status")
+        marks = ", ".join("{}" for _ in from_statuses)
+        done = await sql(f"UPDATE member SET status = {{}}, status_reason = {{}} WHERE id = {{}} "
+                         f"AND status IN ({marks}) RETURNING *", to_status, reason, member_id, *from_statuses)
+        if not done:
+            raise Conflict("wrong_status", "this member was changed by someone else just now")
+        await audit.record(actor.id, f"member.{action}", "member", member_id, row["community"],
+                           {"from": row["status"], "to": to_status, "reason": reason[:200]})
+        return staff_view(done[0])
+
+    return await write(run)
+
+
+async def set_role(actor: Actor, member_id: int, role: str) -> dict[str, Any]:
+    """An admin changes a member's role; the member's sessions end (they log in again)."""
+    _admin_only(actor)
+    if role not in ROLES:
+        raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
+
+    async def run() -> dict[str, Any]:
+        row = await _target(actor, member_id)
+        done = await sql("UPDATE member SET role = {}, session_epoch = session_epoch + 1 WHERE id = {} RETURNING *",
+                         role, member_id)
+        await audit.record(actor.id, "member.role", "member", member_id, row["community"],
+                           {"from": row["role"], "to": role})
+        return staff_view(done[0])
+
+    return await write(run)
+
+
+async def create_staff(actor: Actor, community_id: int, role: str, name: str, phone: str,
+                       password: str) -> int:
+    """An admin makes a staff member or another admin."""
+    _admin_only(actor)
+    if role not in ("staff", "admin"):
+        raise Invalid("invalid_role", "role must be staff or admin", field="role")
+    _check_password_rule(password)
+    name, phone, password_hash = _text(name, "name", 100), normalise_phone(phone), hash_password(password)
+
+    async def run() -> int:
+        if not await sql("SELECT id FROM community WHERE id = {}", community_id):
+            raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
+        mid = await _insert_member(community_id, role, name, phone, password_hash, None, "active", None, "")
+        await audit.record(actor.id, "member.create", "member", mid, community_id, {"role": role})
+        return mid
+
+    return await write(run)
 

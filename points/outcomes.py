@@ -26,6 +26,7 @@ AWARD_NOTES = {
 
 PENDING = {
     "submitted": ("待社区核实", "Waiting for the community to check"),
+    "awaiting_second": ("待第二位工作人员复核", "Waiting for a second staff member's approval"),
     "verified": ("已核实,积分发放中", "Verified; points on their way"),
 }
 
@@ -37,6 +38,9 @@ def outcome(row: dict[str, Any]) -> dict[str, Any] | None:
         code = row["reject_reason"]
         zh, en = REJECT_REASONS.get(code, (code, code))
         return {"code": f"rejected.{code}", "message_zh": zh, "message_en": en, "note": row["verify_note"] or ""}
+    if status == "reversed":
+        return {"code": "reversed", "message_zh": "奖励已撤销", "message_en": "The award was reversed",
+                "note": row["reverse_reason"] or ""}
     if status in PENDING:
         zh, en = PENDING[status]
         return {"code": status, "message_zh": zh, "message_en": en, "note": ""}

@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from points import audit, ledger
+from points import audit, ledger, scope
 from points.db import lock_rows_sql, sql, write
 from points.errors import Conflict, Forbidden, InsufficientPoints, Invalid, NotFound, Unprocessable
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
-from points.members import Actor
+from points.scope import Actor
 from points.tables import Redemption, Reward, StockMovement
 from rules.catalogue import Catalogue
 from rules.catalogue import Reward as RewardSpec
@@ -97,22 +97,12 @@ async def load_catalogue(community_id: int, catalogue: Catalogue, actor_id: int 
     return await write(run)
 
 
-def _staff_scope(actor: Actor) -> tuple[str, list[Any]]:
-    if not actor.is_staff:
-        raise Forbidden("staff_only", "only community staff can do this")
-    return ("", []) if actor.role == "admin" else (" AND community = {}", [actor.community_id])
-
-
 async def _scoped_reward(actor: Actor, reward_id: int) -> dict[str, Any]:
-    clause, args = _staff_scope(actor)
-    rows = await sql("SELECT * FROM reward WHERE id = {}" + clause, reward_id, *args)
-    if not rows:
-        raise NotFound("reward")
-    return rows[0]
+    return await scope.one(actor, "reward", reward_id)
 
 
 async def create_reward(actor: Actor, spec: RewardSpec) -> int:
-    _staff_scope(actor)
+    scope.clause(actor)
 
     async def run() -> int:
         rows = await Reward.insert(Reward(**{c._meta.name: v for c, v in _reward_row(
@@ -220,6 +210,7 @@ def _new_code() -> str:
 async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: int,
                       idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Order one of a reward; returns (the order, whether it was placed now)."""
+    actor.require_active("redeem")
     stored_key = f"{actor.id}:{idempotency_key}" if idempotency_key else None
     rows = await sql("SELECT * FROM reward WHERE id = {} AND community = {}", reward_id, actor.community_id)
     if not rows:
@@ -341,13 +332,20 @@ async def _resolve_one(order: dict[str, Any], status: str, actor_id: int | None)
         raise Conflict(f"already_{current}", f"this order is already {current}")
 
 
+async def release_held(member_id: int) -> int:
+    """Cancel every held order of a member (who is leaving), in the caller's transaction; how many."""
+    await _lock_member(member_id)
+    rows = await sql("SELECT * FROM redemption WHERE member = {} AND status = 'held'", member_id)
+    return sum([await _resolve(row, "cancelled", member_id) for row in rows])
+
+
 async def _lock_member(member_id: int) -> None:
     await sql("SELECT id FROM account WHERE member = {} ORDER BY id" + lock_rows_sql(), member_id)
 
 
 async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
     """核销: the counter hands the reward over against the member's pickup code."""
-    clause, args = _staff_scope(actor)
+    clause, args = scope.clause(actor)
     code = pickup_code.strip().upper().replace("-", "").replace(" ", "")
 
     async def run() -> int:
@@ -363,7 +361,7 @@ async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
 
 
 async def order_by_code(actor: Actor, pickup_code: str) -> dict[str, Any]:
-    clause, args = _staff_scope(actor)
+    clause, args = scope.clause(actor)
     rows = await sql("SELECT id FROM redemption WHERE pickup_code = {}" + clause,
                      pickup_code.strip().upper().replace("-", "").replace(" ", ""), *args)
     if not rows:
@@ -376,7 +374,7 @@ async def cancel(actor: Actor, order_id: int) -> dict[str, Any]:
 
     async def run() -> None:
         if actor.is_staff:
-            clause, args = _staff_scope(actor)
+            clause, args = scope.clause(actor)
             rows = await sql("SELECT * FROM redemption WHERE id = {}" + clause, order_id, *args)
         else:
             rows = await sql("SELECT * FROM redemption WHERE id = {} AND member = {}", order_id, actor.id)

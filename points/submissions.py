@@ -1,9 +1,11 @@
 """Reports: a member submits one against a scoring item; staff verify or reject it.
 
-States: submitted → verified → awarded (points written by points/awards.py),
-or submitted → rejected. An auto-accept item starts out verified. Staff see
+States: submitted → verified → awarded (points written by points/awards.py)
+→ reversed (a clawback, points/reversals.py), or submitted → rejected. An award
+over the four-eyes threshold passes submitted → awaiting_second → verified.
+An auto-accept item starts out verified. Staff see
 and act on submissions only within their own community: every staff query
-goes through `_scope()`, and anything outside it answers 404 with no effect.
+goes through `points.scope`, and anything outside it answers 404 with no effect.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from points import audit, geo
+from points import audit, geo, scope
 from points.db import sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from points.members import Actor
 from points.outcomes import REJECT_REASONS, outcome
 from points.photos import CleanPhoto, PhotoStore, clean
+from points.privacy import coarse
+from points.scope import Actor
 from points.tables import Grid, Photo, Submission
 from rules import Item, Rules
 
-OPEN_STATUSES = ("submitted", "verified", "awarded")
+OPEN_STATUSES = ("submitted", "awaiting_second", "verified", "awarded")
 MAX_DESCRIPTION = 2000
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
 
@@ -103,8 +106,7 @@ def _request_hash(report: Report, photos: list[CleanPhoto]) -> str:
 async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes], store: PhotoStore,
                  limits: PhotoLimits, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Record a report; returns (the submission, whether it was created now)."""
-    if actor.status != "active":
-        raise Forbidden("member_inactive", "your membership is not active")
+    actor.require_active("report")
     item = _require_member_item(rules, actor, report.item)
     _check_evidence(item, report, len(uploads), limits)
     stored_key = None
@@ -201,51 +203,74 @@ async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, int]:
 
 # ------------------------------------------------------------------ staff side
 
-def _scope(actor: Actor) -> tuple[str, list[Any]]:
-    """The one place that limits staff to their community (admins see all)."""
-    if not actor.is_staff:
-        raise Forbidden("staff_only", "only community staff can do this")
-    if actor.role == "admin":
-        return "", []
-    return " AND s.community = {}", [actor.community_id]
-
-
 async def _scoped_submission(actor: Actor, submission_id: int) -> dict[str, Any]:
-    clause, args = _scope(actor)
-    rows = await sql("SELECT s.*, m.role AS member_role FROM submission s JOIN member m ON m.id = s.member "
-                     "WHERE s.id = {}" + clause, submission_id, *args)
-    if not rows:
-        raise NotFound("submission")
-    return rows[0]
+    return await scope.one(actor, "submission s JOIN member m ON m.id = s.member", submission_id, "submission",
+                           select="s.*, m.role AS member_role", prefix="s.")
 
 
 async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | None = None,
                  note: str = "") -> None:
-    """Approve a report, optionally re-classifying it to another item."""
+    """Approve a report, optionally re-classifying it to another item.
+
+    An award worth more than the rules file's `second_approval_over` needs a second approval by a
+    different staff member (four-eyes): the first leaves it awaiting_second, and no points move before
+    the second. Nobody approves their own report, nor the same report twice.
+    """
 
     async def run() -> None:
         row = await _scoped_submission(actor, submission_id)
         if row["member"] == actor.id:
             raise Forbidden("self_verification", "nobody verifies their own report")
-        if row["status"] != "submitted":
+        if row["status"] not in ("submitted", "awaiting_second"):
             raise Conflict("already_decided", f"this report is already {row['status']}")
+        now = datetime.now(UTC)
+        if row["status"] == "awaiting_second":
+            if item_id and item_id != row["item_id"]:
+                raise Conflict("already_classified", f"the first approver chose {row['item_id']}: approve it as "
+                               "that item or reject it", field="item")
+            if not await _approve(submission_id, actor.id, now):
+                raise Conflict("second_approver_needed", "a different staff member must give the second approval")
+            await _move(submission_id, "awaiting_second", "verified", row["item_id"], row["priority"], actor, note,
+                        now)
+            await audit.record(actor.id, "submission.verify", "submission", submission_id, row["community"],
+                               {"note": note.strip()[:200], "approval": 2})
+            return
         new_item, priority = row["item_id"], row["priority"]
         if item_id and item_id != row["item_id"]:
             member = Actor(row["member"], row["member_role"], row["community"], "", "active")
             chosen = _require_member_item(rules, member, item_id)
             new_item, priority = chosen.id, chosen.priority
-        done = await sql("UPDATE submission SET status = 'verified', item_id = {}, priority = {}, verified_by = {}, "
-                         "verified_at = {}, verify_note = {} WHERE id = {} AND status = 'submitted' RETURNING id",
-                         new_item, priority, actor.id, datetime.now(UTC), note.strip()[:1000], submission_id)
-        if not done:
-            raise Conflict("already_decided", "this report was decided by someone else just now")
-        details: dict[str, Any] = {"note": note.strip()[:200]}
+        item = rules.item(new_item)
+        worth = (item.points if item else 0) * row["units"]
+        two = rules.second_approval_over is not None and worth > rules.second_approval_over
+        await _approve(submission_id, actor.id, now)
+        await _move(submission_id, "submitted", "awaiting_second" if two else "verified", new_item, priority, actor,
+                    note, now)
+        details: dict[str, Any] = {"note": note.strip()[:200], "approval": 1}
+        if two:
+            details["awaiting_second"] = True
         if new_item != row["item_id"]:
             details.update({"from_item": row["item_id"], "to_item": new_item})
         await audit.record(actor.id, "submission.reclassify" if new_item != row["item_id"] else "submission.verify",
                            "submission", submission_id, row["community"], details)
 
     await write(run)
+
+
+async def _approve(submission_id: int, approver: int, now: datetime) -> bool:
+    """Record one staff member's approval; False if they gave it already."""
+    return bool(await sql("INSERT INTO approval (key, submission, approver, created_at) VALUES ({}, {}, {}, {}) "
+                          "ON CONFLICT (key) DO NOTHING RETURNING id", f"{submission_id}:{approver}", submission_id,
+                          approver, now))
+
+
+async def _move(submission_id: int, from_status: str, to_status: str, item_id: str, priority: str, actor: Actor,
+                note: str, now: datetime) -> None:
+    done = await sql("UPDATE submission SET status = {}, item_id = {}, priority = {}, verified_by = {}, "
+                     "verified_at = {}, verify_note = {} WHERE id = {} AND status = {} RETURNING id",
+                     to_status, item_id, priority, actor.id, now, note.strip()[:1000], submission_id, from_status)
+    if not done:
+        raise Conflict("already_decided", "this report was decided by someone else just now")
 
 
 async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") -> None:
@@ -257,7 +282,8 @@ async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") 
         if row["member"] == actor.id:
             raise Forbidden("self_verification", "nobody decides on their own report")
         done = await sql("UPDATE submission SET status = 'rejected', reject_reason = {}, verify_note = {}, "
-                         "verified_by = {}, verified_at = {} WHERE id = {} AND status = 'submitted' RETURNING id",
+                         "verified_by = {}, verified_at = {} WHERE id = {} "
+                         "AND status IN ('submitted', 'awaiting_second') RETURNING id",
                          reason, note.strip()[:1000], actor.id, datetime.now(UTC), submission_id)
         if not done:
             raise Conflict("already_decided", f"this report is already {row['status']}")
@@ -270,7 +296,7 @@ async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") 
 async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: int = 50,
                 offset: int = 0) -> list[dict[str, Any]]:
     """The staff queue: urgent (P1) items first, then oldest first."""
-    clause, args = _scope(actor)
+    clause, args = scope.clause(actor, "s.community")
     rows = await sql("SELECT s.* FROM submission s WHERE s.status = {}" + clause +
                      " ORDER BY s.priority, s.id LIMIT {} OFFSET {}", status, *args, limit, offset)
     return [await _view(rules, r) for r in rows]
@@ -289,14 +315,14 @@ async def member_view(actor: Actor, rules: Rules, submission_id: int) -> dict[st
     rows = await sql("SELECT s.* FROM submission s WHERE s.id = {} AND s.member = {}", submission_id, actor.id)
     if not rows:
         raise NotFound("submission")
-    return await _view(rules, rows[0])
+    return await _view(rules, rows[0], precise=False)
 
 
 async def mine(actor: Actor, rules: Rules, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
     before, args = ("", []) if before_id is None else (" AND s.id < {}", [before_id])
     rows = await sql("SELECT s.* FROM submission s WHERE s.member = {}" + before + " ORDER BY s.id DESC LIMIT {}",
                      actor.id, *args, limit)
-    return [await _view(rules, r) for r in rows]
+    return [await _view(rules, r, precise=False) for r in rows]
 
 
 async def photo_path(actor: Actor, rules: Rules, submission_id: int, photo_id: int) -> str:
@@ -307,10 +333,13 @@ async def photo_path(actor: Actor, rules: Rules, submission_id: int, photo_id: i
     return row["path"]
 
 
-async def _view(rules: Rules, row: dict[str, Any]) -> dict[str, Any]:
+async def _view(rules: Rules, row: dict[str, Any], precise: bool = True) -> dict[str, Any]:
+    """A submission as JSON-ready data; coordinates rounded unless `precise` (staff of its community)."""
     item = rules.item(row["item_id"])
-    photos = await Photo.select(Photo.id, Photo.width, Photo.height, Photo.taken_at, Photo.exif_lat,
-                                Photo.exif_lng).where(Photo.submission == row["id"]).order_by(Photo.id)
+    place = (lambda v: v) if precise else coarse
+    photos = [{**p, "exif_lat": place(p["exif_lat"]), "exif_lng": place(p["exif_lng"])} for p in await Photo.select(
+        Photo.id, Photo.width, Photo.height, Photo.taken_at, Photo.exif_lat, Photo.exif_lng).where(
+        Photo.submission == row["id"]).order_by(Photo.id)]
     return {
         "id": row["id"],
         "member_id": row["member"],
@@ -320,8 +349,8 @@ async def _view(rules: Rules, row: dict[str, Any]) -> dict[str, Any]:
         "units": row["units"],
         "description": row["description"],
         "address": row["address"],
-        "lat": row["lat"],
-        "lng": row["lng"],
+        "lat": place(row["lat"]),
+        "lng": place(row["lng"]),
         "grid_id": row["grid"],
         "duplicate_of": row["duplicate_of"],
         "submitted_at": row["submitted_at"],

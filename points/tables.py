@@ -25,6 +25,7 @@ class Community(Table):
     code = Varchar(length=32, unique=True)
     name = Varchar(length=100)
     name_en = Varchar(length=100, default="")
+    residents_need_approval = Boolean(default=False)
     created_at = Timestamptz()
 
 
@@ -38,23 +39,48 @@ class Grid(Table):
 
 
 class Member(Table):
+    """A person (or, for an API token, a service account) in one community.
+
+    status: pending (registered, awaiting staff) | active | declined | suspended | deleted (anonymised).
+    `session_epoch` rises on every role change, so sessions from before it end.
+    """
+
     community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
     role = Varchar(length=16)  # rider | resident | staff | admin
     name = Varchar(length=100)
-    phone = Varchar(length=20, unique=True)
+    phone = Varchar(length=20, unique=True)  # E.164; service accounts and deleted members hold a placeholder
     password_hash = Varchar(length=200)
     platform = Varchar(length=20, null=True, default=None)  # riders: meituan, eleme, …
+    platform_rider_id = Varchar(length=64, null=True, default=None)
+    building = Varchar(length=100, default="")
     status = Varchar(length=16, default="active")
+    status_reason = Text(default="")  # why declined or suspended: the member sees it
+    session_epoch = Integer(default=0)
     created_at = Timestamptz()
 
 
-class LoginSession(Table):
-    """A bearer token for the API; only its SHA-256 is stored."""
+class ApiToken(Table):
+    """A machine client's bearer token, scoped to a community and a role; only its SHA-256 is stored."""
 
+    name = Varchar(length=100)
     token_hash = Varchar(length=64, unique=True)
-    member = ForeignKey(Member, on_delete=OnDelete.cascade, index=True)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict)  # the service account it acts as
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    role = Varchar(length=16)
+    created_by = ForeignKey(Member, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class OneTimeCode(Table):
+    """A login code sent by SMS: stored salted and hashed, single use, few attempts, short life."""
+
+    phone = Varchar(length=20, index=True)
+    code_hash = Varchar(length=100)
     created_at = Timestamptz()
     expires_at = Timestamptz()
+    attempts = Integer(default=0)
+    used_at = Timestamptz(null=True, default=None)
 
 
 class Account(Table):
@@ -65,7 +91,7 @@ class Account(Table):
     """
 
     key = Varchar(length=64, unique=True)
-    kind = Varchar(length=24)  # spendable | lifetime | issuance | lifetime_issuance
+    kind = Varchar(length=24)  # spendable | lifetime | hold | debt | issuance | lifetime_issuance
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, index=True)
     community = ForeignKey(Community, on_delete=OnDelete.restrict, null=True)
     balance = BigInt(default=0)
@@ -97,7 +123,7 @@ class Submission(Table):
     address = Varchar(length=200, default="")
     lat = Float(null=True, default=None)
     lng = Float(null=True, default=None)
-    status = Varchar(length=16, index=True)  # submitted | verified | rejected | awarded
+    status = Varchar(length=16, index=True)  # submitted | awaiting_second | verified | rejected | awarded | reversed
     duplicate_of = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
     local_day = Date(index=True)  # the scheme's local date of the report, for caps
     submitted_at = Timestamptz()
@@ -112,6 +138,18 @@ class Submission(Table):
     award_note = Varchar(length=200, default="")  # why fewer points than the item's, if so
     award_rules_version = Varchar(length=16, default="")
     awarded_at = Timestamptz(null=True, default=None)
+    reversed_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True)
+    reversed_at = Timestamptz(null=True, default=None)
+    reverse_reason = Text(default="")
+
+
+class Approval(Table):
+    """One staff member's approval of a submission; an award over the four-eyes threshold needs two."""
+
+    key = Varchar(length=40, unique=True)  # submission:approver
+    submission = ForeignKey(Submission, on_delete=OnDelete.restrict, index=True)
+    approver = ForeignKey(Member, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
 
 
 class Photo(Table):

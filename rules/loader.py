@@ -108,6 +108,7 @@ class Rules:
     daily_cap: int | None
     monthly_cap: int | None
     first_reporter_only: bool
+    second_approval_over: int | None  # awards worth more need two different staff approvals (four-eyes)
     duplicates: Duplicates
     pickup_days: int
     expiry: Expiry
@@ -216,7 +217,8 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "category", "item"))
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
-        "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates"))
+        "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates",
+        "second_approval_over"))
     scheme_id = s.text("id", ascii_only=True)
     name_zh, name_en = s.text("name_zh"), s.text("name_en")
     timezone = s.text("timezone")
@@ -228,6 +230,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
             timezone = "UTC"
     daily_cap, monthly_cap = _caps(s)
     first_only = s.flag("first_reporter_only", True)
+    second_approval_over = s.whole("second_approval_over", low=0)
     d = _Checker(problems, "[scheme.duplicates]", s.table.get("duplicates", {}), ("distance_m", "window_hours"))
     duplicates = Duplicates(
         distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
@@ -310,7 +313,8 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     return Rules(
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
-        first_reporter_only=first_only, duplicates=duplicates, pickup_days=pickup_days, expiry=expiry, honours=honours,
+        first_reporter_only=first_only, second_approval_over=second_approval_over, duplicates=duplicates,
+        pickup_days=pickup_days, expiry=expiry, honours=honours,
         categories=tuple(categories), items=tuple(items),
     )
 

@@ -156,11 +156,16 @@ def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "conditi
         time.sleep(0.05)
 
 
+# Every test client is 127.0.0.1: the shared server lifts the per-address and per-member limits (tests of the
+# limits start servers of their own); the per-phone lock-out stays.
+ONE_ADDRESS = "login_ip=0/1,code_ip=0/1,register_ip=0/1,submit_ip=0/1,submit_member=0/1"
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[dict[str, Any]]:
     migrated = python("-m", "points", "migrate")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    server, url = start_server("server")
+    server, url = start_server("server", {"JIFEN_RATE_LIMITS": ONE_ADDRESS})
     workers = [Process(f"worker{n}", ["worker.py"]) for n in range(2)] if LEG == "postgres" else []
     yield {"url": url, "server": server, "workers": workers}
     for process in [server, *workers]:
@@ -181,15 +186,32 @@ def pytest_sessionfinish(session, exitstatus):
 
 @dataclass
 class User:
+    """A member as a client holds them: the session cookie and its CSRF token (or an API token)."""
+
     id: int
     role: str
     phone: str
-    token: str
+    session: str | None
+    csrf: str | None
     community_id: int
+    bearer: str | None = None
+
+
+SESSION_COOKIE = "jifen_session"
+
+
+def user_from(response: httpx.Response, phone: str) -> User:
+    body = response.json()
+    return User(body["member"]["id"], body["member"]["role"], phone, response.cookies[SESSION_COOKIE],
+                body["csrf_token"], body["member"]["community_id"])
 
 
 class Api:
-    """HTTP calls as a logged-in member (or anonymously with user=None)."""
+    """HTTP calls as a logged-in member (or anonymously with user=None).
+
+    The client keeps no cookie jar: each call sends the given user's session cookie and CSRF token, as
+    that member's browser would, so one client can speak for many members.
+    """
 
     def __init__(self, url: str):
         self.url = url
@@ -198,8 +220,13 @@ class Api:
 
     def request(self, method: str, path: str, user: User | None = None, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
-        if user is not None:
-            headers["Authorization"] = f"Bearer {user.token}"
+        if user is not None and user.bearer:
+            headers.setdefault("Authorization", f"Bearer {user.bearer}")
+        elif user is not None:
+            headers.setdefault("Cookie", f"{SESSION_COOKIE}={user.session}")
+            if user.csrf:
+                headers.setdefault("X-CSRF-Token", user.csrf)
+        self.http.cookies.clear()
         return self.http.request(method, path, headers=headers, **kwargs)
 
     def get(self, path: str, user: User | None = None, **kw: Any) -> httpx.Response:
@@ -210,6 +237,12 @@ class Api:
 
     def login(self, phone: str, password: str = PASSWORD) -> httpx.Response:
         return self.post("/api/v1/auth/login", json={"phone": phone, "password": password})
+
+    def user(self, phone: str, password: str = PASSWORD) -> User:
+        """Log in and return the member as a client holds them."""
+        response = self.login(phone, password)
+        assert response.status_code == 200, response.text
+        return user_from(response, phone)
 
     def submit(self, user: User, item: str, photos: list[bytes] | None = None, key: str | None = None,
                **fields: Any) -> httpx.Response:
@@ -279,10 +312,8 @@ def make_community(api: Api) -> Callable[[], Community]:
 
         def member(role: str, platform: str | None = None) -> User:
             phone = new_phone()
-            mid = run(members.create_member(cid, role, f"{role}-{phone[-4:]}", phone, PASSWORD, platform))
-            response = api.login(phone)
-            assert response.status_code == 200, response.text
-            return User(mid, role, phone, response.json()["token"], cid)
+            run(members.create_member(cid, role, f"{role}-{phone[-4:]}", phone, PASSWORD, platform))
+            return api.user(phone)
 
         return Community(cid, member("staff"), [member("rider", "meituan"), member("rider", "eleme")],
                          [member("resident"), member("resident")])
@@ -335,6 +366,25 @@ def grant(community_id: int, member_id: int, points: int) -> None:
                                                    "test grant", "test")])))
 
 
+def signed_in(member_id: int, role: str, community_id: int) -> User:
+    """A live session for a member, written straight into the server's session store (a test's shortcut
+    past logging in, for tests that need hundreds of members)."""
+    from points.config import settings
+    from points.scope import Actor
+    from web.sessions import Sessions, make_store
+
+    async def start():
+        store = make_store(settings())
+        try:
+            return await Sessions(store, settings()).start(Actor(member_id, role, community_id, "", "active"), 0)
+        finally:
+            if hasattr(store, "_redis"):
+                await store._redis.aclose()
+
+    session = run(start())
+    return User(member_id, role, "", session.sid, session.csrf, community_id)
+
+
 @pytest.fixture
 def jpeg() -> bytes:
     return photo()
@@ -344,4 +394,5 @@ def requires_rq(reason: str = "needs Redis and worker.py (the production leg)"):
     return pytest.mark.skipif(LEG != "postgres", reason=reason)
 
 
-__all__ = ["Api", "Community", "User", "db", "near", "photo", "python", "run", "start_server", "wait_for"]
+__all__ = ["Api", "Community", "User", "db", "near", "photo", "python", "run", "signed_in", "start_server",
+           "user_from", "wait_for"]

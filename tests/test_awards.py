@@ -39,7 +39,7 @@ def test_daily_points_cap_gives_what_room_is_left(api, community, jpeg):
     assert outcomes(first + second) == [(50, None), (50, None), (40, None)]
     assert outcomes(third) == [(10, "cap.daily")]
     assert outcomes(fourth) == [(0, "cap.daily")]
-    assert api.balance(rider) == {"spendable": 150, "lifetime": 150}
+    assert api.balance(rider) == {"spendable": 150, "lifetime": 150, "debt": 0}
 
 
 def test_category_cap_and_per_unit_items(api, community, jpeg):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from conftest import ROOT, grant, near, python, run
 from points import db, expiry, ledger, schemes, shop
 from points.ledger import SPENDABLE, TransferSpec, member_account_key
-from points.members import Actor
+from points.scope import Actor
 from points.tables import Account, Reward
 from rules import parse_rules
 from rules.catalogue import load_catalogue
@@ -64,7 +64,7 @@ def test_held_points_never_expire_and_come_back_with_their_date(community):
     later = lot.expires_at + timedelta(days=1)
     run(expiry.expire_points(AFTER_30_DAYS, now=later))
     assert spendable(member.id) == 0
-    assert run(ledger.balances(member.id)) == {"spendable": 0, "lifetime": 0}
+    assert run(ledger.balances(member.id)) == {"spendable": 0, "lifetime": 0, "debt": 0}
     run(shop.cancel(actor, order["id"]))
     [back] = lots(member.id)
     assert (back.amount, back.expires_at) == (400, lot.expires_at)  # the original lot's date, not a new one
@@ -79,7 +79,7 @@ def test_lifetime_points_never_expire(api, community, jpeg):
     api.wait_awarded(rider, report["id"])
     [lot] = lots(rider.id, schemes.current())
     run(expiry.expire_points(schemes.current(), now=lot.expires_at))
-    assert api.balance(rider) == {"spendable": 0, "lifetime": 5}
+    assert api.balance(rider) == {"spendable": 0, "lifetime": 5, "debt": 0}
     history = api.get("/api/v1/me/history", rider).json()
     assert history[0]["code"] == "expire" and history[0]["points"] == -5 and "到期" in history[0]["reason"]
 

@@ -33,7 +33,7 @@ def test_a_promotion_shows_on_the_member_and_in_the_audit_log(api, community, jp
     earn(api, rider, "order.illegal_ads", jpeg, 1)  # 5 points: 300 lifetime
     me = api.get("/api/v1/me", rider).json()
     assert me["stars"] == {"level": 1, "next_at": 1000}
-    assert me["balance"] == {"spendable": 5, "lifetime": 300}  # a star costs nothing
+    assert me["balance"] == {"spendable": 5, "lifetime": 300, "debt": 0}  # a star costs nothing
     [row] = run(AuditEvent.select().where((AuditEvent.action == "member.promote")
                                           & (AuditEvent.object_id == str(rider.id))))
     details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])

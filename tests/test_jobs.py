@@ -12,7 +12,7 @@ from datetime import datetime
 
 from conftest import LEG, ROOT, Process, near, requires_rq, run, start_server, wait_for
 from points import awards, jobs, schemes, submissions
-from points.members import Actor
+from points.scope import Actor
 from points.tables import Submission, Transfer
 
 

@@ -31,7 +31,7 @@ def test_rider_report_verified_and_awarded(api, community, jpeg):
     assert awarded["points"] == 50
     assert awarded["outcome"] is None
     assert awarded["award_rules_version"] == rules_version
-    assert api.balance(rider) == {"spendable": 50, "lifetime": 50}
+    assert api.balance(rider) == {"spendable": 50, "lifetime": 50, "debt": 0}
     history = api.get("/api/v1/me/history", rider).json()
     assert [(h["points"], h["code"], h["ref"]) for h in history] == [(50, "award", f"submission:{report['id']}")]
     assert "消防通道" in history[0]["reason"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import LEG, ROOT, User, grant, python, run
+from conftest import LEG, ROOT, User, grant, python, run, signed_in
 from points import ledger, members, shop
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
@@ -217,7 +217,7 @@ def bulk_members(community, count: int, points: int) -> list[User]:
     for mid in ids:
         run(ledger.open_member_accounts(mid, community.id))
         grant(community.id, mid, points)
-    return [User(mid, "rider", "", run(members.start_session(mid, 1)), community.id) for mid in ids]
+    return [signed_in(mid, "rider", community.id) for mid in ids]
 
 
 def test_the_rush_never_oversells(api, community):
@@ -256,7 +256,7 @@ def test_the_rush_across_processes(community):
     riders = bulk_members(community, 40, 1000)
     helmet = reward_id(community, "r.rider_helmet")
     script = ("import asyncio, sys, zoneinfo\n"
-              "from points import shop\nfrom points.members import Actor\nfrom points.errors import DomainError\n"
+              "from points import shop\nfrom points.scope import Actor\nfrom points.errors import DomainError\n"
               "async def go(ids):\n"
               "    for mid in ids:\n"
               "        try:\n"

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
-from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
@@ -15,16 +14,21 @@ from points import db, schemes
 from points.config import Settings, settings
 from points.dispatch import make_dispatcher
 from points.photos import PhotoStore
+from points.sms import make_sender
 from points.submissions import PhotoLimits
-from web.auth import TokenAuthMiddleware
+from web.auth import AuthMiddleware, signed_in
+from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
 from web.controllers.me import MeController
+from web.controllers.members import MembersController
 from web.controllers.public import PublicController
 from web.controllers.shop import CounterController, ShopController
 from web.controllers.staff import StaffController
 from web.controllers.submissions import SubmissionController
 from web.deps import DEPENDENCIES
 from web.errors import HANDLERS
+from web.limits import Limiter
+from web.sessions import Sessions, make_store
 
 
 def create_app(config: Settings | None = None) -> Litestar:
@@ -37,6 +41,9 @@ def create_app(config: Settings | None = None) -> Litestar:
         "store": PhotoStore(config.photo_dir),
         "limits": PhotoLimits(config.max_photos, config.max_photo_bytes, config.max_photo_pixels),
         "dispatcher": make_dispatcher(config.redis_url, config.sweep_seconds),
+        "sessions": Sessions(make_store(config), config),
+        "limiter": Limiter(config.rate_limits, config.redis_url),
+        "sender": make_sender(config.sms_sender),
     })
 
     @asynccontextmanager
@@ -50,14 +57,15 @@ def create_app(config: Settings | None = None) -> Litestar:
             yield
         finally:
             await app.state.dispatcher.stop()
+            await app.state.limiter.close()
             await db.stop()
 
     return Litestar(
-        route_handlers=[AuthController, MeController, SubmissionController, StaffController, PublicController,
-                        ShopController, CounterController],
+        route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
+                        AdminController, PublicController, ShopController, CounterController],
         dependencies=DEPENDENCIES,
-        middleware=[DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"],
-                                     exclude_from_auth_key="exclude_from_auth")],
+        middleware=[AuthMiddleware],
+        guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True
         exception_handlers=HANDLERS,
         state=state,
         lifespan=[lifespan],

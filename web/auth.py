@@ -1,29 +1,73 @@
-"""Bearer-token authentication and role guards."""
+"""Who is calling, and may they: sessions, API tokens, CSRF and role guards.
+
+Every request passes `AuthMiddleware`: an ``Authorization: Bearer`` API token
+(machine clients) or the session cookie (people) names the actor; anyone else
+is anonymous (``request.user`` is None). A cookie-authenticated unsafe request
+must carry its session's CSRF token, in the ``X-CSRF-Token`` header or the
+``_csrf_token`` form field; bearer requests need none (no browser sends them
+on its own).
+
+Every route needs a signed-in actor unless its handler says ``public=True``
+(the app-wide `signed_in` guard); controllers add role guards on top. Which
+objects an actor may touch is the domain's business (points/scope.py).
+"""
 
 from __future__ import annotations
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import AbstractMiddleware
+from litestar.types import Receive, Scope, Send
 
-from points import members
+from points import members, tokens
+from web.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("log in first: send Authorization: Bearer <token>")
-        actor = await members.actor_for_token(token.strip())
-        if actor is None:
-            raise NotAuthorizedException("your session has ended; log in again")
-        return AuthenticationResult(user=actor, auth=token.strip())
+class AuthMiddleware(AbstractMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        scope["user"], scope["auth"] = None, None
+        header = request.headers.get("authorization", "")
+        if header:
+            kind, _, token = header.partition(" ")
+            actor = await tokens.actor_for(token.strip()) if kind.lower() == "bearer" and token.strip() else None
+            if actor is None:
+                raise NotAuthorizedException("this API token is not valid (revoked, or never issued)")
+            scope["user"] = actor
+        elif sid := request.cookies.get(COOKIE):
+            sessions: Sessions = scope["litestar_app"].state.sessions
+            session = await sessions.load(sid)
+            actor = await members.session_actor(session.member_id, session.epoch) if session else None
+            if session and actor is None:
+                await sessions.end(sid)  # a role change or deletion since ended it
+            if actor is not None:
+                if request.method not in SAFE_METHODS and not csrf_ok(session, await _csrf_token(request)):
+                    raise PermissionDeniedException("CSRF token missing or wrong: send the session's token in "
+                                                    "the X-CSRF-Token header or the _csrf_token form field")
+                scope["user"], scope["auth"] = actor, session
+        await self.app(scope, receive, send)
+
+
+async def _csrf_token(request: Request) -> str | None:
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.content_type[0] in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
+        token = (await request.form()).get(CSRF_FIELD)  # litestar keeps the parsed form for the handler
+    return token
+
+
+def signed_in(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    if connection.user is None and not handler.opt.get("public") and not connection.url.path.startswith("/schema"):
+        raise NotAuthorizedException("log in first")
 
 
 def requires_role(*roles: str):
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        signed_in(connection, handler)
         if connection.user.role not in roles:
             raise PermissionDeniedException(f"only {', '.join(roles)} can do this")
 
@@ -31,4 +75,5 @@ def requires_role(*roles: str):
 
 
 staff_only = requires_role("staff", "admin")
+admin_only = requires_role("admin")
 reporters_only = requires_role("rider", "resident")

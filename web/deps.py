@@ -9,6 +9,7 @@ from points.dispatch import Dispatcher
 from points.photos import PhotoStore
 from points.submissions import PhotoLimits
 from rules import Rules
+from web.limits import Limiter
 
 
 def provide_rules(state: State) -> Rules:
@@ -27,9 +28,14 @@ def provide_limits(state: State) -> PhotoLimits:
     return state.limits
 
 
+def provide_limiter(state: State) -> Limiter:
+    return state.limiter
+
+
 DEPENDENCIES = {
     "rules": Provide(provide_rules, sync_to_thread=False),
     "dispatcher": Provide(provide_dispatcher, sync_to_thread=False),
     "store": Provide(provide_store, sync_to_thread=False),
     "limits": Provide(provide_limits, sync_to_thread=False),
+    "limiter": Provide(provide_limiter, sync_to_thread=False),
 }

@@ -22,7 +22,8 @@ def _body(code: str, message: str, field: str | None = None, **extra) -> dict:
 
 
 def domain_error(_: Request, exc: DomainError) -> Response:
-    return Response(_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status)
+    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    return Response(_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status, headers=headers)
 
 
 def validation_error(_: Request, exc: ValidationException) -> Response:

@@ -20,14 +20,141 @@ class Out(msgspec.Struct):
     """A response: built from domain views."""
 
 
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Reason = Annotated[str, msgspec.Meta(max_length=500)]
+
+
 class LoginIn(In):
-    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    phone: Phone
+    password: Password
+
+
+class CodeIn(In):
+    phone: Phone
+
+
+class CodeLoginIn(In):
+    phone: Phone
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
+
+
+class RegisterIn(In):
+    role: str  # rider | resident
+    phone: Phone
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    password: Password
+    community: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]  # the community's code
+    platform: str | None = None  # riders: meituan | eleme | sf | jd | other
+    platform_rider_id: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    building: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class CodeSent(Out):
+    sent: bool
+    expires_in_seconds: int
+    resend_after_seconds: int
+
+
+class ReasonIn(In):
+    reason: Reason = ""
+
+
+class RoleIn(In):
+    role: str
+
+
+class StaffCreateIn(In):
+    role: str  # staff | admin
+    community_id: int
+    phone: Phone
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    password: Password
+
+
+class CommunitySettingsIn(In):
+    residents_need_approval: bool
+
+
+class TokenIn(In):
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    community_id: int
+    role: str
+
+
+class TokenOut(Out):
+    id: int
+    name: str
+    community_id: int
+    role: str
+    created_by: int
+    created_at: datetime
+    revoked_at: datetime | None
+    token: str | None = None  # only in the answer that issued it
+
+
+class MemberOut(Out):
+    id: int
+    name: str
+    role: str
+    phone: str  # masked
+    platform: str | None
+    platform_rider_id: str | None
+    building: str
+    status: str
+    status_reason: str
+    community_id: int
+    created_at: datetime
+
+
+class PhoneOut(Out):
+    phone: str
+
+
+class ReverseIn(In):
+    reason: str  # false_report | duplicate | wrong_item | fraud | other
+    note: Reason = ""
+
+
+class ReverseOut(Out):
+    reversed: int
+    from_balance: int
+    to_debt: int
+    already: bool
+
+
+class DeductIn(In):
+    item: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    note: Reason
+
+
+class DeductOut(Out):
+    points: int
+    from_balance: int
+    to_debt: int
+    already: bool
+
+
+class AuditOut(Out):
+    id: int
+    actor_id: int | None
+    actor_role: str | None
+    action: str
+    object_type: str
+    object_id: str
+    community_id: int | None
+    details: dict
+    created_at: datetime
+
+
+class DeleteIn(In):
+    password: Password
 
 
 class Balance(Out):
     spendable: int
     lifetime: int
+    debt: int  # points owed after a clawback found them spent; settled from the next awards
 
 
 class Profile(Out):
@@ -36,7 +163,10 @@ class Profile(Out):
     role: str
     phone: str
     platform: str | None
+    platform_rider_id: str | None
+    building: str
     status: str
+    status_reason: str
     community_id: int
     community_code: str
     community_name: str
@@ -61,10 +191,10 @@ class BoardEntry(Out):
     reached_at: datetime
 
 
-class LoginOut(Out):
-    token: str
-    expires_in_hours: int
-    member: Profile
+class SessionOut(Out):
+    member: Profile | None
+    csrf_token: str | None  # send it back as X-CSRF-Token (or the _csrf_token form field) on every change
+    expires_in_seconds: int | None
 
 
 class Expiring(Out):
@@ -165,6 +295,7 @@ class RulesOut(Out):
     daily_cap: int | None
     monthly_cap: int | None
     first_reporter_only: bool
+    second_approval_over: int | None
     duplicate_distance_m: int
     duplicate_window_hours: int
     categories: list[Category]

@@ -1,29 +1,112 @@
-"""Log in and out with phone and password; the answer carries a bearer token."""
+"""Registration, login (password or SMS code), the current session, logout.
+
+Logging in sets an HttpOnly session cookie and answers the session's CSRF
+token; every later change (POST, PUT, …) sends that token back.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, post
-from litestar.datastructures import State
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie, State
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
-from points import members
-from web.schemas import LoginIn, LoginOut, Profile
+from points import members, otp
+from points.errors import Invalid
+from points.scope import Actor
+from web.limits import Limiter
+from web.schemas import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, RegisterIn, SessionOut
+from web.sessions import COOKIE, Session, Sessions
+
+WRONG = "wrong phone number or password"
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _phone_key(raw: str) -> str:
+    try:
+        return members.normalise_phone(raw)
+    except Invalid:
+        return raw.strip()[:32]
+
+
+async def _session_out(session: Session | None, member_id: int | None) -> SessionOut:
+    if session is None or member_id is None:
+        return SessionOut(member=None, csrf_token=None, expires_in_seconds=None)
+    return SessionOut(member=Profile(**await members.profile(member_id)), csrf_token=session.csrf,
+                      expires_in_seconds=session.absolute)
+
+
+async def sign_in(request: Request, state: State, actor: Actor, status_code: int = 200) -> Response[SessionOut]:
+    """A new session (a new id, whatever the browser came with) and its cookie."""
+    sessions: Sessions = state.sessions
+    session = await sessions.start(actor, await members.epoch(actor.id), request.cookies.get(COOKIE))
+    cookie = Cookie(key=COOKIE, value=session.sid, path="/", httponly=True, samesite="lax", max_age=session.absolute,
+                    secure=state.settings.secure_cookies or request.url.scheme == "https")
+    return Response(await _session_out(session, actor.id), cookies=[cookie], status_code=status_code)
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", operation_id="login", exclude_from_auth=True, status_code=200)
-    async def login(self, data: JSONBody[LoginIn], state: State) -> LoginOut:
+    @post("/register", operation_id="register", public=True, status_code=201)
+    async def register(self, request: Request, state: State, data: JSONBody[RegisterIn]) -> Response[SessionOut]:
+        limiter: Limiter = state.limiter
+        await limiter.hit("register_ip", client_ip(request))
+        mid = await members.register(members.Registration(
+            role=data.role, phone=data.phone, name=data.name, password=data.password, community=data.community,
+            platform=data.platform, platform_rider_id=data.platform_rider_id, building=data.building))
+        actor = await members.session_actor(mid, 0)
+        return await sign_in(request, state, actor, status_code=201)
+
+    @post("/login", operation_id="login", public=True, status_code=200)
+    async def login(self, request: Request, state: State, data: JSONBody[LoginIn]) -> Response[SessionOut]:
+        limiter: Limiter = state.limiter
+        phone = _phone_key(data.phone)
+        await limiter.hit("login_ip", client_ip(request))
+        await limiter.check("login_phone", phone, field="phone")  # locked after too many failures
         actor = await members.authenticate(data.phone, data.password)
         if actor is None:
-            raise NotAuthorizedException("wrong phone number or password")
-        hours = state.settings.session_hours
-        token = await members.start_session(actor.id, hours)
-        return LoginOut(token=token, expires_in_hours=hours, member=Profile(**await members.profile(actor.id)))
+            await limiter.hit("login_phone", phone, field="phone")
+            raise NotAuthorizedException(WRONG)
+        return await sign_in(request, state, actor)
+
+    @post("/code", operation_id="requestLoginCode", public=True, status_code=202)
+    async def request_code(self, request: Request, state: State, data: JSONBody[CodeIn]) -> CodeSent:
+        """Send a login code by SMS. The answer is the same whether or not the number is a member's."""
+        limiter: Limiter = state.limiter
+        phone = members.normalise_phone(data.phone)
+        await limiter.hit("code_ip", client_ip(request))
+        await limiter.hit("code_phone", phone, field="phone")
+        await limiter.hit("code_phone_day", phone, field="phone")
+        await otp.request(phone, state.sender)
+        return CodeSent(sent=True, expires_in_seconds=int(otp.LIFETIME.total_seconds()),
+                        resend_after_seconds=state.settings.rate_limits["code_phone"][1])
+
+    @post("/login/code", operation_id="loginWithCode", public=True, status_code=200)
+    async def login_code(self, request: Request, state: State, data: CodeLoginIn) -> Response[SessionOut]:
+        limiter: Limiter = state.limiter
+        phone = _phone_key(data.phone)
+        await limiter.hit("login_ip", client_ip(request))
+        await limiter.check("login_phone", phone, field="phone")
+        actor = await otp.login(data.phone, data.code)
+        if actor is None:
+            await limiter.hit("login_phone", phone, field="phone")
+            raise NotAuthorizedException("wrong or expired code")
+        return await sign_in(request, state, actor)
+
+    @get("/session", operation_id="session", public=True)
+    async def session(self, request: Request) -> SessionOut:
+        """Who this session is and its CSRF token (all null when not logged in)."""
+        return await _session_out(request.auth if isinstance(request.auth, Session) else None,
+                                  request.user.id if request.user else None)
 
     @post("/logout", operation_id="logout", status_code=204)
-    async def logout(self, request: Request) -> None:
-        await members.end_session(request.auth)
+    async def logout(self, request: Request, state: State) -> Response[None]:
+        if isinstance(request.auth, Session):
+            await state.sessions.end(request.auth.sid)
+        return Response(None, status_code=204, cookies=[Cookie(key=COOKIE, value="", path="/", max_age=0,
+                                                              httponly=True, samesite="lax")])

@@ -1,17 +1,19 @@
-"""The member's own account: profile, balance, points history, submissions."""
+"""The member's own account: profile, balance, points history, submissions; their data, and deletion."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromQuery, JSONBody
 
-from points import expiry, honours, ledger, members, submissions
+from points import expiry, honours, ledger, member_data, members, submissions
 from rules import Rules
-from web.schemas import Balance, Expiring, HistoryEntry, Me, Profile, Stars, SubmissionOut
+from web.schemas import Balance, DeleteIn, Expiring, HistoryEntry, Me, Profile, Stars, SubmissionOut
+from web.sessions import COOKIE
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
@@ -42,3 +44,16 @@ class MeController(Controller):
     @get("/expiring", operation_id="myExpiringPoints")
     async def expiring(self, request: Request, rules: NamedDependency[Rules]) -> list[Expiring]:
         return msgspec.convert(await expiry.upcoming(rules, request.user.id), list[Expiring])
+
+    @get("/export", operation_id="myData")
+    async def export(self, request: Request) -> Response[dict]:
+        """Everything kept about me, as one JSON document."""
+        return Response(await member_data.export(request.user),
+                         headers={"Content-Disposition": f'attachment; filename="jifen-{request.user.id}.json"'})
+
+    @post("/delete", operation_id="deleteMe", status_code=204)
+    async def delete(self, request: Request, state: State, data: JSONBody[DeleteIn]) -> Response[None]:
+        """Delete my account: personal details are anonymised, held orders cancelled, points forfeited."""
+        await member_data.delete(request.user, data.password)
+        await state.sessions.end(request.auth.sid)
+        return Response(None, status_code=204, cookies=[Cookie(key=COOKIE, value="", path="/", max_age=0)])

@@ -16,16 +16,17 @@ from web.schemas import BoardEntry, RulesOut
 class PublicController(Controller):
     tags = ["public"]
 
-    @get("/api/v1/rules", operation_id="rules", exclude_from_auth=True)
+    @get("/api/v1/rules", operation_id="rules", public=True)
     async def rules(self, rules: NamedDependency[Rules]) -> RulesOut:
         return RulesOut(
             id=rules.id, version=rules.version, name_zh=rules.name_zh, name_en=rules.name_en,
             timezone=rules.timezone, daily_cap=rules.daily_cap, monthly_cap=rules.monthly_cap,
-            first_reporter_only=rules.first_reporter_only, duplicate_distance_m=rules.duplicates.distance_m,
+            first_reporter_only=rules.first_reporter_only, second_approval_over=rules.second_approval_over,
+            duplicate_distance_m=rules.duplicates.distance_m,
             duplicate_window_hours=rules.duplicates.window_hours, categories=list(rules.categories),
             items=list(rules.items))
 
-    @get("/api/v1/rules/versions/{version:str}", operation_id="rulesVersion", exclude_from_auth=True,
+    @get("/api/v1/rules/versions/{version:str}", operation_id="rulesVersion", public=True,
          media_type="text/plain; charset=utf-8")
     async def rules_version(self, version: FromPath[str]) -> str:
         """A rules file exactly as it was when any process ran with it: why an old award gave what it gave."""
@@ -40,7 +41,7 @@ class PublicController(Controller):
         """The member's community's honour board: this month as it stands, or a finished month as kept."""
         return msgspec.convert(await honours.board(rules, request.user.community_id, month), list[BoardEntry])
 
-    @get("/healthz", operation_id="health", exclude_from_auth=True)
+    @get("/healthz", operation_id="health", public=True)
     async def health(self) -> dict[str, str]:
         await db.ping()
         return {"status": "ok"}

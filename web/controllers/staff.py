@@ -1,4 +1,4 @@
-"""Community staff: the verification queue of their own community; verify or reject."""
+"""Community staff: the verification queue of their own community; verify, reject, reverse an award."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from points import jobs, submissions
+from points import jobs, reversals, submissions
 from points.dispatch import Dispatcher
 from rules import Rules
 from web.auth import staff_only
-from web.schemas import RejectIn, SubmissionOut, VerifyIn
+from web.schemas import RejectIn, ReverseIn, ReverseOut, SubmissionOut, VerifyIn
 
-Status = Literal["submitted", "verified", "rejected", "awarded"]
+Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
 
 
 class StaffController(Controller):
@@ -42,3 +42,8 @@ class StaffController(Controller):
                      rules: NamedDependency[Rules]) -> SubmissionOut:
         await submissions.reject(request.user, submission_id, data.reason, data.note)
         return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)
+
+    @post("/submissions/{submission_id:int}/reverse", operation_id="reverseAward", status_code=200)
+    async def reverse(self, request: Request, submission_id: FromPath[int], data: JSONBody[ReverseIn]) -> ReverseOut:
+        """Claw back an award found false or duplicate: from the balance, the rest as a debt. Twice is once."""
+        return ReverseOut(**await reversals.reverse_award(request.user, submission_id, data.reason, data.note))

@@ -16,6 +16,8 @@ from points.photos import PhotoStore
 from points.submissions import PhotoLimits, Report
 from rules import Rules
 from web.auth import reporters_only
+from web.controllers.auth import client_ip
+from web.limits import Limiter
 from web.schemas import SubmissionOut, SubmitForm
 
 
@@ -28,8 +30,11 @@ class SubmissionController(Controller):
         self, request: Request, data: MultipartBody[SubmitForm], rules: NamedDependency[Rules],
         store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
         dispatcher: NamedDependency[Dispatcher],
+        limiter: NamedDependency[Limiter],
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[SubmissionOut]:
+        await limiter.hit("submit_member", str(request.user.id))
+        await limiter.hit("submit_ip", client_ip(request))
         report = Report(item=data.item, description=data.description, lat=data.lat, lng=data.lng,
                         grid=data.grid or None, address=data.address, units=data.units)
         uploads = [await f.read() for f in data.photos]

@@ -1,0 +1,75 @@
+"""A member's own data: a full export (JSON), and deletion at their request (PIPL).
+
+Deletion anonymises, it does not remove: the name, phone, platform id and
+building go; the member's held orders are cancelled and what is left of their
+spendable points is forfeited by a transfer, so the ledger stays whole and
+every earlier transfer still adds up. Their reports stay for the community's
+record with the place rounded to about 100 m and the address cleared.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from points import audit, ledger, members, shop
+from points.db import lock_rows_sql, sql, write
+from points.errors import Forbidden
+from points.ledger import ISSUANCE, SPENDABLE, TransferSpec
+from points.privacy import PUBLIC_DECIMALS, deleted_phone
+from points.scope import Actor
+
+DELETED_NAME = "已注销"
+
+
+async def export(actor: Actor) -> dict[str, Any]:
+    """Everything kept about the member, as they may see it."""
+    mid = actor.id
+    return {
+        "exported_at": datetime.now(UTC),
+        "member": await members.profile(mid),
+        "balance": await ledger.balances(mid),
+        "transfers": await ledger.history(mid, limit=1_000_000),
+        "submissions": await sql("SELECT id, item_id, claimed_item_id, units, description, address, lat, lng, "
+                                 "status, submitted_at, points, awarded_at, reject_reason, reverse_reason "
+                                 "FROM submission WHERE member = {} ORDER BY id", mid),
+        "photos": await sql("SELECT p.id, p.submission, p.width, p.height, p.taken_at, p.exif_lat, p.exif_lng "
+                            "FROM photo p JOIN submission s ON s.id = p.submission WHERE s.member = {} "
+                            "ORDER BY p.id", mid),
+        "orders": await sql("SELECT id, reward, price, status, pickup_code, created_at, resolved_at "
+                            "FROM redemption WHERE member = {} ORDER BY id", mid),
+    }
+
+
+def _round(column: str) -> str:
+    return f"ROUND(CAST({column} AS NUMERIC), {PUBLIC_DECIMALS})"
+
+
+async def delete(actor: Actor, password: str) -> None:
+    """Anonymise the member; their password confirms it is them."""
+    if not await members.authenticate_id(actor.id, password):
+        raise Forbidden("wrong_password", "the password is wrong", field="password")
+    mid = actor.id
+
+    async def run() -> None:
+        row = (await sql("SELECT community FROM member WHERE id = {}", mid))[0]
+        await shop.release_held(mid)
+        spendable = (await sql("SELECT id, balance FROM account WHERE key = {}" + lock_rows_sql(),
+                               ledger.member_account_key(SPENDABLE, mid)))[0]
+        if spendable["balance"] > 0:
+            issuance = await ledger.accounts_by_key([ledger.community_account_key(ISSUANCE, row["community"])])
+            await ledger.post([TransferSpec(f"forfeit:member:{mid}", spendable["id"], *issuance.values(),
+                                            spendable["balance"], "forfeit", "注销账户 / account deleted",
+                                            f"member:{mid}")])
+        old_phone = (await sql("SELECT phone FROM member WHERE id = {}", mid))[0]["phone"]
+        await sql("UPDATE member SET name = {}, phone = {}, password_hash = '!', platform_rider_id = NULL, "
+                  "building = '', status = 'deleted', status_reason = '', session_epoch = session_epoch + 1 "
+                  "WHERE id = {} RETURNING id", DELETED_NAME, deleted_phone(mid), mid)
+        await sql(f"UPDATE submission SET lat = {_round('lat')}, lng = {_round('lng')}, address = '' "
+                  "WHERE member = {} RETURNING id", mid)
+        await sql(f"UPDATE photo SET exif_lat = {_round('exif_lat')}, exif_lng = {_round('exif_lng')} "
+                  "WHERE submission IN (SELECT id FROM submission WHERE member = {}) RETURNING id", mid)
+        await sql("DELETE FROM one_time_code WHERE phone = {} RETURNING id", old_phone)
+        await audit.record(mid, "member.delete", "member", mid, row["community"], {})
+
+    await write(run)

@@ -1,0 +1,71 @@
+"""One-time login codes sent by SMS (ASVS 6.5/6.6).
+
+Six digits from a CSPRNG, stored salted and hashed, valid for ten minutes,
+single use, at most five tries each; only the newest code of a number counts.
+A code is sent only to the number of an existing member, yet the answer to the
+request is the same either way. How often codes may be asked for is the web
+layer's rate limit (per number and per address).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from points import members
+from points.db import sql, write
+from points.scope import Actor
+from points.sms import Sender
+
+LIFETIME = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+
+
+def _hash(code: str, salt: str) -> str:
+    return salt + "$" + hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+def _matches(code: str, stored: str) -> bool:
+    salt, _, _ = stored.partition("$")
+    return hmac.compare_digest(_hash(code, salt), stored)
+
+
+async def request(phone: str, sender: Sender) -> None:
+    """Send a code to `phone` if a member has it; silently nothing otherwise."""
+    phone = members.normalise_phone(phone)
+    if await members.by_phone(phone) is None:
+        return
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = datetime.now(UTC)
+    await write(lambda: sql("INSERT INTO one_time_code (phone, code_hash, created_at, expires_at, attempts) "
+                            "VALUES ({}, {}, {}, {}, 0) RETURNING id", phone, _hash(code, secrets.token_hex(8)),
+                            now, now + LIFETIME))
+    await sender.send(phone, f"【积分】您的登录验证码是 {code},10分钟内有效。Your Jifen login code: {code}")
+
+
+async def login(phone: str, code: str) -> Actor | None:
+    """The member, if `code` is the newest live code for `phone`; each try counts, a used code is spent."""
+    try:
+        phone = members.normalise_phone(phone)
+    except Exception:
+        return None
+    code = (code or "").strip()
+
+    async def run() -> bool:
+        now = datetime.now(UTC)
+        rows = await sql("SELECT id, code_hash, expires_at, attempts, used_at FROM one_time_code WHERE phone = {} "
+                         "ORDER BY id DESC LIMIT 1", phone)
+        if not rows or rows[0]["used_at"] is not None or rows[0]["expires_at"] <= now:
+            return False
+        tried = await sql("UPDATE one_time_code SET attempts = attempts + 1 WHERE id = {} AND attempts < {} "
+                          "RETURNING id", rows[0]["id"], MAX_ATTEMPTS)
+        if not tried or not _matches(code, rows[0]["code_hash"]):
+            return False
+        return bool(await sql("UPDATE one_time_code SET used_at = {} WHERE id = {} AND used_at IS NULL RETURNING id",
+                              now, rows[0]["id"]))
+
+    if not await write(run):
+        return None
+    return await members.by_phone(phone)

@@ -1,0 +1,60 @@
+"""Admins: staff accounts and roles, community settings, API tokens, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from points import audit, members, tokens
+from web.auth import admin_only
+from web.schemas import AuditOut, CommunitySettingsIn, MemberOut, RoleIn, StaffCreateIn, TokenIn, TokenOut
+
+
+class AdminController(Controller):
+    path = "/api/v1/admin"
+    tags = ["admin"]
+    guards = [admin_only]
+
+    @post("/members", operation_id="createStaff", status_code=201)
+    async def create_staff(self, request: Request, data: JSONBody[StaffCreateIn]) -> MemberOut:
+        mid = await members.create_staff(request.user, data.community_id, data.role, data.name, data.phone,
+                                         data.password)
+        return msgspec.convert(await members.view(request.user, mid), MemberOut)
+
+    @post("/members/{member_id:int}/role", operation_id="setRole", status_code=200)
+    async def set_role(self, request: Request, member_id: FromPath[int], data: JSONBody[RoleIn]) -> MemberOut:
+        return msgspec.convert(await members.set_role(request.user, member_id, data.role), MemberOut)
+
+    @post("/communities/{community_id:int}", operation_id="communitySettings", status_code=204)
+    async def community(self, request: Request, community_id: FromPath[int],
+                        data: JSONBody[CommunitySettingsIn]) -> None:
+        await members.set_community(request.user, community_id, data.residents_need_approval)
+
+    @post("/tokens", operation_id="issueToken", status_code=201)
+    async def issue_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenOut:
+        """The token is in this answer only; keep it safe. Only its hash is stored."""
+        return msgspec.convert(await tokens.issue(request.user, data.name, data.community_id, data.role), TokenOut)
+
+    @get("/tokens", operation_id="tokens")
+    async def tokens(self, request: Request) -> list[TokenOut]:
+        return msgspec.convert(await tokens.listing(request.user), list[TokenOut])
+
+    @post("/tokens/{token_id:int}/revoke", operation_id="revokeToken", status_code=200)
+    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> TokenOut:
+        return msgspec.convert(await tokens.revoke(request.user, token_id), TokenOut)
+
+    @get("/audit", operation_id="audit")
+    async def audit_log(self, request: Request, action: FromQuery[str | None] = None,
+                        community: FromQuery[int | None] = None, actor: FromQuery[int | None] = None,
+                        object_type: FromQuery[str | None] = None, object_id: FromQuery[str | None] = None,
+                        since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
+                        before: FromQuery[int | None] = None,
+                        limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=1000)]] = 100) -> list[AuditOut]:
+        """Newest first; every filter given must match. Page with `before` (the last id seen)."""
+        rows = await audit.listing(request.user, action, community, actor, object_type, object_id, since, until,
+                                   limit, before)
+        return msgspec.convert(rows, list[AuditOut])

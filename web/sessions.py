@@ -1,0 +1,110 @@
+"""Server-side login sessions behind an HttpOnly cookie.
+
+The cookie holds a random id; the record lives in a litestar store: a file
+store under the data directory in the embedded mode, Redis in production, so
+any app process can read any session. The store key is the id's SHA-256, so a
+leaked store does not leak live cookies.
+
+A session has an absolute lifetime and an idle timeout (both shorter for
+staff), a CSRF token of its own, and the member's session epoch: a role change
+raises the epoch and so ends every older session. Login always starts a new
+session (a new id) and ends the one the browser came with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.redis import RedisStore
+
+from points.config import Settings
+from points.scope import Actor
+
+COOKIE = "jifen_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "_csrf_token"
+RENEW_EVERY = 60  # seconds at most: how stale `last seen` may get before the record is written again
+
+
+@dataclass
+class Session:
+    sid: str
+    member_id: int
+    epoch: int
+    csrf: str
+    created: float
+    seen: float
+    idle: int
+    absolute: int
+
+    def record(self) -> str:
+        return json.dumps({"m": self.member_id, "e": self.epoch, "x": self.csrf, "c": self.created, "s": self.seen,
+                           "i": self.idle, "a": self.absolute})
+
+
+def make_store(config: Settings) -> Store:
+    if config.redis_url:
+        return RedisStore.with_client(config.redis_url, namespace="jifen-sessions")
+    path = Path(config.data_dir) / "sessions"
+    path.mkdir(parents=True, exist_ok=True)
+    return FileStore(path)
+
+
+def _key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class Sessions:
+    def __init__(self, store: Store, config: Settings):
+        self.store = store
+        self.config = config
+
+    def lifetimes(self, actor: Actor) -> tuple[int, int]:
+        """(idle, absolute) in seconds for this member's role."""
+        c = self.config
+        if actor.is_staff:
+            return c.staff_idle_seconds, c.staff_session_seconds
+        return c.session_idle_seconds, c.session_seconds
+
+    async def start(self, actor: Actor, epoch: int, old_sid: str | None = None) -> Session:
+        if old_sid:
+            await self.end(old_sid)
+        idle, absolute = self.lifetimes(actor)
+        now = time.time()
+        session = Session(secrets.token_urlsafe(32), actor.id, epoch, secrets.token_urlsafe(32), now, now, idle,
+                          absolute)
+        await self.store.set(_key(session.sid), session.record(), expires_in=idle)
+        return session
+
+    async def load(self, sid: str) -> Session | None:
+        """The live session for this cookie, or None (unknown, idle too long, or past its lifetime)."""
+        if not sid or len(sid) > 100:
+            return None
+        raw = await self.store.get(_key(sid))
+        if raw is None:
+            return None
+        r = json.loads(raw)
+        session = Session(sid, r["m"], r["e"], r["x"], r["c"], r["s"], r["i"], r["a"])
+        now = time.time()
+        if now - session.seen > session.idle or now - session.created > session.absolute:
+            await self.end(sid)
+            return None
+        if now - session.seen > min(RENEW_EVERY, session.idle / 4):
+            session.seen = now
+            left = int(min(session.idle, session.created + session.absolute - now)) + 1
+            await self.store.set(_key(sid), session.record(), expires_in=left)
+        return session
+
+    async def end(self, sid: str) -> None:
+        await self.store.delete(_key(sid))
+
+
+def csrf_ok(session: Session, token: str | None) -> bool:
+    return bool(token) and secrets.compare_digest(str(token), session.csrf)
