@@ -61,7 +61,12 @@ def lots_from(rules: Rules, account_id: int, transfers: list[dict[str, Any]]) ->
     for t in transfers:
         if t["credit_account"] == account_id:
             if t["code"] == "redeem_void" and taken_by.get(t["ref"]):
-                lots.extend(Lot(s.id, s.expires_at, s.amount) for s in taken_by.pop(t["ref"]))
+                for piece in taken_by.pop(t["ref"]):  # back into its lot, which may still hold the rest
+                    lot = next((lot for lot in lots if lot.id == piece.id), None)
+                    if lot is None:
+                        lots.append(Lot(piece.id, piece.expires_at, piece.amount))
+                    else:
+                        lot.amount += piece.amount
             else:
                 lots.append(Lot(t["id"], expires_at(rules, t["created_at"]), t["amount"]))
         else:

@@ -82,6 +82,8 @@ async def accounts_by_key(keys: Iterable[str]) -> dict[str, int]:
 
 async def post(transfers: Sequence[TransferSpec]) -> set[str]:
     """Write the transfers not yet written; return the keys written now."""
+    if len({t.key for t in transfers}) != len(transfers):
+        raise ValueError("one idempotency key twice in one post: each key is one transfer")
     inserted: set[str] = set()
     now = datetime.now(UTC)
     for start in range(0, len(transfers), INSERT_CHUNK):

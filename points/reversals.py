@@ -10,7 +10,6 @@ the award, and the submission moves awarded → reversed once.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +18,10 @@ from points.db import lock_rows_sql, sql, write
 from points.errors import Conflict, Forbidden, Invalid, Unprocessable
 from points.ledger import DEBT, ISSUANCE, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.scope import REPORTER_ROLES, Actor
+from points.submissions import IDEMPOTENCY_KEY
 from rules import Rules
 
 REVERSE_REASONS = ("false_report", "duplicate", "wrong_item", "fraud", "other")
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
 
 
 async def _member_accounts(member_id: int) -> dict[str, dict[str, Any]]:

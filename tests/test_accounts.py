@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+
 from conftest import (
     LEG,
     PASSWORD,
@@ -21,7 +22,6 @@ from conftest import (
     user_from,
     wait_for,
 )
-
 from points import members
 from points.db import sql
 

@@ -73,6 +73,22 @@ def test_held_points_never_expire_and_come_back_with_their_date(community):
     assert spendable(member.id) == 0
 
 
+def test_a_cancelled_order_goes_back_into_the_lot_it_came_from(community):
+    """The rest of a lot and the part an order held are one lot again, expiring once."""
+    member = community.residents[1]
+    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    grant(community.id, member.id, 500)
+    raincoat = run(Reward.select(Reward.id).where((Reward.community == community.id)
+                                                  & (Reward.code == "r.raincoat")).first())["id"]  # 400
+    actor = Actor(member.id, "resident", community.id, "", "active")
+    order, _ = run(shop.place_order(actor, raincoat, AFTER_30_DAYS.tz, 7))
+    run(shop.cancel(actor, order["id"]))
+    [lot] = lots(member.id)
+    assert lot.amount == 500
+    run(expiry.expire_points(AFTER_30_DAYS, now=lot.expires_at + timedelta(days=1)))
+    assert spendable(member.id) == 0  # and reconciliation (after every test) finds the books whole
+
+
 def test_lifetime_points_never_expire(api, community, jpeg):
     rider = community.riders[1]
     report = api.submit(rider, "order.illegal_ads", [jpeg], **near()).json()  # auto-accepted: 5 points

@@ -64,7 +64,7 @@ def create_app(config: Settings | None = None) -> Litestar:
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
                         AdminController, PublicController, ShopController, CounterController],
         dependencies=DEPENDENCIES,
-        middleware=[AuthMiddleware],
+        middleware=[AuthMiddleware()],
         guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True
         exception_handlers=HANDLERS,
         state=state,

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.enums import RequestEncodingType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.base import AbstractMiddleware
-from litestar.types import Receive, Scope, Send
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from points import members, tokens
 from web.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok
@@ -28,8 +28,10 @@ from web.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-class AuthMiddleware(AbstractMiddleware):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+class AuthMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request: Request = scope["litestar_app"].request_class(scope=scope, receive=receive)
         scope["user"], scope["auth"] = None, None
         header = request.headers.get("authorization", "")
@@ -50,7 +52,7 @@ class AuthMiddleware(AbstractMiddleware):
                     raise PermissionDeniedException("CSRF token missing or wrong: send the session's token in "
                                                     "the X-CSRF-Token header or the _csrf_token form field")
                 scope["user"], scope["auth"] = actor, session
-        await self.app(scope, receive, send)
+        await next_app(scope, receive, send)
 
 
 async def _csrf_token(request: Request) -> str | None:

@@ -30,6 +30,8 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     field = first.get("key")
+    if field and first.get("source") == "header":  # litestar names the handler's argument; callers know the header
+        field = "-".join(part.capitalize() for part in field.split("_"))
     message = first.get("message") or exc.detail
     unknown = re.search(r"unknown field `([^`]+)`", message)
     if unknown:  # msgspec names the whole body; the member needs the field

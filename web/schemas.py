@@ -8,8 +8,13 @@ from typing import Annotated
 
 import msgspec
 from litestar.datastructures import UploadFile
+from litestar.params import HeaderParameter
 
 from rules import Category, Item
+
+# A retry with the same key gets the first answer, never a second effect.
+IdempotencyKey = Annotated[str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100)]
+OptionalIdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100)]
 
 
 class In(msgspec.Struct, forbid_unknown_fields=True):

@@ -87,7 +87,7 @@ class AuthController(Controller):
                         resend_after_seconds=state.settings.rate_limits["code_phone"][1])
 
     @post("/login/code", operation_id="loginWithCode", public=True, status_code=200)
-    async def login_code(self, request: Request, state: State, data: CodeLoginIn) -> Response[SessionOut]:
+    async def login_code(self, request: Request, state: State, data: JSONBody[CodeLoginIn]) -> Response[SessionOut]:
         limiter: Limiter = state.limiter
         phone = _phone_key(data.phone)
         await limiter.hit("login_ip", client_ip(request))

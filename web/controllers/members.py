@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from points import members, reversals
 from rules import Rules
 from web.auth import staff_only
-from web.schemas import DeductIn, DeductOut, MemberOut, PhoneOut, ReasonIn
+from web.schemas import DeductIn, DeductOut, IdempotencyKey, MemberOut, PhoneOut, ReasonIn
 
 Status = Literal["pending", "active", "declined", "suspended", "deleted"]
 
@@ -47,8 +47,7 @@ class MembersController(Controller):
     @post("/{member_id:int}/deductions", operation_id="deduct", status_code=200)
     async def deduct(self, request: Request, member_id: FromPath[int], data: JSONBody[DeductIn],
                      rules: NamedDependency[Rules],
-                     idempotency_key: Annotated[str, Parameter(header="Idempotency-Key", min_length=8,
-                                                               max_length=100)]) -> DeductOut:
+                     idempotency_key: IdempotencyKey) -> DeductOut:
         """Record a deduction item of the rules file; send an Idempotency-Key so a retry deducts once."""
         result = await reversals.deduct(request.user, rules, member_id, data.item, data.note, idempotency_key)
         return DeductOut(**result)

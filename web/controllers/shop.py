@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 
 from points import shop
 from points.errors import Invalid
@@ -18,6 +18,7 @@ from rules.catalogue import check_reward
 from web.auth import reporters_only, staff_only
 from web.schemas import (
     FulfilIn,
+    OptionalIdempotencyKey,
     OrderIn,
     OrderOut,
     RestockIn,
@@ -39,8 +40,7 @@ class ShopController(Controller):
     @post("/orders", operation_id="placeOrder", guards=[reporters_only])
     async def order(
         self, request: Request, data: JSONBody[OrderIn], rules: NamedDependency[Rules],
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", min_length=8,
-                                                         max_length=100)] = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> Response[OrderOut]:
         view, placed = await shop.place_order(request.user, data.reward, rules.tz, rules.pickup_days,
                                               idempotency_key)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, MultipartBody, Parameter
+from litestar.params import FromPath, MultipartBody
 from litestar.response import File
 
 from points import jobs, submissions
@@ -18,7 +16,7 @@ from rules import Rules
 from web.auth import reporters_only
 from web.controllers.auth import client_ip
 from web.limits import Limiter
-from web.schemas import SubmissionOut, SubmitForm
+from web.schemas import OptionalIdempotencyKey, SubmissionOut, SubmitForm
 
 
 class SubmissionController(Controller):
@@ -31,7 +29,7 @@ class SubmissionController(Controller):
         store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
         dispatcher: NamedDependency[Dispatcher],
         limiter: NamedDependency[Limiter],
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> Response[SubmissionOut]:
         await limiter.hit("submit_member", str(request.user.id))
         await limiter.hit("submit_ip", client_ip(request))

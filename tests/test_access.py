@@ -1,0 +1,214 @@
+"""The access matrix (T13): every state-changing endpoint × every role × an object in community A or B,
+against the policy table below. A refused cell (401, 403, 404) must leave no trace: no audit row, no
+transfer, no change to the object."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conftest import PASSWORD, User, grant, near, new_phone, run
+from points import members, shop, tokens
+from points.config import ROOT
+from points.db import sql
+from points.scope import Actor
+from rules.catalogue import load_catalogue
+
+ROLES = ("anonymous", "pending", "rider", "resident", "staff_a", "staff_b", "admin")
+_spot = itertools.count(1)
+
+
+def policy(kind: str, role: str, where: str, ok: int) -> int:
+    """What `role` gets from an endpoint of `kind` acting on an object in community `where` (A or B).
+    The pending rider, rider, resident and staff_a belong to A; staff_b to B; the admin to A, acting on all."""
+    if role == "anonymous":
+        return 401
+    if kind == "staff":  # staff act only in their own community; another's object does not exist for them
+        if role in ("pending", "rider", "resident"):
+            return 403
+        if role == "admin" or (role == "staff_a") == (where == "A"):
+            return ok
+        return 404
+    if kind == "reporter":  # riders and residents act for themselves, in their own community
+        if role in ("staff_a", "staff_b", "admin") or role == "pending":
+            return 403
+        return ok if where == "A" else 404
+    if kind == "admin":
+        return ok if role == "admin" else 403
+    raise ValueError(kind)
+
+
+@dataclass
+class World:
+    api: Any
+    a: Any
+    b: Any
+    users: dict[str, User | None]
+    jpeg: bytes
+    rewards: dict[str, int]
+
+    def community(self, where: str):
+        return self.a if where == "A" else self.b
+
+    def submission(self, where: str) -> int:
+        c = self.community(where)
+        response = self.api.submit(c.riders[0], "order.streetlight_broken", [self.jpeg],
+                                   **near(metres_north=200 * next(_spot)))
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def awarded(self, where: str) -> int:
+        c, sid = self.community(where), self.submission(where)
+        assert self.api.verify(c.staff, sid).status_code == 200
+        self.api.wait_awarded(c.riders[0], sid)
+        return sid
+
+    def member(self, where: str, status: str = "active") -> int:
+        c = self.community(where)
+        return run(members.create_member(c.id, "rider", "矩阵骑手", new_phone(), PASSWORD, "jd", status, "JD-1"))
+
+    def token(self, where: str) -> int:
+        admin = Actor(self.users["admin"].id, "admin", self.a.id, "", "active")
+        return run(tokens.issue(admin, "平台", self.community(where).id, "staff"))["id"]
+
+    def order(self, where: str) -> dict[str, Any]:
+        c = self.community(where)
+        owner = c.residents[1]
+        grant(c.id, owner.id, 200)
+        response = self.api.post("/api/v1/shop/orders", owner, json={"reward": self.rewards[where]})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": f"matrix-{uuid.uuid4().hex}"}
+
+
+# name: (kind, success status, make the object in A or B, the request for it)
+ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any], tuple]]] = {
+    "verify": ("staff", 200, World.submission,
+               lambda sid: ("POST", f"/api/v1/staff/submissions/{sid}/verify", {}, {})),
+    "reject": ("staff", 200, World.submission,
+               lambda sid: ("POST", f"/api/v1/staff/submissions/{sid}/reject", {"reason": "unclear"}, {})),
+    "reverse": ("staff", 200, World.awarded,
+                lambda sid: ("POST", f"/api/v1/staff/submissions/{sid}/reverse", {"reason": "fraud"}, {})),
+    "approve": ("staff", 200, lambda w, where: w.member(where, "pending"),
+                lambda mid: ("POST", f"/api/v1/staff/members/{mid}/approve", {}, {})),
+    "decline": ("staff", 200, lambda w, where: w.member(where, "pending"),
+                lambda mid: ("POST", f"/api/v1/staff/members/{mid}/decline", {"reason": "资料不符"}, {})),
+    "suspend": ("staff", 200, World.member,
+                lambda mid: ("POST", f"/api/v1/staff/members/{mid}/suspend", {"reason": "虚报"}, {})),
+    "reinstate": ("staff", 200, lambda w, where: w.member(where, "suspended"),
+                  lambda mid: ("POST", f"/api/v1/staff/members/{mid}/reinstate", {}, {})),
+    "phone": ("staff", 200, World.member, lambda mid: ("POST", f"/api/v1/staff/members/{mid}/phone", None, {})),
+    "deduct": ("staff", 200, World.member,
+               lambda mid: ("POST", f"/api/v1/staff/members/{mid}/deductions",
+                            {"item": "penalty.no_show", "note": "未到岗"}, _key())),
+    "fulfil": ("staff", 200, World.order,
+               lambda order: ("POST", "/api/v1/staff/shop/fulfil", {"code": order["pickup_code"]}, {})),
+    "staff_cancel": ("staff", 200, World.order,
+                     lambda order: ("POST", f"/api/v1/staff/shop/orders/{order['id']}/cancel", None, {})),
+    "restock": ("staff", 200, lambda w, where: w.rewards[where],
+                lambda rid: ("POST", f"/api/v1/staff/shop/rewards/{rid}/restock", {"quantity": 1, "reason": "到货"},
+                             {})),
+    "order": ("reporter", 201, lambda w, where: w.rewards[where],
+              lambda rid: ("POST", "/api/v1/shop/orders", {"reward": rid}, _key())),
+    "set_role": ("admin", 200, World.member,
+                 lambda mid: ("POST", f"/api/v1/admin/members/{mid}/role", {"role": "resident"}, {})),
+    "community": ("admin", 204, lambda w, where: w.community(where).id,
+                  lambda cid: ("POST", f"/api/v1/admin/communities/{cid}", {"residents_need_approval": False}, {})),
+    "revoke": ("admin", 200, lambda w, where: w.token(where),
+               lambda tid: ("POST", f"/api/v1/admin/tokens/{tid}/revoke", None, {})),
+    "token": ("admin", 201, lambda w, where: w.community(where).id,
+              lambda cid: ("POST", "/api/v1/admin/tokens", {"name": "平台", "community_id": cid, "role": "staff"},
+                           {})),
+}
+
+
+def traces() -> tuple[int, int, int]:
+    row = run(sql("SELECT (SELECT COUNT(*) FROM audit_event) AS a, (SELECT COUNT(*) FROM transfer) AS t, "
+                  "(SELECT COUNT(*) FROM member WHERE status <> 'active') AS m"))[0]
+    return row["a"], row["t"], row["m"]
+
+
+@pytest.fixture
+def world(api, make_community, jpeg) -> World:
+    a, b = make_community(), make_community()
+    catalogue = load_catalogue(ROOT / "rules" / "rewards.toml")
+    rewards = {}
+    for where, c in (("A", a), ("B", b)):
+        run(shop.load_catalogue(c.id, catalogue))
+        rid = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", c.id))[0]["id"]
+        run(sql("UPDATE reward SET limit_count = NULL WHERE id = {} RETURNING id", rid))
+        run(shop.restock(Actor(c.staff.id, "staff", c.id, "", "active"), rid, 900, "矩阵测试备货"))
+        rewards[where] = rid
+    pending_phone = new_phone()
+    run(members.create_member(a.id, "rider", "待审骑手", pending_phone, PASSWORD, "meituan", "pending", "MT-9"))
+    admin_phone = new_phone()
+    run(members.create_member(a.id, "admin", "管理员", admin_phone, PASSWORD))
+    for c in (a, b):
+        grant(c.id, c.riders[0].id, 1000)
+        grant(c.id, c.residents[0].id, 1000)
+    users = {"anonymous": None, "pending": api.user(pending_phone), "rider": a.riders[0], "resident": a.residents[0],
+             "staff_a": a.staff, "staff_b": b.staff, "admin": api.user(admin_phone)}
+    return World(api, a, b, users, jpeg, rewards)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_every_role_gets_what_the_policy_says(world, endpoint):
+    kind, ok, make, request = ENDPOINTS[endpoint]
+    wrong = []
+    for where, role in itertools.product("AB", ROLES):
+        obj = make(world, where)
+        method, path, body, headers = request(obj)
+        before = traces()
+        response = world.api.request(method, path, world.users[role], json=body, headers=headers)
+        expected = policy(kind, role, where, ok)
+        if response.status_code != expected:
+            wrong.append(f"{role} on {where}: {response.status_code}, policy says {expected}: {response.text[:200]}")
+        elif expected >= 400 and traces() != before:
+            wrong.append(f"{role} on {where}: refused ({expected}) but left a trace {before} → {traces()}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_state_changing_route_is_in_the_matrix(stack):
+    """A new unsafe route must join the policy table (or be listed here with where it is tested)."""
+    from litestar import Litestar
+
+    from web.app import create_app
+
+    tested_elsewhere = {
+        "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/code", "/api/v1/auth/login/code",
+        "/api/v1/auth/logout",  # test_accounts.py
+        "/api/v1/submissions",  # test_submit.py: reporters only, the member's own community
+        "/api/v1/shop/orders/{order_id:int}/cancel",  # test_shop.py: the member's own order
+        "/api/v1/staff/shop/rewards", "/api/v1/staff/shop/rewards/{reward_id:int}",  # test_shop.py
+        "/api/v1/admin/members",  # test_access.py::test_only_admins_make_staff
+        "/api/v1/me/delete",  # test_privacy.py
+    }
+    app: Litestar = create_app()
+    covered = {"/api/v1/staff/submissions/{submission_id:int}/verify",
+               "/api/v1/staff/submissions/{submission_id:int}/reject",
+               "/api/v1/staff/submissions/{submission_id:int}/reverse",
+               "/api/v1/staff/members/{member_id:int}/{action:str}",
+               "/api/v1/staff/members/{member_id:int}/phone",
+               "/api/v1/staff/members/{member_id:int}/deductions",
+               "/api/v1/staff/shop/fulfil", "/api/v1/staff/shop/orders/{order_id:int}/cancel",
+               "/api/v1/staff/shop/rewards/{reward_id:int}/restock", "/api/v1/shop/orders",
+               "/api/v1/admin/members/{member_id:int}/role", "/api/v1/admin/communities/{community_id:int}",
+               "/api/v1/admin/tokens", "/api/v1/admin/tokens/{token_id:int}/revoke"}
+    unsafe = {route.path for route in app.routes for method in getattr(route, "methods", ())
+              if method in ("POST", "PUT", "PATCH", "DELETE")}
+    assert unsafe - covered - tested_elsewhere == set()
+
+
+def test_only_admins_make_staff(api, world):
+    body = {"role": "staff", "community_id": world.b.id, "phone": new_phone(), "name": "新社工", "password": PASSWORD}
+    for role in ROLES:
+        response = api.post("/api/v1/admin/members", world.users[role], json={**body, "phone": new_phone()})
+        assert response.status_code == (201 if role == "admin" else 401 if role == "anonymous" else 403), role
