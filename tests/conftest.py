@@ -18,6 +18,7 @@ import asyncio
 import io
 import itertools
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -173,8 +174,29 @@ def stack() -> Iterator[dict[str, Any]]:
     for process in [server, *workers]:
         log = process.text()
         assert "Traceback" not in log and "unhandled error" not in log, f"{process.log.name}:\n{log[-4000:]}"
+    leaks = personal_data_in_logs() + personal_data_in_audit()
+    assert not leaks, "personal data where it must not be:\n" + "\n".join(leaks[:20])
     reconciled = python("-m", "points", "reconcile")
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+
+
+FULL_PHONE = re.compile(r"(?<![\d*])1[3-9]\d{9}(?!\d)")
+PRECISE_PLACE = re.compile(r"(?<![\d.:])-?\d{1,3}\.\d{4,}(?![\d.])")  # not a duration (0:00:00.0299)
+
+
+def personal_data(text: str) -> list[str]:
+    """Full mainland phone numbers and coordinates with more than 3 decimals in `text` (T24)."""
+    return FULL_PHONE.findall(text) + PRECISE_PLACE.findall(text)
+
+
+def personal_data_in_logs() -> list[str]:
+    """Every server and worker log this run wrote (the shared stack and the servers tests started)."""
+    return [f"{log.name}: {hit}" for log in sorted(TMP.glob("*.log")) for hit in personal_data(log.read_text())]
+
+
+def personal_data_in_audit() -> list[str]:
+    rows = run(db.sql("SELECT id, details FROM audit_event"))
+    return [f"audit_event {r['id']}: {hit}" for r in rows for hit in personal_data(str(r["details"]))]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -394,5 +416,5 @@ def requires_rq(reason: str = "needs Redis and worker.py (the production leg)"):
     return pytest.mark.skipif(LEG != "postgres", reason=reason)
 
 
-__all__ = ["Api", "Community", "User", "db", "near", "photo", "python", "run", "signed_in", "start_server",
+__all__ = ["Api", "Community", "User", "db", "near", "personal_data", "photo", "python", "run", "signed_in", "start_server",
            "user_from", "wait_for"]
