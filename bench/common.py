@@ -55,7 +55,7 @@ async def migrated_community(url: str, code: str, name: str, members: int, point
     await con.execute(
         "INSERT INTO account (key, kind, member, community, balance) "
         "SELECT kind || ':member:' || id, kind, id, 1, CASE kind WHEN 'spendable' THEN $1 ELSE 0 END "
-        "FROM member, (VALUES ('spendable'), ('lifetime'), ('hold')) AS k(kind)", points)
+        "FROM member, (VALUES ('spendable'), ('lifetime'), ('hold'), ('debt')) AS k(kind)", points)
     if points:
         await con.execute(
             "INSERT INTO transfer (idempotency_key, debit_account, credit_account, amount, code, reason, ref, "

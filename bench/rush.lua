@@ -1,7 +1,11 @@
--- wrk script for bench/rush.py: each request orders REWARD as the next member in TOKENS_FILE,
--- with a fresh Idempotency-Key. Each wrk thread gets its own id, so threads never send the same pair.
+-- wrk script for bench/rush.py: each request orders REWARD as the next member in TOKENS_FILE (one
+-- "session-id csrf-token" per line), with a fresh Idempotency-Key. Each wrk thread gets its own id, so
+-- threads never send the same pair.
 local tokens = {}
-for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
+for line in io.lines(os.getenv("TOKENS_FILE")) do
+  local sid, csrf = line:match("^(%S+) (%S+)$")
+  tokens[#tokens + 1] = {sid = sid, csrf = csrf}
+end
 local reward = os.getenv("REWARD") or "1"
 local threads = 0
 local n = 0
@@ -19,7 +23,8 @@ function request()
   n = n + 1
   local token = tokens[n % #tokens + 1]
   return wrk.format("POST", "/api/v1/shop/orders", {
-    ["Authorization"] = "Bearer " .. token,
+    ["Cookie"] = "jifen_session=" .. token.sid,
+    ["X-CSRF-Token"] = token.csrf,
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = string.format("rush-%d-%d-%d", id, os.time(), n),
   }, '{"reward": ' .. reward .. '}')

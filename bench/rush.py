@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -35,6 +33,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 from common import ADMIN_URL, REDIS_URL, ROOT, admin, env_for, fresh_database, migrated_community
+
+from points.config import Settings
+from points.scope import Actor
+from web.sessions import Sessions, make_store
 
 PGBENCH_SCRIPT = """\\set m random(1, :members)
 BEGIN;
@@ -70,13 +72,9 @@ async def raw_sql_rate(members: int, clients: int, seconds: int) -> float:
 
 
 async def seed_shop(url: str, members: int, stock: int, drop: int) -> list[str]:
-    tokens = [secrets.token_urlsafe(24) for _ in range(members)]
+    """The shop and its members, each with a live session: "session-id csrf-token" per member."""
     con = await migrated_community(url, "rush", "抢购社区", members, points=1000)
     try:
-        await con.executemany(
-            "INSERT INTO login_session (token_hash, member, created_at, expires_at) "
-            "VALUES ($1, $2, now(), now() + interval '1 day')",
-            [(hashlib.sha256(t.encode()).hexdigest(), n + 1) for n, t in enumerate(tokens)])
         for code, quantity in (("r.voucher", stock), ("r.helmet", drop)):
             reward = await con.fetchval(
                 "INSERT INTO reward (community, code, key, name_zh, name_en, description, image, kind, price, "
@@ -87,7 +85,10 @@ async def seed_shop(url: str, members: int, stock: int, drop: int) -> list[str]:
         await con.execute("ANALYZE")
     finally:
         await con.close()
-    return tokens
+    config = Settings.from_env(env_for(url))
+    sessions = Sessions(make_store(config), config)
+    started = [await sessions.start(Actor(n + 1, "rider", 1, "", "active"), 0) for n in range(members)]
+    return [f"{s.sid} {s.csrf}" for s in started]
 
 
 def wrk(base: str, tokens_file: str, reward: int, clients: int, seconds: int) -> dict[str, float]:

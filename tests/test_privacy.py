@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import PASSWORD, G1, grant, near, personal_data, run
-
+from conftest import G1, PASSWORD, grant, near, personal_data, run
 from points import shop
 from points.config import ROOT
 from points.db import sql
