@@ -87,7 +87,10 @@ async def seed_shop(url: str, members: int, stock: int, drop: int) -> list[str]:
         await con.close()
     config = Settings.from_env(env_for(url))
     sessions = Sessions(make_store(config), config)
-    started = [await sessions.start(Actor(n + 1, "rider", 1, "", "active"), 0) for n in range(members)]
+    try:
+        started = [await sessions.start(Actor(n + 1, "rider", 1, "", "active"), 0) for n in range(members)]
+    finally:
+        await sessions.close()
     return [f"{s.sid} {s.csrf}" for s in started]
 
 

@@ -223,22 +223,22 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
     period = period_of(now, reward["limit_period"] or "year", tz)
     spendable, hold = member_account_key(SPENDABLE, actor.id), member_account_key(HOLD, actor.id)
 
-    async def lock_accounts() -> dict[str, int]:
-        return {r["key"]: r["id"] for r in await sql(
-            "SELECT id, key FROM account WHERE key IN ({}, {}) ORDER BY id" + lock_rows_sql(), spendable, hold)}
-
     async def run() -> dict[str, Any] | None:
-        accounts = await lock_accounts()
-        if hold not in accounts:  # a member from before hold accounts were opened with the membership
-            await ledger.open_accounts([(hold, HOLD, actor.id, actor.community_id)])
-            accounts = await lock_accounts()
-        if stored_key and await sql("SELECT 1 FROM redemption WHERE idempotency_key = {}", stored_key):
-            return None  # a retry: its first attempt committed (perhaps while this one waited for the lock)
+        # One round trip: lock the member's accounts, and see whether a retry's first attempt committed
+        # (perhaps while this one waited for the lock).
+        rows = await sql("SELECT id, key, (SELECT COUNT(*) FROM redemption WHERE idempotency_key = {}) AS done "
+                         "FROM account WHERE key IN ({}, {}) ORDER BY id" + lock_rows_sql(), stored_key or "",
+                         spendable, hold)
+        if stored_key and rows and rows[0]["done"]:
+            return None
+        accounts = {r["key"]: r["id"] for r in rows}
         if reward["limit_count"]:
             taken = (await sql("SELECT COUNT(*) AS n FROM redemption WHERE member = {} AND reward = {} "
                                "AND period = {} AND status IN ('held', 'fulfilled')", actor.id, reward_id,
                                period.key))[0]["n"]
             if taken >= reward["limit_count"]:
+                if stored_key and await sql("SELECT 1 FROM redemption WHERE idempotency_key = {}", stored_key):
+                    return None  # the limit is this retry's own first order, committed while it waited
                 raise Conflict("limit_reached", f"you have ordered this {taken} time(s) this {reward['limit_period']}; "
                                f"the limit resets at {period.resets_at.isoformat()}",
                                resets_at=period.resets_at.isoformat())

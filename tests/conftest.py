@@ -396,12 +396,11 @@ def signed_in(member_id: int, role: str, community_id: int) -> User:
     from web.sessions import Sessions, make_store
 
     async def start():
-        store = make_store(settings())
+        sessions = Sessions(make_store(settings()), settings())
         try:
-            return await Sessions(store, settings()).start(Actor(member_id, role, community_id, "", "active"), 0)
+            return await sessions.start(Actor(member_id, role, community_id, "", "active"), 0)
         finally:
-            if hasattr(store, "_redis"):
-                await store._redis.aclose()
+            await sessions.close()
 
     session = run(start())
     return User(member_id, role, "", session.sid, session.csrf, community_id)

@@ -58,6 +58,7 @@ def create_app(config: Settings | None = None) -> Litestar:
         finally:
             await app.state.dispatcher.stop()
             await app.state.limiter.close()
+            await app.state.sessions.close()
             await db.stop()
 
     return Litestar(

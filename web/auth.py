@@ -62,14 +62,15 @@ async def _csrf_token(request: Request) -> str | None:
     return token
 
 
-def signed_in(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+# Guards are coroutines: litestar runs a plain function guard in a worker thread, a hop every request pays.
+async def signed_in(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     if connection.user is None and not handler.opt.get("public") and not connection.url.path.startswith("/schema"):
         raise NotAuthorizedException("log in first")
 
 
 def requires_role(*roles: str):
-    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-        signed_in(connection, handler)
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        await signed_in(connection, handler)
         if connection.user.role not in roles:
             raise PermissionDeniedException(f"only {', '.join(roles)} can do this")
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
-
 from points.errors import DomainError
+from web.sessions import redis_client
 
 
 class RateLimited(DomainError):
@@ -28,7 +27,7 @@ class Limiter:
 
     def __init__(self, limits: dict[str, tuple[int, int]], redis_url: str | None = None):
         self.limits = limits
-        self.redis = Redis.from_url(redis_url) if redis_url else None
+        self.redis = redis_client(redis_url) if redis_url else None
         self.memory: dict[str, tuple[float, int]] = {}
 
     async def _add(self, key: str, seconds: int, by: int) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litestar.stores.base import Store
+from redis.asyncio import BlockingConnectionPool, Redis
 from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 
@@ -49,9 +50,14 @@ class Session:
                            "i": self.idle, "a": self.absolute})
 
 
+def redis_client(url: str) -> Redis:
+    """A client whose requests wait their turn for a connection under load, instead of failing."""
+    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=10))
+
+
 def make_store(config: Settings) -> Store:
     if config.redis_url:
-        return RedisStore.with_client(config.redis_url, namespace="jifen-sessions")
+        return RedisStore(redis_client(config.redis_url), namespace="jifen-sessions", handle_client_shutdown=True)
     path = Path(config.data_dir) / "sessions"
     path.mkdir(parents=True, exist_ok=True)
     return FileStore(path)
@@ -104,6 +110,11 @@ class Sessions:
 
     async def end(self, sid: str) -> None:
         await self.store.delete(_key(sid))
+
+    async def close(self) -> None:
+        if isinstance(self.store, RedisStore):
+            async with self.store:  # leaving it closes the Redis connections
+                pass
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:

@@ -1,5 +1,6 @@
-"""Debt accounts: every member gets one (balance never above 0: what is owed after a clawback);
-the balance guard learns the new kind. Indexes for one-time codes and the member list."""
+"""Every member gets a debt account (never above 0: what is owed after a clawback) and a hold account (if
+they joined before those came); the balance guard learns the new kind. Indexes for the member list and
+approvals."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
@@ -8,8 +9,8 @@ VERSION = "1.38.0"
 DESCRIPTION = "debt accounts, balance guard for debt, indexes"
 
 COMMON = [
-    "INSERT INTO account (key, kind, member, community, balance) "
-    "SELECT 'debt:member:' || id, 'debt', id, community, 0 FROM member WHERE true ON CONFLICT (key) DO NOTHING",
+    *(f"INSERT INTO account (key, kind, member, community, balance) SELECT '{kind}:member:' || id, '{kind}', id, "
+      "community, 0 FROM member WHERE true ON CONFLICT (key) DO NOTHING" for kind in ("hold", "debt")),
     "CREATE INDEX IF NOT EXISTS member_community_status ON member (community, status, id)",
     "CREATE INDEX IF NOT EXISTS approval_submission ON approval (submission)",
 ]
