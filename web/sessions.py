@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litestar.stores.base import Store
-from redis.asyncio import BlockingConnectionPool, Redis
 from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from points.config import Settings
 from points.scope import Actor
