@@ -197,6 +197,12 @@ async def catalogue_for(actor: Actor, tz: ZoneInfo) -> list[dict[str, Any]]:
     return out
 
 
+async def public_catalogue(community_id: int) -> list[dict[str, Any]]:
+    """What a community's shop offers, for its public page."""
+    rows = await sql("SELECT * FROM reward WHERE community = {} AND active = {} ORDER BY price, id", community_id, True)
+    return [_reward_view(r) for r in rows]
+
+
 def _reward_view(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r[k] for k in ("id", "code", "name_zh", "name_en", "description", "image", "kind", "price", "stock",
                               "limit_count", "limit_period", "available_from", "available_until", "active")} | {

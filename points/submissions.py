@@ -83,6 +83,11 @@ def _check_evidence(item: Item, report: Report, photo_count: int, limits: PhotoL
         raise Invalid("too_many_photos", f"at most {limits.max_photos} photos per report", field="photos")
 
 
+async def grids(community_id: int) -> list[dict[str, Any]]:
+    """A community's grids, to pick from when the phone gives no location."""
+    return await sql("SELECT code, name FROM grid WHERE community = {} ORDER BY code", community_id)
+
+
 async def _resolve_grid(community_id: int, report: Report) -> int | None:
     grids = await Grid.select(Grid.id, Grid.code, Grid.polygon).where(Grid.community == community_id)
     if report.grid:
@@ -293,10 +298,21 @@ async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") 
     await write(run)
 
 
-async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: int = 50,
-                offset: int = 0) -> list[dict[str, Any]]:
-    """The staff queue: urgent (P1) items first, then oldest first."""
+async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: int = 50, offset: int = 0,
+                category: str | None = None, grid: str | None = None,
+                priority: str | None = None) -> list[dict[str, Any]]:
+    """The staff queue: urgent (P1) items first, then oldest first; optionally one category, grid or priority."""
     clause, args = scope.clause(actor, "s.community")
+    if category:
+        ids = [i.id for i in rules.items if i.category == category] or [""]
+        clause += f" AND s.item_id IN ({', '.join('{}' for _ in ids)})"
+        args += ids
+    if grid:
+        clause += " AND s.grid IN (SELECT g.id FROM grid g WHERE g.code = {} AND g.community = s.community)"
+        args.append(grid)
+    if priority:
+        clause += " AND s.priority = {}"
+        args.append(priority)
     rows = await sql("SELECT s.* FROM submission s WHERE s.status = {}" + clause +
                      " ORDER BY s.priority, s.id LIMIT {} OFFSET {}", status, *args, limit, offset)
     return [await _view(rules, r) for r in rows]

@@ -15,6 +15,7 @@ mismatch and the server log must hold no unhandled error.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import itertools
 import os
@@ -96,7 +97,13 @@ def run(awaitable):
     async def wait():
         return await awaitable
 
-    return asyncio.run(wait())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # A loop runs in this thread already (Playwright's sync API keeps one): use a thread of our own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
 
 
 def free_port() -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
 from points import db, schemes
 from points.config import Settings, settings
@@ -21,6 +25,9 @@ from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
 from web.controllers.me import MeController
 from web.controllers.members import MembersController
+from web.controllers.pages_member import MemberPages
+from web.controllers.pages_public import PublicPages
+from web.controllers.pages_staff import StaffPages
 from web.controllers.public import PublicController
 from web.controllers.shop import CounterController, ShopController
 from web.controllers.staff import StaffController
@@ -29,6 +36,8 @@ from web.deps import DEPENDENCIES
 from web.errors import HANDLERS
 from web.limits import Limiter
 from web.sessions import Sessions, make_store
+
+WEB = Path(__file__).parent
 
 
 def create_app(config: Settings | None = None) -> Litestar:
@@ -63,7 +72,11 @@ def create_app(config: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
-                        AdminController, PublicController, ShopController, CounterController],
+                        AdminController, PublicController, ShopController, CounterController,
+                        PublicPages, MemberPages, StaffPages,
+                        create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
+                                                   include_in_schema=False)],
+        template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine),
         dependencies=DEPENDENCIES,
         middleware=[AuthMiddleware()],
         guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True

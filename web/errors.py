@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, ValidationException
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from points.errors import DomainError
@@ -21,7 +23,22 @@ def _body(code: str, message: str, field: str | None = None, **extra) -> dict:
     return {"error": {"code": code, "message": message, "field": field, **extra}}
 
 
-def domain_error(_: Request, exc: DomainError) -> Response:
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/schema", "/healthz", "/static/"))
+
+
+def _page_error(request: Request, status: int, message: str) -> Response:
+    """A page's error: to the login page when signed out, else an error page in the visitor's language."""
+    from web.pages import render
+
+    if status == 401:
+        return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
+    return render(request, "error.html", http_status=status, status=status, message=message)
+
+
+def domain_error(request: Request, exc: DomainError) -> Response:
+    if _is_page(request):
+        return _page_error(request, exc.status, exc.message)
     headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
     return Response(_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status, headers=headers)
 
@@ -42,6 +59,8 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
 def http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code >= 500:
         return internal_error(request, exc)
+    if _is_page(request):
+        return _page_error(request, exc.status_code, exc.detail)
     code = HTTP_CODES.get(exc.status_code, "error")
     return Response(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 

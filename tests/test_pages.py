@@ -1,0 +1,179 @@
+"""The web pages in a real headless Chromium (Debian's, driven by Playwright): the whole loop from
+registration to the counter, with JavaScript on and off; screenshots of every page at phone and desktop
+widths go to test-artefacts/. Also: the report page's weight, and every translatable string translated."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import LEG, PASSWORD, ROOT, new_phone, photo, run
+from points import members, shop
+from points.config import ROOT as APP_ROOT
+from points.db import sql
+from rules.catalogue import load_catalogue
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTEFACTS = ROOT / "test-artefacts" / LEG
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (./dev test installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Screens:
+    def __init__(self, name: str):
+        self.dir = ARTEFACTS / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+
+    def shot(self, page, label: str) -> None:
+        """The page as it is, at its own width and at the other one."""
+        self.n += 1
+        size = page.viewport_size
+        for width, other in ((size, "phone" if size["width"] < 600 else "desktop"),
+                             (DESKTOP if size["width"] < 600 else PHONE, "desktop" if size["width"] < 600 else "phone")):
+            page.set_viewport_size(width)
+            page.screenshot(path=str(self.dir / f"{self.n:02d}-{label}-{other}.png"), full_page=True)
+        page.set_viewport_size(size)
+
+
+def community_with_shop(make_community):
+    c = make_community()
+    run(shop.load_catalogue(c.id, load_catalogue(APP_ROOT / "rules" / "rewards.toml")))
+    code = run(sql("SELECT code FROM community WHERE id = {}", c.id))[0]["code"]
+    return c, code
+
+
+def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
+    url = stack["url"]
+    screens = Screens("loop-js" if javascript else "loop-no-js")
+    c, code = community_with_shop(make_community)
+    picture = tmp_path / "photo.jpg"
+    picture.write_bytes(photo(2400, 1800))
+    rider_phone = new_phone()
+
+    rider = browser.new_context(viewport=PHONE, java_script_enabled=javascript, locale="zh-CN").new_page()
+    staff = browser.new_context(viewport=DESKTOP, java_script_enabled=javascript).new_page()
+
+    # 注册志愿者: a rider registers and waits for approval.
+    rider.goto(f"{url}/register")
+    screens.shot(rider, "register")
+    rider.check("input[name=role][value=rider]")
+    rider.fill("#name", "新骑手")
+    rider.fill("#phone", rider_phone)
+    rider.fill("#password", PASSWORD)
+    rider.fill("#community", code)
+    rider.select_option("#platform", "meituan")
+    rider.fill("#platform_rider_id", "MT-7788")
+    rider.click("button.primary")
+    rider.wait_for_url(f"{url}/")
+    assert "待审核" in rider.content()
+    screens.shot(rider, "home-pending")
+
+    # Staff log in and approve.
+    staff.goto(f"{url}/staff/members")
+    staff.wait_for_url(re.compile(r"/login"))
+    staff.fill("#phone", c.staff.phone)
+    staff.fill("#password", PASSWORD)
+    staff.click("form[action='/login'] button")
+    staff.wait_for_url(f"{url}/staff/members")
+    screens.shot(staff, "staff-members")
+    staff.click("form[action$='/approve'] button")
+    staff.wait_for_url(re.compile(r"done=member_approve"))
+
+    # 发现问题 → 反馈社区: the rider reports a blocked fire exit with a photo.
+    rider.goto(f"{url}/report")
+    screens.shot(rider, "report")
+    rider.set_input_files("#photos", str(picture))
+    rider.select_option("#item", "hazard.fire_exit_blocked")
+    rider.select_option("#grid", "G1")
+    rider.fill("#description", "3号楼楼道堆满纸箱")
+    rider.click("#report button.primary")
+    rider.wait_for_url(re.compile(r"/submissions\?done=reported"))
+    screens.shot(rider, "submissions")
+    member = run(sql("SELECT id FROM member WHERE phone = {}", members.normalise_phone(rider_phone)))[0]
+    sid = run(sql("SELECT id FROM submission WHERE member = {}", member["id"]))[0]["id"]
+    size = run(sql("SELECT size, width, height FROM photo WHERE submission = {}", sid))[0]
+    if javascript:  # downscaled in the browser before it was sent
+        assert max(size["width"], size["height"]) <= 1600
+
+    # Staff verify it from the queue.
+    staff.goto(f"{url}/staff/queue")
+    screens.shot(staff, "queue")
+    staff.click(f"a[href='/staff/submissions/{sid}']")
+    screens.shot(staff, "submission")
+    staff.click("form[action$='/verify'] button")
+    staff.wait_for_url(re.compile(r"done=verified"))
+
+    # 获得积分: the worker awards; the rider sees the points.
+    deadline = 40
+    while deadline:
+        rider.goto(f"{url}/")
+        if rider.inner_text("#balance") == "50":
+            break
+        rider.wait_for_timeout(500)
+        deadline -= 1
+    assert rider.inner_text("#balance") == "50"
+    screens.shot(rider, "home-awarded")
+
+    # 积分兑换: the rider redeems a meal voucher and staff hand it over at the counter.
+    rider.goto(f"{url}/shop")
+    screens.shot(rider, "shop")
+    voucher = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", c.id))[0]["id"]
+    rider.click(f"form[action='/shop/{voucher}'] button")
+    rider.wait_for_url(re.compile(r"/orders\?done=ordered"))
+    screens.shot(rider, "orders")
+    pickup = rider.inner_text(".code")
+    staff.goto(f"{url}/staff/counter")
+    staff.fill("#code", pickup)
+    staff.click("form[method=get] button")
+    screens.shot(staff, "counter")
+    staff.click("form[method=post][action='/staff/counter'] button")
+    staff.wait_for_url(re.compile(r"done=fulfilled"))
+    assert run(sql("SELECT status FROM redemption WHERE pickup_code = {}", pickup))[0]["status"] == "fulfilled"
+    rider.goto(f"{url}/orders")
+    assert "已领取" in rider.content()
+
+
+def test_the_whole_loop_in_a_browser(stack, browser, make_community, tmp_path):
+    loop(stack, browser, make_community, tmp_path, javascript=True)
+
+
+def test_the_whole_loop_without_javascript(stack, browser, make_community, tmp_path):
+    loop(stack, browser, make_community, tmp_path, javascript=False)
+
+
+def test_the_report_page_weighs_under_60_kb(api, community):
+    rider = community.riders[0]
+    page = api.get("/report", rider)
+    assert page.status_code == 200
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert assets, "the page names its stylesheet and script"
+    total = len(page.content) + sum(len(httpx.get(api.url + a).content) for a in assets)
+    assert total < 60_000, f"{total} bytes"
+
+
+def test_every_string_the_pages_use_is_translated():
+    catalogue = tomllib.loads((APP_ROOT / "web" / "locale" / "zh.toml").read_text())
+    sources = [*(APP_ROOT / "web" / "templates").glob("*.html"), *(APP_ROOT / "web" / "controllers").glob("pages_*.py")]
+    ids = {m for f in sources for m in re.findall(r"""\b_\(["']([^"']+)["']""", f.read_text())}
+    missing = sorted(i for i in ids if i not in catalogue and not i.endswith((".", "_")))
+    assert not missing, missing
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    for f in (APP_ROOT / "web" / "templates").glob("*.html"):
+        assert not chinese.search(f.read_text()), f"{f.name}: Chinese text outside the catalogue"

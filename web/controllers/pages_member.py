@@ -1,0 +1,123 @@
+"""Riders' and residents' pages (mobile first): home, 随手拍 report, my reports, the shop, my orders, points."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from points import expiry, honours, jobs, ledger, members, shop, submissions
+from points.dispatch import Dispatcher
+from points.errors import DomainError, Invalid
+from points.photos import PhotoStore
+from points.submissions import PhotoLimits, Report
+from rules import Rules
+from web.auth import reporters_only, signed_in
+from web.controllers.auth import client_ip
+from web.pages import back, problem, render
+
+
+def _number(raw: Any, field: str, kind: type = float) -> Any:
+    if raw in (None, ""):
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise Invalid("invalid_number", f"{field} must be a number", field=field) from None
+
+
+def _items_for(rules: Rules, role: str, usage: Counter) -> list[Any]:
+    """The items this member may report, their most used first, then in the scheme's order."""
+    items = [i for i in rules.items if i.reportable and role in i.roles]
+    order = {item.id: n for n, item in enumerate(items)}
+    return sorted(items, key=lambda i: (-usage[i.id], order[i.id]))
+
+
+class MemberPages(Controller):
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/")
+    async def home(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        actor = request.user
+        if actor.is_staff:
+            return render(request, "staff_home.html")
+        balance = await ledger.balances(actor.id)
+        recent = await submissions.mine(actor, rules, limit=5)
+        board = await honours.board(rules, actor.community_id)
+        rank = next((r["rank"] for r in board if r["member"] == actor.id), None)
+        return render(request, "home.html", profile=await members.profile(actor.id), balance=balance,
+                      stars=honours.stars(rules, balance["lifetime"]),
+                      next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
+                      expiring=(await expiry.upcoming(rules, actor.id))[:1], recent=recent,
+                      orders=[o for o in await shop.my_orders(actor, 5) if o["status"] == "held"])
+
+    @get("/report", guards=[reporters_only])
+    async def report_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        mine = await submissions.mine(request.user, rules, limit=100)
+        usage = Counter(s["item"]["id"] for s in mine)
+        return render(request, "report.html", rules=rules, items=_items_for(rules, request.user.role, usage),
+                      grids=await submissions.grids(request.user.community_id), data={})
+
+    @post("/report", guards=[reporters_only], status_code=303, request_max_body_size=60_000_000)
+    async def report(self, request: Request, state: State, rules: NamedDependency[Rules],
+                     store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
+                     dispatcher: NamedDependency[Dispatcher]) -> Redirect | Template:
+        data = await request.form()
+        try:
+            await state.limiter.hit("submit_member", str(request.user.id))
+            await state.limiter.hit("submit_ip", client_ip(request))
+            report = Report(item=str(data.get("item", "")), description=str(data.get("description", "")),
+                            lat=_number(data.get("lat"), "lat"), lng=_number(data.get("lng"), "lng"),
+                            grid=data.get("grid") or None, address=str(data.get("address", "")),
+                            units=_number(data.get("units"), "units", int) or 1)
+            uploads = [await f.read() for f in data.getall("photos") if isinstance(f, UploadFile) and f.filename]
+            view, created = await submissions.submit(request.user, rules, report, uploads, store, limits,
+                                                     data.get("idempotency_key") or None)
+        except DomainError as exc:
+            fields = {k: v for k, v in data.items() if isinstance(v, str)}
+            return render(request, "report.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
+                          rules=rules, items=_items_for(rules, request.user.role, Counter()),
+                          grids=await submissions.grids(request.user.community_id), data=fields)
+        if created and view["status"] == "verified":
+            await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")
+        return back("/submissions", "reported")
+
+    @get("/submissions")
+    async def my_submissions(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        return render(request, "submissions.html", submissions=await submissions.mine(request.user, rules, 100))
+
+    @get("/points")
+    async def points(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        return render(request, "points.html", history=await ledger.history(request.user.id, 100),
+                      balance=await ledger.balances(request.user.id),
+                      expiring=await expiry.upcoming(rules, request.user.id))
+
+    @get("/shop")
+    async def shop_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        return render(request, "shop.html", rewards=await shop.catalogue_for(request.user, rules.tz),
+                      balance=await ledger.balances(request.user.id))
+
+    @post("/shop/{reward_id:int}", guards=[reporters_only], status_code=303)
+    async def order(self, request: Request, reward_id: FromPath[int], rules: NamedDependency[Rules]) -> Redirect:
+        data = await request.form()
+        try:
+            await shop.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
+                                   data.get("idempotency_key") or None)
+        except DomainError as exc:
+            return back("/shop", f"error.{exc.code}")
+        return back("/orders", "ordered")
+
+    @get("/orders")
+    async def orders(self, request: Request) -> Template:
+        return render(request, "orders.html", orders=await shop.my_orders(request.user, 50))
+
+    @post("/orders/{order_id:int}/cancel", status_code=303)
+    async def cancel(self, request: Request, order_id: FromPath[int]) -> Redirect:
+        await shop.cancel(request.user, order_id)
+        return back("/orders", "cancelled")

@@ -1,0 +1,136 @@
+"""Pages anyone may open: log in (password or SMS code), register, the language switch, and a community's
+published scheme (积分公示)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+
+from points import honours, members, otp, shop
+from points.errors import DomainError, NotFound
+from rules import Rules
+from web import i18n
+from web.controllers.auth import client_ip, sign_in
+from web.limits import Limiter
+from web.pages import form, problem, render
+from web.sessions import COOKIE, Session
+
+
+def _next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+async def _signed_in_redirect(request: Request, state: State, actor, target: str) -> Redirect:
+    response = await sign_in(request, state, actor)
+    redirect = Redirect(_next(target), status_code=303)
+    redirect.cookies = response.cookies
+    return redirect
+
+
+class PublicPages(Controller):
+    include_in_schema = False
+
+    @get("/login", public=True)
+    async def login_page(self, request: Request, next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Template:
+        return render(request, "login.html", next=_next(next_))
+
+    @post("/login", public=True, status_code=303)
+    async def login(self, request: Request, state: State) -> Redirect | Template:
+        data = await form(request)
+        limiter: Limiter = state.limiter
+        phone = str(data.get("phone", ""))
+        try:
+            await limiter.hit("login_ip", client_ip(request))
+            await limiter.check("login_phone", phone, field="phone")
+            actor = await members.authenticate(phone, str(data.get("password", "")))
+            if actor is None:
+                await limiter.hit("login_phone", phone, field="phone")
+                raise NotAuthorizedException()
+        except NotAuthorizedException:
+            _ = i18n.translator(i18n.choose(request.cookies))
+            return render(request, "login.html", http_status=401, error=_("Wrong phone number or password"), phone=phone,
+                          next=_next(data.get("next")))
+        except DomainError as exc:
+            return render(request, "login.html", http_status=exc.status, error=problem(request, exc), phone=phone,
+                          next=_next(data.get("next")))
+        return await _signed_in_redirect(request, state, actor, data.get("next"))
+
+    @post("/login/code", public=True, status_code=303)
+    async def code_login(self, request: Request, state: State) -> Redirect | Template:
+        """Ask for a code (no `code` field yet), or log in with it."""
+        data = await form(request)
+        phone, code = str(data.get("phone", "")), str(data.get("code", "")).strip()
+        limiter: Limiter = state.limiter
+        try:
+            if not code:
+                normal = members.normalise_phone(phone)
+                await limiter.hit("code_ip", client_ip(request))
+                await limiter.hit("code_phone", normal, field="phone")
+                await limiter.hit("code_phone_day", normal, field="phone")
+                await otp.request(normal, state.sender)
+                return render(request, "login.html", phone=phone, code_sent=True, next=_next(data.get("next")))
+            await limiter.hit("login_ip", client_ip(request))
+            actor = await otp.login(phone, code)
+        except DomainError as exc:
+            return render(request, "login.html", http_status=exc.status, error=problem(request, exc), phone=phone,
+                          next=_next(data.get("next")))
+        if actor is None:
+            _ = i18n.translator(i18n.choose(request.cookies))
+            return render(request, "login.html", http_status=401, error=_("Wrong or expired code"), phone=phone,
+                          code_sent=True, next=_next(data.get("next")))
+        return await _signed_in_redirect(request, state, actor, data.get("next"))
+
+    @post("/logout", status_code=303)
+    async def logout(self, request: Request, state: State) -> Redirect:
+        if isinstance(request.auth, Session):
+            await state.sessions.end(request.auth.sid)
+        redirect = Redirect("/login", status_code=303)
+        redirect.cookies = [Cookie(key=COOKIE, value="", path="/", max_age=0, httponly=True, samesite="lax")]
+        return redirect
+
+    @get("/register", public=True)
+    async def register_page(self, request: Request) -> Template:
+        return render(request, "register.html", data={}, platforms=members.PLATFORMS)
+
+    @post("/register", public=True, status_code=303)
+    async def register(self, request: Request, state: State) -> Redirect | Template:
+        data = await form(request)
+        try:
+            await state.limiter.hit("register_ip", client_ip(request))
+            mid = await members.register(members.Registration(
+                role=str(data.get("role", "")), phone=str(data.get("phone", "")), name=str(data.get("name", "")),
+                password=str(data.get("password", "")), community=str(data.get("community", "")),
+                platform=data.get("platform") or None, platform_rider_id=data.get("platform_rider_id") or None,
+                building=str(data.get("building", ""))))
+        except DomainError as exc:
+            data.pop("password", None)
+            return render(request, "register.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
+                          data=data, platforms=members.PLATFORMS)
+        return await _signed_in_redirect(request, state, await members.session_actor(mid, 0), "/")
+
+    @get("/lang/{lang:str}", public=True, status_code=303)
+    async def language(self, lang: FromPath[str], next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Redirect:
+        redirect = Redirect(_next(next_), status_code=303)
+        if lang in i18n.LANGS:
+            redirect.cookies = [Cookie(key=i18n.COOKIE, value=lang, path="/", max_age=365 * 86400, samesite="lax")]
+        return redirect
+
+    @get("/p/{code:str}", public=True)
+    async def scheme(self, request: Request, code: FromPath[str], rules: NamedDependency[Rules]) -> Template:
+        """积分公示: the scheme, the shop's catalogue and last month's honour board of one community."""
+        try:
+            community = await members.community_by_code(code)
+        except DomainError:
+            raise NotFound("community") from None
+        month = honours.previous_month(honours.month_of(rules, datetime.now(UTC)))
+        return render(request, "scheme.html", community=community, rules=rules,
+                      rewards=await shop.public_catalogue(community["id"]),
+                      board=await honours.board(rules, community["id"], month), month=month)
+

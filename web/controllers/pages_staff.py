@@ -1,0 +1,105 @@
+"""Community staff's pages (desktop and tablet): the verification queue, one report, member approvals,
+and the shop counter (核销)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+
+from points import jobs, members, reversals, shop, submissions
+from points.dispatch import Dispatcher
+from points.errors import DomainError
+from points.outcomes import REJECT_REASONS
+from rules import Rules
+from web.auth import staff_only
+from web.pages import back, form, problem, render
+
+Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
+
+
+class StaffPages(Controller):
+    path = "/staff"
+    include_in_schema = False
+    guards = [staff_only]
+
+    @get("/queue")
+    async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[Status] = "submitted",
+                    category: FromQuery[str | None] = None, grid: FromQuery[str | None] = None,
+                    priority: FromQuery[Literal["P1", "P2", "P3"] | None] = None) -> Template:
+        rows = await submissions.queue(request.user, rules, status, 100, 0, category, grid, priority)
+        return render(request, "staff_queue.html", rows=rows, rules=rules, status=status, category=category or "",
+                      grid=grid or "", priority=priority or "", grids=await submissions.grids(request.user.community_id)
+                      if request.user.role != "admin" else [])
+
+    @get("/submissions/{submission_id:int}")
+    async def one(self, request: Request, submission_id: FromPath[int], rules: NamedDependency[Rules]) -> Template:
+        view = await submissions.staff_view(request.user, rules, submission_id)
+        nearby = [await submissions.staff_view(request.user, rules, view["duplicate_of"])] if view["duplicate_of"] \
+            else []
+        return render(request, "staff_submission.html", s=view, nearby=nearby, rules=rules,
+                      reasons=REJECT_REASONS, reverse_reasons=reversals.REVERSE_REASONS)
+
+    @post("/submissions/{submission_id:int}/{action:str}", status_code=303)
+    async def decide(self, request: Request, submission_id: FromPath[int],
+                     action: FromPath[Literal["verify", "reject", "reverse"]], rules: NamedDependency[Rules],
+                     dispatcher: NamedDependency[Dispatcher]) -> Redirect:
+        data = await form(request)
+        try:
+            if action == "verify":
+                await submissions.verify(request.user, rules, submission_id, data.get("item") or None,
+                                         str(data.get("note", "")))
+                await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
+            elif action == "reject":
+                await submissions.reject(request.user, submission_id, str(data.get("reason", "")),
+                                         str(data.get("note", "")))
+            else:
+                await reversals.reverse_award(request.user, submission_id, str(data.get("reason", "")),
+                                              str(data.get("note", "")))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            return back(f"/staff/submissions/{submission_id}", f"error.{exc.code}")
+        return back("/staff/queue", f"{action}d" if action != "verify" else "verified")
+
+    @get("/members")
+    async def member_list(self, request: Request, status: FromQuery[Literal["pending", "active", "declined",
+                                                                             "suspended"]] = "pending") -> Template:
+        return render(request, "staff_members.html", rows=await members.listing(request.user, status, 200, 0),
+                      status=status)
+
+    @post("/members/{member_id:int}/{action:str}", status_code=303)
+    async def member_action(self, request: Request, member_id: FromPath[int],
+                            action: FromPath[Literal["approve", "decline", "suspend", "reinstate"]]) -> Redirect:
+        data = await form(request)
+        try:
+            await members.decide(request.user, member_id, action, str(data.get("reason", "")))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            return back("/staff/members", f"error.{exc.code}")
+        return back("/staff/members", f"member_{action}")
+
+    @get("/counter")
+    async def counter(self, request: Request,
+                      code: Annotated[str | None, QueryParameter(max_length=20)] = None) -> Template:
+        order = error = None
+        if code:
+            try:
+                order = await shop.order_by_code(request.user, code)
+            except DomainError as exc:
+                error = problem(request, exc)
+        return render(request, "staff_counter.html", order=order, code=code or "", error=error)
+
+    @post("/counter", status_code=303)
+    async def fulfil(self, request: Request) -> Redirect | Template:
+        data = await form(request)
+        try:
+            await shop.fulfil(request.user, str(data.get("code", "")))
+        except DomainError as exc:
+            return render(request, "staff_counter.html", http_status=exc.status, order=None, code=data.get("code", ""),
+                          error=problem(request, exc))
+        return back("/staff/counter", "fulfilled")

@@ -1,0 +1,49 @@
+"""Page translations: message ids are English; a catalogue per language maps them (web/locale/LANG.toml).
+
+Chinese (zh) is the default; a visitor switches with /lang/en or /lang/zh (kept in a cookie). An id
+missing from a catalogue shows as itself, and a test checks every id the templates use is in zh.toml.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+LANGS = ("zh", "en")
+DEFAULT = "zh"
+COOKIE = "lang"
+LOCALE = Path(__file__).parent / "locale"
+CATALOGUES: dict[str, dict[str, str]] = {
+    lang: tomllib.loads((LOCALE / f"{lang}.toml").read_text(encoding="utf-8")) if (LOCALE / f"{lang}.toml").exists()
+    else {} for lang in LANGS
+}
+
+
+def choose(cookies: dict[str, str]) -> str:
+    lang = cookies.get(COOKIE, DEFAULT)
+    return lang if lang in LANGS else DEFAULT
+
+
+def translator(lang: str) -> Callable[..., str]:
+    catalogue = CATALOGUES[lang]
+
+    def _(message: str, **values: Any) -> str:
+        text = catalogue.get(message, message)
+        return text.format(**values) if values else text
+
+    return _
+
+
+def localiser(lang: str) -> Callable[[Any, str], str]:
+    """`loc(thing, "name")`: a rules or catalogue object's name_zh or name_en, as the page's language."""
+
+    def loc(thing: Any, field: str = "name") -> str:
+        key = f"{field}_{lang}"
+        value = thing.get(key) if isinstance(thing, dict) else getattr(thing, key, None)
+        if not value:
+            value = thing.get(f"{field}_zh") if isinstance(thing, dict) else getattr(thing, f"{field}_zh", "")
+        return value or ""
+
+    return loc

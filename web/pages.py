@@ -1,0 +1,39 @@
+"""What every page needs: rendering with the visitor's language, user and CSRF token; form helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Redirect, Template
+
+from points.errors import DomainError
+from web import i18n
+from web.sessions import CSRF_FIELD, Session
+
+
+def render(request: Request, template: str, http_status: int = 200, **context: Any) -> Template:
+    lang = i18n.choose(request.cookies)
+    # An unknown path is answered before the auth middleware runs: no user or session in its scope.
+    session = request.scope.get("auth")
+    session = session if isinstance(session, Session) else None
+    return Template(template_name=template, status_code=http_status, context={
+        "_": i18n.translator(lang), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
+        "csrf": session.csrf if session else "", "csrf_field": CSRF_FIELD, "path": request.url.path,
+        "flash": request.query_params.get("done", ""), **context})
+
+
+def problem(request: Request, exc: DomainError) -> str:
+    """A domain refusal in the page's language: a known code's wording, else the domain's own message."""
+    _ = i18n.translator(i18n.choose(request.cookies))
+    text = _(f"error.{exc.code}")
+    return exc.message if text == f"error.{exc.code}" else text
+
+
+def back(path: str, done: str = "") -> Redirect:
+    """After a successful form post: the next page (post/redirect/get), with what was done."""
+    return Redirect(path + (f"?done={done}" if done else ""), status_code=303)
+
+
+async def form(request: Request) -> dict[str, Any]:
+    return dict((await request.form()).items())
