@@ -85,6 +85,9 @@ class World:
         return response.json()
 
 
+FORM = {"form": "1"}  # marks a page's form post: sent urlencoded, as a browser does
+
+
 def _key() -> dict[str, str]:
     return {"Idempotency-Key": f"matrix-{uuid.uuid4().hex}"}
 
@@ -124,6 +127,22 @@ ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any]
                   lambda cid: ("POST", f"/api/v1/admin/communities/{cid}", {"residents_need_approval": False}, {})),
     "revoke": ("admin", 200, lambda w, where: w.token(where),
                lambda tid: ("POST", f"/api/v1/admin/tokens/{tid}/revoke", None, {})),
+    # The pages' forms: the same domain calls behind page guards. Success redirects (303); anonymous
+    # visitors are sent to the login page (303); refusals are error pages with the API's status.
+    "page_verify": ("staff", 303, World.submission,
+                    lambda sid: ("POST", f"/staff/submissions/{sid}/verify", FORM, {})),
+    "page_reject": ("staff", 303, World.submission,
+                    lambda sid: ("POST", f"/staff/submissions/{sid}/reject", {**FORM, "reason": "unclear"}, {})),
+    "page_reverse": ("staff", 303, World.awarded,
+                     lambda sid: ("POST", f"/staff/submissions/{sid}/reverse", {**FORM, "reason": "fraud"}, {})),
+    "page_approve": ("staff", 303, lambda w, where: w.member(where, "pending"),
+                     lambda mid: ("POST", f"/staff/members/{mid}/approve", FORM, {})),
+    "page_suspend": ("staff", 303, World.member,
+                     lambda mid: ("POST", f"/staff/members/{mid}/suspend", {**FORM, "reason": "虚报"}, {})),
+    "page_fulfil": ("staff", 303, World.order,
+                    lambda order: ("POST", "/staff/counter", {**FORM, "code": order["pickup_code"]}, {})),
+    "page_order": ("reporter", 303, lambda w, where: w.rewards[where],
+                   lambda rid: ("POST", f"/shop/{rid}", FORM, {})),
     "token": ("admin", 201, lambda w, where: w.community(where).id,
               lambda cid: ("POST", "/api/v1/admin/tokens", {"name": "平台", "community_id": cid, "role": "staff"},
                            {})),
@@ -167,8 +186,14 @@ def test_every_role_gets_what_the_policy_says(world, endpoint):
         obj = make(world, where)
         method, path, body, headers = request(obj)
         before = traces()
-        response = world.api.request(method, path, world.users[role], json=body, headers=headers)
+        if body and body.get("form"):
+            response = world.api.request(method, path, world.users[role], data=body, headers=headers,
+                                         follow_redirects=False)
+        else:
+            response = world.api.request(method, path, world.users[role], json=body, headers=headers)
         expected = policy(kind, role, where, ok)
+        if expected == 401 and ok == 303:
+            expected = 303  # a page sends the signed-out visitor to log in
         if response.status_code != expected:
             wrong.append(f"{role} on {where}: {response.status_code}, policy says {expected}: {response.text[:200]}")
         elif expected >= 400 and traces() != before:
@@ -190,6 +215,8 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
         "/api/v1/staff/shop/rewards", "/api/v1/staff/shop/rewards/{reward_id:int}",  # test_shop.py
         "/api/v1/admin/members",  # test_access.py::test_only_admins_make_staff
         "/api/v1/me/delete",  # test_privacy.py
+        "/login", "/login/code", "/logout", "/register", "/report",  # test_pages.py, test_accounts.py
+        "/orders/{order_id:int}/cancel",  # shop.cancel, the member's own order, as the API's (test_shop.py)
     }
     app: Litestar = create_app()
     covered = {"/api/v1/staff/submissions/{submission_id:int}/verify",
@@ -201,7 +228,9 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
                "/api/v1/staff/shop/fulfil", "/api/v1/staff/shop/orders/{order_id:int}/cancel",
                "/api/v1/staff/shop/rewards/{reward_id:int}/restock", "/api/v1/shop/orders",
                "/api/v1/admin/members/{member_id:int}/role", "/api/v1/admin/communities/{community_id:int}",
-               "/api/v1/admin/tokens", "/api/v1/admin/tokens/{token_id:int}/revoke"}
+               "/api/v1/admin/tokens", "/api/v1/admin/tokens/{token_id:int}/revoke",
+               "/staff/submissions/{submission_id:int}/{action:str}", "/staff/members/{member_id:int}/{action:str}",
+               "/staff/counter", "/shop/{reward_id:int}"}
     unsafe = {route.path for route in app.routes for method in getattr(route, "methods", ())
               if method in ("POST", "PUT", "PATCH", "DELETE")}
     assert unsafe - covered - tested_elsewhere == set()

@@ -38,7 +38,9 @@ def _page_error(request: Request, status: int, message: str) -> Response:
 
 def domain_error(request: Request, exc: DomainError) -> Response:
     if _is_page(request):
-        return _page_error(request, exc.status, exc.message)
+        from web.pages import problem
+
+        return _page_error(request, exc.status, problem(request, exc))
     headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
     return Response(_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status, headers=headers)
 
@@ -60,7 +62,7 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code >= 500:
         return internal_error(request, exc)
     if _is_page(request):
-        return _page_error(request, exc.status_code, exc.detail)
+        return _page_error(request, exc.status_code, "")  # the page says it in the visitor's language
     code = HTTP_CODES.get(exc.status_code, "error")
     return Response(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
@@ -71,6 +73,8 @@ def internal_error(request: Request, exc: Exception) -> Response:
         log.info("client left during %s %s", request.method, request.url.path)
         return Response(_body("client_disconnected", exc.detail), status_code=400)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _is_page(request):
+        return _page_error(request, 500, "")
     return Response(_body("internal_error", "something went wrong on our side; please try again"),
                     status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 

@@ -110,6 +110,8 @@ class MemberPages(Controller):
             await shop.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
                                    data.get("idempotency_key") or None)
         except DomainError as exc:
+            if exc.status in (403, 404):  # not yours to order: an error page, as for any forbidden page
+                raise
             return back("/shop", f"error.{exc.code}")
         return back("/orders", "ordered")
 
