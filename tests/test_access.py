@@ -143,6 +143,10 @@ ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any]
                     lambda order: ("POST", "/staff/counter", {**FORM, "code": order["pickup_code"]}, {})),
     "page_order": ("reporter", 303, lambda w, where: w.rewards[where],
                    lambda rid: ("POST", f"/shop/{rid}", FORM, {})),
+    "page_set_role": ("admin", 303, World.member,
+                      lambda mid: ("POST", f"/admin/members/{mid}/role", {**FORM, "role": "resident"}, {})),
+    "page_revoke": ("admin", 303, lambda w, where: w.token(where),
+                    lambda tid: ("POST", f"/admin/tokens/{tid}/revoke", FORM, {})),
     "token": ("admin", 201, lambda w, where: w.community(where).id,
               lambda cid: ("POST", "/api/v1/admin/tokens", {"name": "平台", "community_id": cid, "role": "staff"},
                            {})),
@@ -217,6 +221,7 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
         "/api/v1/me/delete",  # test_privacy.py
         "/login", "/login/code", "/logout", "/register", "/report",  # test_pages.py, test_accounts.py
         "/orders/{order_id:int}/cancel",  # shop.cancel, the member's own order, as the API's (test_shop.py)
+        "/admin/tokens",  # tokens.issue as the API's; the page in test_dashboard.py::test_admin_pages
     }
     app: Litestar = create_app()
     covered = {"/api/v1/staff/submissions/{submission_id:int}/verify",
@@ -230,7 +235,8 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
                "/api/v1/admin/members/{member_id:int}/role", "/api/v1/admin/communities/{community_id:int}",
                "/api/v1/admin/tokens", "/api/v1/admin/tokens/{token_id:int}/revoke",
                "/staff/submissions/{submission_id:int}/{action:str}", "/staff/members/{member_id:int}/{action:str}",
-               "/staff/counter", "/shop/{reward_id:int}"}
+               "/staff/counter", "/shop/{reward_id:int}", "/admin/members/{member_id:int}/role",
+               "/admin/tokens/{token_id:int}/revoke"}
     unsafe = {route.path for route in app.routes for method in getattr(route, "methods", ())
               if method in ("POST", "PUT", "PATCH", "DELETE")}
     assert unsafe - covered - tested_elsewhere == set()

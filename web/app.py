@@ -25,6 +25,7 @@ from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
 from web.controllers.me import MeController
 from web.controllers.members import MembersController
+from web.controllers.pages_admin import AdminPages
 from web.controllers.pages_member import MemberPages
 from web.controllers.pages_public import PublicPages
 from web.controllers.pages_staff import StaffPages
@@ -73,7 +74,7 @@ def create_app(config: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
                         AdminController, PublicController, ShopController, CounterController,
-                        PublicPages, MemberPages, StaffPages,
+                        PublicPages, MemberPages, StaffPages, AdminPages,
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine),

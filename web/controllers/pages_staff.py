@@ -3,14 +3,17 @@ and the shop counter (核销)."""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import date
 from typing import Annotated, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import jobs, members, reversals, shop, submissions
+from points import jobs, members, reversals, shop, stats, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
@@ -103,3 +106,21 @@ class StaffPages(Controller):
             return render(request, "staff_counter.html", http_status=exc.status, order=None, code=data.get("code", ""),
                           error=problem(request, exc))
         return back("/staff/counter", "fulfilled")
+
+    @get("/dashboard")
+    async def dashboard(self, request: Request, rules: NamedDependency[Rules], since: FromQuery[date | None] = None,
+                        until: FromQuery[date | None] = None) -> Template:
+        figures = await stats.dashboard(request.user, rules, since, until)
+        return render(request, "staff_dashboard.html", d=figures, rules=rules,
+                      peak=max([n for _, n in figures["per_day"]] + [1]),
+                      categories={c.id: c for c in rules.categories})
+
+    @get("/export/{kind:str}", media_type="text/csv")
+    async def export(self, request: Request, kind: FromPath[Literal["submissions", "ledger", "orders"]],
+                     rules: NamedDependency[Rules], since: FromQuery[date | None] = None,
+                     until: FromQuery[date | None] = None) -> Response[str]:
+        """A period's submissions, ledger or orders as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese)."""
+        out = io.StringIO()
+        csv.writer(out).writerows(await stats.export(request.user, kind, rules, since, until))
+        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="jifen-{kind}.csv"'})

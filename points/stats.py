@@ -1,0 +1,114 @@
+"""The staff dashboard's figures for one community (or all, for an admin) over a period, and the CSV
+exports of submissions, ledger and orders. Names are masked, places coarse, phones absent."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from points import scope
+from points.db import sql
+from points.honours import mask_name
+from points.privacy import coarse
+from points.scope import Actor
+from rules import Rules
+
+
+def period(since: date | None, until: date | None, rules: Rules) -> tuple[datetime, datetime]:
+    """[since, until] as local days, by default the last 30; returned as UTC instants [start, end)."""
+    today = datetime.now(UTC).astimezone(rules.tz).date()
+    until = until or today
+    since = since or until - timedelta(days=29)
+    start = datetime.combine(since, datetime.min.time(), rules.tz).astimezone(UTC)
+    end = datetime.combine(until + timedelta(days=1), datetime.min.time(), rules.tz).astimezone(UTC)
+    return start, end
+
+
+async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until: date | None = None) -> dict[str, Any]:
+    start, end = period(since, until, rules)
+    where, args = scope.clause(actor, "s.community")
+    rows = await sql("SELECT s.item_id, s.status, s.local_day, s.submitted_at, s.verified_at, s.member, g.code AS grid "
+                     "FROM submission s LEFT JOIN grid g ON g.id = s.grid "
+                     "WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where, start, end, *args)
+    per_day: Counter = Counter()
+    per_category: Counter = Counter()
+    per_grid: Counter = Counter()
+    waits = []
+    decided = verified = 0
+    for r in rows:
+        day = r["local_day"] if isinstance(r["local_day"], date) else date.fromisoformat(str(r["local_day"]))
+        per_day[day] += 1
+        item = rules.item(r["item_id"])
+        per_category[item.category if item else "?"] += 1
+        per_grid[r["grid"] or "—"] += 1
+        if r["status"] not in ("submitted", "awaiting_second"):
+            decided += 1
+            if r["status"] != "rejected":
+                verified += 1
+        if r["verified_at"] and r["status"] != "rejected":
+            waits.append((r["verified_at"] - r["submitted_at"]).total_seconds())
+    days = []
+    day = start.astimezone(rules.tz).date()
+    while datetime.combine(day, datetime.min.time(), rules.tz).astimezone(UTC) < end:
+        days.append((day, per_day[day]))
+        day += timedelta(days=1)
+
+    twhere, targs = scope.clause(actor, "a.community")
+    flows: dict[str, int] = defaultdict(int)
+    for r in await sql("SELECT t.code, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
+                       "WHERE t.created_at >= {} AND t.created_at < {} AND t.code IN ('award', 'redeem_post', 'expire') "
+                       "AND t.idempotency_key NOT LIKE '%:lifetime'" + twhere + " GROUP BY t.code", start, end, *targs):
+        flows[r["code"]] = int(r["points"] or 0)
+    top = await sql("SELECT m.name, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
+                    "JOIN member m ON m.id = a.member WHERE t.code = 'award' AND a.kind = 'spendable' "
+                    "AND t.created_at >= {} AND t.created_at < {}" + twhere +
+                    " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", start, end, *targs)
+    return {
+        "since": start.astimezone(rules.tz).date(), "until": (end - timedelta(seconds=1)).astimezone(rules.tz).date(),
+        "reports": len(rows), "per_day": days, "per_category": per_category.most_common(),
+        "per_grid": sorted(per_grid.items()), "verified_share": verified / decided if decided else None,
+        "median_hours_to_verify": median(waits) / 3600 if waits else None,
+        "issued": flows["award"], "redeemed": flows["redeem_post"], "expired": flows["expire"],
+        "top": [{"name": mask_name(t["name"]), "points": int(t["points"])} for t in top],
+    }
+
+
+EXPORTS = {
+    "submissions": ("id", "submitted_at", "member", "item", "units", "status", "points", "grid", "lat", "lng",
+                    "verified_at", "awarded_at"),
+    "ledger": ("id", "created_at", "code", "from_account", "to_account", "amount", "ref", "reason"),
+    "orders": ("id", "created_at", "member", "reward", "price", "status", "resolved_at"),
+}
+
+
+async def export(actor: Actor, kind: str, rules: Rules, since: date | None = None,
+                 until: date | None = None) -> list[tuple[Any, ...]]:
+    """The rows of one export for the actor's community and the period; the header first."""
+    start, end = period(since, until, rules)
+    if kind == "submissions":
+        where, args = scope.clause(actor, "s.community")
+        rows = await sql("SELECT s.id, s.submitted_at, s.member, s.item_id, s.units, s.status, s.points, g.code AS grid, "
+                         "s.lat, s.lng, s.verified_at, s.awarded_at FROM submission s LEFT JOIN grid g ON g.id = s.grid "
+                         "WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where + " ORDER BY s.id",
+                         start, end, *args)
+        body = [(r["id"], r["submitted_at"], r["member"], r["item_id"], r["units"], r["status"], r["points"], r["grid"],
+                 coarse(r["lat"]), coarse(r["lng"]), r["verified_at"], r["awarded_at"]) for r in rows]
+    elif kind == "ledger":
+        where, args = scope.clause(actor, "d.community")
+        rows = await sql("SELECT t.id, t.created_at, t.code, d.key AS debit, c.key AS credit, t.amount, t.ref, t.reason "
+                         "FROM transfer t JOIN account d ON d.id = t.debit_account "
+                         "JOIN account c ON c.id = t.credit_account "
+                         "WHERE t.created_at >= {} AND t.created_at < {}" + where + " ORDER BY t.id", start, end, *args)
+        body = [(r["id"], r["created_at"], r["code"], r["debit"], r["credit"], r["amount"], r["ref"], r["reason"])
+                for r in rows]
+    elif kind == "orders":
+        where, args = scope.clause(actor, "o.community")
+        rows = await sql("SELECT o.id, o.created_at, o.member, r.code, o.price, o.status, o.resolved_at "
+                         "FROM redemption o JOIN reward r ON r.id = o.reward "
+                         "WHERE o.created_at >= {} AND o.created_at < {}" + where + " ORDER BY o.id", start, end, *args)
+        body = [tuple(r.values()) for r in rows]
+    else:
+        raise KeyError(kind)
+    return [EXPORTS[kind], *body]

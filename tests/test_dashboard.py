@@ -1,0 +1,64 @@
+"""The staff dashboard and the CSV exports: right figures, own community only, no personal data."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from conftest import near
+
+
+def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community, jpeg):
+    a, b = make_community(), make_community()
+    rider = a.riders[0]
+    place = near(metres_north=33.3333)
+    sid = api.submit(rider, "order.streetlight_broken", [jpeg], **place).json()["id"]
+    assert api.verify(a.staff, sid).status_code == 200
+    points = api.wait_awarded(rider, sid)["points"]
+    other = api.submit(b.riders[0], "order.streetlight_broken", [jpeg], **near()).json()["id"]
+
+    page = api.get("/staff/dashboard", a.staff)
+    assert page.status_code == 200 and "<svg" in page.text
+    assert api.get("/staff/dashboard", rider).status_code == 403
+
+    exported = api.get("/staff/export/submissions", a.staff)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["id", "submitted_at", "member"]
+    ids = [int(r[0]) for r in rows[1:]]
+    assert sid in ids and other not in ids
+    mine = next(r for r in rows[1:] if int(r[0]) == sid)
+    assert float(mine[8]) == round(place["lat"], 3)  # coarse, as in every export
+    assert rider.phone not in exported.text
+
+    ledger = api.get("/staff/export/ledger", a.staff).text
+    assert f"submission:{sid}" in ledger and f"submission:{other}" not in ledger
+    assert str(points) in ledger
+    assert api.get("/staff/export/orders", b.staff).status_code == 200
+    assert api.get("/staff/export/secrets", a.staff).status_code == 400
+
+
+def test_admin_pages(api, community):
+    from conftest import PASSWORD, new_phone, run
+
+    from points import members
+
+    phone = new_phone()
+    run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))
+    admin = api.user(phone)
+    assert api.get("/admin/", community.staff).status_code == 403
+    rules = api.get("/admin/rules", admin)
+    assert rules.status_code == 200 and api.get("/api/v1/rules").json()["version"] in rules.text
+
+    form = {"_csrf_token": admin.csrf, "name": "城市平台", "community_id": str(community.id), "role": "staff"}
+    issued = api.post("/admin/tokens", admin, data=form)
+    token = issued.text.split('class="code">')[1].split("<")[0]
+    assert issued.status_code == 200 and token.startswith("jft_")
+    assert token not in api.get("/admin/tokens", admin).text  # shown once
+
+    rider = community.riders[0]
+    changed = api.post(f"/admin/members/{rider.id}/role", admin, data={"_csrf_token": admin.csrf, "role": "resident"},
+                       follow_redirects=False)
+    assert changed.status_code == 303 and "done=role_changed" in changed.headers["location"]
+    log = api.get("/admin/audit?action=member.role", admin)
+    assert log.status_code == 200 and f"member {rider.id}" in log.text

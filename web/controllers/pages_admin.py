@@ -1,0 +1,72 @@
+"""Admins' pages: members and roles, API tokens, the audit log, the rules in force."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from points import audit, members, tokens
+from points.errors import DomainError
+from rules import Rules
+from web.auth import admin_only
+from web.pages import back, form, problem, render
+
+
+class AdminPages(Controller):
+    path = "/admin"
+    include_in_schema = False
+    guards = [admin_only]
+
+    @get("/")
+    async def home(self, request: Request) -> Template:
+        return render(request, "admin_home.html")
+
+    @get("/members")
+    async def member_list(self, request: Request, status: FromQuery[str | None] = None) -> Template:
+        return render(request, "admin_members.html", rows=await members.listing(request.user, status, 500, 0),
+                      roles=("rider", "resident", "staff", "admin"))
+
+    @post("/members/{member_id:int}/role", status_code=303)
+    async def set_role(self, request: Request, member_id: FromPath[int]) -> Redirect:
+        try:
+            await members.set_role(request.user, member_id, str((await form(request)).get("role", "")))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            return back("/admin/members", f"error.{exc.code}")
+        return back("/admin/members", "role_changed")
+
+    @get("/tokens")
+    async def token_list(self, request: Request) -> Template:
+        return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=None)
+
+    @post("/tokens", status_code=200)
+    async def issue(self, request: Request) -> Template:
+        data = await form(request)
+        try:
+            issued = await tokens.issue(request.user, str(data.get("name", "")), int(data.get("community_id") or 0),
+                                        str(data.get("role", "")))
+        except (DomainError, ValueError) as exc:
+            message = problem(request, exc) if isinstance(exc, DomainError) else str(exc)
+            return render(request, "admin_tokens.html", http_status=400, error=message,
+                          rows=await tokens.listing(request.user), issued=None)
+        return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=issued)
+
+    @post("/tokens/{token_id:int}/revoke", status_code=303)
+    async def revoke(self, request: Request, token_id: FromPath[int]) -> Redirect:
+        await tokens.revoke(request.user, token_id)
+        return back("/admin/tokens", "revoked")
+
+    @get("/audit")
+    async def audit_log(self, request: Request, action: FromQuery[str | None] = None,
+                        community: FromQuery[int | None] = None, actor: FromQuery[int | None] = None,
+                        before: FromQuery[int | None] = None) -> Template:
+        rows = await audit.listing(request.user, action or None, community, actor, before_id=before, limit=100)
+        return render(request, "admin_audit.html", rows=rows, action=action or "", community=community or "",
+                      actor=actor or "")
+
+    @get("/rules")
+    async def rules_table(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        return render(request, "admin_rules.html", rules=rules)
