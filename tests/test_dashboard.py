@@ -40,7 +40,6 @@ def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community,
 
 def test_admin_pages(api, community):
     from conftest import PASSWORD, new_phone, run
-
     from points import members
 
     phone = new_phone()
