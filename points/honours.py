@@ -70,10 +70,18 @@ async def board(rules: Rules, community_id: int, month: str | None = None) -> li
     kept = await sql("SELECT rank, member, points, reached_at FROM honour_board WHERE community = {} AND month = {} "
                      "ORDER BY rank", community_id, month)
     rows = kept or await _live_board(rules, community_id, month)
-    names = {r["id"]: r["name"] for r in await sql(
-        f"SELECT id, name FROM member WHERE id IN ({', '.join('{}' for _ in rows) or 'NULL'})",
+    names = {r["id"]: board_name(r["name"], r["board_name"]) for r in await sql(
+        f"SELECT id, name, board_name FROM member WHERE id IN ({', '.join('{}' for _ in rows) or 'NULL'})",
         *(r["member"] for r in rows))}
-    return [{**r, "name": mask_name(names.get(r["member"], ""))} for r in rows]
+    return [{**r, "name": names.get(r["member"], "")} for r in rows]
+
+
+BOARD_NAMES = ("masked", "full", "hidden")
+
+
+def board_name(name: str, choice: str) -> str:
+    """How a member chose to appear on the public board: masked (the default), in full, or not named ('')."""
+    return name if choice == "full" else "" if choice == "hidden" else mask_name(name)
 
 
 def mask_name(name: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from points import audit, ledger, scope
 from points.db import sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound
+from points.honours import BOARD_NAMES
 from points.privacy import mask_phone
 from points.scope import REPORTER_ROLES, ROLES, Actor
 from points.tables import Community, Grid, Member
@@ -227,7 +228,7 @@ async def epoch(member_id: int) -> int:
 
 async def profile(member_id: int) -> dict[str, Any]:
     rows = await sql("SELECT m.id, m.name, m.role, m.phone, m.platform, m.platform_rider_id, m.building, m.status, "
-                     "m.status_reason, c.id AS community_id, c.code AS community_code, c.name AS community_name "
+                     "m.status_reason, m.board_name, c.id AS community_id, c.code AS community_code, c.name AS community_name "
                      "FROM member m JOIN community c ON c.id = m.community WHERE m.id = {}", member_id)
     return rows[0]
 
@@ -351,3 +352,10 @@ async def create_staff(actor: Actor, community_id: int, role: str, name: str, ph
 
     return await write(run)
 
+
+
+async def set_board_name(actor: Actor, choice: str) -> None:
+    """How the member appears on the public honour board: masked, full or hidden."""
+    if choice not in BOARD_NAMES:
+        raise Invalid("invalid_choice", f"board_name must be one of {', '.join(BOARD_NAMES)}", field="board_name")
+    await write(lambda: sql("UPDATE member SET board_name = {} WHERE id = {} RETURNING id", choice, actor.id))

@@ -56,6 +56,8 @@ class Member(Table):
     status = Varchar(length=16, default="active")
     status_reason = Text(default="")  # why declined or suspended: the member sees it
     session_epoch = Integer(default=0)
+    board_name = Varchar(length=8, default="masked")  # on the public honour board: masked | full | hidden
+    last_seen_at = Timestamptz(null=True, default=None)  # for "what changed since your last visit"
     created_at = Timestamptz()
 
 

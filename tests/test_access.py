@@ -222,6 +222,7 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
         "/login", "/login/code", "/logout", "/register", "/report",  # test_pages.py, test_accounts.py
         "/orders/{order_id:int}/cancel",  # shop.cancel, the member's own order, as the API's (test_shop.py)
         "/admin/tokens",  # tokens.issue as the API's; the page in test_dashboard.py::test_admin_pages
+        "/account", "/account/delete",  # the member's own account: test_member_pages.py
     }
     app: Litestar = create_app()
     covered = {"/api/v1/staff/submissions/{submission_id:int}/verify",

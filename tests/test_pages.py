@@ -174,6 +174,9 @@ def test_every_string_the_pages_use_is_translated():
     ids = {m for f in sources for m in re.findall(r"""\b_\(["']([^"']+)["']""", f.read_text())}
     missing = sorted(i for i in ids if i not in catalogue and not i.endswith((".", "_")))
     assert not missing, missing
+    english = tomllib.loads((APP_ROOT / "web" / "locale" / "en.toml").read_text())
+    codes = sorted(k for k in catalogue if " " not in k and "." in k and k not in english)
+    assert not codes, f"message codes without English wording: {codes}"
     chinese = re.compile(r"[\u4e00-\u9fff]")
     for f in (APP_ROOT / "web" / "templates").glob("*.html"):
         assert not chinese.search(f.read_text()), f"{f.name}: Chinese text outside the catalogue"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import segno
 from litestar import Request
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from points.errors import DomainError
 from web import i18n
@@ -20,7 +23,14 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
     return Template(template_name=template, status_code=http_status, context={
         "_": i18n.translator(lang), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
         "csrf": session.csrf if session else "", "csrf_field": CSRF_FIELD, "path": request.url.path,
-        "flash": request.query_params.get("done", ""), **context})
+        "flash": request.query_params.get("done", ""), "qr": qr, **context})
+
+
+def qr(text: str) -> Markup:
+    """A QR code of `text` as inline SVG (a pickup code, for the counter's scanner)."""
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", scale=5, xmldecl=False, svgns=True, title=text)
+    return Markup(out.getvalue().decode())
 
 
 def problem(request: Request, exc: DomainError) -> str:

@@ -172,6 +172,7 @@ class Profile(Out):
     building: str
     status: str
     status_reason: str
+    board_name: str  # on the public honour board: masked | full | hidden
     community_id: int
     community_code: str
     community_name: str

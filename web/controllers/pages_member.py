@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from points import expiry, honours, jobs, ledger, members, shop, submissions
+from points import expiry, honours, jobs, ledger, member_data, members, notices, shop, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError, Invalid
 from points.photos import PhotoStore
@@ -55,6 +55,7 @@ class MemberPages(Controller):
                       stars=honours.stars(rules, balance["lifetime"]),
                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
                       expiring=(await expiry.upcoming(rules, actor.id))[:1], recent=recent,
+                      news=await notices.since_last_visit(actor, rules),
                       orders=[o for o in await shop.my_orders(actor, 5) if o["status"] == "held"])
 
     @get("/report", guards=[reporters_only])
@@ -123,3 +124,23 @@ class MemberPages(Controller):
     async def cancel(self, request: Request, order_id: FromPath[int]) -> Redirect:
         await shop.cancel(request.user, order_id)
         return back("/orders", "cancelled")
+
+    @get("/account")
+    async def account(self, request: Request) -> Template:
+        return render(request, "account.html", profile=await members.profile(request.user.id),
+                      choices=honours.BOARD_NAMES)
+
+    @post("/account", status_code=303)
+    async def account_save(self, request: Request) -> Redirect:
+        await members.set_board_name(request.user, str((await request.form()).get("board_name", "")))
+        return back("/account", "saved")
+
+    @post("/account/delete", status_code=303)
+    async def delete(self, request: Request, state: State) -> Redirect | Template:
+        try:
+            await member_data.delete(request.user, str((await request.form()).get("password", "")))
+        except DomainError as exc:
+            return render(request, "account.html", http_status=exc.status, error=problem(request, exc),
+                          profile=await members.profile(request.user.id), choices=honours.BOARD_NAMES)
+        await state.sessions.end(request.auth.sid)
+        return back("/login", "deleted")

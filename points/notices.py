@@ -1,0 +1,35 @@
+"""What changed for a member since their last visit: reports decided or awarded, orders resolved."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from points.db import sql, write
+from points.scope import Actor
+from rules import Rules
+
+
+async def since_last_visit(actor: Actor, rules: Rules) -> list[dict[str, Any]]:
+    """The news, newest first; the visit is then recorded, so each piece of news is told once."""
+    now = datetime.now(UTC)
+
+    async def run() -> list[dict[str, Any]]:
+        member = (await sql("SELECT last_seen_at, created_at FROM member WHERE id = {}", actor.id))[0]
+        since = member["last_seen_at"] or member["created_at"]
+        news = []
+        for s in await sql("SELECT id, item_id, status, points, reject_reason, verified_at, awarded_at, reversed_at "
+                           "FROM submission WHERE member = {} AND (verified_at > {} OR awarded_at > {} "
+                           "OR reversed_at > {})", actor.id, since, since, since):
+            item = rules.item(s["item_id"])
+            when = max(t for t in (s["verified_at"], s["awarded_at"], s["reversed_at"]) if t)
+            news.append({"kind": s["status"], "submission": s["id"], "item": item, "points": s["points"],
+                         "reason": s["reject_reason"], "at": when})
+        for o in await sql("SELECT o.id, o.status, o.resolved_at, r.name_zh, r.name_en FROM redemption o "
+                           "JOIN reward r ON r.id = o.reward WHERE o.member = {} AND o.resolved_at > {} "
+                           "AND (o.resolved_by IS NULL OR o.resolved_by <> {})", actor.id, since, actor.id):
+            news.append({"kind": f"order_{o['status']}", "order": o["id"], "reward": o, "at": o["resolved_at"]})
+        await sql("UPDATE member SET last_seen_at = {} WHERE id = {} RETURNING id", now, actor.id)
+        return sorted(news, key=lambda n: n["at"], reverse=True)
+
+    return await write(run)
