@@ -197,6 +197,13 @@ async def catalogue_for(actor: Actor, tz: ZoneInfo) -> list[dict[str, Any]]:
     return out
 
 
+async def staff_catalogue(actor: Actor) -> list[dict[str, Any]]:
+    """Every reward of the staff member's community (admins: of all), withdrawn ones too."""
+    where, args = scope.clause(actor)
+    return [_reward_view(r) for r in await sql("SELECT * FROM reward WHERE true" + where + " ORDER BY community, id",
+                                               *args)]
+
+
 async def public_catalogue(community_id: int) -> list[dict[str, Any]]:
     """What a community's shop offers, for its public page."""
     rows = await sql("SELECT * FROM reward WHERE community = {} AND active = {} ORDER BY price, id", community_id, True)

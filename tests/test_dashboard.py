@@ -61,3 +61,24 @@ def test_admin_pages(api, community):
     assert changed.status_code == 303 and "done=role_changed" in changed.headers["location"]
     log = api.get("/admin/audit?action=member.role", admin)
     assert log.status_code == 200 and f"member {rider.id}" in log.text
+
+
+def test_staff_restock_from_the_stock_page(api, community):
+    from conftest import run
+    from points import shop
+    from points.config import ROOT
+    from points.db import sql
+    from rules.catalogue import load_catalogue
+
+    staff = community.staff
+    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    reward = run(sql("SELECT id, stock FROM reward WHERE community = {} AND code = 'r.haircut'", community.id))[0]
+    page = api.get("/staff/shop", staff)
+    assert page.status_code == 200 and f"/staff/shop/{reward['id']}/restock" in page.text
+    done = api.post(f"/staff/shop/{reward['id']}/restock", staff,
+                    data={"_csrf_token": staff.csrf, "quantity": "5", "reason": "新到货"}, follow_redirects=False)
+    assert done.status_code == 303 and "done=restocked" in done.headers["location"]
+    assert run(sql("SELECT stock FROM reward WHERE id = {}", reward["id"]))[0]["stock"] == reward["stock"] + 5
+    silly = api.post(f"/staff/shop/{reward['id']}/restock", staff,
+                     data={"_csrf_token": staff.csrf, "quantity": "lots", "reason": "x"}, follow_redirects=False)
+    assert "error.invalid_quantity" in silly.headers["location"]

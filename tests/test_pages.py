@@ -117,7 +117,10 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     screens.shot(staff, "queue")
     staff.click(f"a[href='/staff/submissions/{sid}']")
     screens.shot(staff, "submission")
-    staff.click("form[action$='/verify'] button")
+    if javascript:
+        staff.keyboard.press("a")  # the approve shortcut
+    else:
+        staff.click("form[action$='/verify'] button")
     staff.wait_for_url(re.compile(r"done=verified"))
 
     # 获得积分: the worker awards; the rider sees the points.
@@ -156,6 +159,35 @@ def test_the_whole_loop_in_a_browser(stack, browser, make_community, tmp_path):
 
 def test_the_whole_loop_without_javascript(stack, browser, make_community, tmp_path):
     loop(stack, browser, make_community, tmp_path, javascript=False)
+
+
+def test_a_report_made_without_signal_is_sent_once_the_network_returns(stack, browser, community, tmp_path):
+    url, rider = stack["url"], community.residents[0]
+    picture = tmp_path / "photo.jpg"
+    picture.write_bytes(photo(1200, 900))
+    context = browser.new_context(viewport=PHONE)
+    context.add_cookies([{"name": "jifen_session", "value": rider.session, "url": url}])
+    page = context.new_page()
+    page.goto(f"{url}/report")
+    page.set_input_files("#photos", str(picture))
+    page.select_option("#item", "order.streetlight_broken")
+    page.select_option("#grid", "G2")
+    context.set_offline(True)
+    page.click("#report button.primary")
+    page.wait_for_selector("#queued", state="visible")
+    Screens("offline").shot(page, "queued")
+    count = lambda: run(sql("SELECT COUNT(*) AS n FROM submission WHERE member = {}", rider.id))[0]["n"]  # noqa: E731
+    assert count() == 0
+    context.set_offline(False)  # the page hears "online" and sends what it kept
+    for _ in range(60):
+        if count():
+            break
+        page.wait_for_timeout(250)
+    page.reload()  # a second chance to send must not send twice
+    page.wait_for_timeout(1000)
+    assert count() == 1
+    assert page.evaluate("localStorage.getItem('jifen-report-queue')") == "[]"
+    context.close()
 
 
 def test_the_report_page_weighs_under_60_kb(api, community):

@@ -124,3 +124,22 @@ class StaffPages(Controller):
         csv.writer(out).writerows(await stats.export(request.user, kind, rules, since, until))
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="jifen-{kind}.csv"'})
+
+    @get("/shop")
+    async def catalogue(self, request: Request) -> Template:
+        return render(request, "staff_shop.html", rewards=await shop.staff_catalogue(request.user))
+
+    @post("/shop/{reward_id:int}/restock", status_code=303)
+    async def restock(self, request: Request, reward_id: FromPath[int]) -> Redirect:
+        data = await form(request)
+        try:
+            quantity = int(data.get("quantity") or 0)
+        except ValueError:
+            return back("/staff/shop", "error.invalid_quantity")
+        try:
+            await shop.restock(request.user, reward_id, quantity, str(data.get("reason", "")))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            return back("/staff/shop", f"error.{exc.code}")
+        return back("/staff/shop", "restocked")
