@@ -13,6 +13,7 @@ then the reward row; a sold-out reward is refused before any lock is taken.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from points.errors import Conflict, Forbidden, InsufficientPoints, Invalid, NotF
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.scope import Actor
 from points.tables import Redemption, Reward, StockMovement
-from rules.catalogue import Catalogue
+from rules.catalogue import Catalogue, check_reward
 from rules.catalogue import Reward as RewardSpec
 
 REDEEMED = "redeemed"
@@ -95,6 +96,16 @@ async def load_catalogue(community_id: int, catalogue: Catalogue, actor_id: int 
         return added
 
     return await write(run)
+
+
+def reward_spec(data: dict[str, Any]) -> RewardSpec:
+    """A reward sent by staff (API or page), checked as the catalogue file's are; the first problem raised."""
+    problems: list[str] = []
+    spec = check_reward(problems, "reward", data)
+    if problems:
+        field = re.search(r"field '([^']+)'", problems[0])
+        raise Invalid("invalid_reward", problems[0].split(": ", 1)[-1], field=field.group(1) if field else None)
+    return spec
 
 
 async def _scoped_reward(actor: Actor, reward_id: int) -> dict[str, Any]:

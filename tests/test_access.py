@@ -144,6 +144,12 @@ ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any]
     "page_restock": ("staff", 303, lambda w, where: w.rewards[where],
                      lambda rid: ("POST", f"/staff/shop/{rid}/restock", {**FORM, "quantity": "2", "reason": "到货"},
                                   {})),
+    "page_reward_save": ("staff", 303, lambda w, where: w.rewards[where],
+                         lambda rid: ("POST", "/staff/shop/save", {**FORM, "id": str(rid), "code": "r.meal_voucher",
+                                                                   "name_zh": "餐券", "name_en": "Meal voucher",
+                                                                   "kind": "goods", "price": "50",
+                                                                   "roles": ["rider", "resident"], "active": "on"},
+                                      {})),
     "page_order": ("reporter", 303, lambda w, where: w.rewards[where],
                    lambda rid: ("POST", f"/shop/{rid}", FORM, {})),
     "page_set_role": ("admin", 303, World.member,
@@ -240,7 +246,7 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
                "/api/v1/admin/tokens", "/api/v1/admin/tokens/{token_id:int}/revoke",
                "/staff/submissions/{submission_id:int}/{action:str}", "/staff/members/{member_id:int}/{action:str}",
                "/staff/counter", "/shop/{reward_id:int}", "/admin/members/{member_id:int}/role",
-               "/staff/shop/{reward_id:int}/restock",
+               "/staff/shop/{reward_id:int}/restock", "/staff/shop/save",
                "/admin/tokens/{token_id:int}/revoke"}
     unsafe = {route.path for route in app.routes for method in getattr(route, "methods", ())
               if method in ("POST", "PUT", "PATCH", "DELETE")}

@@ -82,3 +82,25 @@ def test_staff_restock_from_the_stock_page(api, community):
     silly = api.post(f"/staff/shop/{reward['id']}/restock", staff,
                      data={"_csrf_token": staff.csrf, "quantity": "lots", "reason": "x"}, follow_redirects=False)
     assert "error.invalid_quantity" in silly.headers["location"]
+
+
+def test_staff_add_and_change_a_reward_from_the_pages(api, community):
+    from conftest import run
+    from points.db import sql
+
+    staff = community.staff
+    fields = {"_csrf_token": staff.csrf, "code": "r.umbrella", "name_zh": "雨伞", "name_en": "Umbrella",
+              "kind": "goods", "price": "80", "roles": ["rider"], "limit_count": "1", "limit_period": "month"}
+    added = api.post("/staff/shop/save", staff, data=fields, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    row = run(sql("SELECT id, price, roles, limit_count FROM reward WHERE community = {} AND code = 'r.umbrella'",
+                  community.id))[0]
+    assert (row["price"], row["roles"], row["limit_count"]) == (80, "rider", 1)
+    bad = api.post("/staff/shop/save", staff, data={**fields, "id": str(row["id"]), "price": "0"})
+    assert bad.status_code == 400 and "price" in bad.text
+    changed = api.post("/staff/shop/save", staff, data={**fields, "id": str(row["id"]), "price": "90"},
+                       follow_redirects=False)
+    assert changed.status_code == 303
+    after = run(sql("SELECT price, active FROM reward WHERE id = {}", row["id"]))[0]
+    assert after["price"] == 90 and not after["active"]  # the "on offer" box was not ticked
+    assert api.get(f"/staff/shop/{row['id']}", staff).status_code == 200

@@ -143,3 +143,39 @@ class StaffPages(Controller):
                 raise
             return back("/staff/shop", f"error.{exc.code}")
         return back("/staff/shop", "restocked")
+
+    @get("/shop/new")
+    async def new_reward(self, request: Request) -> Template:
+        return render(request, "staff_reward.html", reward=None, data={})
+
+    @get("/shop/{reward_id:int}")
+    async def edit_reward(self, request: Request, reward_id: FromPath[int]) -> Template:
+        reward = await shop.reward(request.user, reward_id)
+        return render(request, "staff_reward.html", reward=reward, data=reward)
+
+    @post("/shop/save", status_code=303)
+    async def save_reward(self, request: Request) -> Redirect | Template:
+        """Add a reward (no `id`) or change one; the fields are checked as the catalogue file's are."""
+        data = await request.form()
+        fields: dict = {k: data.get(k, "") for k in ("code", "name_zh", "name_en", "kind", "description")}
+        fields["roles"] = data.getall("roles")
+        try:
+            fields["price"] = int(data.get("price") or 0)
+            if data.get("limit_count"):
+                fields["limit"] = {"count": int(data.get("limit_count")), "period": data.get("limit_period", "")}
+        except ValueError:
+            fields["price"] = None
+        reward_id = int(data.get("id") or 0)
+        try:
+            spec = shop.reward_spec({**fields, "stock": 0})
+            if reward_id:
+                await shop.update_reward(request.user, reward_id, spec, data.get("active") == "on")
+            else:
+                reward_id = await shop.create_reward(request.user, spec)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            where = f" ({exc.field}: {exc.message})" if exc.field else ""
+            return render(request, "staff_reward.html", http_status=exc.status, error=problem(request, exc) + where,
+                          field=exc.field, reward={"id": reward_id} if reward_id else None, data=fields)
+        return back("/staff/shop", "saved")

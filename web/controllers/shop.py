@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -13,8 +12,6 @@ from litestar.params import FromPath, JSONBody
 from points import shop
 from points.errors import Invalid
 from rules import Rules
-from rules.catalogue import Reward as RewardSpec
-from rules.catalogue import check_reward
 from web.auth import reporters_only, staff_only
 from web.schemas import (
     FulfilIn,
@@ -55,15 +52,6 @@ class ShopController(Controller):
         return msgspec.convert(await shop.cancel(request.user, order_id), OrderOut)
 
 
-def _reward_spec(data: dict[str, Any]) -> RewardSpec:
-    problems: list[str] = []
-    spec = check_reward(problems, "reward", data)
-    if problems:
-        field = re.search(r"field '([^']+)'", problems[0])
-        raise Invalid("invalid_reward", problems[0].split(": ", 1)[-1], field=field.group(1) if field else None)
-    return spec
-
-
 class CounterController(Controller):
     path = "/api/v1/staff/shop"
     tags = ["staff"]
@@ -83,7 +71,7 @@ class CounterController(Controller):
 
     @post("/rewards", operation_id="createReward")
     async def create(self, request: Request, data: JSONBody[dict[str, Any]]) -> RewardOut:
-        reward_id = await shop.create_reward(request.user, _reward_spec(data))
+        reward_id = await shop.create_reward(request.user, shop.reward_spec(data))
         return msgspec.convert(await shop.reward(request.user, reward_id), RewardOut)
 
     @put("/rewards/{reward_id:int}", operation_id="updateReward")
@@ -91,7 +79,7 @@ class CounterController(Controller):
         active = data.pop("active", True)
         if not isinstance(active, bool):
             raise Invalid("invalid_reward", "must be true or false", field="active")
-        await shop.update_reward(request.user, reward_id, _reward_spec({**data, "stock": 0}), active)
+        await shop.update_reward(request.user, reward_id, shop.reward_spec({**data, "stock": 0}), active)
         return msgspec.convert(await shop.reward(request.user, reward_id), RewardOut)
 
     @post("/rewards/{reward_id:int}/restock", operation_id="restock", status_code=200)
