@@ -30,7 +30,8 @@ async def _seed_demo() -> int:
     if made is None:
         print("The database has data already; no demo data added.")
         return 0
-    print("Demo community 华冠社区 (huaguan) with grids G1-G4. Logins (phone / password):")
+    place = demo.DEMO["community"]
+    print(f"Demo community {place['name']} ({place['code']}) with grids G1-G4. Logins (phone / password):")
     for role, name, phone, password in made:
         print(f"  {role:<9} {name}  {phone} / {password}")
     return 0

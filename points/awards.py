@@ -24,6 +24,7 @@ from points import audit, honours, ledger
 from points.db import lock_rows_sql, skip_locked_sql, sql, values_list, write
 from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.submissions import earlier_reports
+from points.wording import both
 from rules import Rules
 
 
@@ -181,7 +182,7 @@ def _settlements(decisions: list[Decision], by_id: dict[int, Candidate], account
             owed[member] -= amount
             settle.append(TransferSpec(
                 key=f"settle:submission:{d.id}", debit=account[(member, SPENDABLE)], credit=account[(member, DEBT)],
-                amount=amount, code="settle", reason="偿还欠分 / owed points settled", ref=f"submission:{d.id}"))
+                amount=amount, code="settle", reason=both("ledger", "settle"), ref=f"submission:{d.id}"))
     return settle
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from points import ledger
 from points.db import lock_rows_sql, sql, write
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key
+from points.wording import both
 from rules import Rules
 
 NEVER = datetime.max.replace(tzinfo=UTC)
@@ -129,7 +130,7 @@ async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 
                         transfers.append(TransferSpec(
                             f"expire:{c['id']}:{lot.id}:{last}", c["id"],
                             issuance[community_account_key(ISSUANCE, c["community"])], lot.amount, "expire",
-                            f"积分到期 / points expired ({lot.expires_at.astimezone(rules.tz):%Y-%m-%d})",
+                            f"{both('ledger', 'expire')} ({lot.expires_at.astimezone(rules.tz):%Y-%m-%d})",
                             f"lot:{lot.id}", rules.version))
             written = await ledger.post(transfers)
             return sum(t.amount for t in transfers if t.key in written)

@@ -18,8 +18,9 @@ from points.errors import Forbidden
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec
 from points.privacy import PUBLIC_DECIMALS, deleted_phone
 from points.scope import Actor
+from points.wording import both, pair
 
-DELETED_NAME = "已注销"
+DELETED_NAME = pair("member", "deleted_name")[0]
 
 
 async def export(actor: Actor) -> dict[str, Any]:
@@ -59,7 +60,7 @@ async def delete(actor: Actor, password: str) -> None:
         if spendable["balance"] > 0:
             issuance = await ledger.accounts_by_key([ledger.community_account_key(ISSUANCE, row["community"])])
             await ledger.post([TransferSpec(f"forfeit:member:{mid}", spendable["id"], *issuance.values(),
-                                            spendable["balance"], "forfeit", "注销账户 / account deleted",
+                                            spendable["balance"], "forfeit", both("ledger", "forfeit"),
                                             f"member:{mid}")])
         old_phone = (await sql("SELECT phone FROM member WHERE id = {}", mid))[0]["phone"]
         await sql("UPDATE member SET name = {}, phone = {}, password_hash = '!', platform_rider_id = NULL, "

@@ -18,6 +18,7 @@ from points import members
 from points.db import sql, write
 from points.scope import Actor
 from points.sms import Sender
+from points.wording import pair
 
 LIFETIME = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -42,7 +43,7 @@ async def request(phone: str, sender: Sender) -> None:
     await write(lambda: sql("INSERT INTO one_time_code (phone, code_hash, created_at, expires_at, attempts) "
                             "VALUES ({}, {}, {}, {}, 0) RETURNING id", phone, _hash(code, secrets.token_hex(8)),
                             now, now + LIFETIME))
-    await sender.send(phone, f"【积分】您的登录验证码是 {code},10分钟内有效。Your Jifen login code: {code}")
+    await sender.send(phone, " ".join(pair("sms", "login_code", code=code)))
 
 
 async def login(phone: str, code: str) -> Actor | None:

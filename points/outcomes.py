@@ -5,30 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-REJECT_REASONS = {
-    "false": ("不属实", "Not true: the problem was not found"),
-    "duplicate": ("重复上报", "Duplicate of an earlier report"),
-    "unclear": ("证据不清", "Evidence unclear"),
-    "out_of_area": ("不在本社区范围", "Outside the community"),
-    "not_in_catalogue": ("不在积分目录内", "Not an item of the scheme"),
-}
+from points.wording import WORDING, pair
 
-AWARD_NOTES = {
-    "duplicate": ("同一问题已有他人先报,仅首报得分", "Someone reported this first; only the first report earns"),
-    "cap.item_daily": ("已达该事项每日上限", "Daily limit for this item reached"),
-    "cap.item_monthly": ("已达该事项每月上限", "Monthly limit for this item reached"),
-    "cap.category_daily": ("已达该类别每日上限", "Daily limit for this category reached"),
-    "cap.category_monthly": ("已达该类别每月上限", "Monthly limit for this category reached"),
-    "cap.daily": ("已达每日积分上限", "Daily points limit reached"),
-    "cap.monthly": ("已达每月积分上限", "Monthly points limit reached"),
-    "item_withdrawn": ("该事项已从积分方案中移除", "This item is no longer in the scheme"),
-}
-
-PENDING = {
-    "submitted": ("待社区核实", "Waiting for the community to check"),
-    "awaiting_second": ("待第二位工作人员复核", "Waiting for a second staff member's approval"),
-    "verified": ("已核实,积分发放中", "Verified; points on their way"),
-}
+REJECT_REASONS = {code: tuple(words) for code, words in WORDING["reject"].items()}
+AWARD_NOTES = {code: tuple(words) for code, words in WORDING["award_note"].items()}
 
 
 def outcome(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -39,10 +19,10 @@ def outcome(row: dict[str, Any]) -> dict[str, Any] | None:
         zh, en = REJECT_REASONS.get(code, (code, code))
         return {"code": f"rejected.{code}", "message_zh": zh, "message_en": en, "note": row["verify_note"] or ""}
     if status == "reversed":
-        return {"code": "reversed", "message_zh": "奖励已撤销", "message_en": "The award was reversed",
-                "note": row["reverse_reason"] or ""}
-    if status in PENDING:
-        zh, en = PENDING[status]
+        zh, en = pair("state", "reversed")
+        return {"code": "reversed", "message_zh": zh, "message_en": en, "note": row["reverse_reason"] or ""}
+    if status in ("submitted", "awaiting_second", "verified"):
+        zh, en = pair("state", status)
         return {"code": status, "message_zh": zh, "message_en": en, "note": ""}
     if status == "awarded" and row["award_note"]:
         code = row["award_note"]

@@ -19,6 +19,7 @@ from points.errors import Conflict, Forbidden, Invalid, Unprocessable
 from points.ledger import DEBT, ISSUANCE, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.scope import REPORTER_ROLES, Actor
 from points.submissions import IDEMPOTENCY_KEY
+from points.wording import both
 from rules import Rules
 
 REVERSE_REASONS = ("false_report", "duplicate", "wrong_item", "fraud", "other")
@@ -76,7 +77,7 @@ async def reverse_award(actor: Actor, submission_id: int, reason: str, note: str
         if points > 0:
             paid, owed = await take_back(row["member"], row["community"], points,
                                          f"reverse:submission:{submission_id}", "reversal",
-                                         f"撤销奖励 / award reversed: {reason}", f"submission:{submission_id}",
+                                         f"{both('ledger', 'reversal')}: {reason}", f"submission:{submission_id}",
                                          row["award_rules_version"], lifetime=points)
         done = await sql("UPDATE submission SET status = 'reversed', reversed_by = {}, reversed_at = {}, "
                          "reverse_reason = {} WHERE id = {} AND status = 'awarded' RETURNING id", actor.id,

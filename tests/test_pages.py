@@ -212,3 +212,21 @@ def test_every_string_the_pages_use_is_translated():
     chinese = re.compile(r"[\u4e00-\u9fff]")
     for f in (APP_ROOT / "web" / "templates").glob("*.html"):
         assert not chinese.search(f.read_text()), f"{f.name}: Chinese text outside the catalogue"
+
+
+def test_no_chinese_text_in_python():
+    """What people read lives in the catalogues and wording files; Python holds none of it (docstrings aside)."""
+    import ast
+
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    found = []
+    for folder in ("points", "web", "rules"):
+        for f in (APP_ROOT / folder).rglob("*.py"):
+            tree = ast.parse(f.read_text())
+            docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                          if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                          and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            found += [f"{f.relative_to(APP_ROOT)}:{n.lineno}" for n in ast.walk(tree)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+                      and chinese.search(n.value)]
+    assert not found, found

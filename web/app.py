@@ -88,6 +88,6 @@ def create_app(config: Settings | None = None) -> Litestar:
         request_max_body_size=config.max_photos * config.max_photo_bytes + 1_000_000,
         logging_config=LoggingConfig(root={"level": config.log_level, "handlers": ["queue_listener"]},
                                      log_exceptions="never"),  # web/errors.py logs what went wrong, once
-        openapi_config=OpenAPIConfig(title="Jifen 积分 API", version="1", path="/schema",
+        openapi_config=OpenAPIConfig(title="Jifen API", version="1", path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),
     )
