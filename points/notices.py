@@ -7,6 +7,7 @@ from typing import Any
 
 from points.db import sql, write
 from points.scope import Actor
+from points.wording import pair
 from rules import Rules
 
 
@@ -23,8 +24,9 @@ async def since_last_visit(actor: Actor, rules: Rules) -> list[dict[str, Any]]:
                            "OR reversed_at > {})", actor.id, since, since, since):
             item = rules.item(s["item_id"])
             when = max(t for t in (s["verified_at"], s["awarded_at"], s["reversed_at"]) if t)
+            reason = pair("reject", s["reject_reason"]) if s["reject_reason"] else ("", "")
             news.append({"kind": s["status"], "submission": s["id"], "item": item, "points": s["points"],
-                         "reason": s["reject_reason"], "at": when})
+                         "reason_zh": reason[0], "reason_en": reason[1], "at": when})
         for o in await sql("SELECT o.id, o.status, o.resolved_at, r.name_zh, r.name_en FROM redemption o "
                            "JOIN reward r ON r.id = o.reward WHERE o.member = {} AND o.resolved_at > {} "
                            "AND (o.resolved_by IS NULL OR o.resolved_by <> {})", actor.id, since, actor.id):

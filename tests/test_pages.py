@@ -52,6 +52,20 @@ class Screens:
         page.set_viewport_size(size)
 
 
+def phone_photo() -> bytes:
+    """A 12-megapixel photo with texture (a flat colour would compress to nothing), as a phone saves it."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    size = (4000, 3000)
+    base = Image.linear_gradient("L").resize(size).convert("RGB")
+    grain = Image.effect_noise(size, 40).filter(ImageFilter.GaussianBlur(1.2)).convert("RGB")
+    out = io.BytesIO()
+    Image.blend(base, grain, 0.35).save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
 def community_with_shop(make_community):
     c = make_community()
     run(shop.load_catalogue(c.id, load_catalogue(APP_ROOT / "rules" / "rewards.toml")))
@@ -64,7 +78,7 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     screens = Screens("loop-js" if javascript else "loop-no-js")
     c, code = community_with_shop(make_community)
     picture = tmp_path / "photo.jpg"
-    picture.write_bytes(photo(2400, 1800))
+    picture.write_bytes(phone_photo())
     rider_phone = new_phone()
 
     rider = browser.new_context(viewport=PHONE, java_script_enabled=javascript, locale="zh-CN").new_page()
@@ -109,8 +123,10 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     member = run(sql("SELECT id FROM member WHERE phone = {}", members.normalise_phone(rider_phone)))[0]
     sid = run(sql("SELECT id FROM submission WHERE member = {}", member["id"]))[0]["id"]
     size = run(sql("SELECT size, width, height FROM photo WHERE submission = {}", sid))[0]
-    if javascript:  # downscaled in the browser before it was sent
+    if javascript:  # downscaled in the browser before it was sent: a 12-megapixel photo well under 500 KB
         assert max(size["width"], size["height"]) <= 1600
+        sent = int(rider.evaluate("sessionStorage.getItem('jifen-photo-bytes')"))
+        assert 0 < sent < 500_000 < picture.stat().st_size, sent
 
     # Staff verify it from the queue.
     staff.goto(f"{url}/staff/queue")

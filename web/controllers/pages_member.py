@@ -31,11 +31,11 @@ def _number(raw: Any, field: str, kind: type = float) -> Any:
         raise Invalid("invalid_number", f"{field} must be a number", field=field) from None
 
 
-def _items_for(rules: Rules, role: str, usage: Counter) -> list[Any]:
-    """The items this member may report, their most used first, then in the scheme's order."""
+def _choices(rules: Rules, role: str, usage: Counter) -> dict[str, list[Any]]:
+    """The items this member may report (shown by category), and the five they use most (shown first)."""
     items = [i for i in rules.items if i.reportable and role in i.roles]
-    order = {item.id: n for n, item in enumerate(items)}
-    return sorted(items, key=lambda i: (-usage[i.id], order[i.id]))
+    favourites = [i for i in sorted(items, key=lambda i: -usage[i.id]) if usage[i.id]][:5]
+    return {"items": items, "favourites": favourites}
 
 
 class MemberPages(Controller):
@@ -62,7 +62,7 @@ class MemberPages(Controller):
     async def report_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
         mine = await submissions.mine(request.user, rules, limit=100)
         usage = Counter(s["item"]["id"] for s in mine)
-        return render(request, "report.html", rules=rules, items=_items_for(rules, request.user.role, usage),
+        return render(request, "report.html", rules=rules, **_choices(rules, request.user.role, usage),
                       grids=await submissions.grids(request.user.community_id), data={})
 
     @post("/report", guards=[reporters_only], status_code=303, request_max_body_size=60_000_000)
@@ -83,7 +83,7 @@ class MemberPages(Controller):
         except DomainError as exc:
             fields = {k: v for k, v in data.items() if isinstance(v, str)}
             return render(request, "report.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
-                          rules=rules, items=_items_for(rules, request.user.role, Counter()),
+                          rules=rules, **_choices(rules, request.user.role, Counter()),
                           grids=await submissions.grids(request.user.community_id), data=fields)
         if created and view["status"] == "verified":
             await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")

@@ -30,6 +30,15 @@
     if (first) select.value = first.value;
   });
 
+  function descriptionRule() {
+    var o = select.options[select.selectedIndex];
+    var needed = o && o.getAttribute("data-desc") === "1";
+    form.description.required = needed;
+    document.getElementById("desc-optional").hidden = needed;
+  }
+  select.addEventListener("change", descriptionRule);
+  descriptionRule();
+
   function shrink(file) {
     return new Promise(function (resolve) {
       if (!window.createImageBitmap) return resolve(file);
@@ -85,6 +94,8 @@
     });
     var files = Array.prototype.slice.call(form.photos.files || []);
     Promise.all(files.map(shrink)).then(function (blobs) {
+      // What the photos weigh as sent, for anyone checking the page keeps uploads small.
+      sessionStorage.setItem("jifen-photo-bytes", blobs.reduce(function (n, b) { return n + b.size; }, 0));
       return Promise.all(blobs.map(toDataUrl));
     }).then(function (photos) {
       var entry = {key: key(), fields: fields, photos: photos};
