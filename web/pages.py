@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable
 from typing import Any
 
 import segno
@@ -43,6 +44,18 @@ def problem(request: Request, exc: DomainError) -> str:
 def back(path: str, done: str = "") -> Redirect:
     """After a successful form post: the next page (post/redirect/get), with what was done."""
     return Redirect(path + (f"?done={done}" if done else ""), status_code=303)
+
+
+async def act(call: Awaitable[Any], path: str, done: str, refused: str | None = None) -> Redirect:
+    """Run a form's domain call, then go to `path` saying `done`, or to `refused` (else `path`) saying why
+    it was refused. A refusal that means "not yours" (403, 404) is an error page instead."""
+    try:
+        await call
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        return back(refused or path, f"error.{exc.code}")
+    return back(path, done)
 
 
 async def form(request: Request) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from points import audit, members, tokens
 from points.errors import DomainError
 from rules import Rules
 from web.auth import admin_only
-from web.pages import back, form, problem, render
+from web.pages import act, back, form, problem, render
 
 
 class AdminPages(Controller):
@@ -30,13 +30,8 @@ class AdminPages(Controller):
 
     @post("/members/{member_id:int}/role", status_code=303)
     async def set_role(self, request: Request, member_id: FromPath[int]) -> Redirect:
-        try:
-            await members.set_role(request.user, member_id, str((await form(request)).get("role", "")))
-        except DomainError as exc:
-            if exc.status == 404:
-                raise
-            return back("/admin/members", f"error.{exc.code}")
-        return back("/admin/members", "role_changed")
+        role = str((await form(request)).get("role", ""))
+        return await act(members.set_role(request.user, member_id, role), "/admin/members", "role_changed")
 
     @get("/tokens")
     async def token_list(self, request: Request) -> Template:

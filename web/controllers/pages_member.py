@@ -19,7 +19,7 @@ from points.submissions import PhotoLimits, Report
 from rules import Rules
 from web.auth import reporters_only, signed_in
 from web.controllers.auth import client_ip
-from web.pages import back, problem, render
+from web.pages import act, back, problem, render
 
 
 def _number(raw: Any, field: str, kind: type = float) -> Any:
@@ -107,14 +107,8 @@ class MemberPages(Controller):
     @post("/shop/{reward_id:int}", guards=[reporters_only], status_code=303)
     async def order(self, request: Request, reward_id: FromPath[int], rules: NamedDependency[Rules]) -> Redirect:
         data = await request.form()
-        try:
-            await shop.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
-                                   data.get("idempotency_key") or None)
-        except DomainError as exc:
-            if exc.status in (403, 404):  # not yours to order: an error page, as for any forbidden page
-                raise
-            return back("/shop", f"error.{exc.code}")
-        return back("/orders", "ordered")
+        return await act(shop.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
+                                          data.get("idempotency_key") or None), "/orders", "ordered", "/shop")
 
     @get("/orders")
     async def orders(self, request: Request) -> Template:

@@ -19,7 +19,7 @@ from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
 from rules import Rules
 from web.auth import staff_only
-from web.pages import back, form, problem, render
+from web.pages import act, back, form, problem, render
 
 Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
 
@@ -51,22 +51,17 @@ class StaffPages(Controller):
                      action: FromPath[Literal["verify", "reject", "reverse"]], rules: NamedDependency[Rules],
                      dispatcher: NamedDependency[Dispatcher]) -> Redirect:
         data = await form(request)
-        try:
-            if action == "verify":
-                await submissions.verify(request.user, rules, submission_id, data.get("item") or None,
-                                         str(data.get("note", "")))
-                await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
-            elif action == "reject":
-                await submissions.reject(request.user, submission_id, str(data.get("reason", "")),
-                                         str(data.get("note", "")))
-            else:
-                await reversals.reverse_award(request.user, submission_id, str(data.get("reason", "")),
-                                              str(data.get("note", "")))
-        except DomainError as exc:
-            if exc.status == 404:
-                raise
-            return back(f"/staff/submissions/{submission_id}", f"error.{exc.code}")
-        return back("/staff/queue", f"{action}d" if action != "verify" else "verified")
+        note = str(data.get("note", ""))
+        if action == "verify":
+            done = await act(submissions.verify(request.user, rules, submission_id, data.get("item") or None, note),
+                             "/staff/queue", "verified", f"/staff/submissions/{submission_id}")
+            await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")  # a no-op if it was refused
+            return done
+        if action == "reject":
+            call = submissions.reject(request.user, submission_id, str(data.get("reason", "")), note)
+        else:
+            call = reversals.reverse_award(request.user, submission_id, str(data.get("reason", "")), note)
+        return await act(call, "/staff/queue", f"{action}ed", f"/staff/submissions/{submission_id}")
 
     @get("/members")
     async def member_list(self, request: Request, status: FromQuery[Literal["pending", "active", "declined",
@@ -77,14 +72,9 @@ class StaffPages(Controller):
     @post("/members/{member_id:int}/{action:str}", status_code=303)
     async def member_action(self, request: Request, member_id: FromPath[int],
                             action: FromPath[Literal["approve", "decline", "suspend", "reinstate"]]) -> Redirect:
-        data = await form(request)
-        try:
-            await members.decide(request.user, member_id, action, str(data.get("reason", "")))
-        except DomainError as exc:
-            if exc.status == 404:
-                raise
-            return back("/staff/members", f"error.{exc.code}")
-        return back("/staff/members", f"member_{action}")
+        reason = str((await form(request)).get("reason", ""))
+        return await act(members.decide(request.user, member_id, action, reason), "/staff/members",
+                         f"member_{action}")
 
     @get("/counter")
     async def counter(self, request: Request,
@@ -136,13 +126,8 @@ class StaffPages(Controller):
             quantity = int(data.get("quantity") or 0)
         except ValueError:
             return back("/staff/shop", "error.invalid_quantity")
-        try:
-            await shop.restock(request.user, reward_id, quantity, str(data.get("reason", "")))
-        except DomainError as exc:
-            if exc.status == 404:
-                raise
-            return back("/staff/shop", f"error.{exc.code}")
-        return back("/staff/shop", "restocked")
+        return await act(shop.restock(request.user, reward_id, quantity, str(data.get("reason", ""))), "/staff/shop",
+                         "restocked")
 
     @get("/shop/new")
     async def new_reward(self, request: Request) -> Template:
