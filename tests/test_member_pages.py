@@ -74,3 +74,18 @@ def test_the_english_switch(api, community):
     assert "Redeem" in page.text or "you have" in page.text
     assert "积分超市" not in page.text.split("<main>")[1]
     assert api.get("/lang/en?next=//evil.example", follow_redirects=False).headers["location"] == "/"
+
+
+def test_the_login_form_needs_the_token_of_its_own_page(api, community):
+    """No login CSRF: another site's form cannot sign a browser in, for it lacks the visitor's form token."""
+    import httpx
+
+    rider = community.riders[0]
+    forged = httpx.post(f"{api.url}/login", data={"phone": rider.phone, "password": PASSWORD}, follow_redirects=False)
+    assert forged.status_code == 403
+    with httpx.Client(base_url=api.url) as browser:
+        page = browser.get("/login")
+        token = page.text.split('name="_csrf_token" value="')[1].split('"')[0]
+        signed_in = browser.post("/login", data={"_csrf_token": token, "phone": rider.phone, "password": PASSWORD},
+                                 follow_redirects=False)
+        assert signed_in.status_code == 303 and "jifen_session" in signed_in.headers["set-cookie"]

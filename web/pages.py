@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import secrets
 from collections.abc import Awaitable
 from typing import Any
 
 import segno
 from litestar import Request
+from litestar.datastructures import Cookie
+from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
@@ -15,16 +18,37 @@ from points.errors import DomainError
 from web import i18n
 from web.sessions import CSRF_FIELD, Session
 
+FORM_COOKIE = "jifen_form"
+
 
 def render(request: Request, template: str, http_status: int = 200, **context: Any) -> Template:
     lang = i18n.choose(request.cookies)
     # An unknown path is answered before the auth middleware runs: no user or session in its scope.
     session = request.scope.get("auth")
     session = session if isinstance(session, Session) else None
-    return Template(template_name=template, status_code=http_status, context={
+    cookies = []
+    if session:
+        csrf = session.csrf
+    else:  # a visitor not signed in: their forms (log in, register) carry a token of a cookie of their own
+        csrf = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
+        if csrf != request.cookies.get(FORM_COOKIE):
+            cookies.append(Cookie(key=FORM_COOKIE, value=csrf, path="/", httponly=True, samesite="lax"))
+    return Template(template_name=template, status_code=http_status, cookies=cookies, context={
         "_": i18n.translator(lang), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
-        "csrf": session.csrf if session else "", "csrf_field": CSRF_FIELD, "path": request.url.path,
+        "csrf": csrf, "csrf_field": CSRF_FIELD, "path": request.url.path,
         "flash": request.query_params.get("done", ""), "qr": qr, **context})
+
+
+async def signed_out_form(request: Request) -> dict[str, Any]:
+    """The form of a visitor not yet signed in, if it carries the token of their own form cookie (no login
+    CSRF: another site cannot sign a browser into someone else's account)."""
+    data = await form(request)
+    if isinstance(request.scope.get("auth"), Session):
+        return data  # signed in already: the middleware checked the session's own token
+    expected = request.cookies.get(FORM_COOKIE)
+    if not expected or not secrets.compare_digest(str(data.get(CSRF_FIELD, "")), expected):
+        raise PermissionDeniedException("the form has expired: reload the page and try again")
+    return data
 
 
 def qr(text: str) -> Markup:

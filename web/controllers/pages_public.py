@@ -19,7 +19,7 @@ from rules import Rules
 from web import i18n
 from web.controllers.auth import client_ip, sign_in
 from web.limits import Limiter
-from web.pages import form, problem, render
+from web.pages import problem, render, signed_out_form
 from web.sessions import COOKIE, Session
 
 
@@ -43,7 +43,7 @@ class PublicPages(Controller):
 
     @post("/login", public=True, status_code=303)
     async def login(self, request: Request, state: State) -> Redirect | Template:
-        data = await form(request)
+        data = await signed_out_form(request)
         limiter: Limiter = state.limiter
         phone = str(data.get("phone", ""))
         try:
@@ -65,7 +65,7 @@ class PublicPages(Controller):
     @post("/login/code", public=True, status_code=303)
     async def code_login(self, request: Request, state: State) -> Redirect | Template:
         """Ask for a code (no `code` field yet), or log in with it."""
-        data = await form(request)
+        data = await signed_out_form(request)
         phone, code = str(data.get("phone", "")), str(data.get("code", "")).strip()
         limiter: Limiter = state.limiter
         try:
@@ -101,7 +101,7 @@ class PublicPages(Controller):
 
     @post("/register", public=True, status_code=303)
     async def register(self, request: Request, state: State) -> Redirect | Template:
-        data = await form(request)
+        data = await signed_out_form(request)
         try:
             await state.limiter.hit("register_ip", client_ip(request))
             mid = await members.register(members.Registration(
