@@ -288,3 +288,15 @@ def test_the_first_admin_comes_from_the_cli(community):
     assert made.returncode == 0, made.stderr
     rows = run(sql("SELECT role FROM member WHERE phone = {}", members.normalise_phone(phone)))
     assert rows == [{"role": "admin"}]
+
+
+def test_signed_out_api_calls_take_only_json(api, community):
+    """A cross-site form (text/plain or urlencoded) cannot post a login: only JSON, which needs CORS."""
+    rider = community.riders[0]
+    body = f'{{"phone": "{rider.phone}", "password": "{PASSWORD}"}}'
+    with httpx.Client(base_url=api.url) as stranger:
+        plain = stranger.post("/api/v1/auth/login", content=body, headers={"Content-Type": "text/plain"})
+        assert plain.status_code == 415
+        form = stranger.post("/api/v1/auth/login", data={"phone": rider.phone, "password": PASSWORD})
+        assert form.status_code == 415
+    assert api.login(rider.phone).status_code == 200

@@ -17,7 +17,7 @@ from __future__ import annotations
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType, ScopeType
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -52,6 +52,11 @@ class AuthMiddleware(ASGIMiddleware):
                     raise PermissionDeniedException("CSRF token missing or wrong: send the session's token in "
                                                     "the X-CSRF-Token header or the _csrf_token form field")
                 scope["user"], scope["auth"] = actor, session
+        if scope["user"] is None and request.method not in SAFE_METHODS and scope["path"].startswith("/api/") \
+                and scope["route_handler"].opt.get("public") and request.content_type[0] != "application/json":
+            # The API's public posts (login, registration, codes) take only JSON: a cross-site form cannot send
+            # it without a CORS preflight (none is allowed), so no other site can post them from a browser.
+            raise ClientException("send the body as application/json", status_code=415)
         await next_app(scope, receive, send)
 
 
