@@ -11,14 +11,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from points import expiry, honours, jobs, ledger, member_data, members, notices, shop, submissions
+from points import expiry, honours, ledger, member_data, members, notices, shop, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError, Invalid
 from points.photos import PhotoStore
 from points.submissions import PhotoLimits, Report
 from rules import Rules
 from web.auth import reporters_only, signed_in
-from web.controllers.auth import client_ip
+from web.controllers.submissions import file_report
 from web.pages import act, back, problem, render
 
 
@@ -65,28 +65,24 @@ class MemberPages(Controller):
         return render(request, "report.html", rules=rules, **_choices(rules, request.user.role, usage),
                       grids=await submissions.grids(request.user.community_id), data={})
 
-    @post("/report", guards=[reporters_only], status_code=303, request_max_body_size=60_000_000)
+    @post("/report", guards=[reporters_only], status_code=303)
     async def report(self, request: Request, state: State, rules: NamedDependency[Rules],
                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
                      dispatcher: NamedDependency[Dispatcher]) -> Redirect | Template:
         data = await request.form()
         try:
-            await state.limiter.hit("submit_member", str(request.user.id))
-            await state.limiter.hit("submit_ip", client_ip(request))
             report = Report(item=str(data.get("item", "")), description=str(data.get("description", "")),
                             lat=_number(data.get("lat"), "lat"), lng=_number(data.get("lng"), "lng"),
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
                             units=_number(data.get("units"), "units", int) or 1)
             uploads = [await f.read() for f in data.getall("photos") if isinstance(f, UploadFile) and f.filename]
-            view, created = await submissions.submit(request.user, rules, report, uploads, store, limits,
-                                                     data.get("idempotency_key") or None)
+            await file_report(request, state.limiter, dispatcher, rules, store, limits, report, uploads,
+                              data.get("idempotency_key") or None)
         except DomainError as exc:
             fields = {k: v for k, v in data.items() if isinstance(v, str)}
             return render(request, "report.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
                           rules=rules, **_choices(rules, request.user.role, Counter()),
                           grids=await submissions.grids(request.user.community_id), data=fields)
-        if created and view["status"] == "verified":
-            await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")
         return back("/submissions", "reported")
 
     @get("/submissions")

@@ -19,6 +19,19 @@ from web.limits import Limiter
 from web.schemas import OptionalIdempotencyKey, SubmissionOut, SubmitForm
 
 
+async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
+                      limits: PhotoLimits, report: Report, uploads: list[bytes],
+                      idempotency_key: str | None) -> tuple[dict, bool]:
+    """A report through either door (the API or the page): the rate limits, the domain, then the award job
+    for an item accepted without staff. Returns (the submission, whether it was created now)."""
+    await limiter.hit("submit_member", str(request.user.id))
+    await limiter.hit("submit_ip", client_ip(request))
+    view, created = await submissions.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
+    if created and view["status"] == "verified":
+        await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")
+    return view, created
+
+
 class SubmissionController(Controller):
     path = "/api/v1/submissions"
     tags = ["submissions"]
@@ -31,15 +44,11 @@ class SubmissionController(Controller):
         limiter: NamedDependency[Limiter],
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> Response[SubmissionOut]:
-        await limiter.hit("submit_member", str(request.user.id))
-        await limiter.hit("submit_ip", client_ip(request))
         report = Report(item=data.item, description=data.description, lat=data.lat, lng=data.lng,
                         grid=data.grid or None, address=data.address, units=data.units)
         uploads = [await f.read() for f in data.photos]
-        view, created = await submissions.submit(request.user, rules, report, uploads, store, limits,
-                                                 idempotency_key)
-        if created and view["status"] == "verified":
-            await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")
+        view, created = await file_report(request, limiter, dispatcher, rules, store, limits, report, uploads,
+                                          idempotency_key)
         return Response(msgspec.convert(view, SubmissionOut), status_code=201 if created else 200)
 
     @get("/{submission_id:int}", operation_id="getSubmission")
