@@ -51,14 +51,20 @@ def test_oldest_lots_go_first_and_each_expires_once(community):
     assert spendable(member.id) == 0 and lots(member.id) == []
 
 
-def test_held_points_never_expire_and_come_back_with_their_date(community):
-    member = community.riders[0]
+def raincoat_order(community, member, role: str) -> tuple[Actor, dict]:
+    """The member is granted 500 points and orders a raincoat (400) from a freshly stocked shop."""
     run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
     grant(community.id, member.id, 500)
-    helmet = run(Reward.select(Reward.id).where((Reward.community == community.id)
-                                                & (Reward.code == "r.raincoat")).first())["id"]  # 400
-    actor = Actor(member.id, "rider", community.id, "", "active")
-    order, _ = run(shop.place_order(actor, helmet, AFTER_30_DAYS.tz, 7))
+    raincoat = run(Reward.select(Reward.id).where((Reward.community == community.id)
+                                                  & (Reward.code == "r.raincoat")).first())["id"]
+    actor = Actor(member.id, role, community.id, "", "active")
+    order, _ = run(shop.place_order(actor, raincoat, AFTER_30_DAYS.tz, 7))
+    return actor, order
+
+
+def test_held_points_never_expire_and_come_back_with_their_date(community):
+    member = community.riders[0]
+    actor, order = raincoat_order(community, member, "rider")
     [lot] = lots(member.id)
     assert lot.amount == 100
     later = lot.expires_at + timedelta(days=1)
@@ -76,12 +82,7 @@ def test_held_points_never_expire_and_come_back_with_their_date(community):
 def test_a_cancelled_order_goes_back_into_the_lot_it_came_from(community):
     """The rest of a lot and the part an order held are one lot again, expiring once."""
     member = community.residents[1]
-    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
-    grant(community.id, member.id, 500)
-    raincoat = run(Reward.select(Reward.id).where((Reward.community == community.id)
-                                                  & (Reward.code == "r.raincoat")).first())["id"]  # 400
-    actor = Actor(member.id, "resident", community.id, "", "active")
-    order, _ = run(shop.place_order(actor, raincoat, AFTER_30_DAYS.tz, 7))
+    actor, order = raincoat_order(community, member, "resident")
     run(shop.cancel(actor, order["id"]))
     [lot] = lots(member.id)
     assert lot.amount == 500
