@@ -7,8 +7,11 @@ hold is posted to the community's redeemed account), or cancelled, or expired
 (the hold goes back, and so does the stock). Both resolutions use the one
 idempotency key ``order:{id}:resolve``, so the ledger itself refuses a second.
 
-Locks are taken in one order everywhere: the member's accounts, then the order,
-then the reward row; a sold-out reward is refused before any lock is taken.
+Orders that arrive together are placed together, in one transaction per batch
+(`points.batching`): a rush pays for its transactions once per batch, not once
+per rider. Locks are taken in one order everywhere: the members' accounts, then
+the order, then the reward row; a sold-out reward is refused before any lock is
+taken.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from points import audit, ledger, scope
+from points.batching import Batcher
 from points.db import lock_rows_sql, sql, write
-from points.errors import Conflict, Forbidden, InsufficientPoints, Invalid, NotFound, Unprocessable
+from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.scope import Actor
 from points.tables import Redemption, Reward, StockMovement
@@ -231,6 +235,20 @@ def _new_code() -> str:
     return "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(PICKUP_LENGTH))
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One member's order, waiting for its batch."""
+
+    actor: Actor
+    reward_id: int
+    stored_key: str | None
+    tz: ZoneInfo
+    pickup_days: int
+
+
+_REPLAY = "replay"  # the outcome of an ask whose Idempotency-Key already placed an order
+
+
 async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: int,
                       idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Order one of a reward; returns (the order, whether it was placed now)."""
@@ -239,60 +257,132 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
     rows = await sql("SELECT * FROM reward WHERE id = {} AND community = {}", reward_id, actor.community_id)
     if not rows:
         raise NotFound("reward")
-    reward, now = rows[0], datetime.now(UTC)
-    if stored_key is None or reward["stock"] >= 1:  # a retry of a placed order is answered below, even now
-        _availability(reward, actor, now)
-        if reward["stock"] < 1:
-            raise SoldOut()  # the rush's common answer, given without taking a lock
-    period = period_of(now, reward["limit_period"] or "year", tz)
-    spendable, hold = member_account_key(SPENDABLE, actor.id), member_account_key(HOLD, actor.id)
-
-    async def run() -> dict[str, Any] | None:
-        # One round trip: lock the member's accounts, and see whether a retry's first attempt committed
-        # (perhaps while this one waited for the lock).
-        rows = await sql("SELECT id, key, (SELECT COUNT(*) FROM redemption WHERE idempotency_key = {}) AS done "
-                         "FROM account WHERE key IN ({}, {}) ORDER BY id" + lock_rows_sql(), stored_key or "",
-                         spendable, hold)
-        if stored_key and rows and rows[0]["done"]:
-            return None
-        accounts = {r["key"]: r["id"] for r in rows}
-        if reward["limit_count"]:
-            taken = (await sql("SELECT COUNT(*) AS n FROM redemption WHERE member = {} AND reward = {} "
-                               "AND period = {} AND status IN ('held', 'fulfilled')", actor.id, reward_id,
-                               period.key))[0]["n"]
-            if taken >= reward["limit_count"]:
-                if stored_key and await sql("SELECT 1 FROM redemption WHERE idempotency_key = {}", stored_key):
-                    return None  # the limit is this retry's own first order, committed while it waited
-                raise Conflict("limit_reached", f"you have ordered this {taken} time(s) this {reward['limit_period']}; "
-                               f"the limit resets at {period.resets_at.isoformat()}",
-                               resets_at=period.resets_at.isoformat())
-        placed = {"member": actor.id, "community": actor.community_id, "reward": reward_id, "price": reward["price"],
-                  "status": "held", "pickup_code": _new_code(), "period": period.key,
-                  "idempotency_key": stored_key, "created_at": now, "expires_at": now + timedelta(days=pickup_days)}
-        inserted = await sql(f"INSERT INTO redemption ({', '.join(placed)}) VALUES ({', '.join('{}' for _ in placed)}) "
-                             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", *placed.values())
-        if not inserted:
-            return None
-        order_id = inserted[0]["id"]
-        await ledger.post([TransferSpec(f"order:{order_id}:hold", accounts[spendable], accounts[hold],
-                                        reward["price"], "redeem_hold", f"{reward['name_zh']} / {reward['name_en']}",
-                                        f"order:{order_id}")])
-        if not await sql("UPDATE reward SET stock = stock - 1 WHERE id = {} AND stock >= 1 RETURNING stock",
-                         reward_id):
-            raise SoldOut()
-        return _order_view(placed | {"id": order_id, "resolved_at": None}, reward)
-
-    try:
-        view = await write(run)
-    except InsufficientPoints:
-        balance = (await ledger.balances(actor.id))[SPENDABLE]
-        raise Conflict("insufficient_points", f"not enough points: this costs {reward['price']}, "
-                       f"you have {balance}", balance=balance, price=reward["price"]) from None
-    if view is None:  # the same key was used before: that order stands
+    if stored_key is None or rows[0]["stock"] >= 1:  # a retry of a placed order is answered below, even now
+        _availability(rows[0], actor, datetime.now(UTC))
+        if rows[0]["stock"] < 1:
+            raise SoldOut()  # the rush's common answer, given without joining a batch
+    outcome = await _orders.submit(_Ask(actor, reward_id, stored_key, tz, pickup_days))
+    if outcome == _REPLAY:  # the same key was used before: that order stands
         earlier = await _replay(actor, stored_key, reward_id)
         assert earlier is not None
         return earlier, False
-    return view, True
+    return outcome, True
+
+
+async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exception]:
+    """Place a batch of orders in one transaction; one outcome per ask, in order.
+
+    Everything an order depends on is locked first — the members' accounts, then
+    the rewards — so the asks are decided in Python, in arrival order, against
+    the locked balances, stock and limits; then the batch is written in a few
+    set-wise statements. The ledger's conditional balance update stays the last word.
+    """
+
+    async def run() -> list[dict[str, Any] | str | Exception]:
+        now = datetime.now(UTC)
+        member_ids = sorted({a.actor.id for a in asks})
+        accounts = {(r["member"], r["kind"]): r for r in await sql(
+            f"SELECT id, member, kind, balance FROM account WHERE member IN ({_marks(member_ids)}) "
+            "AND kind IN ({}, {}) ORDER BY id" + lock_rows_sql(), *member_ids, SPENDABLE, HOLD)}
+        keys = [a.stored_key for a in asks if a.stored_key]
+        done = {r["idempotency_key"] for r in await sql(
+            f"SELECT idempotency_key FROM redemption WHERE idempotency_key IN ({_marks(keys)})", *keys)} if keys else set()
+        reward_ids = sorted({a.reward_id for a in asks})
+        rewards = {r["id"]: r for r in await sql(
+            f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)}) ORDER BY id" + lock_rows_sql(), *reward_ids)}
+        taken = await _taken_this_period(asks, rewards, now)
+
+        outcomes: list[dict[str, Any] | str | Exception] = []
+        placed: list[dict[str, Any]] = []
+        for ask in asks:
+            reward, member = rewards[ask.reward_id], ask.actor.id
+            period = period_of(now, reward["limit_period"] or "year", ask.tz)
+            try:
+                if ask.stored_key in done:
+                    outcomes.append(_REPLAY)
+                    continue
+                _availability(reward, ask.actor, now)
+                if reward["stock"] < 1:
+                    raise SoldOut()
+                count = taken.get((member, ask.reward_id, period.key), 0)
+                if reward["limit_count"] and count >= reward["limit_count"]:
+                    raise Conflict("limit_reached", f"you have ordered this {count} time(s) this "
+                                   f"{reward['limit_period']}; the limit resets at {period.resets_at.isoformat()}",
+                                   resets_at=period.resets_at.isoformat())
+                balance = accounts[(member, SPENDABLE)]["balance"]
+                if balance < reward["price"]:
+                    raise Conflict("insufficient_points", f"not enough points: this costs {reward['price']}, "
+                                   f"you have {balance}", balance=balance, price=reward["price"])
+            except DomainError as refused:
+                outcomes.append(refused)
+                continue
+            reward["stock"] -= 1
+            accounts[(member, SPENDABLE)]["balance"] -= reward["price"]
+            taken[(member, ask.reward_id, period.key)] = count + 1
+            if ask.stored_key:
+                done.add(ask.stored_key)  # the same key again in this batch is a replay of this order
+            order = {"member": member, "community": ask.actor.community_id, "reward": ask.reward_id,
+                     "price": reward["price"], "status": "held", "pickup_code": _new_code(), "period": period.key,
+                     "idempotency_key": ask.stored_key, "created_at": now,
+                     "expires_at": now + timedelta(days=ask.pickup_days)}
+            placed.append(order)
+            outcomes.append(order)
+        if placed:
+            await _write_orders(placed, accounts, rewards)
+        for i, order in enumerate(outcomes):
+            if isinstance(order, dict):  # written, or left out by the key's backstop (then a replay)
+                outcomes[i] = _order_view(order, rewards[order["reward"]]) if "id" in order else _REPLAY
+        return outcomes
+
+    return await write(run)
+
+
+async def _taken_this_period(asks: list[_Ask], rewards: dict[int, dict[str, Any]],
+                             now: datetime) -> dict[tuple[int, int, str], int]:
+    """How many of each limited reward each member of the batch has ordered this period."""
+    limited = [a for a in asks if rewards[a.reward_id]["limit_count"]]
+    if not limited:
+        return {}
+    members, reward_ids = sorted({a.actor.id for a in limited}), sorted({a.reward_id for a in limited})
+    periods = sorted({period_of(now, rewards[a.reward_id]["limit_period"], a.tz).key for a in limited})
+    rows = await sql(
+        "SELECT member, reward, period, COUNT(*) AS n FROM redemption "
+        f"WHERE member IN ({_marks(members)}) AND reward IN ({_marks(reward_ids)}) AND period IN ({_marks(periods)}) "
+        "AND status IN ('held', 'fulfilled') GROUP BY member, reward, period", *members, *reward_ids, *periods)
+    return {(r["member"], r["reward"], r["period"]): r["n"] for r in rows}
+
+
+async def _write_orders(placed: list[dict[str, Any]], accounts: dict[tuple[int, str], dict[str, Any]],
+                        rewards: dict[int, dict[str, Any]]) -> None:
+    """Insert the batch's orders, hold their prices, take their stock. An order whose key turns out to be
+    taken already (the key's lock-free backstop) is left out and becomes a replay."""
+    columns = list(placed[0])
+    values = ", ".join("(" + ", ".join("{}" for _ in columns) + ")" for _ in placed)
+    inserted = {r["pickup_code"]: r["id"] for r in await sql(
+        f"INSERT INTO redemption ({', '.join(columns)}) VALUES {values} "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, pickup_code",
+        *(o[c] for o in placed for c in columns))}
+    written = []
+    for order in placed:
+        if order["pickup_code"] in inserted:
+            order["id"], order["resolved_at"] = inserted[order["pickup_code"]], None
+            written.append(order)
+    await ledger.post([TransferSpec(
+        f"order:{o['id']}:hold", accounts[(o["member"], SPENDABLE)]["id"], accounts[(o["member"], HOLD)]["id"],
+        o["price"], "redeem_hold", f"{rewards[o['reward']]['name_zh']} / {rewards[o['reward']]['name_en']}",
+        f"order:{o['id']}") for o in written])
+    for reward_id in sorted({o["reward"] for o in written}):
+        n = sum(o["reward"] == reward_id for o in written)
+        if not await sql("UPDATE reward SET stock = stock - {} WHERE id = {} AND stock >= {} RETURNING stock",
+                         n, reward_id, n):
+            raise AssertionError(f"reward {reward_id}: stock taken under its lock changed")
+
+
+def _marks(values: list[Any]) -> str:
+    return ", ".join("{}" for _ in values)
+
+
+_orders: Batcher[_Ask, dict[str, Any] | str] = Batcher(_place_batch, max_size=200)
 
 
 async def _replay(actor: Actor, stored_key: str, reward_id: int) -> dict[str, Any] | None:
