@@ -17,6 +17,7 @@ single calls did.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -46,7 +47,8 @@ class Batcher(Generic[T, R]):
         future: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, future))
         if self._writer is None:
-            self._writer = loop.create_task(self._write_batches())
+            # A context of its own: the writer must not run inside the first caller's transaction.
+            self._writer = loop.create_task(self._write_batches(), context=contextvars.Context())
         return await future
 
     async def _write_batches(self) -> None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from points import audit, ledger, scope
+from points.batching import Batcher
 from points.db import sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound
 from points.honours import BOARD_NAMES
@@ -215,11 +216,23 @@ def _actor(row: dict[str, Any]) -> Actor:
 
 async def session_actor(member_id: int, epoch: int) -> Actor | None:
     """The member a session belongs to, unless a role change or deletion since has ended it."""
-    # Every request passes here: plain SQL, since building the query through the ORM costs more than running it.
-    rows = await sql("SELECT id, role, community, name, status, session_epoch FROM member WHERE id = {}", member_id)
-    if not rows or rows[0]["session_epoch"] != epoch or rows[0]["status"] == "deleted":
+    row = await _session_members.submit(member_id)
+    if row is None or row["session_epoch"] != epoch or row["status"] == "deleted":
         return None
-    return _actor(rows[0])
+    return _actor(row)
+
+
+async def _members_by_id(member_ids: list[int]) -> list[dict[str, Any] | None]:
+    # Every signed-in request passes here, so the requests of a busy moment share one query (and plain
+    # SQL: building it through the ORM costs more than running it).
+    unique = sorted(set(member_ids))
+    rows = {r["id"]: r for r in await sql(
+        "SELECT id, role, community, name, status, session_epoch FROM member "
+        f"WHERE id IN ({', '.join('{}' for _ in unique)})", *unique)}
+    return [rows.get(m) for m in member_ids]
+
+
+_session_members: Batcher[int, dict[str, Any] | None] = Batcher(_members_by_id, max_size=500)
 
 
 async def epoch(member_id: int) -> int:

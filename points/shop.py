@@ -254,13 +254,6 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
     """Order one of a reward; returns (the order, whether it was placed now)."""
     actor.require_active("redeem")
     stored_key = f"{actor.id}:{idempotency_key}" if idempotency_key else None
-    rows = await sql("SELECT * FROM reward WHERE id = {} AND community = {}", reward_id, actor.community_id)
-    if not rows:
-        raise NotFound("reward")
-    if stored_key is None or rows[0]["stock"] >= 1:  # a retry of a placed order is answered below, even now
-        _availability(rows[0], actor, datetime.now(UTC))
-        if rows[0]["stock"] < 1:
-            raise SoldOut()  # the rush's common answer, given without joining a batch
     outcome = await _orders.submit(_Ask(actor, reward_id, stored_key, tz, pickup_days))
     if outcome == _REPLAY:  # the same key was used before: that order stands
         earlier = await _replay(actor, stored_key, reward_id)
@@ -269,72 +262,97 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
     return outcome, True
 
 
+def _refusal(ask: _Ask, reward: dict[str, Any] | None, now: datetime) -> DomainError | None:
+    """Why this ask cannot be placed, judged on the reward alone (a replay is judged later, even when sold out)."""
+    if reward is None or reward["community"] != ask.actor.community_id:
+        return NotFound("reward")
+    if ask.stored_key is not None and reward["stock"] < 1:
+        return None
+    try:
+        _availability(reward, ask.actor, now)
+    except DomainError as refused:
+        return refused
+    return SoldOut() if reward["stock"] < 1 else None
+
+
 async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exception]:
     """Place a batch of orders in one transaction; one outcome per ask, in order.
 
-    Everything an order depends on is locked first — the members' accounts, then
-    the rewards — so the asks are decided in Python, in arrival order, against
-    the locked balances, stock and limits; then the batch is written in a few
+    A first, lock-free look at the rewards answers what needs no lock: no such
+    reward, not on offer, sold out (the rush's common answer). For the rest,
+    everything an order depends on is locked — the members' accounts, then the
+    rewards — and the asks are decided in Python, in arrival order, against the
+    locked balances, stock and limits; the batch is then written in a few
     set-wise statements. The ledger's conditional balance update stays the last word.
     """
+    reward_ids = sorted({a.reward_id for a in asks})
+    first_look = {r["id"]: r for r in await sql(
+        f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)})", *reward_ids)}
+    now = datetime.now(UTC)
+    outcomes: list[dict[str, Any] | str | Exception | None] = [
+        _refusal(a, first_look.get(a.reward_id), now) for a in asks]
+    live = [i for i, o in enumerate(outcomes) if o is None]
+    if live:
+        for i, outcome in zip(live, await write(lambda: _place_locked([asks[i] for i in live])), strict=True):
+            outcomes[i] = outcome
+    return outcomes
 
-    async def run() -> list[dict[str, Any] | str | Exception]:
-        now = datetime.now(UTC)
-        member_ids = sorted({a.actor.id for a in asks})
-        accounts = {(r["member"], r["kind"]): r for r in await sql(
-            f"SELECT id, member, kind, balance FROM account WHERE member IN ({_marks(member_ids)}) "
-            "AND kind IN ({}, {}) ORDER BY id" + lock_rows_sql(), *member_ids, SPENDABLE, HOLD)}
-        keys = [a.stored_key for a in asks if a.stored_key]
-        done = {r["idempotency_key"] for r in await sql(
-            f"SELECT idempotency_key FROM redemption WHERE idempotency_key IN ({_marks(keys)})", *keys)} if keys else set()
-        reward_ids = sorted({a.reward_id for a in asks})
-        rewards = {r["id"]: r for r in await sql(
-            f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)}) ORDER BY id" + lock_rows_sql(), *reward_ids)}
-        taken = await _taken_this_period(asks, rewards, now)
 
-        outcomes: list[dict[str, Any] | str | Exception] = []
-        placed: list[dict[str, Any]] = []
-        for ask in asks:
-            reward, member = rewards[ask.reward_id], ask.actor.id
-            period = period_of(now, reward["limit_period"] or "year", ask.tz)
-            try:
-                if ask.stored_key in done:
-                    outcomes.append(_REPLAY)
-                    continue
-                _availability(reward, ask.actor, now)
-                if reward["stock"] < 1:
-                    raise SoldOut()
-                count = taken.get((member, ask.reward_id, period.key), 0)
-                if reward["limit_count"] and count >= reward["limit_count"]:
-                    raise Conflict("limit_reached", f"you have ordered this {count} time(s) this "
-                                   f"{reward['limit_period']}; the limit resets at {period.resets_at.isoformat()}",
-                                   resets_at=period.resets_at.isoformat())
-                balance = accounts[(member, SPENDABLE)]["balance"]
-                if balance < reward["price"]:
-                    raise Conflict("insufficient_points", f"not enough points: this costs {reward['price']}, "
-                                   f"you have {balance}", balance=balance, price=reward["price"])
-            except DomainError as refused:
-                outcomes.append(refused)
+async def _place_locked(asks: list[_Ask]) -> list[dict[str, Any] | str | Exception]:
+    now = datetime.now(UTC)
+    member_ids = sorted({a.actor.id for a in asks})
+    accounts = {(r["member"], r["kind"]): r for r in await sql(
+        f"SELECT id, member, kind, balance FROM account WHERE member IN ({_marks(member_ids)}) "
+        "AND kind IN ({}, {}) ORDER BY id" + lock_rows_sql(), *member_ids, SPENDABLE, HOLD)}
+    keys = [a.stored_key for a in asks if a.stored_key]
+    done = {r["idempotency_key"] for r in await sql(
+        f"SELECT idempotency_key FROM redemption WHERE idempotency_key IN ({_marks(keys)})", *keys)} if keys else set()
+    reward_ids = sorted({a.reward_id for a in asks})
+    rewards = {r["id"]: r for r in await sql(
+        f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)}) ORDER BY id" + lock_rows_sql(), *reward_ids)}
+    taken = await _taken_this_period(asks, rewards, now)
+
+    outcomes: list[dict[str, Any] | str | Exception] = []
+    placed: list[dict[str, Any]] = []
+    for ask in asks:
+        reward, member = rewards[ask.reward_id], ask.actor.id
+        period = period_of(now, reward["limit_period"] or "year", ask.tz)
+        try:
+            if ask.stored_key in done:
+                outcomes.append(_REPLAY)
                 continue
-            reward["stock"] -= 1
-            accounts[(member, SPENDABLE)]["balance"] -= reward["price"]
-            taken[(member, ask.reward_id, period.key)] = count + 1
-            if ask.stored_key:
-                done.add(ask.stored_key)  # the same key again in this batch is a replay of this order
-            order = {"member": member, "community": ask.actor.community_id, "reward": ask.reward_id,
-                     "price": reward["price"], "status": "held", "pickup_code": _new_code(), "period": period.key,
-                     "idempotency_key": ask.stored_key, "created_at": now,
-                     "expires_at": now + timedelta(days=ask.pickup_days)}
-            placed.append(order)
-            outcomes.append(order)
-        if placed:
-            await _write_orders(placed, accounts, rewards)
-        for i, order in enumerate(outcomes):
-            if isinstance(order, dict):  # written, or left out by the key's backstop (then a replay)
-                outcomes[i] = _order_view(order, rewards[order["reward"]]) if "id" in order else _REPLAY
-        return outcomes
-
-    return await write(run)
+            _availability(reward, ask.actor, now)
+            if reward["stock"] < 1:
+                raise SoldOut()
+            count = taken.get((member, ask.reward_id, period.key), 0)
+            if reward["limit_count"] and count >= reward["limit_count"]:
+                raise Conflict("limit_reached", f"you have ordered this {count} time(s) this "
+                               f"{reward['limit_period']}; the limit resets at {period.resets_at.isoformat()}",
+                               resets_at=period.resets_at.isoformat())
+            balance = accounts[(member, SPENDABLE)]["balance"]
+            if balance < reward["price"]:
+                raise Conflict("insufficient_points", f"not enough points: this costs {reward['price']}, "
+                               f"you have {balance}", balance=balance, price=reward["price"])
+        except DomainError as refused:
+            outcomes.append(refused)
+            continue
+        reward["stock"] -= 1
+        accounts[(member, SPENDABLE)]["balance"] -= reward["price"]
+        taken[(member, ask.reward_id, period.key)] = count + 1
+        if ask.stored_key:
+            done.add(ask.stored_key)  # the same key again in this batch is a replay of this order
+        order = {"member": member, "community": ask.actor.community_id, "reward": ask.reward_id,
+                 "price": reward["price"], "status": "held", "pickup_code": _new_code(), "period": period.key,
+                 "idempotency_key": ask.stored_key, "created_at": now,
+                 "expires_at": now + timedelta(days=ask.pickup_days)}
+        placed.append(order)
+        outcomes.append(order)
+    if placed:
+        await _write_orders(placed, accounts, rewards)
+    for i, order in enumerate(outcomes):
+        if isinstance(order, dict):  # written, or left out by the key's backstop (then a replay)
+            outcomes[i] = _order_view(order, rewards[order["reward"]]) if "id" in order else _REPLAY
+    return outcomes
 
 
 async def _taken_this_period(asks: list[_Ask], rewards: dict[int, dict[str, Any]],

@@ -207,17 +207,18 @@ def test_catalogue_management_and_stock_history(api, shop_community):
     assert api.post("/api/v1/staff/shop/rewards", shop_community.riders[0], json={}).status_code == 403
 
 
-def bulk_members(community, count: int, points: int) -> list[User]:
-    """Many logged-in riders at once (one password hash shared: the KDF is not what is under test)."""
+def bulk_members(community, count: int, points: int, role: str = "rider") -> list[User]:
+    """Many logged-in members at once (one password hash shared: the KDF is not what is under test)."""
     password_hash = members.hash_password("bulk-password")
-    rows = [Member(community=community.id, role="rider", name=f"rush-{n}", phone=f"+8616{community.id:03d}{n:06d}",
-                   password_hash=password_hash, platform="meituan", created_at=datetime.now(UTC))
-            for n in range(count)]
+    first = run(Member.count())
+    rows = [Member(community=community.id, role=role, name=f"rush-{n}", phone=f"+8616{community.id:03d}{n:06d}",
+                   password_hash=password_hash, platform="meituan" if role == "rider" else "",
+                   created_at=datetime.now(UTC)) for n in range(first, first + count)]
     ids = [r["id"] for r in run(Member.insert(*rows).returning(Member.id))]
     for mid in ids:
         run(ledger.open_member_accounts(mid, community.id))
         grant(community.id, mid, points)
-    return [signed_in(mid, "rider", community.id) for mid in ids]
+    return [signed_in(mid, role, community.id) for mid in ids]
 
 
 def test_the_rush_never_oversells(api, community):
@@ -248,6 +249,48 @@ def test_one_member_cannot_double_spend(api, community):
     assert sorted(r.status_code for r in responses) == [201] + [409] * 19
     assert run(ledger.balances(rider.id))["spendable"] == 10
     assert run(Redemption.count().where(Redemption.member == rider.id)) == 1
+
+
+def test_orders_placed_together_are_each_decided_on_their_own(api, community):
+    """Orders that arrive together share a transaction (group commit); each still gets its own answer."""
+    run(shop.load_catalogue(community.id, CATALOGUE))
+    helmet, gloves = reward_id(community, "r.rider_helmet"), reward_id(community, "r.rider_gloves_kit")
+    buyers = bulk_members(community, 15, 1000)
+    residents = bulk_members(community, 5, 1000, role="resident")
+    poor = bulk_members(community, 5, 100)
+    limited = bulk_members(community, 5, 1000)
+    retriers = bulk_members(community, 5, 1000)
+    for rider in limited:
+        assert order(api, rider, gloves).status_code == 201
+    asks = ([(r, helmet, None) for r in buyers + residents] + [(r, gloves, None) for r in poor + limited]
+            + [(r, gloves, f"rush-retry-{r.id}") for r in retriers for _ in range(3)])
+    with ThreadPoolExecutor(len(asks)) as pool:
+        answers = list(pool.map(lambda a: order(api, *a), asks))
+    by_member: dict[int, list] = {}
+    for (rider, _, _), answer in zip(asks, answers, strict=True):
+        by_member.setdefault(rider.id, []).append(answer)
+
+    def codes(group):
+        return sorted(r.json()["error"]["code"] if r.status_code >= 400 else str(r.status_code)
+                      for m in group for r in by_member[m.id])
+
+    assert codes(buyers) == ["201"] * 10 + ["sold_out"] * 5
+    assert codes(residents) == ["not_eligible"] * 5
+    assert codes(poor) == ["insufficient_points"] * 5
+    assert {(r.json()["error"]["balance"], r.json()["error"]["price"]) for m in poor for r in by_member[m.id]} == {
+        (100, 200)}
+    assert codes(limited) == ["limit_reached"] * 5
+    assert all(r.json()["error"]["resets_at"] for m in limited for r in by_member[m.id])
+    for rider in retriers:
+        assert sorted(r.status_code for r in by_member[rider.id]) == [200, 200, 201]
+        assert len({r.json()["id"] for r in by_member[rider.id]}) == 1
+    assert (stock(helmet), stock(gloves)) == (0, 30 - 5 - 5)
+    assert [run(ledger.balances(m.id))["spendable"] for m in poor] == [100] * 5
+    assert sorted(run(ledger.balances(m.id))["spendable"] for m in buyers) == [200] * 10 + [1000] * 5
+    placed = run(Redemption.select(Redemption.created_at).where(Redemption.member.is_in(
+        [m.id for m in buyers + retriers])))
+    assert len(placed) == 15
+    assert len({p["created_at"] for p in placed}) < len(placed), "no two orders shared a batch"
 
 
 def test_the_rush_across_processes(community):

@@ -25,6 +25,7 @@ from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from points.batching import Batcher
 from points.config import Settings
 from points.scope import Actor
 
@@ -55,9 +56,15 @@ def redis_client(url: str) -> Redis:
     return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=10))
 
 
+class SessionRedisStore(RedisStore):
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return await self._redis.mget([self._make_key(k) for k in keys])
+
+
 def make_store(config: Settings) -> Store:
     if config.redis_url:
-        return RedisStore(redis_client(config.redis_url), namespace="jifen-sessions", handle_client_shutdown=True)
+        return SessionRedisStore(redis_client(config.redis_url), namespace="jifen-sessions",
+                                 handle_client_shutdown=True)
     path = Path(config.data_dir) / "sessions"
     path.mkdir(parents=True, exist_ok=True)
     return FileStore(path)
@@ -71,6 +78,8 @@ class Sessions:
     def __init__(self, store: Store, config: Settings):
         self.store = store
         self.config = config
+        # Every signed-in request reads its session: under load, the reads of one moment share one MGET.
+        self._reads = Batcher(store.get_many, max_size=500) if isinstance(store, SessionRedisStore) else None
 
     def lifetimes(self, actor: Actor) -> tuple[int, int]:
         """(idle, absolute) in seconds for this member's role."""
@@ -93,7 +102,7 @@ class Sessions:
         """The live session for this cookie, or None (unknown, idle too long, or past its lifetime)."""
         if not sid or len(sid) > 100:
             return None
-        raw = await self.store.get(_key(sid))
+        raw = await (self._reads.submit(_key(sid)) if self._reads else self.store.get(_key(sid)))
         if raw is None:
             return None
         r = json.loads(raw)
