@@ -7,8 +7,9 @@ Needs PostgreSQL, Redis, and `wrk` (Debian: `apt-get install wrk`).
 1. Raw SQL: a custom pgbench script on one hot reward row, per transaction a
    conditional balance update, a conditional stock update and the order insert.
 2. HTTP throughput: the app in production mode (PostgreSQL, Redis;
-   `uvicorn --workers 2`), wrk with N connections, each request a member
-   ordering the same reward: orders per second and wrk's p50/p99 latency.
+   `uvicorn --workers 2`, default settings), wrk with N connections, each
+   request a member ordering the same reward: orders per second, wrk's
+   p50/p99 latency, and how many orders shared a transaction on average.
 3. The sell-out: the same N connections on a drop of 10: exactly 10 orders.
 Then the result is checked: stock and orders agree, nothing oversold, no
 negative balance, reconciliation clean.
@@ -117,6 +118,15 @@ async def orders_of(url: str, reward: int) -> int:
         await con.close()
 
 
+async def batches_of(url: str, reward: int) -> int:
+    """How many transactions placed the reward's orders (a batch's orders share their created_at)."""
+    con = await asyncpg.connect(url)
+    try:
+        return await con.fetchval("SELECT count(DISTINCT created_at) FROM redemption WHERE reward = $1", reward)
+    finally:
+        await con.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -162,7 +172,7 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:app", "--workers", "2", "--port", str(port),
                                "--log-level", "warning", "--no-access-log"], cwd=ROOT,
-                              env={**env_for(url), "JIFEN_PG_POOL_MAX": "4"})
+                              env=env_for(url))
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -176,7 +186,7 @@ def main() -> int:
                 raise SystemExit("the app did not start")
             time.sleep(0.2)
         rush = wrk(base, str(tokens_file), 1, args.clients, args.seconds)
-        orders = asyncio.run(orders_of(url, 1))
+        orders, batches = asyncio.run(orders_of(url, 1)), asyncio.run(batches_of(url, 1))
         sellout = wrk(base, str(tokens_file), 2, args.clients, 3)
         sold = asyncio.run(orders_of(url, 2))
     finally:
@@ -189,7 +199,7 @@ def main() -> int:
     print(f"raw SQL (pgbench, {args.pgbench_clients} clients, one hot row)   {raw:>8,.0f} orders/s")
     print(f"HTTP ({args.clients} connections, uvicorn --workers 2)    {rate:>8,.0f} orders/s"
           f"   {rate / raw:.2f}× raw SQL;  p50 {rush['p50_ms']:.0f} ms, p99 {rush['p99_ms']:.0f} ms, "
-          f"{rush['errors']} socket errors")
+          f"{rush['errors']} socket errors; {orders / max(batches, 1):.0f} orders per transaction on average")
     print(f"sell-out: {args.clients} connections on a drop of {drop}: {sold} orders "
           f"(oversold {max(sold - drop, 0)}); p99 {sellout['p99_ms']:.0f} ms")
     print(verdict)
