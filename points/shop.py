@@ -16,7 +16,6 @@ taken.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from points.scope import Actor
 from points.tables import Redemption, Reward, StockMovement
 from rules.catalogue import Catalogue, check_reward
 from rules.catalogue import Reward as RewardSpec
+from rules.loader import Problem
 
 REDEEMED = "redeemed"
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at a counter
@@ -104,11 +104,10 @@ async def load_catalogue(community_id: int, catalogue: Catalogue, actor_id: int 
 
 def reward_spec(data: dict[str, Any]) -> RewardSpec:
     """A reward sent by staff (API or page), checked as the catalogue file's are; the first problem raised."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     spec = check_reward(problems, "reward", data)
     if problems:
-        field = re.search(r"field '([^']+)'", problems[0])
-        raise Invalid("invalid_reward", problems[0].split(": ", 1)[-1], field=field.group(1) if field else None)
+        raise Invalid("invalid_reward", problems[0].message, field=problems[0].field)
     return spec
 
 
@@ -262,11 +261,12 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
     return outcome, True
 
 
-def _refusal(ask: _Ask, reward: dict[str, Any] | None, now: datetime) -> DomainError | None:
-    """Why this ask cannot be placed, judged on the reward alone (a replay is judged later, even when sold out)."""
+def _refusal(ask: _Ask, reward: dict[str, Any] | None, now: datetime, may_be_replay: bool) -> DomainError | None:
+    """Why this ask cannot be placed, judged on the reward alone. A retry of a placed order is answered
+    with that order even once the reward has sold out, so an ask that may be one is not refused for stock."""
     if reward is None or reward["community"] != ask.actor.community_id:
         return NotFound("reward")
-    if ask.stored_key is not None and reward["stock"] < 1:
+    if may_be_replay and reward["stock"] < 1:
         return None
     try:
         _availability(reward, ask.actor, now)
@@ -290,7 +290,7 @@ async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exceptio
         f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)})", *reward_ids)}
     now = datetime.now(UTC)
     outcomes: list[dict[str, Any] | str | Exception | None] = [
-        _refusal(a, first_look.get(a.reward_id), now) for a in asks]
+        _refusal(a, first_look.get(a.reward_id), now, may_be_replay=a.stored_key is not None) for a in asks]
     live = [i for i, o in enumerate(outcomes) if o is None]
     if live:
         for i, outcome in zip(live, await write(lambda: _place_locked([asks[i] for i in live])), strict=True):
@@ -299,6 +299,7 @@ async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exceptio
 
 
 async def _place_locked(asks: list[_Ask]) -> list[dict[str, Any] | str | Exception]:
+    """The batch's transaction: lock, decide each ask in turn, write what was placed."""
     now = datetime.now(UTC)
     member_ids = sorted({a.actor.id for a in asks})
     accounts = {(r["member"], r["kind"]): r for r in await sql(
@@ -321,9 +322,8 @@ async def _place_locked(asks: list[_Ask]) -> list[dict[str, Any] | str | Excepti
             if ask.stored_key in done:
                 outcomes.append(_REPLAY)
                 continue
-            _availability(reward, ask.actor, now)
-            if reward["stock"] < 1:
-                raise SoldOut()
+            if reason := _refusal(ask, reward, now, may_be_replay=False):
+                raise reason
             count = taken.get((member, ask.reward_id, period.key), 0)
             if reward["limit_count"] and count >= reward["limit_count"]:
                 raise Conflict("limit_reached", f"you have ordered this {count} time(s) this "

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rules.loader import ROLES, RulesError, _Checker
+from rules.loader import ROLES, Problem, RulesError, _Checker
 
 KINDS = ("goods", "service", "honour")
 PERIODS = ("month", "quarter", "year")
@@ -105,7 +105,7 @@ def parse_catalogue(text: str, path: Path | str = "<catalogue>") -> Catalogue:
         code = raw.get("code") if isinstance(raw, dict) else None
         reward = check_reward(problems, f"reward '{code}'" if code else f"reward #{n}", raw)
         if reward.code and any(r.code == reward.code for r in rewards):
-            problems.append(f"reward '{reward.code}', field 'code': duplicate reward code")
+            problems.append(Problem(f"reward '{reward.code}'", "code", "duplicate reward code"))
         rewards.append(reward)
     if problems:
         raise RulesError(path, problems)

@@ -133,6 +133,19 @@ class Rules:
         return self._categories[category_id]
 
 
+class Problem(str):
+    """One problem found in a rules file, read as "where, field 'name': message"; the field and the
+    message stay apart for callers that answer a request (the API names the field)."""
+
+    field: str | None
+    message: str
+
+    def __new__(cls, where: str, field: str | None, message: str) -> Problem:
+        problem = super().__new__(cls, f"{where}, field '{field}': {message}" if field else f"{where}: {message}")
+        problem.field, problem.message = field, message
+        return problem
+
+
 class _Checker:
     """Reads fields from one TOML table, recording problems instead of raising."""
 
@@ -147,8 +160,7 @@ class _Checker:
                 self.fail(key, f"unknown field (known: {', '.join(known)})")
 
     def fail(self, name: str, message: str) -> None:
-        where = f"{self.where}, field '{name}'" if name else self.where
-        self.problems.append(f"{where}: {message}")
+        self.problems.append(Problem(self.where, name or None, message))
 
     def text(self, name: str, required: bool = True, ascii_only: bool = False) -> str:
         value = self.table.get(name)

@@ -195,6 +195,11 @@ def test_catalogue_management_and_stock_history(api, shop_community):
     bad = api.post("/api/v1/staff/shop/rewards", staff, json={
         "code": "r.x", "name_zh": "x", "name_en": "x", "kind": "car", "price": 1, "stock": 1})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "kind"
+    assert bad.json()["error"]["message"].startswith("must be one of goods")
+    limit = api.post("/api/v1/staff/shop/rewards", staff, json={
+        "code": "r.y", "name_zh": "y", "name_en": "y", "kind": "goods", "price": 1, "stock": 1,
+        "limit": {"count": 0, "period": "month"}})
+    assert limit.status_code == 400 and limit.json()["error"]["field"] == "count", limit.text
     taken = api.post("/api/v1/staff/shop/rewards", staff, json={
         "code": "r.haircut", "name_zh": "x", "name_en": "x", "kind": "service", "price": 1, "stock": 1})
     assert taken.status_code == 409 and taken.json()["error"]["field"] == "code"
