@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     cat.add_argument("--community", required=True, help="community code")
     cat.add_argument("file", nargs="?", default="rules/rewards.toml")
     sub.add_parser("reconcile", help="recompute every balance, award and stock level; exit 1 on any mismatch")
-    sub.add_parser("sweep", help="award verified submissions the queue may have lost")
+    sub.add_parser("sweep", help="the periodic sweep, now: awards the queue may have lost, expiries, housekeeping")
     args = parser.parse_args(argv)
     try:
         settings()

@@ -15,8 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, db, expiry, honours, schemes, shop
+from points import awards, db, expiry, honours, otp, schemes, shop, submissions
 from points.config import settings
+from points.photos import PhotoStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,12 +57,15 @@ async def drain_awards() -> int:
 
 async def sweep_async() -> dict[str, int]:
     """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
-    orders, and (hourly) expire points past their date and keep last month's honour boards."""
+    orders, and (hourly) expire points past their date, keep last month's honour boards, delete photo
+    files no report refers to and login codes long dead."""
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await shop.expire_due(settings().award_batch)}
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
         done["points_expired"] = await expiry.expire_points(schemes.current())
         done["board_rows_kept"] = await honours.keep_last_month(schemes.current())
+        done["orphan_photos_deleted"] = await submissions.sweep_orphan_photos(PhotoStore(settings().photo_dir))
+        done["codes_purged"] = await otp.purge()
         _hourly_last_run = time.monotonic()
     return done
 

@@ -46,6 +46,12 @@ async def request(phone: str, sender: Sender) -> None:
     await sender.send(phone, " ".join(pair("sms", "login_code", code=code)))
 
 
+async def purge(kept_for: timedelta = timedelta(days=1)) -> int:
+    """Delete codes dead for longer than `kept_for` (they matter only while a login may still try them)."""
+    return len(await write(lambda: sql("DELETE FROM one_time_code WHERE expires_at < {} RETURNING id",
+                                       datetime.now(UTC) - kept_for)))
+
+
 async def login(phone: str, code: str) -> Actor | None:
     """The member, if `code` is the newest live code for `phone`; each try counts, a used code is spent."""
     try:

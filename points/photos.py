@@ -13,7 +13,7 @@ import io
 import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -24,6 +24,7 @@ FORMATS = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n"}
 MAX_SIDE = 2560  # longest side kept; a phone photo needs no more to be judged
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 DATETIME_ORIGINAL, DATETIME = 0x9003, 0x0132
+DAY_FOLDER = "%Y/%m/%d"  # photos are stored by the UTC day they arrived
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class PhotoStore:
         self.root = root
 
     def save(self, photo: CleanPhoto) -> str:
-        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        day = datetime.now(UTC).strftime(DAY_FOLDER)
         name = f"{day}/{uuid.uuid4().hex}.jpg"
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,3 +128,15 @@ class PhotoStore:
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def recent_files(self, older_than: float, days: int = 3) -> list[str]:
+        """Files in the last `days` day folders last written before `older_than` (a POSIX time):
+        where a photo whose report was never committed (a killed process) is left behind."""
+        today = datetime.now(UTC)
+        names = []
+        for back in range(days):
+            folder = self.root / (today - timedelta(days=back)).strftime(DAY_FOLDER)
+            if folder.is_dir():
+                names += [str(f.relative_to(self.root)) for f in folder.iterdir()
+                          if f.suffix in (".jpg", ".part") and f.stat().st_mtime < older_than]
+        return sorted(names)

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,6 +102,20 @@ async def _resolve_grid(community_id: int, report: Report) -> int | None:
             if polygon and geo.contains(polygon, report.lat, report.lng):
                 return g["id"]
     return None
+
+
+async def sweep_orphan_photos(store: PhotoStore, grace_seconds: int = 3600) -> int:
+    """Delete photo files no report refers to: saved just before a process died, its report never
+    committed. Files younger than the grace period may still be on their way in; return how many went."""
+    names = store.recent_files(time.time() - grace_seconds)
+    known: set[str] = set()
+    for start in range(0, len(names), 500):
+        chunk = names[start:start + 500]
+        known.update(r["path"] for r in await sql(
+            f"SELECT path FROM photo WHERE path IN ({', '.join('{}' for _ in chunk)})", *chunk))
+    orphans = [n for n in names if n not in known]
+    store.discard(orphans)
+    return len(orphans)
 
 
 def _request_hash(report: Report, photos: list[CleanPhoto]) -> str:

@@ -8,12 +8,14 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from conftest import LEG, ROOT, Process, near, requires_rq, run, start_server, wait_for
+from conftest import LEG, ROOT, Process, near, python, requires_rq, run, start_server, wait_for
 from points import awards, jobs, schemes, submissions
+from points.config import settings
+from points.photos import PhotoStore
 from points.scope import Actor
-from points.tables import Submission, Transfer
+from points.tables import OneTimeCode, Photo, Submission, Transfer
 
 
 def staff_actor(community) -> Actor:
@@ -137,3 +139,31 @@ def test_caps_hold_when_awards_for_one_member_race(api, community, jpeg):
     rows = run(Submission.select(Submission.points, Submission.award_note).where(Submission.id.is_in(ids)))
     assert sorted((r["points"], r["award_note"]) for r in rows) == [(0, "cap.item_daily")] * 3 + [(10, "")] * 3
     assert api.balance(rider)["spendable"] == 30
+
+
+def test_the_sweep_deletes_orphan_photos_and_dead_codes(api, community, jpeg):
+    """What a killed process leaves behind: a photo file whose report never committed. The hourly sweep
+    deletes it once it is an hour old; the photos of reports, and a file still on its way in, stay."""
+    rider = community.riders[0]
+    sid = api.submit(rider, "order.streetlight_broken", [jpeg], **near(metres_north=90)).json()["id"]
+    photos = PhotoStore(settings().photo_dir)
+    [kept] = [photos.path(r["path"]) for r in run(Photo.select(Photo.path).where(Photo.submission == sid))]
+    folder = kept.parent
+    orphan, arriving = folder / "0rphan.jpg", folder / "arriving.part"
+    orphan.write_bytes(jpeg)
+    arriving.write_bytes(jpeg)
+    two_hours_ago = time.time() - 7200
+    for path in (kept, orphan):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    now = datetime.now(UTC)
+    run(OneTimeCode.insert(
+        OneTimeCode(phone="+8613900000001", code_hash="x", created_at=now - timedelta(days=3),
+                    expires_at=now - timedelta(days=3)),
+        OneTimeCode(phone="+8613900000002", code_hash="y", created_at=now, expires_at=now + timedelta(minutes=10))))
+
+    swept = python("-m", "points", "sweep")
+    assert swept.returncode == 0, swept.stderr
+    assert "'orphan_photos_deleted': 1" in swept.stdout and "'codes_purged': 1" in swept.stdout, swept.stdout
+    assert (kept.exists(), orphan.exists(), arriving.exists()) == (True, False, True)
+    assert [r["phone"] for r in run(OneTimeCode.select(OneTimeCode.phone))] == ["+8613900000002"]
+    assert api.get(f"/api/v1/submissions/{sid}", rider).status_code == 200
