@@ -88,6 +88,7 @@ class Settings:
     rate_limits: dict[str, tuple[int, int]]
     pg_pool_max: int
     log_level: str
+    precise_place_days: int
 
     @property
     def is_postgres(self) -> bool:
@@ -143,6 +144,7 @@ class Settings:
             rate_limits=_rate_limits(env),
             pg_pool_max=_int(env, "JIFEN_PG_POOL_MAX", 10, 1, 200),
             log_level=_choice(env, "JIFEN_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            precise_place_days=_int(env, "JIFEN_PRECISE_PLACE_DAYS", 180, 1, 36500),
         )
 
 

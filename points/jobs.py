@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, db, expiry, honours, otp, schemes, shop, submissions
+from points import awards, db, expiry, honours, member_data, otp, schemes, shop, submissions
 from points.config import settings
 from points.photos import PhotoStore
 
@@ -58,7 +58,7 @@ async def drain_awards() -> int:
 async def sweep_async() -> dict[str, int]:
     """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
     orders, and (hourly) expire points past their date, keep last month's honour boards, delete photo
-    files no report refers to and login codes long dead."""
+    files no report refers to and login codes long dead, round the places of old settled reports."""
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await shop.expire_due(settings().award_batch)}
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
@@ -66,6 +66,7 @@ async def sweep_async() -> dict[str, int]:
         done["board_rows_kept"] = await honours.keep_last_month(schemes.current())
         done["orphan_photos_deleted"] = await submissions.sweep_orphan_photos(PhotoStore(settings().photo_dir))
         done["codes_purged"] = await otp.purge()
+        done["places_coarsened"] = await member_data.coarsen_old_places(settings().precise_place_days)
         _hourly_last_run = time.monotonic()
     return done
 

@@ -5,11 +5,15 @@ building go; the member's held orders are cancelled and what is left of their
 spendable points is forfeited by a transfer, so the ledger stays whole and
 every earlier transfer still adds up. Their reports stay for the community's
 record with the place rounded to about 100 m and the address cleared.
+
+Retention: a settled report (awarded, rejected or reversed) keeps its precise
+place, and its photos' GPS, for a set number of days; then they too are
+rounded to about 100 m. A rider's reports are a trail of their rounds.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import audit, ledger, members, shop
@@ -46,6 +50,25 @@ def _round(column: str) -> str:
     return f"ROUND(CAST({column} AS NUMERIC), {PUBLIC_DECIMALS})"
 
 
+async def _coarsen_places(where: str, *args: Any) -> int:
+    """Round the places of the reports `where` selects, and their photos' GPS; return how many reports
+    changed (a place already rounded is left alone)."""
+    precise = " AND (lat <> {r_lat} OR lng <> {r_lng})".format(r_lat=_round("lat"), r_lng=_round("lng"))
+    changed = await sql(f"UPDATE submission SET lat = {_round('lat')}, lng = {_round('lng')} "
+                        f"WHERE {where}{precise} RETURNING id", *args)
+    await sql(f"UPDATE photo SET exif_lat = {_round('exif_lat')}, exif_lng = {_round('exif_lng')} "
+              f"WHERE submission IN (SELECT id FROM submission WHERE {where}) "
+              f"AND (exif_lat <> {_round('exif_lat')} OR exif_lng <> {_round('exif_lng')}) RETURNING id", *args)
+    return len(changed)
+
+
+async def coarsen_old_places(days: int) -> int:
+    """Round the places of reports settled more than `days` ago (submitted before then, that is)."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    return await write(lambda: _coarsen_places(
+        "submitted_at < {} AND status IN ('awarded', 'rejected', 'reversed')", cutoff))
+
+
 async def delete(actor: Actor, password: str) -> None:
     """Anonymise the member; their password confirms it is them."""
     if not await members.authenticate_id(actor.id, password):
@@ -66,10 +89,8 @@ async def delete(actor: Actor, password: str) -> None:
         await sql("UPDATE member SET name = {}, phone = {}, password_hash = '!', platform_rider_id = NULL, "
                   "building = '', status = 'deleted', status_reason = '', session_epoch = session_epoch + 1 "
                   "WHERE id = {} RETURNING id", DELETED_NAME, deleted_phone(mid), mid)
-        await sql(f"UPDATE submission SET lat = {_round('lat')}, lng = {_round('lng')}, address = '' "
-                  "WHERE member = {} RETURNING id", mid)
-        await sql(f"UPDATE photo SET exif_lat = {_round('exif_lat')}, exif_lng = {_round('exif_lng')} "
-                  "WHERE submission IN (SELECT id FROM submission WHERE member = {}) RETURNING id", mid)
+        await sql("UPDATE submission SET address = '' WHERE member = {} RETURNING id", mid)
+        await _coarsen_places("member = {}", mid)
         await sql("DELETE FROM one_time_code WHERE phone = {} RETURNING id", old_phone)
         await audit.record(mid, "member.delete", "member", mid, row["community"], {})
 

@@ -4,8 +4,9 @@ export of their data and their deletion (PIPL). The log scan over the whole suit
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
-from conftest import G1, PASSWORD, grant, near, personal_data, run
+from conftest import G1, PASSWORD, grant, near, personal_data, python, run
 from points import shop
 from points.config import ROOT
 from points.db import sql
@@ -80,3 +81,26 @@ def test_deletion_anonymises_and_keeps_the_books_whole(api, community, jpeg):
     again = api.post("/api/v1/auth/register", json={"role": "resident", "phone": resident.phone, "name": "新住户",
                                                      "password": PASSWORD, "community": code})
     assert again.status_code == 201 and again.json()["member"]["id"] != resident.id
+
+
+def test_settled_reports_keep_their_precise_place_for_a_while(api, community, jpeg):
+    """The hourly sweep rounds the places (and photo GPS) of reports settled more than
+    JIFEN_PRECISE_PLACE_DAYS ago; a report still waiting for staff keeps its precise place."""
+    rider, staff = community.riders[1], community.staff
+    old, waiting, recent = (api.submit(rider, "order.streetlight_broken", [jpeg],
+                                       **near(metres_north=300 * n + 1.23)).json()["id"] for n in (1, 2, 3))
+    for sid in (old, recent):
+        assert api.reject(staff, sid, "unclear").status_code == 200
+    run(sql("UPDATE submission SET submitted_at = {} WHERE id IN ({}, {})",
+            datetime.now(UTC) - timedelta(days=31), old, waiting))
+
+    swept = python("-m", "points", "sweep", env={"JIFEN_PRECISE_PLACE_DAYS": "30"})
+    assert swept.returncode == 0 and "'places_coarsened': 1" in swept.stdout, swept.stdout + swept.stderr
+
+    def place(sid: int) -> tuple[float, float]:
+        seen = api.get(f"/api/v1/submissions/{sid}", staff).json()
+        return seen["lat"], seen["photos"][0]["exif_lat"]
+
+    assert place(old) == (round(place(old)[0], 3), round(G1[0], 3))
+    for sid in (waiting, recent):
+        assert place(sid)[0] != round(place(sid)[0], 3) and place(sid)[1] == G1[0]
