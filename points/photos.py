@@ -4,6 +4,8 @@ Order matters: the type is decided by magic bytes (never by name or header),
 the byte and pixel limits are checked before any pixel is decoded, EXIF
 capture time and GPS are read before the image is re-encoded, and the stored
 file is a fresh JPEG with no EXIF at all (which also destroys polyglots).
+Each photo also gets a difference hash (dHash, 64 bits): the same picture sent
+again — re-saved, resized, recompressed — hashes within a few bits of the first.
 """
 
 from __future__ import annotations
@@ -36,6 +38,22 @@ class CleanPhoto:
     taken_at: datetime | None
     lat: float | None
     lng: float | None
+    dhash: str  # 16 hex digits
+
+
+def dhash(image: Image.Image) -> str:
+    """Whether each pixel of a 9×8 grey thumbnail is brighter than its right-hand neighbour: 64 bits."""
+    pixels = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS).tobytes()
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = bits << 1 | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
+    return f"{bits:016x}"
+
+
+def distance(a: str, b: str) -> int:
+    """How many of the 64 bits two hashes differ in."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 def sniff(data: bytes) -> str | None:
@@ -76,7 +94,7 @@ def clean(data: bytes, field: str, max_bytes: int, max_pixels: int) -> CleanPhot
         raise Unprocessable("photo_unreadable", f"{field}: the image cannot be read ({type(exc).__name__})",
                             field=field) from None
     return CleanPhoto(jpeg=out.getvalue(), sha256=hashlib.sha256(data).hexdigest(), width=image.width,
-                      height=image.height, taken_at=taken_at, lat=lat, lng=lng)
+                      height=image.height, taken_at=taken_at, lat=lat, lng=lng, dhash=dhash(image))
 
 
 def _exif_facts(image: Image.Image) -> tuple[datetime | None, float | None, float | None]:

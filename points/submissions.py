@@ -23,7 +23,7 @@ from points import audit, geo, scope
 from points.db import sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from points.outcomes import REJECT_REASONS, outcome
-from points.photos import CleanPhoto, PhotoStore, clean
+from points.photos import CleanPhoto, PhotoStore, clean, distance
 from points.privacy import coarse
 from points.scope import Actor
 from points.tables import Grid, Photo, Submission
@@ -32,6 +32,8 @@ from rules import Item, Rules
 OPEN_STATUSES = ("submitted", "awaiting_second", "verified", "awarded")
 MAX_DESCRIPTION = 2000
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
+LIKE_PHOTO_DAYS = 90  # how far back a new photo is compared with the community's photos
+LIKE_PHOTO_BITS = 12  # dHash bits: up to about 6 the same picture re-saved, up to 12 a like one
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
 
     async def insert() -> int | None:
         now = datetime.now(UTC)
+        like = await photo_like(actor.community_id, [p.dhash for p in photos], now)
         rows = await Submission.insert(Submission(
             member=actor.id, community=actor.community_id, grid=grid_id, item_id=item.id, claimed_item_id=item.id,
             units=report.units, priority=item.priority, description=report.description.strip(), address=report.address.strip()[:200],
@@ -153,12 +156,13 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
             status="verified" if item.verification == "auto" else "submitted",
             verified_at=now if item.verification == "auto" else None,
             rules_version=rules.version, idempotency_key=stored_key, request_hash=request_hash,
+            photo_like=like[0] if like else None, photo_distance=like[1] if like else None,
         )).on_conflict(target=Submission.idempotency_key, action="DO NOTHING").returning(Submission.id)
         if not rows:
             return None
         sid = rows[0]["id"]
         for photo, name in zip(photos, names, strict=True):
-            await Photo.insert(Photo(submission=sid, path=name, sha256=photo.sha256, width=photo.width,
+            await Photo.insert(Photo(submission=sid, path=name, sha256=photo.sha256, dhash=photo.dhash, width=photo.width,
                                      height=photo.height, size=len(photo.jpeg), taken_at=_utc(photo.taken_at),
                                      exif_lat=photo.lat, exif_lng=photo.lng))
         first = await earlier_reports(rules, [sid])
@@ -193,6 +197,19 @@ async def _replay(actor: Actor, rules: Rules, stored_key: str, request_hash: str
         raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used for a different report",
                             field="Idempotency-Key")
     return await member_view(actor, rules, row["id"])
+
+
+async def photo_like(community_id: int, hashes: list[str], now: datetime) -> tuple[int, int] | None:
+    """The community's report of the last LIKE_PHOTO_DAYS whose photo is most like one of these (the
+    earliest of equals), and by how many bits they differ; None unless some pair is within LIKE_PHOTO_BITS.
+    A photo sent again — the same picture for a second reward — is how 随手拍 schemes are gamed."""
+    if not hashes:
+        return None
+    rows = await sql("SELECT p.submission, p.dhash FROM photo p JOIN submission s ON s.id = p.submission "
+                     "WHERE s.community = {} AND s.submitted_at > {} AND p.dhash <> ''",
+                     community_id, now - timedelta(days=LIKE_PHOTO_DAYS))
+    best = min(((distance(h, r["dhash"]), r["submission"]) for r in rows for h in hashes), default=None)
+    return (best[1], best[0]) if best and best[0] <= LIKE_PHOTO_BITS else None
 
 
 async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, int]:
@@ -384,6 +401,9 @@ async def _view(rules: Rules, row: dict[str, Any], precise: bool = True) -> dict
         "lng": place(row["lng"]),
         "grid_id": row["grid"],
         "duplicate_of": row["duplicate_of"],
+        # Which report an earlier photo is like is for the community's staff, not the reporter.
+        "photo_like": row["photo_like"] if precise else None,
+        "photo_distance": row["photo_distance"] if precise else None,
         "submitted_at": row["submitted_at"],
         "verified_at": row["verified_at"],
         "awarded_at": row["awarded_at"],

@@ -127,6 +127,8 @@ class Submission(Table):
     lng = Float(null=True, default=None)
     status = Varchar(length=16, index=True)  # submitted | awaiting_second | verified | rejected | awarded | reversed
     duplicate_of = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
+    photo_like = ForeignKey("self", on_delete=OnDelete.restrict, null=True)  # an earlier report with a like photo
+    photo_distance = Integer(null=True, default=None)  # bits its photo's dHash differs by (0 = the same picture)
     local_day = Date(index=True)  # the scheme's local date of the report, for caps
     submitted_at = Timestamptz()
     rules_version = Varchar(length=16)
@@ -160,6 +162,7 @@ class Photo(Table):
     submission = ForeignKey(Submission, on_delete=OnDelete.restrict, index=True)
     path = Varchar(length=200)
     sha256 = Varchar(length=64, index=True)  # of the uploaded bytes
+    dhash = Varchar(length=16, default="")  # difference hash of the picture (points/photos.py)
     width = Integer()
     height = Integer()
     size = Integer()

@@ -145,3 +145,41 @@ def test_concurrent_retries_with_one_key_make_one_submission(api, community, jpe
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["id"] for r in responses}) == 1
     assert count_for(rider.id) == (1, 1)
+
+
+def scene(seed: int, size: tuple[int, int] = (1200, 900), quality: int = 90) -> bytes:
+    """A photo of a made-up scene: blocks of colour placed by `seed`."""
+    import io
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (1200, 900), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(30):
+        x, y = rng.randrange(1100), rng.randrange(800)
+        draw.rectangle((x, y, x + rng.randrange(50, 400), y + rng.randrange(50, 300)),
+                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    out = io.BytesIO()
+    image.resize(size).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def test_a_photo_sent_again_is_shown_to_staff_beside_the_first(api, community):
+    """The same picture re-saved smaller (a second reward for one photo) is found by its dHash; staff see
+    the earlier report beside it, the reporter does not."""
+    first_rider, second_rider, staff = community.riders[0], community.riders[1], community.staff
+    first = api.submit(first_rider, "order.streetlight_broken", [scene(1)], **near()).json()["id"]
+    other = api.submit(first_rider, "order.streetlight_broken", [scene(2)], **near(metres_north=500)).json()["id"]
+    again = api.submit(second_rider, "order.streetlight_broken", [scene(2), scene(1, (800, 600), 60)],
+                       **near(metres_north=900)).json()["id"]
+
+    seen = {sid: api.get(f"/api/v1/submissions/{sid}", staff).json() for sid in (first, other, again)}
+    assert (seen[first]["photo_like"], seen[other]["photo_like"]) == (None, None)  # unlike scenes
+    assert seen[again]["photo_like"] in (first, other) and seen[again]["photo_distance"] <= 6
+    assert api.get(f"/api/v1/submissions/{again}", second_rider).json()["photo_like"] is None
+    queue = api.get("/staff/queue", staff).text
+    assert queue.count("照片相似") == 1
+    page = api.get(f"/staff/submissions/{again}", staff).text
+    assert "照片相似的上报" in page and f'href="/staff/submissions/{seen[again]["photo_like"]}"' in page

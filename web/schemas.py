@@ -258,6 +258,8 @@ class SubmissionOut(Out):
     lng: float | None
     grid_id: int | None
     duplicate_of: int | None
+    photo_like: int | None
+    photo_distance: int | None
     submitted_at: datetime
     verified_at: datetime | None
     awarded_at: datetime | None

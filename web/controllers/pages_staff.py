@@ -41,8 +41,10 @@ class StaffPages(Controller):
     @get("/submissions/{submission_id:int}")
     async def one(self, request: Request, submission_id: FromPath[int], rules: NamedDependency[Rules]) -> Template:
         view = await submissions.staff_view(request.user, rules, submission_id)
-        nearby = [await submissions.staff_view(request.user, rules, view["duplicate_of"])] if view["duplicate_of"] \
-            else []
+        # Beside the report: the earlier report of the same thing nearby, and the one whose photo is like its own.
+        earlier = {"Earlier report nearby": view["duplicate_of"], "Report with a like photo": view["photo_like"]}
+        nearby = [(title, await submissions.staff_view(request.user, rules, sid))
+                  for title, sid in earlier.items() if sid is not None]
         return render(request, "staff_submission.html", s=view, nearby=nearby, rules=rules,
                       reasons=REJECT_REASONS, reverse_reasons=reversals.REVERSE_REASONS)
 
