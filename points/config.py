@@ -89,6 +89,7 @@ class Settings:
     pg_pool_max: int
     log_level: str
     precise_place_days: int
+    secret_key: str | None
 
     @property
     def is_postgres(self) -> bool:
@@ -145,7 +146,16 @@ class Settings:
             pg_pool_max=_int(env, "JIFEN_PG_POOL_MAX", 10, 1, 200),
             log_level=_choice(env, "JIFEN_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             precise_place_days=_int(env, "JIFEN_PRECISE_PLACE_DAYS", 180, 1, 36500),
+            secret_key=_secret_key(env),
         )
+
+
+def _secret_key(env: dict[str, str]) -> str | None:
+    key = env.get("JIFEN_SECRET_KEY") or None
+    if key is not None and len(key) < 32:
+        raise ConfigError("JIFEN_SECRET_KEY: must be at least 32 characters (e.g. python -c "
+                          "'import secrets; print(secrets.token_hex(32))')")
+    return key
 
 
 _settings: Settings | None = None

@@ -1,7 +1,10 @@
 """One-time login codes sent by SMS (ASVS 6.5/6.6).
 
-Six digits from a CSPRNG, stored salted and hashed, valid for ten minutes,
-single use, at most five tries each; only the newest code of a number counts.
+Six digits from a CSPRNG, valid for ten minutes, single use, at most five
+tries each; only the newest code of a number counts. A code is stored as an
+HMAC under the deployment's secret key (`JIFEN_SECRET_KEY`, or a key made once
+in the data directory): a million codes are quickly tried against a plain
+hash, so a copy of the table alone must not be enough to find one.
 A code is sent only to the number of an existing member, yet the answer to the
 request is the same either way. How often codes may be asked for is the web
 layer's rate limit (per number and per address).
@@ -11,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from points import members
+from points.config import settings
 from points.db import sql, write
 from points.scope import Actor
 from points.sms import Sender
@@ -24,8 +29,31 @@ LIFETIME = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 
 
+def _key() -> bytes:
+    """The deployment's secret key: JIFEN_SECRET_KEY, else one made at first use in the data directory
+    (shared by the processes of one machine; several machines need JIFEN_SECRET_KEY, the same on each)."""
+    global _secret
+    if _secret is None:
+        config = settings()
+        if config.secret_key:
+            _secret = config.secret_key.encode()
+        else:
+            path = config.data_dir / "secret_key"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                    f.write(secrets.token_hex(32))
+            except FileExistsError:
+                pass  # another process made it first
+            _secret = path.read_text().strip().encode()
+    return _secret
+
+
+_secret: bytes | None = None
+
+
 def _hash(code: str, salt: str) -> str:
-    return salt + "$" + hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+    return salt + "$" + hmac.new(_key(), f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _matches(code: str, stored: str) -> bool:

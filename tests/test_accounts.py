@@ -3,6 +3,8 @@ and API tokens: all over HTTP, as a phone or browser would."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import time
 
@@ -23,6 +25,7 @@ from conftest import (
     wait_for,
 )
 from points import members
+from points.config import settings
 from points.db import sql
 
 
@@ -199,6 +202,20 @@ def test_login_code_single_use_attempts_and_expiry(api, stack, community):
 
     too_soon = api.post("/api/v1/auth/code", json={"phone": rider.phone})  # one a minute
     assert too_soon.status_code == 429 and too_soon.json()["error"]["field"] == "phone"
+
+
+def test_a_stored_code_cannot_be_checked_without_the_secret_key(api, stack, community):
+    """A copy of the code table alone does not give a code away: it is an HMAC under the deployment's key."""
+    rider = community.residents[0]
+    api.post("/api/v1/auth/code", json={"phone": rider.phone})
+    code = wait_for(lambda: sms_codes(stack["server"].text(), rider.phone), what="the code")[-1]
+    stored = run(sql("SELECT code_hash FROM one_time_code WHERE phone = {} ORDER BY id DESC",
+                     members.normalise_phone(rider.phone)))[0]["code_hash"]
+    salt, _, digest = stored.partition("$")
+    assert hashlib.sha256(f"{salt}:{code}".encode()).hexdigest() != digest
+    key = (settings().data_dir / "secret_key").read_text().strip().encode()
+    assert hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest() == digest
+    assert api.post("/api/v1/auth/login/code", json={"phone": rider.phone, "code": code}).status_code == 200
 
 
 def test_a_code_dies_after_five_wrong_tries_and_after_ten_minutes(api, stack, community):

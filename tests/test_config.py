@@ -16,6 +16,7 @@ from conftest import ROOT, python
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL: must start with redis://"),
     ({"JIFEN_RULES": "/nowhere/rules.toml"}, "JIFEN_RULES: no rules file at /nowhere/rules.toml"),
     ({"JIFEN_LOG_LEVEL": "LOUD"}, "JIFEN_LOG_LEVEL: must be one of"),
+    ({"JIFEN_SECRET_KEY": "short"}, "JIFEN_SECRET_KEY: must be at least 32 characters"),
     ({"JIFEN_AWARD_BATCH": "0"}, "JIFEN_AWARD_BATCH: must be between 1 and 5000"),
 ])
 def test_bad_settings_stop_the_app_and_the_commands(env, names):
