@@ -34,6 +34,7 @@ MAX_DESCRIPTION = 2000
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
 LIKE_PHOTO_DAYS = 90  # how far back a new photo is compared with the community's photos
 LIKE_PHOTO_BITS = 12  # dHash bits: up to about 6 the same picture re-saved, up to 12 a like one
+SAME_PICTURE_BITS = 6
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,13 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     async def insert() -> int | None:
         now = datetime.now(UTC)
         like = await photo_like(actor.community_id, [p.dhash for p in photos], now)
+        # A picture sent before is never accepted unseen: staff look at it even for an auto-accepted item.
+        auto = item.verification == "auto" and not (like and like[1] <= SAME_PICTURE_BITS)
         rows = await Submission.insert(Submission(
             member=actor.id, community=actor.community_id, grid=grid_id, item_id=item.id, claimed_item_id=item.id,
             units=report.units, priority=item.priority, description=report.description.strip(), address=report.address.strip()[:200],
             lat=report.lat, lng=report.lng, local_day=now.astimezone(rules.tz).date(), submitted_at=now,
-            status="verified" if item.verification == "auto" else "submitted",
-            verified_at=now if item.verification == "auto" else None,
+            status="verified" if auto else "submitted", verified_at=now if auto else None,
             rules_version=rules.version, idempotency_key=stored_key, request_hash=request_hash,
             photo_like=like[0] if like else None, photo_distance=like[1] if like else None,
         )).on_conflict(target=Submission.idempotency_key, action="DO NOTHING").returning(Submission.id)

@@ -368,10 +368,21 @@ def near(metres_north: float = 0, metres_east: float = 0, base: tuple[float, flo
 
 
 def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[float, float] | None = (23.4662, 116.7605),
-          taken: str = "2026:11:20 08:30:00") -> bytes:
-    from PIL import Image
+          taken: str = "2026:11:20 08:30:00", seed: int | None = None, quality: int = 90) -> bytes:
+    """A photo of a made-up scene (blocks of colour): a new scene each call, or the scene `seed` names (the
+    same picture at any size), so that only a test that means to send one picture twice does."""
+    import random
 
-    image = Image.new("RGB", (width, height), (180, 40, 40))
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed if seed is not None else os.urandom(8))
+    scene = Image.new("RGB", (120, 90), (180, 40, 40))
+    draw = ImageDraw.Draw(scene)
+    for _ in range(30):
+        x, y = rng.randrange(110), rng.randrange(80)
+        draw.rectangle((x, y, x + rng.randrange(5, 40), y + rng.randrange(5, 30)),
+                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    image = scene.resize((width, height), Image.Resampling.NEAREST)
     exif = image.getexif()
     exif.get_ifd(0x8769)[0x9003] = taken
     if gps:
@@ -382,7 +393,7 @@ def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[flo
 
         exif.get_ifd(0x8825).update({1: "N", 2: dms(gps[0]), 3: "E", 4: dms(gps[1])})
     out = io.BytesIO()
-    image.save(out, format=fmt, exif=exif)
+    image.save(out, format=fmt, exif=exif, **({"quality": quality} if fmt == "JPEG" else {}))
     return out.getvalue()
 
 

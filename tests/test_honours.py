@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from conftest import near, run
+from conftest import near, photo, run
 from points import db, honours, ledger, schemes
 from points.ledger import LIFETIME, LIFETIME_ISSUANCE, TransferSpec, community_account_key, member_account_key
 from points.tables import AuditEvent, HonourBoard
@@ -18,19 +18,19 @@ def lifetime_grant(community_id: int, member_id: int, points: int) -> None:
                                                    points, "test_grant", "earlier years", "test")])))
 
 
-def earn(api, member, item: str, jpeg, count: int, offset: int = 0) -> None:
-    """Auto-accepted reports: awarded without staff."""
+def earn(api, member, item: str, count: int, offset: int = 0) -> None:
+    """Auto-accepted reports (each with a new picture): awarded without staff."""
     for n in range(count):
-        report = api.submit(member, item, [jpeg], **near(metres_north=100 * (n + offset))).json()
+        report = api.submit(member, item, [photo()], **near(metres_north=100 * (n + offset))).json()
         api.wait_awarded(member, report["id"])
 
 
-def test_a_promotion_shows_on_the_member_and_in_the_audit_log(api, community, jpeg):
+def test_a_promotion_shows_on_the_member_and_in_the_audit_log(api, community):
     rider = community.riders[0]
     lifetime_grant(community.id, rider.id, 295)
     me = api.get("/api/v1/me", rider).json()
     assert me["stars"] == {"level": 0, "next_at": 300}
-    earn(api, rider, "order.illegal_ads", jpeg, 1)  # 5 points: 300 lifetime
+    earn(api, rider, "order.illegal_ads", 1)  # 5 points: 300 lifetime
     me = api.get("/api/v1/me", rider).json()
     assert me["stars"] == {"level": 1, "next_at": 1000}
     assert me["balance"] == {"spendable": 5, "lifetime": 300, "debt": 0}  # a star costs nothing
@@ -38,7 +38,7 @@ def test_a_promotion_shows_on_the_member_and_in_the_audit_log(api, community, jp
                                           & (AuditEvent.object_id == str(rider.id))))
     details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])
     assert (details["stars_from"], details["stars_to"], row["actor"]) == (0, 1, None)
-    earn(api, rider, "order.street_vending", jpeg, 1, offset=10)
+    earn(api, rider, "order.street_vending", 1, offset=10)
     assert run(AuditEvent.count().where((AuditEvent.action == "member.promote")
                                         & (AuditEvent.object_id == str(rider.id)))) == 1
 
@@ -49,11 +49,11 @@ def test_stars_follow_the_thresholds():
     assert honours.next_star(rules, 10000) is None
 
 
-def test_the_board_ranks_by_points_this_month_ties_to_the_first(api, community, jpeg):
+def test_the_board_ranks_by_points_this_month_ties_to_the_first(api, community):
     first, second, third = community.riders[0], community.riders[1], community.residents[0]
-    earn(api, first, "order.illegal_ads", jpeg, 2)           # 10, reached first
-    earn(api, second, "order.street_vending", jpeg, 2, 20)   # 10, reached later
-    earn(api, third, "order.ebike_misparked", jpeg, 1, 40)   # 5
+    earn(api, first, "order.illegal_ads", 2)           # 10, reached first
+    earn(api, second, "order.street_vending", 2, 20)   # 10, reached later
+    earn(api, third, "order.ebike_misparked", 1, 40)   # 5
     board = api.get("/api/v1/honours/board", third).json()
     assert [(b["rank"], b["member"], b["points"]) for b in board] == [(1, first.id, 10), (2, second.id, 10),
                                                                       (3, third.id, 5)]
@@ -62,9 +62,9 @@ def test_the_board_ranks_by_points_this_month_ties_to_the_first(api, community, 
     assert api.get("/api/v1/honours/board").status_code == 401
 
 
-def test_a_finished_month_is_kept_once(api, community, jpeg):
+def test_a_finished_month_is_kept_once(api, community):
     rider = community.riders[0]
-    earn(api, rider, "order.illegal_ads", jpeg, 1)
+    earn(api, rider, "order.illegal_ads", 1)
     rules = schemes.current()
     this_month = honours.month_of(rules, datetime.now(UTC))
     next_month = datetime.now(UTC) + timedelta(days=32)
@@ -73,6 +73,6 @@ def test_a_finished_month_is_kept_once(api, community, jpeg):
                                           & (HonourBoard.month == this_month)))
     assert [(k["rank"], k["member"], k["points"]) for k in kept] == [(1, rider.id, 5)]
     assert run(honours.keep_last_month(rules, now=next_month)) == 0
-    earn(api, rider, "order.street_vending", jpeg, 1, offset=10)  # after the month was kept
+    earn(api, rider, "order.street_vending", 1, offset=10)  # after the month was kept
     board = api.get(f"/api/v1/honours/board?month={this_month}", rider).json()
     assert [(b["member"], b["points"]) for b in board] == [(rider.id, 5)]  # as it stood

@@ -147,32 +147,13 @@ def test_concurrent_retries_with_one_key_make_one_submission(api, community, jpe
     assert count_for(rider.id) == (1, 1)
 
 
-def scene(seed: int, size: tuple[int, int] = (1200, 900), quality: int = 90) -> bytes:
-    """A photo of a made-up scene: blocks of colour placed by `seed`."""
-    import io
-    import random
-
-    from PIL import Image, ImageDraw
-
-    rng = random.Random(seed)
-    image = Image.new("RGB", (1200, 900), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(30):
-        x, y = rng.randrange(1100), rng.randrange(800)
-        draw.rectangle((x, y, x + rng.randrange(50, 400), y + rng.randrange(50, 300)),
-                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    out = io.BytesIO()
-    image.resize(size).save(out, format="JPEG", quality=quality)
-    return out.getvalue()
-
-
 def test_a_photo_sent_again_is_shown_to_staff_beside_the_first(api, community):
     """The same picture re-saved smaller (a second reward for one photo) is found by its dHash; staff see
     the earlier report beside it, the reporter does not."""
     first_rider, second_rider, staff = community.riders[0], community.riders[1], community.staff
-    first = api.submit(first_rider, "order.streetlight_broken", [scene(1)], **near()).json()["id"]
-    other = api.submit(first_rider, "order.streetlight_broken", [scene(2)], **near(metres_north=500)).json()["id"]
-    again = api.submit(second_rider, "order.streetlight_broken", [scene(2), scene(1, (800, 600), 60)],
+    first = api.submit(first_rider, "order.streetlight_broken", [photo(seed=1)], **near()).json()["id"]
+    other = api.submit(first_rider, "order.streetlight_broken", [photo(seed=2)], **near(metres_north=500)).json()["id"]
+    again = api.submit(second_rider, "order.streetlight_broken", [photo(seed=2), photo(1200, 900, seed=1, quality=60)],
                        **near(metres_north=900)).json()["id"]
 
     seen = {sid: api.get(f"/api/v1/submissions/{sid}", staff).json() for sid in (first, other, again)}
@@ -183,3 +164,10 @@ def test_a_photo_sent_again_is_shown_to_staff_beside_the_first(api, community):
     assert queue.count("照片相似") == 1
     page = api.get(f"/staff/submissions/{again}", staff).text
     assert "照片相似的上报" in page and f'href="/staff/submissions/{seen[again]["photo_like"]}"' in page
+
+    # An auto-accepted item is accepted unseen only with a picture not sent before.
+    ads = api.submit(first_rider, "order.illegal_ads", [photo(seed=3)], **near(metres_east=400)).json()
+    resent = api.submit(second_rider, "order.illegal_ads", [photo(800, 600, seed=3)], **near(metres_east=800)).json()
+    assert ads["status"] in ("verified", "awarded") and ads["photo_like"] is None
+    assert resent["status"] == "submitted"
+    assert api.get(f"/api/v1/submissions/{resent['id']}", staff).json()["photo_like"] == ads["id"]
