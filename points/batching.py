@@ -1,4 +1,4 @@
-"""Group commit: calls that arrive together share one transaction.
+"""Group commit: calls that arrive together share one transaction (or one query).
 
 Under a rush (hundreds of riders ordering the same helmet at 9:00) each order
 written on its own pays for a whole transaction — eight round trips and a turn
@@ -65,6 +65,10 @@ class Batcher(Generic[T, R]):
     async def _write(self, calls: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
             outcomes = await self._handler([item for item, _ in calls])
+        except asyncio.CancelledError:  # the loop is closing: nobody is left waiting for an answer
+            for _, future in calls:
+                future.cancel()
+            raise
         except Exception as exc:
             outcomes = [exc] * len(calls)
         for (_, future), outcome in zip(calls, outcomes, strict=True):
