@@ -29,7 +29,8 @@ def period(since: date | None, until: date | None, rules: Rules) -> tuple[dateti
 async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until: date | None = None) -> dict[str, Any]:
     start, end = period(since, until, rules)
     where, args = scope.clause(actor, "s.community")
-    rows = await sql("SELECT s.item_id, s.status, s.local_day, s.submitted_at, s.verified_at, s.member, g.code AS grid "
+    rows = await sql("SELECT s.item_id, s.status, s.local_day, s.submitted_at, s.verified_at, s.verified_by, s.member, "
+                     "g.code AS grid "
                      "FROM submission s LEFT JOIN grid g ON g.id = s.grid "
                      "WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where, start, end, *args)
     per_day: Counter = Counter()
@@ -37,6 +38,7 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
     per_grid: Counter = Counter()
     waits = []
     decided = verified = 0
+    by_verifier: dict[int, Counter] = defaultdict(Counter)  # per staff member: decided, approved, each reporter
     for r in rows:
         day = r["local_day"] if isinstance(r["local_day"], date) else date.fromisoformat(str(r["local_day"]))
         per_day[day] += 1
@@ -47,6 +49,11 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
             decided += 1
             if r["status"] != "rejected":
                 verified += 1
+            if r["verified_by"] is not None:
+                tally = by_verifier[r["verified_by"]]
+                tally["decided"] += 1
+                tally["approved"] += r["status"] != "rejected"
+                tally[("reporter", r["member"])] += 1
         if r["verified_at"] and r["status"] != "rejected":
             waits.append((r["verified_at"] - r["submitted_at"]).total_seconds())
     days = []
@@ -66,6 +73,7 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
                     "AND t.created_at >= {} AND t.created_at < {}" + twhere +
                     " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", start, end, *targs)
     return {
+        "verifiers": await _verifiers(by_verifier),
         "since": start.astimezone(rules.tz).date(), "until": (end - timedelta(seconds=1)).astimezone(rules.tz).date(),
         "reports": len(rows), "per_day": days, "per_category": per_category.most_common(),
         "per_grid": sorted(per_grid.items()), "verified_share": verified / decided if decided else None,
@@ -73,6 +81,24 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
         "issued": flows["award"], "redeemed": flows["redeem_post"], "expired": flows["expire"],
         "top": [{"name": mask_name(t["name"]), "points": int(t["points"])} for t in top],
     }
+
+
+async def _verifiers(by_verifier: dict[int, Counter]) -> list[dict[str, Any]]:
+    """Each staff member's decisions in the period: how many, the share approved, and the largest share
+    that went to one reporter — a verifier who approves nearly everything, or mostly one rider, is worth
+    a second look (reliability: four-eyes is one guard, watching the approvers another)."""
+    if not by_verifier:
+        return []
+    ids = sorted(by_verifier)
+    names = {r["id"]: r["name"] for r in await sql(
+        f"SELECT id, name FROM member WHERE id IN ({', '.join('{}' for _ in ids)})", *ids)}
+    out = []
+    for staff_id, tally in by_verifier.items():
+        one_reporter = max(n for key, n in tally.items() if isinstance(key, tuple))
+        out.append({"name": names.get(staff_id, "?"), "decided": tally["decided"],
+                    "approved_share": tally["approved"] / tally["decided"],
+                    "one_reporter_share": one_reporter / tally["decided"]})
+    return sorted(out, key=lambda v: (-v["decided"], v["name"]))
 
 
 EXPORTS = {

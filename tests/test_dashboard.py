@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
-from conftest import near
+from conftest import near, photo
 
 
 def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community, jpeg):
@@ -17,8 +18,14 @@ def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community,
     points = api.wait_awarded(rider, sid)["points"]
     other = api.submit(b.riders[0], "order.streetlight_broken", [jpeg], **near()).json()["id"]
 
+    rejected = api.submit(a.riders[1], "order.streetlight_broken", [photo()], **near(metres_east=700)).json()["id"]
+    assert api.reject(a.staff, rejected, "unclear").status_code == 200
+
     page = api.get("/staff/dashboard", a.staff)
     assert page.status_code == 200 and "<svg" in page.text
+    # The verifiers' table: 2 decided, half approved, half of them for one reporter.
+    verifiers = page.text[page.text.index("核验人员"):page.text.index("<h2>", page.text.index("核验人员"))]
+    assert re.search(r"<td>2</td><td>50%</td><td>50%</td>", verifiers), verifiers
     assert api.get("/staff/dashboard", rider).status_code == 403
 
     exported = api.get("/staff/export/submissions", a.staff)
