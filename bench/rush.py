@@ -110,19 +110,13 @@ def wrk(base: str, tokens_file: str, reward: int, clients: int, seconds: int) ->
             "errors": sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))}
 
 
-async def orders_of(url: str, reward: int) -> int:
+async def orders_of(url: str, reward: int) -> tuple[int, int]:
+    """The reward's orders, and how many transactions placed them (a batch's orders share their created_at)."""
     con = await asyncpg.connect(url)
     try:
-        return await con.fetchval("SELECT count(*) FROM redemption WHERE reward = $1", reward)
-    finally:
-        await con.close()
-
-
-async def batches_of(url: str, reward: int) -> int:
-    """How many transactions placed the reward's orders (a batch's orders share their created_at)."""
-    con = await asyncpg.connect(url)
-    try:
-        return await con.fetchval("SELECT count(DISTINCT created_at) FROM redemption WHERE reward = $1", reward)
+        row = await con.fetchrow("SELECT count(*) AS n, count(DISTINCT created_at) AS batches FROM redemption "
+                                 "WHERE reward = $1", reward)
+        return row["n"], row["batches"]
     finally:
         await con.close()
 
@@ -186,9 +180,9 @@ def main() -> int:
                 raise SystemExit("the app did not start")
             time.sleep(0.2)
         rush = wrk(base, str(tokens_file), 1, args.clients, args.seconds)
-        orders, batches = asyncio.run(orders_of(url, 1)), asyncio.run(batches_of(url, 1))
+        orders, batches = asyncio.run(orders_of(url, 1))
         sellout = wrk(base, str(tokens_file), 2, args.clients, 3)
-        sold = asyncio.run(orders_of(url, 2))
+        sold, _ = asyncio.run(orders_of(url, 2))
     finally:
         server.terminate()
         server.wait(timeout=30)
