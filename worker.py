@@ -4,6 +4,13 @@ Needs REDIS_URL (and normally DATABASE_URL). Each process preloads the domain,
 opens one event loop and PostgreSQL pool for all its jobs, and takes part in
 the periodic sweep: once per JIFEN_SWEEP_SECONDS, one worker (elected through
 Redis) enqueues the sweep job that finds work the queue may have lost.
+
+Nothing here forks. rq's own scheduler (which moves retries whose delay is up
+back onto the queue) runs as a forked child that inherits the process's
+database sockets; killed with its parent, such an orphan kept a transaction's
+row locks open for good. Here the scheduler is a thread of the worker, so a
+killed worker takes every connection with it. Started while Redis is down, the
+worker waits for it instead of exiting.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ import threading
 import time
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
 from points import jobs, schemes
@@ -24,6 +33,8 @@ from points.dispatch import QUEUE_NAME, enqueue_rq
 from rules import RulesError
 
 log = logging.getLogger("jifen.worker")
+SCHEDULER_EVERY_S = 1.0
+REDIS_WAIT_S = (1, 2, 5, 10, 30)  # back-off while Redis is down at start; the last step repeats
 
 
 def sweeper(redis: Redis, queue: Queue, every: int, stop: threading.Event) -> None:
@@ -36,6 +47,34 @@ def sweeper(redis: Redis, queue: Queue, every: int, stop: threading.Event) -> No
             log.exception("could not schedule the sweep; will try next period")
         if stop.wait(every):
             return
+
+
+def scheduler(redis: Redis, stop: threading.Event) -> None:
+    """rq's scheduler loop, in this process: one worker at a time holds the queue's lock and moves due
+    retries back onto the queue."""
+    rq_scheduler = RQScheduler([QUEUE_NAME], connection=redis, serializer=JSONSerializer)
+    while not stop.is_set():
+        try:
+            if rq_scheduler.acquire_locks():
+                rq_scheduler.enqueue_scheduled_jobs()
+        except Exception:
+            log.exception("the scheduler could not run; will try again")
+        stop.wait(SCHEDULER_EVERY_S)
+    try:
+        rq_scheduler.release_locks()
+    except RedisError:
+        pass
+
+
+def wait_for_redis(redis: Redis) -> None:
+    for attempt in range(10**9):
+        try:
+            redis.ping()
+            return
+        except RedisError as exc:
+            pause = REDIS_WAIT_S[min(attempt, len(REDIS_WAIT_S) - 1)]
+            log.warning("Redis is not answering (%s); trying again in %d s", exc, pause)
+            time.sleep(pause)
 
 
 def main(argv: list[str]) -> int:
@@ -53,15 +92,17 @@ def main(argv: list[str]) -> int:
               "(without it the app runs jobs itself)", file=sys.stderr)
         return 2
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
+    wait_for_redis(redis)
     jobs.run(jobs.startup())
-    redis = Redis.from_url(config.redis_url)
     queue = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
     stop = threading.Event()
     if not args.burst:
-        threading.Thread(target=sweeper, args=(redis, queue, config.sweep_seconds, stop), daemon=True).start()
+        for target, extra in ((sweeper, (queue, config.sweep_seconds)), (scheduler, ())):
+            threading.Thread(target=target, args=(redis, *extra, stop), daemon=True).start()
     worker = SimpleWorker([queue], connection=redis, serializer=JSONSerializer)
     try:
-        worker.work(burst=args.burst, with_scheduler=not args.burst, logging_level=config.log_level)
+        worker.work(burst=args.burst, with_scheduler=False, logging_level=config.log_level)
     finally:
         stop.set()
     return 0

@@ -8,6 +8,12 @@ differs lives here:
   and the process hangs at exit).
 - PostgreSQL writes run at READ COMMITTED; row locks are taken explicitly with
   `lock_rows_sql`, and deadlocks or serialization failures are retried.
+- Nothing waits for ever: every PostgreSQL session has a lock timeout, a
+  statement timeout and an idle-in-transaction timeout (`SESSION_LIMITS`), so a
+  stray transaction (a process frozen or orphaned mid-batch) releases its row
+  locks within seconds, and a query that cannot get a pooled connection in
+  time fails. A connection lost mid-request is retried once (a read, or a
+  whole `write()`); past that the caller sees `Unavailable`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
 
@@ -47,11 +53,46 @@ class SafeSQLiteEngine(SQLiteEngine):
         return SafeSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
 
 
+# Milliseconds. A lock wait past LOCK_TIMEOUT fails the statement (and the write is retried as a conflict);
+# a transaction left idle (its client frozen or gone) is ended by the server past IDLE_IN_TRANSACTION.
+SESSION_LIMITS = {"lock_timeout": "10000", "statement_timeout": "60000",
+                  "idle_in_transaction_session_timeout": "15000"}
+CONNECT_TIMEOUT_S = 10
+POOL_WAIT_S = 10  # how long a query waits for a pooled connection before it gives up
+
+
+class Unavailable(Exception):
+    """The database (or Redis) cannot be reached now; the request may be tried again later."""
+
+    def __init__(self, what: str):
+        super().__init__(f"{what} is not answering")
+        self.what = what
+
+
+class BoundedPostgresTransaction(PostgresTransaction):
+    async def get_connection(self):
+        if self.engine.pool:
+            return await self.engine.pool.acquire(timeout=POOL_WAIT_S)
+        return await self.engine.get_new_connection()
+
+
+class BoundedPostgresEngine(PostgresEngine):
+    """piccolo's engine, except that nothing waits for ever for a pooled connection."""
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return BoundedPostgresTransaction(engine=self, allow_nested=allow_nested)
+
+    async def _run_in_pool(self, query: str, args: Sequence[Any] | None = None):
+        async with self.pool.acquire(timeout=POOL_WAIT_S) as connection:
+            return await connection.fetch(query, *(args or ()))
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite:///"):
         path = database_url.removeprefix("sqlite:///")
         return SafeSQLiteEngine(path=path, timeout=30)
-    return PostgresEngine(config={"dsn": database_url})
+    return BoundedPostgresEngine(config={"dsn": database_url, "server_settings": SESSION_LIMITS,
+                                  "timeout": CONNECT_TIMEOUT_S})
 
 
 _engine: Engine | None = None
@@ -100,9 +141,20 @@ async def stop() -> None:
         await db.close_connection_pool()
 
 
+_LOST = ("ConnectionDoesNotExistError", "AdminShutdownError", "CannotConnectNowError", "ConnectionFailureError",
+         "ClientCannotConnectError", "TooManyConnectionsError")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The database went away under this call (terminated backend, restart, network): worth one retry."""
+    if type(exc).__name__ in _LOST or isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    return type(exc).__name__ == "InterfaceError" and "closed" in str(exc)
+
+
 def _retryable(exc: BaseException) -> bool:
     name = type(exc).__name__
-    if name in ("DeadlockDetectedError", "SerializationError"):
+    if name in ("DeadlockDetectedError", "SerializationError", "LockNotAvailableError"):
         return True
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
@@ -114,6 +166,7 @@ async def write(fn: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
     it), since a retried attempt runs it again from the start.
     """
     db = engine()
+    lost = 0
     for attempt in range(1, attempts + 1):
         try:
             if isinstance(db, SQLiteEngine):
@@ -122,6 +175,12 @@ async def write(fn: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
             async with db.transaction():
                 return await fn()
         except Exception as exc:
+            if connection_lost(exc):
+                lost += 1
+                if lost > 1:
+                    raise Unavailable("the database") from exc
+                log.warning("database connection lost during a write (%s); trying once more", type(exc).__name__)
+                continue
             if attempt == attempts or not _retryable(exc):
                 raise
             log.info("write conflict (%s), retry %d", type(exc).__name__, attempt)
@@ -146,8 +205,23 @@ async def ping() -> None:
 
 
 async def sql(template: str, *args: Any) -> list[dict[str, Any]]:
-    """Run one portable SQL statement; `{}` marks each argument."""
-    rows = await engine().run_querystring(QueryString(template, *args))
+    """Run one portable SQL statement; `{}` marks each argument. Outside a transaction, a read whose
+    connection was lost is tried once more (inside one, `write()` retries the whole transaction)."""
+    db = engine()
+    try:
+        rows = await db.run_querystring(QueryString(template, *args))
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
+        if db.current_transaction.get() is not None or not template.lstrip().upper().startswith("SELECT"):
+            raise
+        log.warning("database connection lost (%s); trying the statement once more", type(exc).__name__)
+        try:
+            rows = await db.run_querystring(QueryString(template, *args))
+        except Exception as again:
+            if connection_lost(again):
+                raise Unavailable("the database") from again
+            raise
     return [dict(r) for r in rows or ()]
 
 
