@@ -29,8 +29,9 @@ class Batcher(Generic[T, R]):
     """`await batcher.submit(item)` → the handler's outcome for that item.
 
     The handler takes a list of items and returns one outcome per item, in
-    order: a result, or an exception to raise for that item alone. An
-    exception the handler raises fails every item of its batch.
+    order: a result, or an exception to raise for that item alone. When the
+    handler raises for a whole batch, each item is tried again alone, so the
+    exception reaches only the callers whose items fail on their own.
     """
 
     def __init__(self, handler: Callable[[list[T]], Awaitable[Sequence[R | BaseException]]], max_size: int):
@@ -70,7 +71,13 @@ class Batcher(Generic[T, R]):
                 future.cancel()
             raise
         except Exception as exc:
-            outcomes = [exc] * len(calls)
+            if len(calls) > 1:
+                # One caller's item may have failed the batch: each is written again on its own, so only the
+                # item that fails alone fails.
+                for call in calls:
+                    await self._write([call])
+                return
+            outcomes = [exc]
         for (_, future), outcome in zip(calls, outcomes, strict=True):
             if future.done():
                 continue

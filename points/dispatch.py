@@ -35,7 +35,8 @@ class Dispatcher(Protocol):
 
 
 def rq_queue(redis_url: str) -> Queue:
-    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url), serializer=JSONSerializer)
+    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5),
+                 serializer=JSONSerializer)
 
 
 def enqueue_rq(queue: Queue, job: Callable[[], Any], job_id: str) -> None:

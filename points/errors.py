@@ -21,6 +21,15 @@ class Invalid(DomainError):
     status = 400
 
 
+def checked(spec: Any, field: str, value: Any) -> Any:
+    """`value` if it fits the limits rules/fields.py declares for it; else Invalid naming the field."""
+    problem = spec.problem(value)
+    if problem is not None:
+        code, message = problem
+        raise Invalid(code, f"{field} {message}", field=field)
+    return value
+
+
 class Unprocessable(DomainError):
     status = 422
 

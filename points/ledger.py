@@ -27,6 +27,7 @@ from typing import Any
 
 from points.db import sql, values_list
 from points.errors import InsufficientPoints, TransferMismatch
+from points.wording import both
 
 SPENDABLE, LIFETIME, HOLD, DEBT = "spendable", "lifetime", "hold", "debt"
 ISSUANCE, LIFETIME_ISSUANCE = "issuance", "lifetime_issuance"
@@ -135,6 +136,19 @@ async def move_balances(deltas: dict[int, int]) -> None:
         "RETURNING account.id", *args)
     if len(rows) != len(deltas):
         raise InsufficientPoints()
+
+
+async def settle_debt(member_id: int, up_to: int, key: str, ref: str) -> int:
+    """Pay the member's debt (points owed after a clawback) out of points just returned to their spendable
+    balance, up to `up_to`, in the caller's transaction (which holds the member's lock); how much was paid.
+    Points coming back to a member who owes settle the debt first, whatever brings them back."""
+    accounts = {r["kind"]: r for r in await sql(
+        "SELECT id, kind, balance FROM account WHERE member = {} AND kind IN ({}, {})", member_id, SPENDABLE, DEBT)}
+    amount = min(up_to, -accounts[DEBT]["balance"], accounts[SPENDABLE]["balance"]) if DEBT in accounts else 0
+    if amount > 0:
+        await post([TransferSpec(key, accounts[SPENDABLE]["id"], accounts[DEBT]["id"], amount, "settle",
+                                 both("ledger", "settle"), ref)])
+    return max(amount, 0)
 
 
 async def balances(member_id: int) -> dict[str, int]:

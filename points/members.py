@@ -10,23 +10,28 @@ row in its own transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from points import audit, ledger, scope
 from points.batching import Batcher
 from points.db import sql, write
-from points.errors import Conflict, Forbidden, Invalid, NotFound
+from points.errors import Conflict, Forbidden, Invalid, NotFound, checked
 from points.honours import BOARD_NAMES
 from points.privacy import mask_phone
 from points.scope import REPORTER_ROLES, ROLES, Actor
 from points.tables import Community, Grid, Member
+from rules import fields
 
+T = TypeVar("T")
 PLATFORMS = ("meituan", "eleme", "sf", "jd", "other")
 STATUSES = ("pending", "active", "declined", "suspended", "deleted")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -35,6 +40,7 @@ MIN_PASSWORD = 8
 
 def normalise_phone(raw: str) -> str:
     """E.164; a bare 11-digit mainland mobile number gets +86."""
+    checked(fields.PHONE, "phone", raw)
     digits = re.sub(r"[\s\-()]", "", raw or "")
     if digits.startswith("0086"):
         digits = "+86" + digits[4:]
@@ -62,22 +68,38 @@ def check_password(password: str, stored: str) -> bool:
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
+# scrypt takes ~90 ms of CPU: run in the event loop it would stall every other request of the process. It runs
+# in this pool instead, whose size bounds how many hashes one process computes at once.
+KDF_THREADS = 2
+_kdf_pool = ThreadPoolExecutor(KDF_THREADS, thread_name_prefix="jifen-kdf")
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_kdf_pool, fn, *args)
+
+
+async def password_hash(password: str) -> str:
+    return await _off_loop(hash_password, password)
+
+
+async def password_matches(password: str, stored: str) -> bool:
+    return await _off_loop(check_password, password, stored)
 
 
 def _check_password_rule(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise Invalid("weak_password", f"password must be at least {MIN_PASSWORD} characters", field="password")
-    if len(password) > 200:
-        raise Invalid("password_too_long", "password must be at most 200 characters", field="password")
+    if len(password) > fields.PASSWORD.max_length:
+        raise Invalid("password_too_long", f"password must be at most {fields.PASSWORD.max_length} characters",
+                      field="password")
+    checked(fields.PASSWORD, "password", password)
 
 
-def _text(value: str, field: str, limit: int, required: bool = True) -> str:
+def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
         raise Invalid("required", f"{field} is required", field=field)
-    if len(value) > limit:
-        raise Invalid("too_long", f"{field} must be at most {limit} characters", field=field)
-    return value
+    return checked(spec, field, value)
 
 
 # ------------------------------------------------------------------ communities
@@ -97,7 +119,8 @@ async def create_community(code: str, name: str, name_en: str = "", grids: list[
 
 
 async def community_by_code(code: str, field: str = "community") -> dict[str, Any]:
-    rows = await sql("SELECT * FROM community WHERE code = {}", (code or "").strip())
+    rows = await sql("SELECT * FROM community WHERE code = {}", checked(fields.COMMUNITY_CODE, field,
+                                                                        (code or "").strip()))
     if not rows:
         raise Invalid("unknown_community", f"no community with code {code!r}", field=field)
     return rows[0]
@@ -127,12 +150,12 @@ async def create_member(community_id: int, role: str, name: str, phone: str, pas
     if platform is not None and platform not in PLATFORMS:
         raise Invalid("invalid_platform", f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
     _check_password_rule(password)
-    name = _text(name, "name", 100)
+    name = _text(name, "name", fields.PERSON_NAME)
     phone = normalise_phone(phone)
-    password_hash = hash_password(password)
+    hashed = await password_hash(password)
 
     async def run() -> int:
-        return await _insert_member(community_id, role, name, phone, password_hash, platform, status,
+        return await _insert_member(community_id, role, name, phone, hashed, platform, status,
                                     platform_rider_id, building)
 
     return await write(run)
@@ -173,8 +196,8 @@ async def register(reg: Registration) -> int:
         if reg.platform not in PLATFORMS:
             raise Invalid("invalid_platform", f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
         platform = reg.platform
-        rider_id = _text(reg.platform_rider_id or "", "platform_rider_id", 64)
-    building = _text(reg.building, "building", 100, required=False)
+        rider_id = _text(reg.platform_rider_id or "", "platform_rider_id", fields.PLATFORM_RIDER_ID)
+    building = _text(reg.building, "building", fields.BUILDING, required=False)
     community = await community_by_code(reg.community)
     needs_approval = reg.role == "rider" or community["residents_need_approval"]
     return await create_member(community["id"], reg.role, reg.name, reg.phone, reg.password, platform,
@@ -186,20 +209,20 @@ async def authenticate(phone: str, password: str) -> Actor | None:
     try:
         phone = normalise_phone(phone)
     except Invalid:
-        check_password(password, _DUMMY_HASH)
+        await password_matches(password, _DUMMY_HASH)
         return None
     rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> 'deleted'", phone)
     if not rows:
-        check_password(password, _DUMMY_HASH)
+        await password_matches(password, _DUMMY_HASH)
         return None
-    if not check_password(password, rows[0]["password_hash"]):
+    if not await password_matches(password, rows[0]["password_hash"]):
         return None
     return _actor(rows[0])
 
 
 async def authenticate_id(member_id: int, password: str) -> bool:
     rows = await sql("SELECT password_hash FROM member WHERE id = {}", member_id)
-    return bool(rows) and check_password(password, rows[0]["password_hash"])
+    return bool(rows) and await password_matches(password, rows[0]["password_hash"])
 
 
 async def by_phone(phone: str) -> Actor | None:
@@ -312,7 +335,7 @@ _DECISIONS = {
 async def decide(actor: Actor, member_id: int, action: str, reason: str = "") -> dict[str, Any]:
     """Approve or decline a pending member; suspend or reinstate one; the member sees the reason."""
     from_statuses, to_status, needs_reason = _DECISIONS[action]
-    reason = _text(reason, "reason", 500, required=needs_reason)
+    reason = _text(reason, "reason", fields.NOTE, required=needs_reason)
 
     async def run() -> dict[str, Any]:
         row = await _target(actor, member_id)
@@ -354,12 +377,12 @@ async def create_staff(actor: Actor, community_id: int, role: str, name: str, ph
     if role not in ("staff", "admin"):
         raise Invalid("invalid_role", "role must be staff or admin", field="role")
     _check_password_rule(password)
-    name, phone, password_hash = _text(name, "name", 100), normalise_phone(phone), hash_password(password)
+    name, phone, hashed = _text(name, "name", fields.PERSON_NAME), normalise_phone(phone), await password_hash(password)
 
     async def run() -> int:
         if not await sql("SELECT id FROM community WHERE id = {}", community_id):
             raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
-        mid = await _insert_member(community_id, role, name, phone, password_hash, None, "active", None, "")
+        mid = await _insert_member(community_id, role, name, phone, hashed, None, "active", None, "")
         await audit.record(actor.id, "member.create", "member", mid, community_id, {"role": role})
         return mid
 

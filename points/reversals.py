@@ -105,19 +105,25 @@ async def deduct(actor: Actor, rules: Rules, member_id: int, item_id: str, note:
     note = (note or "").strip()
     if not note:
         raise Invalid("required", "note is required: say what happened", field="note")
-    key = f"deduct:{member_id}:{idempotency_key}"
+    # The key is the acting staff member's (as every Idempotency-Key is the sender's): their retry of one
+    # deduction is that deduction, whoever it was against.
+    key = f"deduct:{actor.id}:{idempotency_key}"
 
     async def run() -> dict[str, Any]:
         target = await scope.one(actor, "member", member_id, "member")
         if target["id"] == actor.id or target["role"] not in REPORTER_ROLES or target["status"] == "deleted":
             raise Forbidden("not_deductible", "deductions apply to riders and residents, never to oneself")
-        earlier = await sql("SELECT amount, ref, code FROM transfer WHERE idempotency_key IN ({}, {})",
-                            key, f"{key}:debt")
+        # Under the member's lock, so concurrent retries of one key see each other: the first writes, the rest
+        # are answered with what it did.
+        await _member_accounts(member_id)
+        earlier = {e["idempotency_key"]: e for e in await sql(
+            "SELECT idempotency_key, amount, ref FROM transfer WHERE idempotency_key IN ({}, {})", key, f"{key}:debt")}
         if earlier:
-            if any(e["ref"] != f"member:{member_id}:{item.id}" for e in earlier):
+            if any(e["ref"] != f"member:{member_id}:{item.id}" for e in earlier.values()):
                 raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used for another deduction",
                                     field="Idempotency-Key")
-            return {"points": item.points, "from_balance": 0, "to_debt": 0, "already": True}
+            return {"points": item.points, "from_balance": earlier.get(key, {}).get("amount", 0),
+                    "to_debt": earlier.get(f"{key}:debt", {}).get("amount", 0), "already": True}
         paid, owed = await take_back(member_id, target["community"], -item.points, key, "deduction",
                                      f"{item.name_zh} / {item.name_en}: {note[:200]}",
                                      f"member:{member_id}:{item.id}", rules.version)

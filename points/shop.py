@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 from points import audit, ledger, scope
 from points.batching import Batcher
 from points.db import lock_rows_sql, sql, write
-from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable
+from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable, checked
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.scope import Actor
 from points.tables import Redemption, Reward, StockMovement
+from rules import fields
 from rules.catalogue import Catalogue, check_reward
 from rules.catalogue import Reward as RewardSpec
 from rules.loader import Problem
@@ -252,6 +253,10 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
                       idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Order one of a reward; returns (the order, whether it was placed now)."""
     actor.require_active("redeem")
+    # Checked before the order joins a batch: one member's bad input must not fail the others' orders.
+    checked(fields.ID, "reward", reward_id)
+    if idempotency_key is not None:
+        checked(fields.IDEMPOTENCY_KEY, "Idempotency-Key", idempotency_key)
     stored_key = f"{actor.id}:{idempotency_key}" if idempotency_key else None
     outcome = await _orders.submit(_Ask(actor, reward_id, stored_key, tz, pickup_days))
     if outcome == _REPLAY:  # the same key was used before: that order stands
@@ -454,6 +459,8 @@ async def _resolve(order: dict[str, Any], status: str, actor_id: int | None) -> 
                                     f"order {status}", f"order:{order['id']}")])
     if status != "fulfilled":
         await sql("UPDATE reward SET stock = stock + 1 WHERE id = {}", order["reward"])
+        # Held points come back to pay a debt first: an order cannot shelter points from a clawback.
+        await ledger.settle_debt(order["member"], order["price"], f"settle:order:{order['id']}", f"order:{order['id']}")
     return True
 
 

@@ -10,14 +10,18 @@ from typing import Any
 
 from points import scope
 from points.db import sql
+from points.errors import checked
 from points.honours import mask_name
 from points.privacy import coarse
 from points.scope import Actor
-from rules import Rules
+from rules import Rules, fields
 
 
 def period(since: date | None, until: date | None, rules: Rules) -> tuple[datetime, datetime]:
     """[since, until] as local days, by default the last 30; returned as UTC instants [start, end)."""
+    for name, day in (("since", since), ("until", until)):
+        if day is not None:
+            checked(fields.DAY, name, day)
     today = datetime.now(UTC).astimezone(rules.tz).date()
     until = until or today
     since = since or until - timedelta(days=29)
@@ -137,4 +141,12 @@ async def export(actor: Actor, kind: str, rules: Rules, since: date | None = Non
         body = [tuple(r.values()) for r in rows]
     else:
         raise KeyError(kind)
-    return [EXPORTS[kind], *body]
+    return [EXPORTS[kind], *([_cell(v) for v in row] for row in body)]
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A text a spreadsheet would run as a formula (=, +, -, @ first) is exported with a leading apostrophe."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value

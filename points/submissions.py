@@ -10,7 +10,6 @@ goes through `points.scope`, and anything outside it answers 404 with no effect.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -21,16 +20,16 @@ from typing import Any
 
 from points import audit, geo, scope
 from points.db import sql, write
-from points.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
+from points.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable, checked
 from points.outcomes import REJECT_REASONS, outcome
-from points.photos import CleanPhoto, PhotoStore, clean, distance
+from points.photos import CleanPhoto, PhotoStore, clean_off_loop, distance
 from points.privacy import coarse
 from points.scope import Actor
 from points.tables import Grid, Photo, Submission
-from rules import Item, Rules
+from rules import Item, Rules, fields
 
 OPEN_STATUSES = ("submitted", "awaiting_second", "verified", "awarded")
-MAX_DESCRIPTION = 2000
+MAX_DESCRIPTION = fields.DESCRIPTION.max_length
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
 LIKE_PHOTO_DAYS = 90  # how far back a new photo is compared with the community's photos
 LIKE_PHOTO_BITS = 12  # dHash bits: up to about 6 the same picture re-saved, up to 12 a like one
@@ -56,7 +55,7 @@ class PhotoLimits:
 
 
 def _require_member_item(rules: Rules, actor: Actor, item_id: str, field: str = "item") -> Item:
-    item = rules.item(item_id)
+    item = rules.item(checked(fields.ITEM_ID, field, item_id))
     if item is None or not item.reportable:
         raise Invalid("unknown_item", f"{item_id!r} is not an item members can report", field=field)
     if actor.role not in item.roles:
@@ -80,6 +79,10 @@ def _check_evidence(item: Item, report: Report, photo_count: int, limits: PhotoL
     if len(report.description) > MAX_DESCRIPTION:
         raise Invalid("description_too_long", f"description is longer than {MAX_DESCRIPTION} characters",
                       field="description")
+    checked(fields.DESCRIPTION, "description", report.description)
+    checked(fields.ADDRESS, "address", report.address.strip())
+    if report.grid is not None:
+        checked(fields.GRID, "grid", report.grid)
     if photo_count < item.evidence.photos:
         raise Invalid("photos_required", f"{item.id} needs at least {item.evidence.photos} photo(s), "
                       f"got {photo_count}", field="photos")
@@ -139,7 +142,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
                           field="Idempotency-Key")
         stored_key = f"{actor.id}:{idempotency_key}"
 
-    photos = [await asyncio.to_thread(clean, data, f"photos[{i}]", limits.max_bytes, limits.max_pixels)
+    photos = [await clean_off_loop(data, f"photos[{i}]", limits.max_bytes, limits.max_pixels)
               for i, data in enumerate(uploads)]
     request_hash = _request_hash(report, photos)
     if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):

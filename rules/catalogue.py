@@ -5,18 +5,17 @@ Pure Python. Every problem names the file, the reward and the field.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rules import fields
 from rules.loader import ROLES, Problem, RulesError, _Checker
 
 KINDS = ("goods", "service", "honour")
 PERIODS = ("month", "quarter", "year")
-CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,12 @@ FIELDS = ("code", "name_zh", "name_en", "kind", "price", "stock", "description",
 def check_reward(problems: list[str], where: str, raw: Any) -> Reward:
     """One reward's fields, from a file or from the API; problems are appended, not raised."""
     c = _Checker(problems, where, raw, FIELDS)
-    code = c.text("code", ascii_only=True)
-    if code and not CODE.match(code):
-        c.fail("code", "must be lower-case ASCII letters, digits, _ and .")
+    code = c.text("code", ascii_only=True, spec=fields.REWARD_CODE)
     limit = None
     if "limit" in c.table:
         lim = _Checker(problems, f"{where}, limit", c.table["limit"], ("count", "period"))
-        limit = Limit(count=lim.whole("count", 1, low=1, high=1000, required=True) or 1,
+        limit = Limit(count=lim.whole("count", 1, low=fields.LIMIT_COUNT.low, high=fields.LIMIT_COUNT.high,
+                                      required=True) or 1,
                       period=lim.choice("period", PERIODS))
     roles = c.table.get("roles", list(ROLES))
     if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
@@ -81,10 +79,12 @@ def check_reward(problems: list[str], where: str, raw: Any) -> Reward:
     if window[0] and window[1] and window[1] <= window[0]:
         c.fail("available_until", "must be after available_from")
     return Reward(
-        code=code, name_zh=c.text("name_zh"), name_en=c.text("name_en"), kind=c.choice("kind", KINDS),
-        price=c.whole("price", 1, low=1, high=1_000_000, required=True) or 1,
-        stock=c.whole("stock", 0, low=0, high=1_000_000, required=True) or 0,
-        description=c.text("description", required=False), image=c.text("image", required=False),
+        code=code, name_zh=c.text("name_zh", spec=fields.REWARD_NAME), name_en=c.text("name_en", spec=fields.REWARD_NAME),
+        kind=c.choice("kind", KINDS),
+        price=c.whole("price", 1, low=fields.PRICE.low, high=fields.PRICE.high, required=True) or 1,
+        stock=c.whole("stock", 0, low=fields.STOCK.low, high=fields.STOCK.high, required=True) or 0,
+        description=c.text("description", required=False, spec=fields.REWARD_DESCRIPTION),
+        image=c.text("image", required=False, spec=fields.REWARD_IMAGE),
         limit=limit, roles=tuple(roles), available_from=window[0], available_until=window[1],
     )
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rules.fields import Text
+
 ROLES = ("rider", "resident")
 WHO = {"rider": ("rider",), "resident": ("resident",), "both": ("rider", "resident")}
 VERIFICATION = ("desk", "onsite", "auto")
@@ -162,7 +164,8 @@ class _Checker:
     def fail(self, name: str, message: str) -> None:
         self.problems.append(Problem(self.where, name or None, message))
 
-    def text(self, name: str, required: bool = True, ascii_only: bool = False) -> str:
+    def text(self, name: str, required: bool = True, ascii_only: bool = False, spec: Text | None = None) -> str:
+        """A text field; `spec` (rules/fields.py) limits its length and characters."""
         value = self.table.get(name)
         if value is None:
             if required:
@@ -173,6 +176,9 @@ class _Checker:
             return ""
         if ascii_only and not value.isascii():
             self.fail(name, "must be ASCII")
+        if spec is not None and (problem := spec.problem(value)):
+            self.fail(name, problem[1])
+            return ""
         return value
 
     def whole(self, name: str, default: int | None = None, low: int | None = None, high: int | None = None,

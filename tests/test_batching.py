@@ -43,22 +43,23 @@ def test_calls_arriving_during_a_batch_form_the_next_one():
     assert asyncio.run(go()) == [["a"], ["b", "bad", "c"], ["d"]]
 
 
-def test_a_failed_batch_fails_its_calls_only():
+def test_an_item_that_fails_its_batch_fails_alone():
     async def go():
         handler = Recorder()
         batcher = Batcher(handler, max_size=10)
         first = asyncio.create_task(batcher.submit("x"))
         await asyncio.sleep(0)
-        doomed = [asyncio.create_task(batcher.submit(i)) for i in ("y", "boom")]
+        batch = [asyncio.create_task(batcher.submit(i)) for i in ("y", "boom", "w")]
         await asyncio.sleep(0)
         handler.release.set()
         assert await first == "X"
-        for task in doomed:
-            with pytest.raises(RuntimeError):
-                await task
+        assert await batch[0] == "Y" and await batch[2] == "W"  # written again without the item that broke it
+        with pytest.raises(RuntimeError):
+            await batch[1]
         assert await batcher.submit("z") == "Z"  # the batcher goes on after a failure
+        return handler.batches
 
-    asyncio.run(go())
+    assert asyncio.run(go()) == [["x"], ["y", "boom", "w"], ["y"], ["boom"], ["w"], ["z"]]
 
 
 def test_a_caller_that_gave_up_before_its_turn_is_not_written():

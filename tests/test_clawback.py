@@ -4,6 +4,7 @@ staff deductions (T14, T22)."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -70,7 +71,8 @@ def award(api, rider, staff, jpeg) -> int:
     assert response.status_code == 201, response.text
     sid = response.json()["id"]
     assert api.verify(staff, sid).status_code == 200
-    return api.wait_awarded(rider, sid)["points"] and sid
+    api.wait_awarded(rider, sid)
+    return sid
 
 
 def original_award(sid: int) -> list[dict]:
@@ -155,3 +157,47 @@ def test_a_deduction_takes_points_then_debt_once_per_key(api, community):
     assert not_a_deduction.status_code == 400 and not_a_deduction.json()["error"]["field"] == "item"
     no_key = api.post(url, staff, json=body)
     assert no_key.status_code == 400
+
+
+def test_concurrent_retries_of_one_deduction_take_it_once(api, community):
+    """Ten POSTs of one Idempotency-Key at once: one deduction, one audit row, the same answer to each."""
+    resident, staff = community.residents[1], community.staff
+    grant(community.id, resident.id, 20)
+    key = {"Idempotency-Key": f"deduct-{uuid.uuid4().hex}"}
+    url = f"/api/v1/staff/members/{resident.id}/deductions"
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: api.post(url, staff, json={"item": "penalty.false_report", "note": "虚报"},
+                                                   headers=key), range(10)))
+    assert {r.status_code for r in answers} == {200}
+    bodies = [r.json() for r in answers]
+    assert sorted(b["already"] for b in bodies) == [False] + [True] * 9
+    assert {(b["points"], b["from_balance"], b["to_debt"]) for b in bodies} == {(-50, 20, 30)}
+    assert api.balance(resident) == {"spendable": 0, "lifetime": 0, "debt": 30}
+    audits = run(sql("SELECT COUNT(*) AS n FROM audit_event WHERE action = 'member.deduct' AND object_id = {}",
+                     str(resident.id)))[0]["n"]
+    assert audits == 1
+
+
+def test_points_held_in_an_order_come_back_to_pay_a_debt(api, community):
+    """A rider holds points in orders, staff deduct, the rider cancels: the points pay the debt, not the rider."""
+    from points import shop
+    from rules.catalogue import load_catalogue
+
+    from conftest import ROOT
+
+    rider, staff = community.riders[0], community.staff
+    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    meal = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", community.id))[0]["id"]
+    grant(community.id, rider.id, 100)
+    orders = [api.post("/api/v1/shop/orders", rider, json={"reward": meal}).json() for _ in range(2)]
+    assert api.balance(rider)["spendable"] == 0
+    deducted = api.post(f"/api/v1/staff/members/{rider.id}/deductions", staff,
+                        json={"item": "penalty.false_report", "note": "虚报"},
+                        headers={"Idempotency-Key": f"deduct-{uuid.uuid4().hex}"}).json()
+    assert (deducted["from_balance"], deducted["to_debt"]) == (0, 50)
+    assert api.post(f"/api/v1/shop/orders/{orders[0]['id']}/cancel", rider).status_code == 200
+    assert api.balance(rider) == {"spendable": 0, "lifetime": 0, "debt": 0}  # the 50 came back to the debt
+    assert api.post(f"/api/v1/shop/orders/{orders[1]['id']}/cancel", rider).status_code == 200
+    assert api.balance(rider) == {"spendable": 50, "lifetime": 0, "debt": 0}  # nothing owed: back to spend
+    history = api.get("/api/v1/me/history", rider).json()
+    assert [h["code"] for h in history[:3]] == ["redeem_void", "settle", "redeem_void"]

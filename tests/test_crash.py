@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
-from conftest import LEG, PASSWORD, ROOT, TMP, Process, python, requires_rq, wait_for
+
+from conftest import LEG, ROOT, TMP, Process, python, requires_rq, wait_for
 
 pytestmark = requires_rq("crash tests kill worker.py and app processes: the production leg")
 
@@ -92,8 +92,9 @@ def test_killed_workers_leave_no_award_stuck(bench):
             worker = Process(f"crash-worker{kill}", ["worker.py"], env)
             enqueue_drain(env, f"crash-drain-{kill}")
             # Kill somewhere inside the drain: once this worker has awarded something, after a random pause.
-            wait_for(lambda: asyncio.run(fetchval(url, "SELECT count(*) FROM submission WHERE status = 'verified'"))
-                     < left, timeout=60, what=f"worker {kill} to start awarding")
+            wait_for(lambda before=left: asyncio.run(fetchval(
+                url, "SELECT count(*) FROM submission WHERE status = 'verified'")) < before,
+                timeout=60, what=f"worker {kill} to start awarding")
             time.sleep(rng.uniform(0.0, 0.4))
             assert children(worker.proc.pid) == [], "worker.py forked a child that would outlive it"
             worker.proc.send_signal(signal.SIGKILL)

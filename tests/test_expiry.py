@@ -108,7 +108,7 @@ def test_a_member_sees_what_expires_when(api, community, jpeg):
     expiring = api.get("/api/v1/me/expiring", resident).json()
     assert [e["points"] for e in expiring] == [5]
     when = datetime.fromisoformat(expiring[0]["expires_at"]).astimezone(schemes.current().tz)
-    assert (when.year, when.month, when.day, when.hour) == (datetime.now(UTC).year + 2, 1, 1, 0)
+    assert (when.year, when.month, when.day, when.hour) == (datetime.now(schemes.current().tz).year + 2, 1, 1, 0)
 
 
 def test_never_policy_and_the_sweep_expire_nothing_early(community):

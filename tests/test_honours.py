@@ -67,7 +67,8 @@ def test_a_finished_month_is_kept_once(api, community):
     earn(api, rider, "order.illegal_ads", 1)
     rules = schemes.current()
     this_month = honours.month_of(rules, datetime.now(UTC))
-    next_month = datetime.now(UTC) + timedelta(days=32)
+    local = datetime.now(rules.tz)  # the scheme's month, not UTC's: the first hour of the next one
+    next_month = (local.replace(day=1, hour=1, minute=0) + timedelta(days=32)).replace(day=1)
     assert run(honours.keep_last_month(rules, now=next_month)) >= 1
     kept = run(HonourBoard.select().where((HonourBoard.community == community.id)
                                           & (HonourBoard.month == this_month)))

@@ -73,3 +73,13 @@ def test_reconciliation_finds_a_tampered_balance(community):
     finally:
         run(db.sql("UPDATE account SET balance = balance - 7 WHERE id = {}", spendable))
     assert python("-m", "points", "reconcile").returncode == 0
+
+
+@pytest.mark.parametrize("amount, debit_same", [(0, False), (-5, False), (5, True)])
+def test_the_database_refuses_a_transfer_of_nothing_or_to_itself(community, amount, debit_same):
+    spendable, issuance = accounts(community, community.riders[0])
+    with pytest.raises(Exception, match="positive|amount|two accounts|two_accounts"):
+        run(db.sql("INSERT INTO transfer (idempotency_key, debit_account, credit_account, amount, code, reason, ref, "
+                   "rules_version, created_at) VALUES ({}, {}, {}, {}, 'test', 'raw', '', '', CURRENT_TIMESTAMP)",
+                   f"test:raw:{amount}:{debit_same}:{community.id}", issuance,
+                   issuance if debit_same else spendable, amount))

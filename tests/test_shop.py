@@ -11,6 +11,7 @@ import pytest
 
 from conftest import LEG, ROOT, User, grant, python, run, signed_in
 from points import ledger, members, shop
+from points.scope import Actor
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
 
@@ -345,3 +346,34 @@ def test_an_order_resolves_once_when_resolutions_race(api, shop_community):
         Redemption.id == o["id"]).first())["status"] == "cancelled")
     assert final <= {"fulfilled", "cancelled"}
     assert api.balance(rider)["spendable"] == before + 30 * refunds
+
+
+def test_one_members_bad_orders_fail_nobody_elses(api, community):
+    """150 members order at once while another sends 30 malformed orders (an id past the column, a page form's
+    over-long key): every good order is placed, each bad one is refused with a 4xx naming its field."""
+    run(shop.load_catalogue(community.id, CATALOGUE))
+    meal = reward_id(community, "r.meal_voucher")
+    run(shop.restock(Actor(community.staff.id, "staff", community.id, "", "active"), meal, 100, "rush"))
+    good = bulk_members(community, 150, 1000)
+    [bad] = bulk_members(community, 1, 1000)
+    asks = [("api", rider, meal) for rider in good]
+    for n, ask in enumerate([("api", bad, 3_000_000_000)] * 15 + [("page", bad, meal)] * 15):
+        asks.insert(n * 5, ask)  # mixed in among the good ones
+
+    def send(ask):
+        kind, who, rid = ask
+        if kind == "api":
+            return order(api, who, rid)
+        return api.post(f"/shop/{meal}", who, data={"_csrf_token": who.csrf, "idempotency_key": "k" * 130},
+                        follow_redirects=False)
+
+    with ThreadPoolExecutor(60) as pool:
+        answers = list(pool.map(send, asks))
+    placed = [r for r in answers if r.status_code == 201]
+    refused_api = [r for r in answers if r.status_code == 400]
+    refused_page = [r for r in answers if r.status_code == 303]
+    assert len(placed) == 150, {r.status_code for r in answers}
+    assert all(r.json()["error"]["field"] == "reward" for r in refused_api) and refused_api
+    assert all("error." in r.headers["location"] for r in refused_page) and refused_page
+    assert len(placed) + len(refused_api) + len(refused_page) == len(asks)
+    assert run(Redemption.count().where(Redemption.member == bad.id)) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import near, photo, run
+from conftest import near, photo, python, run
 from points.tables import Photo, Submission
 
 PHOTO_DIR = Path(os.environ["JIFEN_DATA_DIR"]) / "photos"
@@ -171,3 +171,35 @@ def test_a_photo_sent_again_is_shown_to_staff_beside_the_first(api, community):
     assert ads["status"] in ("verified", "awarded") and ads["photo_like"] is None
     assert resent["status"] == "submitted"
     assert api.get(f"/api/v1/submissions/{resent['id']}", staff).json()["photo_like"] == ads["id"]
+
+
+DECODE_PEAK = """
+import re, sys
+from points.photos import clean
+def peak_kb():  # this process's high-water mark (ru_maxrss would carry the parent's across exec)
+    return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+data = open(sys.argv[1], "rb").read()
+before = peak_kb()
+photo = clean(data, "photos[0]", 50_000_000, 150_000_000)
+print((peak_kb() - before) // 1024, photo.width, photo.height)
+"""
+
+
+@pytest.mark.parametrize("orientation, shape", [(1, (2560, 1918)), (6, (1918, 2560))])
+def test_a_40_megapixel_photo_is_decoded_small(tmp_path, orientation, shape):
+    """A 40-megapixel JPEG of ~100 KB is decoded at a fraction of its size and shrunk before it is turned: the
+    process grows by far less than the 120 MB its pixels would take (peak RSS, in a process of its own)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (7300, 5467), (200, 30, 30))
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "big.jpg"
+    image.save(path, format="JPEG", quality=50, exif=exif)
+    del image
+    assert path.stat().st_size < 1_000_000
+    result = python("-c", DECODE_PEAK, str(path))
+    assert result.returncode == 0, result.stderr
+    grown_mb, width, height = (int(x) for x in result.stdout.split())
+    assert (width, height) == shape  # turned as the EXIF orientation says
+    assert grown_mb < 100, f"decoding grew the process by {grown_mb} MB"

@@ -35,6 +35,7 @@ from web.controllers.staff import StaffController
 from web.controllers.submissions import SubmissionController
 from web.deps import DEPENDENCIES
 from web.errors import HANDLERS
+from web.guard import InputGuard
 from web.limits import Limiter
 from web.sessions import Sessions, make_store
 
@@ -79,7 +80,7 @@ def create_app(config: Settings | None = None) -> Litestar:
                                                    include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine),
         dependencies=DEPENDENCIES,
-        middleware=[AuthMiddleware()],
+        middleware=[InputGuard(), AuthMiddleware()],
         guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True
         exception_handlers=HANDLERS,
         state=state,

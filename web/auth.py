@@ -23,7 +23,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from points import members, tokens
-from web.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok
+from web.sessions import CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok, session_id
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -41,7 +41,7 @@ class AuthMiddleware(ASGIMiddleware):
             if actor is None:
                 raise NotAuthorizedException("this API token is not valid (revoked, or never issued)")
             scope["user"] = actor
-        elif sid := request.cookies.get(COOKIE):
+        elif sid := session_id(request.cookies):
             sessions: Sessions = scope["litestar_app"].state.sessions
             session = await sessions.load(sid)
             actor = await members.session_actor(session.member_id, session.epoch) if session else None

@@ -10,11 +10,16 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from points.db import Unavailable, connection_lost
 from points.errors import DomainError
 
 log = logging.getLogger("jifen.web")
 
+RETRY_AFTER_S = 5
 HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
 
@@ -67,7 +72,26 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     return Response(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
+def unavailable(request: Request, exc: Exception) -> Response:
+    """A dependency that is down (the database, Redis): 503 with Retry-After, never a 500."""
+    what = exc.what if isinstance(exc, Unavailable) else (
+        "Redis" if isinstance(exc, RedisError) else "the database")
+    log.warning("%s is not answering: %s on %s %s", what, type(exc).__name__, request.method, request.url.path)
+    if _is_page(request):
+        from web.pages import render
+
+        response = render(request, "error.html", http_status=503, status=503, message="")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+    return Response(_body("service_unavailable", f"{what} is not answering just now; try again in a few seconds"),
+                    status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 def internal_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, RecursionError):  # a body nested past what a decoder follows: the caller's mistake
+        return Response(_body("too_deep", "the body is nested too deeply", "body"), status_code=400)
+    if connection_lost(exc):
+        return unavailable(request, exc)
     if isinstance(exc, InternalServerException) and exc.detail == "client disconnected prematurely":
         # litestar's word for a phone that gave up mid-upload: nothing of ours failed, no one hears the answer
         log.info("client left during %s %s", request.method, request.url.path)
@@ -80,6 +104,9 @@ def internal_error(request: Request, exc: Exception) -> Response:
 
 
 HANDLERS = {
+    Unavailable: unavailable,
+    RedisConnectionError: unavailable,
+    RedisTimeoutError: unavailable,
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,

@@ -56,13 +56,13 @@ class Limiter:
             if count > limit:
                 raise RateLimited(left, field)
 
-    async def check(self, name: str, subject: str, field: str | None = None) -> None:
-        """Refuse (429) if the window's count has reached the limit, without counting."""
+    async def give_back(self, name: str, subject: str) -> None:
+        """Take back one counted request (it turned out not to count: a sign-in that succeeded)."""
         limit, seconds = self.limits[name]
         if limit:
-            count, left = await self._add(f"jifen:limit:{name}:{subject}", seconds, 0)
-            if count >= limit:
-                raise RateLimited(left, field)
+            count, _ = await self._add(f"jifen:limit:{name}:{subject}", seconds, -1)
+            if count < 0:
+                await self._add(f"jifen:limit:{name}:{subject}", seconds, -count)
 
     async def close(self) -> None:
         if self.redis is not None:

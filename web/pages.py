@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import secrets
 from collections.abc import Awaitable
 from typing import Any
@@ -14,7 +15,8 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from points.errors import DomainError
+from points.errors import DomainError, Invalid, checked
+from rules.fields import Whole
 from web import i18n
 from web.sessions import CSRF_FIELD, Session
 
@@ -84,3 +86,17 @@ async def act(call: Awaitable[Any], path: str, done: str, refused: str | None = 
 
 async def form(request: Request) -> dict[str, Any]:
     return dict((await request.form()).items())
+
+
+def form_number(data: Any, name: str, spec: Whole | None = None, kind: type = int) -> Any:
+    """A form's number field (None when empty), within its declared range (rules/fields.py)."""
+    raw = str(data.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise Invalid("invalid_number", f"{name} must be a number", field=name) from None
+    if kind is float and not math.isfinite(value):
+        raise Invalid("invalid_number", f"{name} must be a number", field=name)
+    return checked(spec, name, value) if spec is not None else value

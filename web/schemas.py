@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar.datastructures import UploadFile
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from rules import Category, Item
+from rules import fields as F
+
+
+def text(f: F.Text) -> Any:
+    """A request's text field, limited as rules/fields.py declares it."""
+    return Annotated[str, msgspec.Meta(min_length=f.min_length, max_length=f.max_length, pattern=f.pattern)]
+
+
+def whole(f: F.Whole) -> Any:
+    return Annotated[int, msgspec.Meta(ge=f.low, le=f.high)]
+
 
 # A retry with the same key gets the first answer, never a second effect.
-IdempotencyKey = Annotated[str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100)]
-OptionalIdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=100)]
+_KEY = F.IDEMPOTENCY_KEY
+IdempotencyKey = Annotated[str, HeaderParameter(name="Idempotency-Key", min_length=_KEY.min_length,
+                                                max_length=_KEY.max_length, pattern=_KEY.pattern)]
+OptionalIdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=_KEY.min_length,
+                                                               max_length=_KEY.max_length, pattern=_KEY.pattern)]
+Id = whole(F.ID)
+# Path and query parameters: litestar applies the bounds given to its own markers.
+IdPath = Annotated[int, PathParameter(ge=F.ID.low, le=F.ID.high)]
+IdQuery = Annotated[int | None, QueryParameter(ge=F.ID.low, le=F.ID.high)]
+Offset = Annotated[int, QueryParameter(ge=0, le=F.INT32_MAX)]
+DayQuery = Annotated[date | None, QueryParameter()]
+
+
+def limit_query(high: int) -> Any:
+    """A page size: at least 1, at most `high`."""
+    return Annotated[int, QueryParameter(ge=1, le=high)]
 
 
 class In(msgspec.Struct, forbid_unknown_fields=True):
@@ -25,9 +50,10 @@ class Out(msgspec.Struct):
     """A response: built from domain views."""
 
 
-Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Reason = Annotated[str, msgspec.Meta(max_length=500)]
+Phone = text(F.PHONE)
+Password = text(F.PASSWORD)
+Reason = text(F.NOTE)
+Choice = text(F.CHOICE)
 
 
 class LoginIn(In):
@@ -41,18 +67,18 @@ class CodeIn(In):
 
 class CodeLoginIn(In):
     phone: Phone
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
+    code: text(F.LOGIN_CODE)
 
 
 class RegisterIn(In):
-    role: str  # rider | resident
+    role: Choice  # rider | resident
     phone: Phone
-    name: Annotated[str, msgspec.Meta(max_length=200)]
+    name: text(F.PERSON_NAME)
     password: Password
-    community: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]  # the community's code
-    platform: str | None = None  # riders: meituan | eleme | sf | jd | other
-    platform_rider_id: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    building: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    community: text(F.COMMUNITY_CODE)  # the community's code
+    platform: Choice | None = None  # riders: meituan | eleme | sf | jd | other
+    platform_rider_id: text(F.PLATFORM_RIDER_ID) | None = None
+    building: text(F.BUILDING) = ""
 
 
 class CodeSent(Out):
@@ -66,14 +92,14 @@ class ReasonIn(In):
 
 
 class RoleIn(In):
-    role: str
+    role: Choice
 
 
 class StaffCreateIn(In):
-    role: str  # staff | admin
-    community_id: int
+    role: Choice  # staff | admin
+    community_id: Id
     phone: Phone
-    name: Annotated[str, msgspec.Meta(max_length=200)]
+    name: text(F.PERSON_NAME)
     password: Password
 
 
@@ -82,9 +108,9 @@ class CommunitySettingsIn(In):
 
 
 class TokenIn(In):
-    name: Annotated[str, msgspec.Meta(max_length=200)]
-    community_id: int
-    role: str
+    name: text(F.TOKEN_NAME)
+    community_id: Id
+    role: Choice
 
 
 class TokenOut(Out):
@@ -117,7 +143,7 @@ class PhoneOut(Out):
 
 
 class ReverseIn(In):
-    reason: str  # false_report | duplicate | wrong_item | fraud | other
+    reason: Choice  # false_report | duplicate | wrong_item | fraud | other
     note: Reason = ""
 
 
@@ -129,7 +155,7 @@ class ReverseOut(Out):
 
 
 class DeductIn(In):
-    item: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    item: text(F.ITEM_ID)
     note: Reason
 
 
@@ -285,13 +311,13 @@ class SubmitForm:
 
 
 class VerifyIn(In):
-    item: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    item: text(F.ITEM_ID) | None = None
+    note: Reason = ""
 
 
 class RejectIn(In):
-    reason: str
-    note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    reason: Choice
+    note: Reason = ""
 
 
 class RulesOut(Out):
@@ -335,7 +361,7 @@ class ShopRewardOut(RewardOut):
 
 
 class OrderIn(In):
-    reward: int
+    reward: Id
 
 
 class OrderOut(Out):
@@ -354,12 +380,12 @@ class OrderOut(Out):
 
 
 class FulfilIn(In):
-    code: Annotated[str, msgspec.Meta(min_length=4, max_length=20)]
+    code: text(F.PICKUP_CODE)
 
 
 class RestockIn(In):
-    quantity: Annotated[int, msgspec.Meta(ge=-100_000, le=100_000)]
-    reason: Annotated[str, msgspec.Meta(max_length=200)]
+    quantity: whole(F.QUANTITY)
+    reason: text(F.STOCK_REASON)
 
 
 class StockOut(Out):

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from litestar.datastructures import Cookie
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
@@ -30,6 +31,7 @@ from points.config import Settings
 from points.scope import Actor
 
 COOKIE = "jifen_session"
+SECURE_COOKIE = "__Host-jifen_session"  # over HTTPS: the browser keeps it to this host, Secure, path /
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf_token"
 RENEW_EVERY = 60  # seconds at most: how stale `last seen` may get before the record is written again
@@ -51,14 +53,34 @@ class Session:
                            "i": self.idle, "a": self.absolute})
 
 
+def session_id(cookies: dict[str, str]) -> str | None:
+    """The session id a browser sent, under either cookie name."""
+    return cookies.get(SECURE_COOKIE) or cookies.get(COOKIE)
+
+
+def session_cookies(secure: bool, sid: str = "", max_age: int = 0) -> list[Cookie]:
+    """The session cookie to set (a new `sid`), or, with no sid, the cookies that end one. Over HTTPS the name
+    has the __Host- prefix, so no other host or path can set or read it."""
+    if not sid:
+        return [Cookie(key=name, value="", path="/", max_age=0, httponly=True, samesite="lax", secure=name == SECURE_COOKIE)
+                for name in (COOKIE, SECURE_COOKIE)]
+    return [Cookie(key=SECURE_COOKIE if secure else COOKIE, value=sid, path="/", httponly=True, samesite="lax",
+                   max_age=max_age, secure=secure)]
+
+
 def redis_client(url: str) -> Redis:
-    """A client whose requests wait their turn for a connection under load, instead of failing."""
-    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=10))
+    """A client whose requests wait their turn for a connection under load, instead of failing, and never wait
+    for ever: a Redis that is down or hung fails the call within seconds (the request answers 503)."""
+    return Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64, timeout=10,
+                                                                 socket_connect_timeout=2, socket_timeout=5))
 
 
 class SessionRedisStore(RedisStore):
     async def get_many(self, keys: list[str]) -> list[bytes | None]:
         return await self._redis.mget([self._make_key(k) for k in keys])
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
 
 def make_store(config: Settings) -> Store:
@@ -116,6 +138,13 @@ class Sessions:
             left = int(min(session.idle, session.created + session.absolute - now)) + 1
             await self.store.set(_key(sid), session.record(), expires_in=left)
         return session
+
+    async def ping(self) -> bool | None:
+        """Whether the session store answers (None: no Redis in this deployment)."""
+        if not isinstance(self.store, SessionRedisStore):
+            return None
+        await self.store.ping()
+        return True
 
     async def end(self, sid: str) -> None:
         await self.store.delete(_key(sid))

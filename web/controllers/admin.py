@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from points import audit, members, tokens
 from web.auth import admin_only
-from web.schemas import AuditOut, CommunitySettingsIn, MemberOut, RoleIn, StaffCreateIn, TokenIn, TokenOut
+from web.schemas import (
+    AuditOut,
+    CommunitySettingsIn,
+    IdPath,
+    IdQuery,
+    MemberOut,
+    RoleIn,
+    StaffCreateIn,
+    TokenIn,
+    TokenOut,
+    limit_query,
+)
 
 
 class AdminController(Controller):
@@ -26,11 +36,11 @@ class AdminController(Controller):
         return msgspec.convert(await members.view(request.user, mid), MemberOut)
 
     @post("/members/{member_id:int}/role", operation_id="setRole", status_code=200)
-    async def set_role(self, request: Request, member_id: FromPath[int], data: JSONBody[RoleIn]) -> MemberOut:
+    async def set_role(self, request: Request, member_id: IdPath, data: JSONBody[RoleIn]) -> MemberOut:
         return msgspec.convert(await members.set_role(request.user, member_id, data.role), MemberOut)
 
     @post("/communities/{community_id:int}", operation_id="communitySettings", status_code=204)
-    async def community(self, request: Request, community_id: FromPath[int],
+    async def community(self, request: Request, community_id: IdPath,
                         data: JSONBody[CommunitySettingsIn]) -> None:
         await members.set_community(request.user, community_id, data.residents_need_approval)
 
@@ -44,16 +54,16 @@ class AdminController(Controller):
         return msgspec.convert(await tokens.listing(request.user), list[TokenOut])
 
     @post("/tokens/{token_id:int}/revoke", operation_id="revokeToken", status_code=200)
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> TokenOut:
+    async def revoke_token(self, request: Request, token_id: IdPath) -> TokenOut:
         return msgspec.convert(await tokens.revoke(request.user, token_id), TokenOut)
 
     @get("/audit", operation_id="audit")
     async def audit_log(self, request: Request, action: FromQuery[str | None] = None,
-                        community: FromQuery[int | None] = None, actor: FromQuery[int | None] = None,
+                        community: IdQuery = None, actor: IdQuery = None,
                         object_type: FromQuery[str | None] = None, object_id: FromQuery[str | None] = None,
                         since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
-                        before: FromQuery[int | None] = None,
-                        limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=1000)]] = 100) -> list[AuditOut]:
+                        before: IdQuery = None,
+                        limit: limit_query(1000) = 100) -> list[AuditOut]:
         """Newest first; every filter given must match. Page with `before` (the last id seen)."""
         rows = await audit.listing(request.user, action, community, actor, object_type, object_id, since, until,
                                    limit, before)

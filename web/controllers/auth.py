@@ -7,29 +7,19 @@ token; every later change (POST, PUT, …) sends that token back.
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie, State
-from litestar.exceptions import NotAuthorizedException
+from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from points import members, otp
-from points.errors import Invalid
 from points.scope import Actor
+from web import signin
 from web.limits import Limiter
 from web.schemas import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, RegisterIn, SessionOut
-from web.sessions import COOKIE, Session, Sessions
-
-WRONG = "wrong phone number or password"
+from web.sessions import Session, Sessions, session_cookies, session_id
 
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _phone_key(raw: str) -> str:
-    try:
-        return members.normalise_phone(raw)
-    except Invalid:
-        return raw.strip()[:32]
 
 
 async def _session_out(session: Session | None, member_id: int | None) -> SessionOut:
@@ -42,10 +32,10 @@ async def _session_out(session: Session | None, member_id: int | None) -> Sessio
 async def sign_in(request: Request, state: State, actor: Actor, status_code: int = 200) -> Response[SessionOut]:
     """A new session (a new id, whatever the browser came with) and its cookie."""
     sessions: Sessions = state.sessions
-    session = await sessions.start(actor, await members.epoch(actor.id), request.cookies.get(COOKIE))
-    cookie = Cookie(key=COOKIE, value=session.sid, path="/", httponly=True, samesite="lax", max_age=session.absolute,
-                    secure=state.settings.secure_cookies or request.url.scheme == "https")
-    return Response(await _session_out(session, actor.id), cookies=[cookie], status_code=status_code)
+    session = await sessions.start(actor, await members.epoch(actor.id), session_id(request.cookies))
+    secure = state.settings.secure_cookies or request.url.scheme == "https"
+    return Response(await _session_out(session, actor.id), cookies=session_cookies(secure, session.sid, session.absolute),
+                    status_code=status_code)
 
 
 class AuthController(Controller):
@@ -64,38 +54,19 @@ class AuthController(Controller):
 
     @post("/login", operation_id="login", public=True, status_code=200)
     async def login(self, request: Request, state: State, data: JSONBody[LoginIn]) -> Response[SessionOut]:
-        limiter: Limiter = state.limiter
-        phone = _phone_key(data.phone)
-        await limiter.hit("login_ip", client_ip(request))
-        await limiter.check("login_phone", phone, field="phone")  # locked after too many failures
-        actor = await members.authenticate(data.phone, data.password)
-        if actor is None:
-            await limiter.hit("login_phone", phone, field="phone")
-            raise NotAuthorizedException(WRONG)
+        actor = await signin.with_password(state.limiter, client_ip(request), data.phone, data.password)
         return await sign_in(request, state, actor)
 
     @post("/code", operation_id="requestLoginCode", public=True, status_code=202)
     async def request_code(self, request: Request, state: State, data: JSONBody[CodeIn]) -> CodeSent:
         """Send a login code by SMS. The answer is the same whether or not the number is a member's."""
-        limiter: Limiter = state.limiter
-        phone = members.normalise_phone(data.phone)
-        await limiter.hit("code_ip", client_ip(request))
-        await limiter.hit("code_phone", phone, field="phone")
-        await limiter.hit("code_phone_day", phone, field="phone")
-        await otp.request(phone, state.sender)
+        await signin.send_code(state.limiter, client_ip(request), data.phone, state.sender)
         return CodeSent(sent=True, expires_in_seconds=int(otp.LIFETIME.total_seconds()),
                         resend_after_seconds=state.settings.rate_limits["code_phone"][1])
 
     @post("/login/code", operation_id="loginWithCode", public=True, status_code=200)
     async def login_code(self, request: Request, state: State, data: JSONBody[CodeLoginIn]) -> Response[SessionOut]:
-        limiter: Limiter = state.limiter
-        phone = _phone_key(data.phone)
-        await limiter.hit("login_ip", client_ip(request))
-        await limiter.check("login_phone", phone, field="phone")
-        actor = await otp.login(data.phone, data.code)
-        if actor is None:
-            await limiter.hit("login_phone", phone, field="phone")
-            raise NotAuthorizedException("wrong or expired code")
+        actor = await signin.with_code(state.limiter, client_ip(request), data.phone, data.code)
         return await sign_in(request, state, actor)
 
     @get("/session", operation_id="session", public=True)
@@ -108,5 +79,4 @@ class AuthController(Controller):
     async def logout(self, request: Request, state: State) -> Response[None]:
         if isinstance(request.auth, Session):
             await state.sessions.end(request.auth.sid)
-        return Response(None, status_code=204, cookies=[Cookie(key=COOKIE, value="", path="/", max_age=0,
-                                                              httponly=True, samesite="lax")])
+        return Response(None, status_code=204, cookies=session_cookies(False))

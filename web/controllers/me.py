@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import JSONBody
 
 from points import expiry, honours, ledger, member_data, members, submissions
 from rules import Rules
-from web.schemas import Balance, DeleteIn, Expiring, HistoryEntry, Me, Profile, Stars, SubmissionOut
-from web.sessions import COOKIE
-
-Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
+from web.schemas import (
+    Balance,
+    DeleteIn,
+    Expiring,
+    HistoryEntry,
+    IdQuery,
+    Me,
+    Profile,
+    Stars,
+    SubmissionOut,
+    limit_query,
+)
+from web.sessions import session_cookies
 
 
 class MeController(Controller):
@@ -30,14 +37,14 @@ class MeController(Controller):
                   stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
 
     @get("/history", operation_id="myHistory")
-    async def history(self, request: Request, limit: FromQuery[Limit] = 50,
-                      before: FromQuery[int | None] = None) -> list[HistoryEntry]:
+    async def history(self, request: Request, limit: limit_query(200) = 50,
+                      before: IdQuery = None) -> list[HistoryEntry]:
         rows = await ledger.history(request.user.id, limit, before)
         return msgspec.convert(rows, list[HistoryEntry], from_attributes=True)
 
     @get("/submissions", operation_id="mySubmissions")
-    async def submissions(self, request: Request, rules: NamedDependency[Rules], limit: FromQuery[Limit] = 50,
-                          before: FromQuery[int | None] = None) -> list[SubmissionOut]:
+    async def submissions(self, request: Request, rules: NamedDependency[Rules], limit: limit_query(200) = 50,
+                          before: IdQuery = None) -> list[SubmissionOut]:
         views = await submissions.mine(request.user, rules, limit, before)
         return msgspec.convert(views, list[SubmissionOut])
 
@@ -56,4 +63,4 @@ class MeController(Controller):
         """Delete my account: personal details are anonymised, held orders cancelled, points forfeited."""
         await member_data.delete(request.user, data.password)
         await state.sessions.end(request.auth.sid)
-        return Response(None, status_code=204, cookies=[Cookie(key=COOKIE, value="", path="/", max_age=0)])
+        return Response(None, status_code=204, cookies=session_cookies(False))

@@ -3,7 +3,7 @@ reinstate, look up a phone number to call, record a deduction."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -13,7 +13,17 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from points import members, reversals
 from rules import Rules
 from web.auth import staff_only
-from web.schemas import DeductIn, DeductOut, IdempotencyKey, MemberOut, PhoneOut, ReasonIn
+from web.schemas import (
+    DeductIn,
+    DeductOut,
+    IdempotencyKey,
+    IdPath,
+    MemberOut,
+    Offset,
+    PhoneOut,
+    ReasonIn,
+    limit_query,
+)
 
 Status = Literal["pending", "active", "declined", "suspended", "deleted"]
 
@@ -25,27 +35,27 @@ class MembersController(Controller):
 
     @get("/", operation_id="members")
     async def listing(self, request: Request, status: FromQuery[Status | None] = None,
-                      limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=500)]] = 100,
-                      offset: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0) -> list[MemberOut]:
+                      limit: limit_query(500) = 100,
+                      offset: Offset = 0) -> list[MemberOut]:
         return msgspec.convert(await members.listing(request.user, status, limit, offset), list[MemberOut])
 
     @get("/{member_id:int}", operation_id="member")
-    async def one(self, request: Request, member_id: FromPath[int]) -> MemberOut:
+    async def one(self, request: Request, member_id: IdPath) -> MemberOut:
         return msgspec.convert(await members.view(request.user, member_id), MemberOut)
 
     @post("/{member_id:int}/phone", operation_id="memberPhone", status_code=200)
-    async def phone(self, request: Request, member_id: FromPath[int]) -> PhoneOut:
+    async def phone(self, request: Request, member_id: IdPath) -> PhoneOut:
         """The full number, to call the member. A POST because it is recorded in the audit log."""
         return PhoneOut(phone=await members.phone_to_call(request.user, member_id))
 
     @post("/{member_id:int}/{action:str}", operation_id="decideMember", status_code=200)
-    async def decide(self, request: Request, member_id: FromPath[int],
+    async def decide(self, request: Request, member_id: IdPath,
                      action: FromPath[Literal["approve", "decline", "suspend", "reinstate"]],
                      data: JSONBody[ReasonIn]) -> MemberOut:
         return msgspec.convert(await members.decide(request.user, member_id, action, data.reason), MemberOut)
 
     @post("/{member_id:int}/deductions", operation_id="deduct", status_code=200)
-    async def deduct(self, request: Request, member_id: FromPath[int], data: JSONBody[DeductIn],
+    async def deduct(self, request: Request, member_id: IdPath, data: JSONBody[DeductIn],
                      rules: NamedDependency[Rules],
                      idempotency_key: IdempotencyKey) -> DeductOut:
         """Record a deduction item of the rules file; send an Idempotency-Key so a retry deducts once."""

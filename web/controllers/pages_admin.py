@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from points import audit, members, tokens
 from points.errors import DomainError
-from rules import Rules
+from rules import Rules, fields
 from web.auth import admin_only
-from web.pages import act, back, form, problem, render
+from web.pages import act, back, form, form_number, problem, render
+from web.schemas import IdPath, IdQuery
 
 
 class AdminPages(Controller):
@@ -29,7 +30,7 @@ class AdminPages(Controller):
                       roles=("rider", "resident", "staff", "admin"))
 
     @post("/members/{member_id:int}/role", status_code=303)
-    async def set_role(self, request: Request, member_id: FromPath[int]) -> Redirect:
+    async def set_role(self, request: Request, member_id: IdPath) -> Redirect:
         role = str((await form(request)).get("role", ""))
         return await act(members.set_role(request.user, member_id, role), "/admin/members", "role_changed")
 
@@ -41,23 +42,22 @@ class AdminPages(Controller):
     async def issue(self, request: Request) -> Template:
         data = await form(request)
         try:
-            issued = await tokens.issue(request.user, str(data.get("name", "")), int(data.get("community_id") or 0),
-                                        str(data.get("role", "")))
-        except (DomainError, ValueError) as exc:
-            message = problem(request, exc) if isinstance(exc, DomainError) else str(exc)
-            return render(request, "admin_tokens.html", http_status=400, error=message,
+            issued = await tokens.issue(request.user, str(data.get("name", "")),
+                                        form_number(data, "community_id", fields.ID) or 0, str(data.get("role", "")))
+        except DomainError as exc:
+            return render(request, "admin_tokens.html", http_status=400, error=problem(request, exc),
                           rows=await tokens.listing(request.user), issued=None)
         return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=issued)
 
     @post("/tokens/{token_id:int}/revoke", status_code=303)
-    async def revoke(self, request: Request, token_id: FromPath[int]) -> Redirect:
+    async def revoke(self, request: Request, token_id: IdPath) -> Redirect:
         await tokens.revoke(request.user, token_id)
         return back("/admin/tokens", "revoked")
 
     @get("/audit")
     async def audit_log(self, request: Request, action: FromQuery[str | None] = None,
-                        community: FromQuery[int | None] = None, actor: FromQuery[int | None] = None,
-                        before: FromQuery[int | None] = None) -> Template:
+                        community: IdQuery = None, actor: IdQuery = None,
+                        before: IdQuery = None) -> Template:
         rows = await audit.listing(request.user, action or None, community, actor, before_id=before, limit=100)
         return render(request, "admin_audit.html", rows=rows, action=action or "", community=community or "",
                       actor=actor or "")

@@ -8,27 +8,18 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from points import expiry, honours, ledger, member_data, members, notices, shop, submissions
 from points.dispatch import Dispatcher
-from points.errors import DomainError, Invalid
+from points.errors import DomainError
 from points.photos import PhotoStore
 from points.submissions import PhotoLimits, Report
-from rules import Rules
+from rules import Rules, fields
 from web.auth import reporters_only, signed_in
 from web.controllers.submissions import file_report
-from web.pages import act, back, problem, render
-
-
-def _number(raw: Any, field: str, kind: type = float) -> Any:
-    if raw in (None, ""):
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        raise Invalid("invalid_number", f"{field} must be a number", field=field) from None
+from web.pages import act, back, form_number, problem, render
+from web.schemas import IdPath
 
 
 def _choices(rules: Rules, role: str, usage: Counter) -> dict[str, list[Any]]:
@@ -72,17 +63,17 @@ class MemberPages(Controller):
         data = await request.form()
         try:
             report = Report(item=str(data.get("item", "")), description=str(data.get("description", "")),
-                            lat=_number(data.get("lat"), "lat"), lng=_number(data.get("lng"), "lng"),
+                            lat=form_number(data, "lat", kind=float), lng=form_number(data, "lng", kind=float),
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
-                            units=_number(data.get("units"), "units", int) or 1)
+                            units=form_number(data, "units", fields.UNITS) or 1)
             uploads = [await f.read() for f in data.getall("photos") if isinstance(f, UploadFile) and f.filename]
             await file_report(request, state.limiter, dispatcher, rules, store, limits, report, uploads,
                               data.get("idempotency_key") or None)
         except DomainError as exc:
-            fields = {k: v for k, v in data.items() if isinstance(v, str)}
+            sent = {k: v for k, v in data.items() if isinstance(v, str)}
             return render(request, "report.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
                           rules=rules, **_choices(rules, request.user.role, Counter()),
-                          grids=await submissions.grids(request.user.community_id), data=fields)
+                          grids=await submissions.grids(request.user.community_id), data=sent)
         return back("/submissions", "reported")
 
     @get("/submissions")
@@ -101,7 +92,7 @@ class MemberPages(Controller):
                       balance=await ledger.balances(request.user.id))
 
     @post("/shop/{reward_id:int}", guards=[reporters_only], status_code=303)
-    async def order(self, request: Request, reward_id: FromPath[int], rules: NamedDependency[Rules]) -> Redirect:
+    async def order(self, request: Request, reward_id: IdPath, rules: NamedDependency[Rules]) -> Redirect:
         data = await request.form()
         return await act(shop.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
                                           data.get("idempotency_key") or None), "/orders", "ordered", "/shop")
@@ -111,7 +102,7 @@ class MemberPages(Controller):
         return render(request, "orders.html", orders=await shop.my_orders(request.user, 50))
 
     @post("/orders/{order_id:int}/cancel", status_code=303)
-    async def cancel(self, request: Request, order_id: FromPath[int]) -> Redirect:
+    async def cancel(self, request: Request, order_id: IdPath) -> Redirect:
         await shop.cancel(request.user, order_id)
         return back("/orders", "cancelled")
 

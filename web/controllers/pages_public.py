@@ -9,18 +9,16 @@ from typing import Annotated
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import honours, members, otp, shop
+from points import honours, members, shop
 from points.errors import DomainError, NotFound
 from rules import Rules
-from web import i18n
+from web import i18n, signin
 from web.controllers.auth import client_ip, sign_in
-from web.limits import Limiter
 from web.pages import problem, render, signed_out_form
-from web.sessions import COOKIE, Session
+from web.sessions import Session, session_cookies
 
 
 def _next(target: str | None) -> str:
@@ -44,19 +42,9 @@ class PublicPages(Controller):
     @post("/login", public=True, status_code=303)
     async def login(self, request: Request, state: State) -> Redirect | Template:
         data = await signed_out_form(request)
-        limiter: Limiter = state.limiter
         phone = str(data.get("phone", ""))
         try:
-            await limiter.hit("login_ip", client_ip(request))
-            await limiter.check("login_phone", phone, field="phone")
-            actor = await members.authenticate(phone, str(data.get("password", "")))
-            if actor is None:
-                await limiter.hit("login_phone", phone, field="phone")
-                raise NotAuthorizedException()
-        except NotAuthorizedException:
-            _ = i18n.translator(i18n.choose(request.cookies))
-            return render(request, "login.html", http_status=401, error=_("Wrong phone number or password"), phone=phone,
-                          next=_next(data.get("next")))
+            actor = await signin.with_password(state.limiter, client_ip(request), phone, str(data.get("password", "")))
         except DomainError as exc:
             return render(request, "login.html", http_status=exc.status, error=problem(request, exc), phone=phone,
                           next=_next(data.get("next")))
@@ -67,24 +55,14 @@ class PublicPages(Controller):
         """Ask for a code (no `code` field yet), or log in with it."""
         data = await signed_out_form(request)
         phone, code = str(data.get("phone", "")), str(data.get("code", "")).strip()
-        limiter: Limiter = state.limiter
         try:
             if not code:
-                normal = members.normalise_phone(phone)
-                await limiter.hit("code_ip", client_ip(request))
-                await limiter.hit("code_phone", normal, field="phone")
-                await limiter.hit("code_phone_day", normal, field="phone")
-                await otp.request(normal, state.sender)
+                await signin.send_code(state.limiter, client_ip(request), phone, state.sender)
                 return render(request, "login.html", phone=phone, code_sent=True, next=_next(data.get("next")))
-            await limiter.hit("login_ip", client_ip(request))
-            actor = await otp.login(phone, code)
+            actor = await signin.with_code(state.limiter, client_ip(request), phone, code)
         except DomainError as exc:
             return render(request, "login.html", http_status=exc.status, error=problem(request, exc), phone=phone,
-                          next=_next(data.get("next")))
-        if actor is None:
-            _ = i18n.translator(i18n.choose(request.cookies))
-            return render(request, "login.html", http_status=401, error=_("Wrong or expired code"), phone=phone,
-                          code_sent=True, next=_next(data.get("next")))
+                          code_sent=bool(code), next=_next(data.get("next")))
         return await _signed_in_redirect(request, state, actor, data.get("next"))
 
     @post("/logout", status_code=303)
@@ -92,7 +70,7 @@ class PublicPages(Controller):
         if isinstance(request.auth, Session):
             await state.sessions.end(request.auth.sid)
         redirect = Redirect("/login", status_code=303)
-        redirect.cookies = [Cookie(key=COOKIE, value="", path="/", max_age=0, httponly=True, samesite="lax")]
+        redirect.cookies = session_cookies(False)
         return redirect
 
     @get("/register", public=True)

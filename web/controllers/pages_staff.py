@@ -17,9 +17,10 @@ from points import jobs, members, reversals, shop, stats, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
-from rules import Rules
+from rules import Rules, fields
 from web.auth import staff_only
-from web.pages import act, back, form, problem, render
+from web.pages import act, back, form, form_number, problem, render
+from web.schemas import IdPath
 
 Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
 
@@ -39,7 +40,7 @@ class StaffPages(Controller):
                       if request.user.role != "admin" else [])
 
     @get("/submissions/{submission_id:int}")
-    async def one(self, request: Request, submission_id: FromPath[int], rules: NamedDependency[Rules]) -> Template:
+    async def one(self, request: Request, submission_id: IdPath, rules: NamedDependency[Rules]) -> Template:
         view = await submissions.staff_view(request.user, rules, submission_id)
         # Beside the report: the earlier report of the same thing nearby, and the one whose photo is like its own.
         earlier = {"Earlier report nearby": view["duplicate_of"], "Report with a like photo": view["photo_like"]}
@@ -49,7 +50,7 @@ class StaffPages(Controller):
                       reasons=REJECT_REASONS, reverse_reasons=reversals.REVERSE_REASONS)
 
     @post("/submissions/{submission_id:int}/{action:str}", status_code=303)
-    async def decide(self, request: Request, submission_id: FromPath[int],
+    async def decide(self, request: Request, submission_id: IdPath,
                      action: FromPath[Literal["verify", "reject", "reverse"]], rules: NamedDependency[Rules],
                      dispatcher: NamedDependency[Dispatcher]) -> Redirect:
         data = await form(request)
@@ -72,7 +73,7 @@ class StaffPages(Controller):
                       status=status)
 
     @post("/members/{member_id:int}/{action:str}", status_code=303)
-    async def member_action(self, request: Request, member_id: FromPath[int],
+    async def member_action(self, request: Request, member_id: IdPath,
                             action: FromPath[Literal["approve", "decline", "suspend", "reinstate"]]) -> Redirect:
         reason = str((await form(request)).get("reason", ""))
         return await act(members.decide(request.user, member_id, action, reason), "/staff/members",
@@ -122,11 +123,11 @@ class StaffPages(Controller):
         return render(request, "staff_shop.html", rewards=await shop.staff_catalogue(request.user))
 
     @post("/shop/{reward_id:int}/restock", status_code=303)
-    async def restock(self, request: Request, reward_id: FromPath[int]) -> Redirect:
+    async def restock(self, request: Request, reward_id: IdPath) -> Redirect:
         data = await form(request)
         try:
-            quantity = int(data.get("quantity") or 0)
-        except ValueError:
+            quantity = form_number(data, "quantity", fields.QUANTITY) or 0
+        except DomainError:
             return back("/staff/shop", "error.invalid_quantity")
         return await act(shop.restock(request.user, reward_id, quantity, str(data.get("reason", ""))), "/staff/shop",
                          "restocked")
@@ -136,7 +137,7 @@ class StaffPages(Controller):
         return render(request, "staff_reward.html", reward=None, data={})
 
     @get("/shop/{reward_id:int}")
-    async def edit_reward(self, request: Request, reward_id: FromPath[int]) -> Template:
+    async def edit_reward(self, request: Request, reward_id: IdPath) -> Template:
         reward = await shop.reward(request.user, reward_id)
         return render(request, "staff_reward.html", reward=reward, data=reward)
 
@@ -144,17 +145,15 @@ class StaffPages(Controller):
     async def save_reward(self, request: Request) -> Redirect | Template:
         """Add a reward (no `id`) or change one; the fields are checked as the catalogue file's are."""
         data = await request.form()
-        fields: dict = {k: data.get(k, "") for k in ("code", "name_zh", "name_en", "kind", "description")}
-        fields["roles"] = data.getall("roles")
+        sent: dict = {k: data.get(k, "") for k in ("code", "name_zh", "name_en", "kind", "description")}
+        sent["roles"] = data.getall("roles", [])
+        reward_id = 0
         try:
-            fields["price"] = int(data.get("price") or 0)
+            reward_id = form_number(data, "id", fields.ID) or 0
+            sent["price"] = form_number(data, "price")
             if data.get("limit_count"):
-                fields["limit"] = {"count": int(data.get("limit_count")), "period": data.get("limit_period", "")}
-        except ValueError:
-            fields["price"] = None
-        reward_id = int(data.get("id") or 0)
-        try:
-            spec = shop.reward_spec({**fields, "stock": 0})
+                sent["limit"] = {"count": form_number(data, "limit_count"), "period": data.get("limit_period", "")}
+            spec = shop.reward_spec({**sent, "stock": 0})
             if reward_id:
                 await shop.update_reward(request.user, reward_id, spec, data.get("active") == "on")
             else:
@@ -164,5 +163,5 @@ class StaffPages(Controller):
                 raise
             where = f" ({exc.field}: {exc.message})" if exc.field else ""
             return render(request, "staff_reward.html", http_status=exc.status, error=problem(request, exc) + where,
-                          field=exc.field, reward={"id": reward_id} if reward_id else None, data=fields)
+                          field=exc.field, reward={"id": reward_id} if reward_id else None, data=sent)
         return back("/staff/shop", "saved")

@@ -1,9 +1,12 @@
-"""What anyone may read: the scheme in force, and a health check."""
+"""What anyone may read: the scheme in force, a liveness check and a readiness check."""
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
@@ -11,6 +14,8 @@ from points import db, honours, schemes
 from points.errors import NotFound
 from rules import Rules
 from web.schemas import BoardEntry, RulesOut
+
+READY_TIMEOUT_S = 3
 
 
 class PublicController(Controller):
@@ -43,5 +48,24 @@ class PublicController(Controller):
 
     @get("/healthz", operation_id="health", public=True)
     async def health(self) -> dict[str, str]:
-        await db.ping()
+        """Liveness: the process answers. It looks at nothing else, so a database outage never gets a
+        healthy app process restarted."""
         return {"status": "ok"}
+
+    @get("/readyz", operation_id="ready", public=True)
+    async def ready(self, state: State) -> Response[dict[str, str]]:
+        """Readiness, for a load balancer: the database and Redis, each "ok" or "down" (503 when one is)."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(db.ping(), READY_TIMEOUT_S)
+            checks["database"] = "ok"
+        except Exception:
+            checks["database"] = "down"
+        try:
+            used = await asyncio.wait_for(state.sessions.ping(), READY_TIMEOUT_S)
+            checks["redis"] = "ok" if used else "not used"
+        except Exception:
+            checks["redis"] = "down"
+        down = "down" in checks.values()
+        return Response({"status": "unavailable" if down else "ok", **checks}, status_code=503 if down else 200,
+                        headers={"Retry-After": "5"} if down else None)

@@ -15,6 +15,7 @@ from rules import Rules
 from web.auth import reporters_only, staff_only
 from web.schemas import (
     FulfilIn,
+    IdPath,
     OptionalIdempotencyKey,
     OrderIn,
     OrderOut,
@@ -48,7 +49,7 @@ class ShopController(Controller):
         return msgspec.convert(await shop.my_orders(request.user), list[OrderOut])
 
     @post("/orders/{order_id:int}/cancel", operation_id="cancelMyOrder", status_code=200)
-    async def cancel(self, request: Request, order_id: FromPath[int]) -> OrderOut:
+    async def cancel(self, request: Request, order_id: IdPath) -> OrderOut:
         return msgspec.convert(await shop.cancel(request.user, order_id), OrderOut)
 
 
@@ -66,7 +67,7 @@ class CounterController(Controller):
         return msgspec.convert(await shop.fulfil(request.user, data.code), OrderOut)
 
     @post("/orders/{order_id:int}/cancel", operation_id="cancelOrder", status_code=200)
-    async def cancel(self, request: Request, order_id: FromPath[int]) -> OrderOut:
+    async def cancel(self, request: Request, order_id: IdPath) -> OrderOut:
         return msgspec.convert(await shop.cancel(request.user, order_id), OrderOut)
 
     @post("/rewards", operation_id="createReward")
@@ -75,7 +76,7 @@ class CounterController(Controller):
         return msgspec.convert(await shop.reward(request.user, reward_id), RewardOut)
 
     @put("/rewards/{reward_id:int}", operation_id="updateReward")
-    async def update(self, request: Request, reward_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> RewardOut:
+    async def update(self, request: Request, reward_id: IdPath, data: JSONBody[dict[str, Any]]) -> RewardOut:
         active = data.pop("active", True)
         if not isinstance(active, bool):
             raise Invalid("invalid_reward", "must be true or false", field="active")
@@ -83,10 +84,10 @@ class CounterController(Controller):
         return msgspec.convert(await shop.reward(request.user, reward_id), RewardOut)
 
     @post("/rewards/{reward_id:int}/restock", operation_id="restock", status_code=200)
-    async def restock(self, request: Request, reward_id: FromPath[int], data: JSONBody[RestockIn]) -> StockOut:
+    async def restock(self, request: Request, reward_id: IdPath, data: JSONBody[RestockIn]) -> StockOut:
         stock = await shop.restock(request.user, reward_id, data.quantity, data.reason)
         return StockOut(reward_id=reward_id, stock=stock)
 
     @get("/rewards/{reward_id:int}/stock", operation_id="stockHistory")
-    async def stock(self, request: Request, reward_id: FromPath[int]) -> list[StockMovementOut]:
+    async def stock(self, request: Request, reward_id: IdPath) -> list[StockMovementOut]:
         return msgspec.convert(await shop.stock_history(request.user, reward_id), list[StockMovementOut])

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from points import jobs, reversals, submissions
 from points.dispatch import Dispatcher
 from rules import Rules
 from web.auth import staff_only
-from web.schemas import RejectIn, ReverseIn, ReverseOut, SubmissionOut, VerifyIn
+from web.schemas import IdPath, Offset, RejectIn, ReverseIn, ReverseOut, SubmissionOut, VerifyIn, limit_query
 
 Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
 
@@ -25,25 +25,25 @@ class StaffController(Controller):
 
     @get("/submissions", operation_id="staffQueue")
     async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[Status] = "submitted",
-                    limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=200)]] = 50,
-                    offset: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0) -> list[SubmissionOut]:
+                    limit: limit_query(200) = 50,
+                    offset: Offset = 0) -> list[SubmissionOut]:
         views = await submissions.queue(request.user, rules, status, limit, offset)
         return msgspec.convert(views, list[SubmissionOut])
 
     @post("/submissions/{submission_id:int}/verify", operation_id="verify", status_code=200)
-    async def verify(self, request: Request, submission_id: FromPath[int], data: JSONBody[VerifyIn],
+    async def verify(self, request: Request, submission_id: IdPath, data: JSONBody[VerifyIn],
                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> SubmissionOut:
         await submissions.verify(request.user, rules, submission_id, data.item, data.note)
         await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
         return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)
 
     @post("/submissions/{submission_id:int}/reject", operation_id="reject", status_code=200)
-    async def reject(self, request: Request, submission_id: FromPath[int], data: JSONBody[RejectIn],
+    async def reject(self, request: Request, submission_id: IdPath, data: JSONBody[RejectIn],
                      rules: NamedDependency[Rules]) -> SubmissionOut:
         await submissions.reject(request.user, submission_id, data.reason, data.note)
         return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)
 
     @post("/submissions/{submission_id:int}/reverse", operation_id="reverseAward", status_code=200)
-    async def reverse(self, request: Request, submission_id: FromPath[int], data: JSONBody[ReverseIn]) -> ReverseOut:
+    async def reverse(self, request: Request, submission_id: IdPath, data: JSONBody[ReverseIn]) -> ReverseOut:
         """Claw back an award found false or duplicate: from the balance, the rest as a debt. Twice is once."""
         return ReverseOut(**await reversals.reverse_award(request.user, submission_id, data.reason, data.note))

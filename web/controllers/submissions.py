@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, MultipartBody
+from litestar.params import MultipartBody
 from litestar.response import File
 
 from points import jobs, submissions
@@ -16,7 +16,7 @@ from rules import Rules
 from web.auth import reporters_only
 from web.controllers.auth import client_ip
 from web.limits import Limiter
-from web.schemas import OptionalIdempotencyKey, SubmissionOut, SubmitForm
+from web.schemas import IdPath, OptionalIdempotencyKey, SubmissionOut, SubmitForm
 
 
 async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
@@ -52,12 +52,12 @@ class SubmissionController(Controller):
         return Response(msgspec.convert(view, SubmissionOut), status_code=201 if created else 200)
 
     @get("/{submission_id:int}", operation_id="getSubmission")
-    async def get_one(self, request: Request, submission_id: FromPath[int],
+    async def get_one(self, request: Request, submission_id: IdPath,
                       rules: NamedDependency[Rules]) -> SubmissionOut:
         return msgspec.convert(await submissions.member_view(request.user, rules, submission_id), SubmissionOut)
 
     @get("/{submission_id:int}/photos/{photo_id:int}", operation_id="getPhoto", media_type="image/jpeg")
-    async def photo(self, request: Request, submission_id: FromPath[int], photo_id: FromPath[int],
+    async def photo(self, request: Request, submission_id: IdPath, photo_id: IdPath,
                     rules: NamedDependency[Rules], store: NamedDependency[PhotoStore]) -> File:
         name = await submissions.photo_path(request.user, rules, submission_id, photo_id)
         return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")

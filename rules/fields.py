@@ -1,0 +1,119 @@
+"""Each input field's limits, declared once: length, range and characters.
+
+The JSON API's request types (web/schemas.py), the pages' forms (web/forms.py),
+the rules and catalogue checkers (rules/) and the domain read them from here,
+and a test checks that each fits the database column it lands in (a text's
+`max_length` within the column's, an id within PostgreSQL's INTEGER). No
+text anywhere may hold NUL or other control characters (a multi-line text may
+hold line breaks and tabs): PostgreSQL refuses NUL, and nobody means one.
+
+Pure Python: `problem()` answers (code, message) or None, so each caller
+raises its own kind of error naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (ids, counts, quantities)
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+@dataclass(frozen=True)
+class Text:
+    max_length: int
+    min_length: int = 0
+    multiline: bool = False
+    charset: str | None = None  # a regular expression the whole text must match, when tighter than "no controls"
+    charset_says: str = ""
+
+    @property
+    def pattern(self) -> str:
+        return self.charset or (MULTI_LINE if self.multiline else ONE_LINE)
+
+    def problem(self, value: object) -> tuple[str, str] | None:
+        """Why `value` does not fit, as (code, message), or None."""
+        if not isinstance(value, str):
+            return "invalid_input", "must be text"
+        if "\x00" in value:
+            return "invalid_text", "must not contain NUL characters"
+        if len(value) > self.max_length:
+            return "too_long", f"must be at most {self.max_length} characters"
+        if len(value) < self.min_length:
+            return ("required", "is required") if self.min_length == 1 else (
+                "too_short", f"must be at least {self.min_length} characters")
+        if not re.search(self.pattern, value):
+            return "invalid_text", self.charset_says or "must not contain control characters"
+        return None
+
+
+@dataclass(frozen=True)
+class Whole:
+    low: int
+    high: int
+
+    def problem(self, value: object) -> tuple[str, str] | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "invalid_number", f"must be a whole number, got {value!r}"
+        if value < self.low:
+            return "out_of_range", ("must not be negative" if self.low == 0 or value < 0
+                                    else f"must be at least {self.low}")
+        if value > self.high:
+            return "out_of_range", f"must be at most {self.high}"
+        return None
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar day in a range a person can mean (a filter, a report's date)."""
+
+    low: date = date(2000, 1, 1)
+    high: date = date(2100, 12, 31)
+
+    def problem(self, value: date) -> tuple[str, str] | None:
+        if not self.low <= value <= self.high:
+            return "out_of_range", f"must be between {self.low.isoformat()} and {self.high.isoformat()}"
+        return None
+
+
+# Ids and numbers
+ID = Whole(1, INT32_MAX)
+PRICE = Whole(1, 1_000_000)
+STOCK = Whole(0, 1_000_000)
+QUANTITY = Whole(-100_000, 100_000)
+LIMIT_COUNT = Whole(1, 1000)
+UNITS = Whole(1, 1000)
+DAY = Day()
+
+# People
+PHONE = Text(32, 1)
+PASSWORD = Text(200, 1)
+PERSON_NAME = Text(100)
+PLATFORM_RIDER_ID = Text(64)
+BUILDING = Text(100)
+COMMUNITY_CODE = Text(32, 1)
+LOGIN_CODE = Text(12, 1)
+TOKEN_NAME = Text(100)
+
+# Requests' keys and choices
+IDEMPOTENCY_KEY = Text(100, 8, charset=r"^[\x21-\x7e]*$", charset_says="must be visible ASCII characters")
+CHOICE = Text(32)  # a role, status, reason code, platform …: checked against its list after this
+ITEM_ID = Text(64, 1)
+
+# Reports and decisions
+DESCRIPTION = Text(2000, multiline=True)
+ADDRESS = Text(200)
+GRID = Text(32)
+NOTE = Text(500, multiline=True)
+
+# The shop
+REWARD_CODE = Text(64, 1, charset=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
+                    charset_says="must be lower-case ASCII letters, digits, _ and .")
+REWARD_NAME = Text(100, 1)
+REWARD_DESCRIPTION = Text(2000, multiline=True)
+REWARD_IMAGE = Text(200)
+PICKUP_CODE = Text(32, 1)
+STOCK_REASON = Text(200, 1)

@@ -1,0 +1,63 @@
+"""Signing in, one flow for both doors (the JSON API and the login page): by password, by SMS code, and asking
+for a code.
+
+Every attempt is counted against the phone number before it is checked — on the number normalised to E.164,
+so `138 0000 0001`, `+86 138…` and `0086…` are one number — and the count is atomic (Redis INCR in
+production), so concurrent guesses cannot slip past the lock-out: once a number has had `login_phone` failures
+in the window, every attempt is refused (429) until the window ends, whichever door it comes through. A
+successful sign-in gives its count back. Addresses have their own limit (`login_ip`).
+"""
+
+from __future__ import annotations
+
+from points import members, otp
+from points.errors import DomainError, Invalid
+from points.scope import Actor
+from points.sms import Sender
+from web.limits import Limiter
+
+
+class WrongCredentials(DomainError):
+    status = 401
+
+
+def phone_key(raw: str) -> str:
+    """What the per-phone limits count on: the E.164 number, or (not a number at all) the text as sent."""
+    try:
+        return members.normalise_phone(raw)
+    except Invalid:
+        return raw.strip()[:32]
+
+
+async def _attempt(limiter: Limiter, ip: str, phone: str) -> str:
+    await limiter.hit("login_ip", ip)
+    key = phone_key(phone)
+    await limiter.hit("login_phone", key, field="phone")  # counted first: past the limit, refused unchecked
+    return key
+
+
+async def with_password(limiter: Limiter, ip: str, phone: str, password: str) -> Actor:
+    key = await _attempt(limiter, ip, phone)
+    actor = await members.authenticate(phone, password)
+    if actor is None:
+        raise WrongCredentials("wrong_password", "wrong phone number or password")
+    await limiter.give_back("login_phone", key)
+    return actor
+
+
+async def with_code(limiter: Limiter, ip: str, phone: str, code: str) -> Actor:
+    key = await _attempt(limiter, ip, phone)
+    actor = await otp.login(phone, code)
+    if actor is None:
+        raise WrongCredentials("wrong_code", "wrong or expired code")
+    await limiter.give_back("login_phone", key)
+    return actor
+
+
+async def send_code(limiter: Limiter, ip: str, phone: str, sender: Sender) -> None:
+    """Send a login code by SMS; the answer is the same whether or not the number is a member's."""
+    normal = members.normalise_phone(phone)
+    await limiter.hit("code_ip", ip)
+    await limiter.hit("code_phone", normal, field="phone")
+    await limiter.hit("code_phone_day", normal, field="phone")
+    await otp.request(normal, sender)
