@@ -128,10 +128,12 @@ async def _release(connection) -> None:
         await connection.execute("ROLLBACK")
 
 
-async def start(pool_max: int = 10) -> None:
-    """Open what a long-lived process (app or worker) keeps: the PostgreSQL pool."""
+async def start(pool_max: int = 10, name: str = "jifen") -> None:
+    """Open what a long-lived process (app or worker) keeps: the PostgreSQL pool, its sessions named `name`
+    (pg_stat_activity's application_name: which of the processes holds what)."""
     db = engine()
     if isinstance(db, PostgresEngine):
+        db.config["server_settings"] = {**SESSION_LIMITS, "application_name": name}
         await db.start_connection_pool(min_size=1, max_size=pool_max, reset=_release)
 
 

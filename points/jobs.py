@@ -37,7 +37,7 @@ def run(coro: Awaitable[T]) -> T:
 
 
 async def startup() -> None:
-    await db.start(settings().pg_pool_max)
+    await db.start(settings().pg_pool_max, name="jifen-worker")
     await schemes.record_version(schemes.current())
 
 

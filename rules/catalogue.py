@@ -55,7 +55,9 @@ def check_reward(problems: list[str], where: str, raw: Any) -> Reward:
     c = _Checker(problems, where, raw, FIELDS)
     code = c.text("code", ascii_only=True, spec=fields.REWARD_CODE)
     limit = None
-    if "limit" in c.table:
+    if "limit" in c.table and not isinstance(c.table["limit"], dict):
+        c.fail("limit", "must be a table of count and period")
+    elif "limit" in c.table:
         lim = _Checker(problems, f"{where}, limit", c.table["limit"], ("count", "period"))
         limit = Limit(count=lim.whole("count", 1, low=fields.LIMIT_COUNT.low, high=fields.LIMIT_COUNT.high,
                                       required=True) or 1,

@@ -180,10 +180,9 @@ def test_concurrent_retries_of_one_deduction_take_it_once(api, community):
 
 def test_points_held_in_an_order_come_back_to_pay_a_debt(api, community):
     """A rider holds points in orders, staff deduct, the rider cancels: the points pay the debt, not the rider."""
+    from conftest import ROOT
     from points import shop
     from rules.catalogue import load_catalogue
-
-    from conftest import ROOT
 
     rider, staff = community.riders[0], community.staff
     run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))

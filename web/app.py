@@ -61,7 +61,7 @@ def create_app(config: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar):
         if not config.is_postgres:
             db.prepare_sqlite_file(str(config.sqlite_path))
-        await db.start(config.pg_pool_max)
+        await db.start(config.pg_pool_max, name="jifen-app")
         await schemes.record_version(rules)
         await app.state.dispatcher.start()
         try:

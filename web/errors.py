@@ -57,6 +57,10 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
     if field and first.get("source") == "header":  # litestar names the handler's argument; callers know the header
         field = "-".join(part.capitalize() for part in field.split("_"))
     message = first.get("message") or exc.detail
+    missing = re.search(r"Missing required \w+ parameter '([^']+)'", message)
+    if missing and not field:
+        field = missing.group(1)
+        message = "is required"
     unknown = re.search(r"unknown field `([^`]+)`", message)
     if unknown:  # msgspec names the whole body; the member needs the field
         field, message = unknown.group(1), "is not a field of this request"
@@ -69,7 +73,9 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if _is_page(request):
         return _page_error(request, exc.status_code, "")  # the page says it in the visitor's language
     code = HTTP_CODES.get(exc.status_code, "error")
-    return Response(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
+    # litestar's own 400s are a body it could not parse (malformed JSON or multipart)
+    field = "body" if exc.status_code == 400 else None
+    return Response(_body(code, exc.detail, field), status_code=exc.status_code, headers=exc.headers)
 
 
 def unavailable(request: Request, exc: Exception) -> Response:

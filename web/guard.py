@@ -1,6 +1,6 @@
 """The input rules every request meets before any handler: no NUL or control character in the path, the
-query, a form field or a JSON string (rules/fields.py: no text anywhere holds one), and JSON nested no deeper
-than any request of ours is. A request that breaks one is answered 400 naming the field; nothing runs.
+query, a form field or a JSON string (rules/fields.py: no text anywhere holds one), no path part longer than
+a file name may be, and JSON nested no deeper than any request of ours is. A request that breaks one is answered 400 naming the field; nothing runs.
 
 Reading the body here costs nothing extra: litestar keeps the body and the parsed form for the handler.
 """
@@ -18,6 +18,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from points.errors import Invalid
 
 MAX_JSON_DEPTH = 32
+MAX_SEGMENT = 255  # a file name's limit: no path of ours has a longer part
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # An escaped control character in a JSON string (\\u0000 …; an odd run of backslashes is an escape), and the key of
 # the string it stands in.
@@ -33,6 +34,8 @@ def _bad(field: str) -> Invalid:
 def check_path_and_query(path: str, query: bytes) -> None:
     if CONTROL.search(path):
         raise _bad("path")
+    if any(len(part) > MAX_SEGMENT for part in path.split("/")):
+        raise Invalid("too_long", f"path: a part of it is longer than {MAX_SEGMENT} characters", field="path")
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if CONTROL.search(name) or CONTROL.search(value):
             raise _bad(name if not CONTROL.search(name) else "query")

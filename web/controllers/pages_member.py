@@ -66,7 +66,7 @@ class MemberPages(Controller):
                             lat=form_number(data, "lat", kind=float), lng=form_number(data, "lng", kind=float),
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
                             units=form_number(data, "units", fields.UNITS) or 1)
-            uploads = [await f.read() for f in data.getall("photos") if isinstance(f, UploadFile) and f.filename]
+            uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
             await file_report(request, state.limiter, dispatcher, rules, store, limits, report, uploads,
                               data.get("idempotency_key") or None)
         except DomainError as exc:
