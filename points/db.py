@@ -143,8 +143,10 @@ async def stop() -> None:
         await db.close_connection_pool()
 
 
+# asyncpg's words for a connection that went away (InternalClientError: a pooled connection used again while
+# its broken operation was still being torn down).
 _LOST = ("ConnectionDoesNotExistError", "AdminShutdownError", "CannotConnectNowError", "ConnectionFailureError",
-         "ClientCannotConnectError", "TooManyConnectionsError")
+         "ClientCannotConnectError", "TooManyConnectionsError", "InternalClientError")
 
 
 def connection_lost(exc: BaseException) -> bool:

@@ -44,8 +44,7 @@ PASSWORD = "test-password"
 def _configure() -> None:
     """Point this process (and the servers it starts) at fresh storage, before points is imported."""
     for name in list(os.environ):
-        if name.startswith("JIFEN_") and name not in ("JIFEN_TEST_LEG", "JIFEN_TEST_DATABASE_URL",
-                                                       "JIFEN_TEST_REDIS_URL"):
+        if name.startswith("JIFEN_") and not name.startswith("JIFEN_TEST_"):  # the tests' own settings stay
             del os.environ[name]
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)

@@ -1,5 +1,5 @@
 """Crash tests (production leg): worker.py and app processes SIGKILLed at random points of an award drain and
-of a shop rush, on a scratch database and Redis database of their own (seeded, replayable: JIFEN_CRASH_SEED).
+of a shop rush, on a scratch database and Redis database of their own (seeded, replayable: JIFEN_TEST_CRASH_SEED).
 
 What must hold: every verified report is awarded exactly once within a bounded time after the last kill, no
 worker leaves a process behind, every order key placed at most one order, and reconciliation is clean.
@@ -22,7 +22,7 @@ from conftest import LEG, ROOT, TMP, Process, python, requires_rq, wait_for
 
 pytestmark = requires_rq("crash tests kill worker.py and app processes: the production leg")
 
-SEED = int(os.environ.get("JIFEN_CRASH_SEED", "20261129"))
+SEED = int(os.environ.get("JIFEN_TEST_CRASH_SEED", "20261129"))
 
 
 @pytest.fixture(scope="module")

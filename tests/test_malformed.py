@@ -52,7 +52,7 @@ def paths(template: str) -> list[str]:
     if not params:
         return [template]
     out = []
-    for n, (name, kind) in enumerate(params):
+    for n, (_, kind) in enumerate(params):
         bad = PATH_INTS if kind == "int" else PATH_TEXTS + (["style.css%00.py", "%2e%2e/app.py"] if kind == "path"
                                                              else [])
         for value in bad:
