@@ -47,6 +47,13 @@ def pgbench(url: str, clients: int, seconds: int) -> float:
 
 async def seed(url: str, submissions: int, members: int) -> None:
     con = await migrated_community(url, "bench", "基准社区", members)
+    await con.close()
+    await add_backlog(url, submissions, members)
+
+
+async def add_backlog(url: str, submissions: int, members: int, start: int = 1) -> None:
+    """`submissions` verified reports of community 1's members, numbered from `start`."""
+    con = await asyncpg.connect(url)
     try:
         version = load_rules(ROOT / "rules" / "default.toml").version
         # Reports ~100 m apart, over four weeks, each member reporting several items: caps bind now and then.
@@ -58,7 +65,7 @@ async def seed(url: str, submissions: int, members: int) -> None:
             "($3::text[])[1 + g % array_length($3::text[], 1)], 1, '基准', '', "
             "23.40 + (g % 1000) * 0.001, 116.70 + (g / 1000) * 0.001, 'verified', "
             "current_date - (g % 28), now() - (g % 28) * interval '1 day', $4, '', '', '', '', now() "
-            "FROM generate_series(1, $1) g", submissions, members, ITEMS, version)
+            "FROM generate_series($5::int, $5::int + $1 - 1) g", submissions, members, ITEMS, version, start)
         await con.execute("ANALYZE")
     finally:
         await con.close()
