@@ -352,7 +352,7 @@ async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: in
         args.append(priority)
     rows = await sql("SELECT s.* FROM submission s WHERE s.status = {}" + clause +
                      " ORDER BY s.priority, s.id LIMIT {} OFFSET {}", status, *args, limit, offset)
-    return [await _view(rules, r) for r in rows]
+    return await _views(rules, rows)
 
 
 async def staff_view(actor: Actor, rules: Rules, submission_id: int) -> dict[str, Any]:
@@ -375,7 +375,7 @@ async def mine(actor: Actor, rules: Rules, limit: int = 50, before_id: int | Non
     before, args = ("", []) if before_id is None else (" AND s.id < {}", [before_id])
     rows = await sql("SELECT s.* FROM submission s WHERE s.member = {}" + before + " ORDER BY s.id DESC LIMIT {}",
                      actor.id, *args, limit)
-    return [await _view(rules, r, precise=False) for r in rows]
+    return await _views(rules, rows, precise=False)
 
 
 async def photo_path(actor: Actor, rules: Rules, submission_id: int, photo_id: int) -> str:
@@ -387,12 +387,26 @@ async def photo_path(actor: Actor, rules: Rules, submission_id: int, photo_id: i
 
 
 async def _view(rules: Rules, row: dict[str, Any], precise: bool = True) -> dict[str, Any]:
-    """A submission as JSON-ready data; coordinates rounded unless `precise` (staff of its community)."""
+    return (await _views(rules, [row], precise))[0]
+
+
+async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True) -> list[dict[str, Any]]:
+    """Submissions as JSON-ready data, their photos read in one query; coordinates rounded unless `precise`
+    (staff of their community)."""
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    photos: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for p in await sql("SELECT id, submission, width, height, taken_at, exif_lat, exif_lng FROM photo "
+                       f"WHERE submission IN ({', '.join('{}' for _ in ids)}) ORDER BY id", *ids):
+        photos[p.pop("submission")].append(p)
+    return [_one_view(rules, row, photos[row["id"]], precise) for row in rows]
+
+
+def _one_view(rules: Rules, row: dict[str, Any], photo_rows: list[dict[str, Any]], precise: bool) -> dict[str, Any]:
     item = rules.item(row["item_id"])
     place = (lambda v: v) if precise else coarse
-    photos = [{**p, "exif_lat": place(p["exif_lat"]), "exif_lng": place(p["exif_lng"])} for p in await Photo.select(
-        Photo.id, Photo.width, Photo.height, Photo.taken_at, Photo.exif_lat, Photo.exif_lng).where(
-        Photo.submission == row["id"]).order_by(Photo.id)]
+    photos = [{**p, "exif_lat": place(p["exif_lat"]), "exif_lng": place(p["exif_lng"])} for p in photo_rows]
     return {
         "id": row["id"],
         "member_id": row["member"],
