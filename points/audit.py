@@ -7,11 +7,11 @@ Admins read it through `listing`, newest first.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from points import clock, scope
 from points.db import sql
-from points.errors import Forbidden
 from points.scope import Actor
 from points.tables import AuditEvent
 
@@ -20,7 +20,7 @@ async def record(actor_id: int | None, action: str, object_type: str, object_id:
                  community_id: int | None, details: dict[str, Any] | None = None) -> None:
     await AuditEvent.insert(AuditEvent(
         actor=actor_id, action=action, object_type=object_type, object_id=str(object_id),
-        community=community_id, details=details or {}, created_at=datetime.now(UTC),
+        community=community_id, details=details or {}, created_at=clock.now(),
     ))
 
 
@@ -29,8 +29,7 @@ async def listing(actor: Actor, action: str | None = None, community_id: int | N
                   until: datetime | None = None, limit: int = 100,
                   before_id: int | None = None) -> list[dict[str, Any]]:
     """Audit rows matching every filter given, newest first (admins only)."""
-    if actor.role != "admin":
-        raise Forbidden("admin_only", "only an admin can read the audit log")
+    scope.require_admin(actor, "read the audit log")
     where, args = [], []
     for clause, value in (("a.action = {}", action), ("a.community = {}", community_id), ("a.actor = {}", actor_id),
                           ("a.object_type = {}", object_type), ("a.object_id = {}", object_id),

@@ -17,13 +17,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from points import audit, honours, ledger
-from points.db import lock_rows_sql, skip_locked_sql, sql, values_list, write
+from points import audit, clock, honours, ledger
+from points.db import marks, skip_locked_sql, sql, values_list, write
 from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.submissions import earlier_reports
+from points.vocabulary import (
+    MINTING_KINDS,
+    TransferCode,
+    award_key,
+    is_lifetime_key,
+    parse_ref,
+    settle_key,
+    submission_ref,
+)
 from points.wording import both
 from rules import Rules
 
@@ -99,7 +108,7 @@ async def _usage(rules: Rules, members: list[int], since: date) -> Usage:
     usage = Usage()
     rows = await sql(
         "SELECT member, item_id, local_day, SUM(units) AS units, SUM(points) AS points FROM submission "
-        f"WHERE status = 'awarded' AND points > 0 AND local_day >= {{}} AND member IN ({', '.join('{}' for _ in members)}) "
+        f"WHERE status = 'awarded' AND points > 0 AND local_day >= {{}} AND member IN ({marks(members)}) "
         "GROUP BY member, item_id, local_day", since, *members)
     for r in rows:
         item = rules.item(r["item_id"])
@@ -112,7 +121,7 @@ async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) ->
     """Award up to `limit` verified submissions (oldest first, or those in `ids`); return how many."""
 
     async def run() -> int:
-        only = f" AND id IN ({', '.join('{}' for _ in ids)})" if ids else ""
+        only = f" AND id IN ({marks(ids)})" if ids else ""
         rows = await sql("SELECT id, member, community, item_id, units, local_day FROM submission "
                          f"WHERE status = 'verified'{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
                          *(ids or []), limit)
@@ -122,8 +131,7 @@ async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) ->
                                 r["local_day"] if isinstance(r["local_day"], date)
                                 else date.fromisoformat(r["local_day"])) for r in rows]
         members = sorted({c.member for c in candidates})
-        accounts = await sql("SELECT id, kind, member, balance FROM account WHERE member IN "
-                             f"({', '.join('{}' for _ in members)}) ORDER BY id{lock_rows_sql()}", *members)
+        accounts = await ledger.lock_members(members)
         first_day = min(c.local_day for c in candidates).replace(day=1)
         decisions = decide(rules, candidates, await _usage(rules, members, first_day),
                            await earlier_reports(rules, [c.id for c in candidates]))
@@ -135,7 +143,7 @@ async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) ->
 
 async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Decision],
                   accounts: list[dict[str, Any]]) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     values, args = values_list([(d.id, d.points, d.note) for d in decisions], ("INTEGER", "INTEGER", "TEXT"))
     updated = await sql(
         f"WITH v(id, points, note) AS (VALUES {values}) "
@@ -148,7 +156,7 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
 
     account = {(a["member"], a["kind"]): a["id"] for a in accounts}
     minting = await ledger.accounts_by_key(
-        ledger.community_account_key(kind, c.community) for c in candidates for kind in ledger.MINTING_KINDS)
+        ledger.community_account_key(kind, c.community) for c in candidates for kind in MINTING_KINDS)
     by_id = {c.id: c for c in candidates}
     transfers = []
     for d in decisions:
@@ -159,12 +167,12 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
         reason = f"{item.name_zh} / {item.name_en}" + (f" ×{c.units}" if c.units > 1 else "")
         if d.note:
             reason += f" ({d.note})"
-        for kind, source, suffix in ((SPENDABLE, ledger.ISSUANCE, ""), (LIFETIME, LIFETIME_ISSUANCE, ":lifetime")):
+        for kind, source in ((SPENDABLE, ledger.ISSUANCE), (LIFETIME, LIFETIME_ISSUANCE)):
             transfers.append(TransferSpec(
-                key=f"award:submission:{c.id}{suffix}",
+                key=award_key(c.id, lifetime=kind == LIFETIME),
                 debit=minting[ledger.community_account_key(source, c.community)],
-                credit=account[(c.member, kind)], amount=d.points, code="award", reason=reason,
-                ref=f"submission:{c.id}", rules_version=rules.version))
+                credit=account[(c.member, kind)], amount=d.points, code=TransferCode.AWARD, reason=reason,
+                ref=submission_ref(c.id), rules_version=rules.version))
     transfers += _settlements(decisions, by_id, accounts, account)
     await ledger.post(transfers)
     await _promotions(rules, candidates, decisions, accounts)
@@ -181,8 +189,9 @@ def _settlements(decisions: list[Decision], by_id: dict[int, Candidate], account
         if amount > 0:
             owed[member] -= amount
             settle.append(TransferSpec(
-                key=f"settle:submission:{d.id}", debit=account[(member, SPENDABLE)], credit=account[(member, DEBT)],
-                amount=amount, code="settle", reason=both("ledger", "settle"), ref=f"submission:{d.id}"))
+                key=settle_key(submission_ref(d.id)), debit=account[(member, SPENDABLE)],
+                credit=account[(member, DEBT)], amount=amount, code=TransferCode.SETTLE, reason=both("ledger", "settle"),
+                ref=submission_ref(d.id)))
     return settle
 
 
@@ -217,10 +226,10 @@ async def reconcile_awards() -> list[str]:
     problems = []
     for r in await sql("SELECT idempotency_key, ref, amount, code FROM transfer "
                        "WHERE code IN ('award', 'reversal') AND ref LIKE 'submission:%'"):
-        sid = int(r["ref"].removeprefix("submission:"))
+        sid = parse_ref(r["ref"]).id
         if sid not in awarded or (r["code"] == "reversal" and sid not in reversed_):
             problems.append(f"transfer {r['idempotency_key']}: no {r['code']}ed submission behind it")
-        elif r["idempotency_key"].endswith(":lifetime"):
+        elif is_lifetime_key(r["idempotency_key"]):
             continue
         elif r["code"] == "award":
             paid[sid] = r["amount"]

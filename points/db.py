@@ -240,6 +240,11 @@ def values_list(rows: Sequence[Sequence[Any]], pg_types: Sequence[str]) -> tuple
     return ", ".join([one] * len(rows)), args
 
 
+def marks(values: Sequence[Any]) -> str:
+    """The placeholders of an ``IN (…)`` list of `values`."""
+    return ", ".join("{}" for _ in values)
+
+
 def lock_rows_sql() -> str:
     """The suffix that locks selected rows until commit (a no-op on SQLite, whose write lock is global)."""
     return "" if is_sqlite() else " FOR UPDATE"

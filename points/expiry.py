@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from points import ledger
-from points.db import lock_rows_sql, sql, write
+from points import clock, ledger
+from points.db import lock_rows_sql, marks, sql, write
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key
+from points.vocabulary import TransferCode, expired_lot, expiry_key, lot_ref
 from points.wording import both
 from rules import Rules
 
@@ -61,7 +62,7 @@ def lots_from(rules: Rules, account_id: int, transfers: list[dict[str, Any]]) ->
 
     for t in transfers:
         if t["credit_account"] == account_id:
-            if t["code"] == "redeem_void" and taken_by.get(t["ref"]):
+            if t["code"] == TransferCode.REDEEM_VOID and taken_by.get(t["ref"]):
                 for piece in taken_by.pop(t["ref"]):  # back into its lot, which may still hold the rest
                     lot = next((lot for lot in lots if lot.id == piece.id), None)
                     if lot is None:
@@ -71,7 +72,7 @@ def lots_from(rules: Rules, account_id: int, transfers: list[dict[str, Any]]) ->
             else:
                 lots.append(Lot(t["id"], expires_at(rules, t["created_at"]), t["amount"]))
         else:
-            lot_id = int(t["idempotency_key"].split(":")[2]) if t["code"] == "expire" else None
+            lot_id = expired_lot(t["idempotency_key"]) if t["code"] == TransferCode.EXPIRE else None
             take(t["amount"], t["ref"], lot_id)
     return sorted(lots, key=lambda lot: (lot.expires_at, lot.id))
 
@@ -108,7 +109,7 @@ async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 
     """Write an expiry transfer for every lot past its date; return the points expired."""
     if rules.expiry.policy == "never":
         return 0
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     candidates = await sql(
         "SELECT a.id, a.member, a.community FROM account a WHERE a.kind = {} AND a.balance > 0 AND EXISTS "
         "(SELECT 1 FROM transfer t WHERE t.credit_account = a.id AND t.created_at <= {}) ORDER BY a.id",
@@ -119,7 +120,7 @@ async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 
 
         async def run(chunk: list[dict[str, Any]] = chunk) -> int:
             ids = [c["id"] for c in chunk]
-            await sql(f"SELECT id FROM account WHERE id IN ({', '.join('{}' for _ in ids)}) ORDER BY id"
+            await sql(f"SELECT id FROM account WHERE id IN ({marks(ids)}) ORDER BY id"
                       + lock_rows_sql(), *ids)
             issuance = await ledger.accounts_by_key(community_account_key(ISSUANCE, c["community"]) for c in chunk)
             transfers = []
@@ -128,10 +129,10 @@ async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 
                 for lot in lots:
                     if lot.expires_at <= now:
                         transfers.append(TransferSpec(
-                            f"expire:{c['id']}:{lot.id}:{last}", c["id"],
-                            issuance[community_account_key(ISSUANCE, c["community"])], lot.amount, "expire",
+                            expiry_key(c["id"], lot.id, last), c["id"],
+                            issuance[community_account_key(ISSUANCE, c["community"])], lot.amount, TransferCode.EXPIRE,
                             f"{both('ledger', 'expire')} ({lot.expires_at.astimezone(rules.tz):%Y-%m-%d})",
-                            f"lot:{lot.id}", rules.version))
+                            lot_ref(lot.id), rules.version))
             written = await ledger.post(transfers)
             return sum(t.amount for t in transfers if t.key in written)
 

@@ -13,7 +13,8 @@ from bisect import bisect_right
 from datetime import UTC, datetime
 from typing import Any
 
-from points.db import sql, write
+from points import clock
+from points.db import marks, sql, write
 from points.errors import Invalid
 from points.ledger import SPENDABLE
 from points.tables import HonourBoard
@@ -65,13 +66,13 @@ async def _live_board(rules: Rules, community_id: int, month: str) -> list[dict[
 
 async def board(rules: Rules, community_id: int, month: str | None = None) -> list[dict[str, Any]]:
     """A month's board: the kept one for a finished month, the standing one for this month."""
-    month = month or month_of(rules, datetime.now(UTC))
+    month = month or month_of(rules, clock.now())
     month_bounds(rules, month)
     kept = await sql("SELECT rank, member, points, reached_at FROM honour_board WHERE community = {} AND month = {} "
                      "ORDER BY rank", community_id, month)
     rows = kept or await _live_board(rules, community_id, month)
     names = {r["id"]: board_name(r["name"], r["board_name"]) for r in await sql(
-        f"SELECT id, name, board_name FROM member WHERE id IN ({', '.join('{}' for _ in rows) or 'NULL'})",
+        f"SELECT id, name, board_name FROM member WHERE id IN ({marks(rows) or 'NULL'})",
         *(r["member"] for r in rows))}
     return [{**r, "name": names.get(r["member"], "")} for r in rows]
 
@@ -91,7 +92,7 @@ def mask_name(name: str) -> str:
 
 async def keep_last_month(rules: Rules, now: datetime | None = None) -> int:
     """Keep each community's board for the month just ended (once); return the rows written."""
-    month = previous_month(month_of(rules, now or datetime.now(UTC)))
+    month = previous_month(month_of(rules, now or clock.now()))
     written = 0
     for community in await sql("SELECT id FROM community ORDER BY id"):
         rows = await _live_board(rules, community["id"], month)

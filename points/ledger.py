@@ -22,16 +22,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from points.db import sql, values_list
+from points import clock
+from points.db import lock_rows_sql, marks, sql, values_list
 from points.errors import InsufficientPoints, TransferMismatch
+from points.vocabulary import MEMBER_KINDS, MINTING_KINDS, AccountKind, TransferCode, account_key
 from points.wording import both
 
-SPENDABLE, LIFETIME, HOLD, DEBT = "spendable", "lifetime", "hold", "debt"
-ISSUANCE, LIFETIME_ISSUANCE = "issuance", "lifetime_issuance"
-MINTING_KINDS = (ISSUANCE, LIFETIME_ISSUANCE)
+SPENDABLE, LIFETIME, HOLD, DEBT = AccountKind.SPENDABLE, AccountKind.LIFETIME, AccountKind.HOLD, AccountKind.DEBT
+ISSUANCE, LIFETIME_ISSUANCE = AccountKind.ISSUANCE, AccountKind.LIFETIME_ISSUANCE
 INSERT_CHUNK = 1000
 
 
@@ -48,11 +48,11 @@ class TransferSpec:
 
 
 def member_account_key(kind: str, member_id: int) -> str:
-    return f"{kind}:member:{member_id}"
+    return account_key(kind, "member", member_id)
 
 
 def community_account_key(kind: str, community_id: int) -> str:
-    return f"{kind}:community:{community_id}"
+    return account_key(kind, "community", community_id)
 
 
 async def open_accounts(rows: Iterable[tuple[str, str, int | None, int | None]]) -> None:
@@ -65,19 +65,31 @@ async def open_accounts(rows: Iterable[tuple[str, str, int | None, int | None]])
 
 async def open_member_accounts(member_id: int, community_id: int) -> None:
     await open_accounts((member_account_key(k, member_id), k, member_id, community_id)
-                        for k in (SPENDABLE, LIFETIME, HOLD, DEBT))
+                        for k in MEMBER_KINDS)
 
 
 async def open_community_accounts(community_id: int) -> None:
     await open_accounts((community_account_key(k, community_id), k, None, community_id) for k in MINTING_KINDS)
 
 
+async def lock_members(member_ids: Iterable[int], kinds: Sequence[str] = MEMBER_KINDS) -> list[dict[str, Any]]:
+    """Lock these members' accounts of these kinds until commit, and return them (id, member, kind, balance).
+
+    The one lock order, everywhere: members' accounts first (by account id), then an order, then rewards.
+    Every writer that moves a member's points takes these locks first, so caps, limits and balances are
+    decided on values no one else is changing (SQLite: the database write lock does the same)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return []
+    return await sql(f"SELECT id, member, kind, balance FROM account WHERE member IN ({marks(ids)}) "
+                     f"AND kind IN ({marks(kinds)}) ORDER BY id" + lock_rows_sql(), *ids, *kinds)
+
+
 async def accounts_by_key(keys: Iterable[str]) -> dict[str, int]:
     keys = sorted(set(keys))
     if not keys:
         return {}
-    marks = ", ".join("{}" for _ in keys)
-    rows = await sql(f"SELECT id, key FROM account WHERE key IN ({marks})", *keys)
+    rows = await sql(f"SELECT id, key FROM account WHERE key IN ({marks(keys)})", *keys)
     return {r["key"]: r["id"] for r in rows}
 
 
@@ -86,7 +98,7 @@ async def post(transfers: Sequence[TransferSpec]) -> set[str]:
     if len({t.key for t in transfers}) != len(transfers):
         raise ValueError("one idempotency key twice in one post: each key is one transfer")
     inserted: set[str] = set()
-    now = datetime.now(UTC)
+    now = clock.now()
     for start in range(0, len(transfers), INSERT_CHUNK):
         chunk = transfers[start:start + INSERT_CHUNK]
         values, args = values_list(
@@ -112,7 +124,7 @@ async def _check_replays(replayed: Sequence[TransferSpec]) -> None:
         return
     existing = {r["idempotency_key"]: r for r in await sql(
         "SELECT idempotency_key, debit_account, credit_account, amount, code FROM transfer "
-        f"WHERE idempotency_key IN ({', '.join('{}' for _ in replayed)})", *(t.key for t in replayed))}
+        f"WHERE idempotency_key IN ({marks(replayed)})", *(t.key for t in replayed))}
     for t in replayed:
         row = existing.get(t.key)
         if row is None or (row["debit_account"], row["credit_account"], row["amount"], row["code"]) != (
@@ -146,7 +158,7 @@ async def settle_debt(member_id: int, up_to: int, key: str, ref: str) -> int:
         "SELECT id, kind, balance FROM account WHERE member = {} AND kind IN ({}, {})", member_id, SPENDABLE, DEBT)}
     amount = min(up_to, -accounts[DEBT]["balance"], accounts[SPENDABLE]["balance"]) if DEBT in accounts else 0
     if amount > 0:
-        await post([TransferSpec(key, accounts[SPENDABLE]["id"], accounts[DEBT]["id"], amount, "settle",
+        await post([TransferSpec(key, accounts[SPENDABLE]["id"], accounts[DEBT]["id"], amount, TransferCode.SETTLE,
                                  both("ledger", "settle"), ref)])
     return max(amount, 0)
 

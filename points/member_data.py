@@ -13,15 +13,16 @@ rounded to about 100 m. A rider's reports are a trail of their rounds.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from points import audit, ledger, members, shop
-from points.db import lock_rows_sql, sql, write
+from points import audit, clock, ledger, members, shop
+from points.db import sql, write
 from points.errors import Forbidden
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec
 from points.privacy import PUBLIC_DECIMALS, deleted_phone
 from points.scope import Actor
+from points.vocabulary import TransferCode, forfeit_key, member_ref
 from points.wording import both, pair
 
 DELETED_NAME = pair("member", "deleted_name")[0]
@@ -31,7 +32,7 @@ async def export(actor: Actor) -> dict[str, Any]:
     """Everything kept about the member, as they may see it."""
     mid = actor.id
     return {
-        "exported_at": datetime.now(UTC),
+        "exported_at": clock.now(),
         "member": await members.profile(mid),
         "balance": await ledger.balances(mid),
         "transfers": await ledger.history(mid, limit=1_000_000),
@@ -64,7 +65,7 @@ async def _coarsen_places(where: str, *args: Any) -> int:
 
 async def coarsen_old_places(days: int) -> int:
     """Round the places of reports settled more than `days` ago (submitted before then, that is)."""
-    cutoff = datetime.now(UTC) - timedelta(days=days)
+    cutoff = clock.now() - timedelta(days=days)
     return await write(lambda: _coarsen_places(
         "submitted_at < {} AND status IN ('awarded', 'rejected', 'reversed')", cutoff))
 
@@ -78,13 +79,12 @@ async def delete(actor: Actor, password: str) -> None:
     async def run() -> None:
         row = (await sql("SELECT community FROM member WHERE id = {}", mid))[0]
         await shop.release_held(mid)
-        spendable = (await sql("SELECT id, balance FROM account WHERE key = {}" + lock_rows_sql(),
-                               ledger.member_account_key(SPENDABLE, mid)))[0]
+        [spendable] = await ledger.lock_members([mid], (SPENDABLE,))
         if spendable["balance"] > 0:
             issuance = await ledger.accounts_by_key([ledger.community_account_key(ISSUANCE, row["community"])])
-            await ledger.post([TransferSpec(f"forfeit:member:{mid}", spendable["id"], *issuance.values(),
-                                            spendable["balance"], "forfeit", both("ledger", "forfeit"),
-                                            f"member:{mid}")])
+            await ledger.post([TransferSpec(forfeit_key(mid), spendable["id"], *issuance.values(),
+                                            spendable["balance"], TransferCode.FORFEIT, both("ledger", "forfeit"),
+                                            member_ref(mid))])
         old_phone = (await sql("SELECT phone FROM member WHERE id = {}", mid))[0]["phone"]
         await sql("UPDATE member SET name = {}, phone = {}, password_hash = '!', platform_rider_id = NULL, "
                   "building = '', status = 'deleted', status_reason = '', session_epoch = session_epoch + 1 "

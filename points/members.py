@@ -18,12 +18,11 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from points import audit, ledger, scope
+from points import audit, clock, ledger, scope
 from points.batching import Batcher
-from points.db import sql, write
+from points.db import marks, sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound, checked
 from points.honours import BOARD_NAMES
 from points.privacy import mask_phone
@@ -33,7 +32,6 @@ from rules import fields
 
 T = TypeVar("T")
 PLATFORMS = ("meituan", "eleme", "sf", "jd", "other")
-STATUSES = ("pending", "active", "declined", "suspended", "deleted")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 MIN_PASSWORD = 8
 
@@ -107,7 +105,7 @@ def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> s
 async def create_community(code: str, name: str, name_en: str = "", grids: list[dict[str, Any]] | None = None,
                            residents_need_approval: bool = False) -> int:
     async def run() -> int:
-        community = Community(code=code, name=name, name_en=name_en, created_at=datetime.now(UTC),
+        community = Community(code=code, name=name, name_en=name_en, created_at=clock.now(),
                               residents_need_approval=residents_need_approval)
         await community.save()
         for g in grids or []:
@@ -127,7 +125,7 @@ async def community_by_code(code: str, field: str = "community") -> dict[str, An
 
 
 async def set_community(actor: Actor, community_id: int, residents_need_approval: bool) -> None:
-    _admin_only(actor)
+    scope.require_admin(actor)
 
     async def run() -> None:
         if not await sql("UPDATE community SET residents_need_approval = {} WHERE id = {} RETURNING id",
@@ -166,7 +164,7 @@ async def _insert_member(community_id: int, role: str, name: str, phone: str, pa
     rows = await Member.insert(Member(
         community=community_id, role=role, name=name, phone=phone, password_hash=password_hash,
         platform=platform, platform_rider_id=platform_rider_id, building=building, status=status,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
     )).on_conflict(target=Member.phone, action="DO NOTHING").returning(Member.id)
     if not rows:
         raise Conflict("phone_taken", "a member with this phone number exists", field="phone")
@@ -251,7 +249,7 @@ async def _members_by_id(member_ids: list[int]) -> list[dict[str, Any] | None]:
     unique = sorted(set(member_ids))
     rows = {r["id"]: r for r in await sql(
         "SELECT id, role, community, name, status, session_epoch FROM member "
-        f"WHERE id IN ({', '.join('{}' for _ in unique)})", *unique)}
+        f"WHERE id IN ({marks(unique)})", *unique)}
     return [rows.get(m) for m in member_ids]
 
 
@@ -271,9 +269,6 @@ async def profile(member_id: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------- staff and admins
 
-def _admin_only(actor: Actor) -> None:
-    if actor.role != "admin":
-        raise Forbidden("admin_only", "only an admin can do this")
 
 
 async def _target(actor: Actor, member_id: int) -> dict[str, Any]:
@@ -341,9 +336,8 @@ async def decide(actor: Actor, member_id: int, action: str, reason: str = "") ->
         row = await _target(actor, member_id)
         if row["status"] not in from_statuses:
             raise Conflict("wrong_status", f"cannot {action} a member who is {row['status']}", field="status")
-        marks = ", ".join("{}" for _ in from_statuses)
         done = await sql(f"UPDATE member SET status = {{}}, status_reason = {{}} WHERE id = {{}} "
-                         f"AND status IN ({marks}) RETURNING *", to_status, reason, member_id, *from_statuses)
+                         f"AND status IN ({marks(from_statuses)}) RETURNING *", to_status, reason, member_id, *from_statuses)
         if not done:
             raise Conflict("wrong_status", "this member was changed by someone else just now")
         await audit.record(actor.id, f"member.{action}", "member", member_id, row["community"],
@@ -355,7 +349,7 @@ async def decide(actor: Actor, member_id: int, action: str, reason: str = "") ->
 
 async def set_role(actor: Actor, member_id: int, role: str) -> dict[str, Any]:
     """An admin changes a member's role; the member's sessions end (they log in again)."""
-    _admin_only(actor)
+    scope.require_admin(actor)
     if role not in ROLES:
         raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
 
@@ -373,7 +367,7 @@ async def set_role(actor: Actor, member_id: int, role: str) -> dict[str, Any]:
 async def create_staff(actor: Actor, community_id: int, role: str, name: str, phone: str,
                        password: str) -> int:
     """An admin makes a staff member or another admin."""
-    _admin_only(actor)
+    scope.require_admin(actor)
     if role not in ("staff", "admin"):
         raise Invalid("invalid_role", "role must be staff or admin", field="role")
     _check_password_rule(password)

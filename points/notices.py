@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from points import clock
 from points.db import sql, write
 from points.scope import Actor
 from points.wording import pair
@@ -13,7 +13,7 @@ from rules import Rules
 
 async def since_last_visit(actor: Actor, rules: Rules) -> list[dict[str, Any]]:
     """The news, newest first; the visit is then recorded, so each piece of news is told once."""
-    now = datetime.now(UTC)
+    now = clock.now()
 
     async def run() -> list[dict[str, Any]]:
         member = (await sql("SELECT last_seen_at, created_at FROM member WHERE id = {}", actor.id))[0]

@@ -16,9 +16,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from points import members
+from points import clock, members
 from points.config import settings
 from points.db import sql, write
 from points.scope import Actor
@@ -67,7 +67,7 @@ async def request(phone: str, sender: Sender) -> None:
     if await members.by_phone(phone) is None:
         return
     code = f"{secrets.randbelow(10**6):06d}"
-    now = datetime.now(UTC)
+    now = clock.now()
     await write(lambda: sql("INSERT INTO one_time_code (phone, code_hash, created_at, expires_at, attempts) "
                             "VALUES ({}, {}, {}, {}, 0) RETURNING id", phone, _hash(code, secrets.token_hex(8)),
                             now, now + LIFETIME))
@@ -77,7 +77,7 @@ async def request(phone: str, sender: Sender) -> None:
 async def purge(kept_for: timedelta = timedelta(days=1)) -> int:
     """Delete codes dead for longer than `kept_for` (they matter only while a login may still try them)."""
     return len(await write(lambda: sql("DELETE FROM one_time_code WHERE expires_at < {} RETURNING id",
-                                       datetime.now(UTC) - kept_for)))
+                                       clock.now() - kept_for)))
 
 
 async def login(phone: str, code: str) -> Actor | None:
@@ -89,7 +89,7 @@ async def login(phone: str, code: str) -> Actor | None:
     code = (code or "").strip()
 
     async def run() -> bool:
-        now = datetime.now(UTC)
+        now = clock.now()
         rows = await sql("SELECT id, code_hash, expires_at, attempts, used_at FROM one_time_code WHERE phone = {} "
                          "ORDER BY id DESC LIMIT 1", phone)
         if not rows or rows[0]["used_at"] is not None or rows[0]["expires_at"] <= now:

@@ -151,7 +151,7 @@ class PhotoStore:
         self.root = root
 
     def save(self, photo: CleanPhoto) -> str:
-        day = datetime.now(UTC).strftime(DAY_FOLDER)
+        day = datetime.now(UTC).strftime(DAY_FOLDER)  # files go by the system clock, as their mtimes do
         name = f"{day}/{uuid.uuid4().hex}.jpg"
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ decimals (about 100 m).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 PUBLIC_DECIMALS = 3
 _PLACEHOLDER = re.compile(r"^(svc|deleted):")
@@ -33,6 +32,3 @@ def coarse(value: float | None) -> float | None:
 def deleted_phone(member_id: int) -> str:
     return f"deleted:{member_id}"
 
-
-def now() -> datetime:
-    return datetime.now(UTC)

@@ -10,15 +10,14 @@ the award, and the submission moves awarded → reversed once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from points import audit, ledger, scope
-from points.db import lock_rows_sql, sql, write
-from points.errors import Conflict, Forbidden, Invalid, Unprocessable
+from points import audit, clock, idempotency, ledger, scope
+from points.db import sql, write
+from points.errors import Conflict, Forbidden, Invalid
 from points.ledger import DEBT, ISSUANCE, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.scope import REPORTER_ROLES, Actor
-from points.submissions import IDEMPOTENCY_KEY
+from points.vocabulary import TransferCode, lifetime_key, member_ref, owed_key, reversal_key, submission_ref
 from points.wording import both
 from rules import Rules
 
@@ -27,9 +26,7 @@ REVERSE_REASONS = ("false_report", "duplicate", "wrong_item", "fraud", "other")
 
 async def _member_accounts(member_id: int) -> dict[str, dict[str, Any]]:
     """The member's accounts by kind, locked (members first, as everywhere)."""
-    rows = await sql("SELECT id, kind, balance FROM account WHERE member = {} ORDER BY id" + lock_rows_sql(),
-                     member_id)
-    return {r["kind"]: r for r in rows}
+    return {r["kind"]: r for r in await ledger.lock_members([member_id])}
 
 
 async def take_back(member_id: int, community_id: int, amount: int, key: str, code: str, reason: str, ref: str,
@@ -49,10 +46,10 @@ async def take_back(member_id: int, community_id: int, amount: int, key: str, co
         transfers.append(TransferSpec(key, accounts[SPENDABLE]["id"], issuance, paid, code, reason, ref,
                                       rules_version))
     if owed:
-        transfers.append(TransferSpec(f"{key}:debt", accounts[DEBT]["id"], issuance, owed, code,
+        transfers.append(TransferSpec(owed_key(key), accounts[DEBT]["id"], issuance, owed, code,
                                       f"{reason} (owed: spent already)", ref, rules_version))
     if lifetime:
-        transfers.append(TransferSpec(f"{key}:lifetime", accounts[LIFETIME]["id"],
+        transfers.append(TransferSpec(lifetime_key(key), accounts[LIFETIME]["id"],
                                       minting[ledger.community_account_key(LIFETIME_ISSUANCE, community_id)],
                                       lifetime, code, reason, ref, rules_version))
     await ledger.post(transfers)
@@ -66,8 +63,7 @@ async def reverse_award(actor: Actor, submission_id: int, reason: str, note: str
 
     async def run() -> dict[str, Any]:
         row = await scope.one(actor, "submission", submission_id, "submission")
-        if row["member"] == actor.id:
-            raise Forbidden("self_verification", "nobody decides on their own report")
+        scope.not_own_report(actor, row)
         if row["status"] == "reversed":
             return {"reversed": 0, "from_balance": 0, "to_debt": 0, "already": True}
         if row["status"] != "awarded":
@@ -76,12 +72,12 @@ async def reverse_award(actor: Actor, submission_id: int, reason: str, note: str
         paid = owed = 0
         if points > 0:
             paid, owed = await take_back(row["member"], row["community"], points,
-                                         f"reverse:submission:{submission_id}", "reversal",
-                                         f"{both('ledger', 'reversal')}: {reason}", f"submission:{submission_id}",
+                                         reversal_key(submission_id), TransferCode.REVERSAL,
+                                         f"{both('ledger', 'reversal')}: {reason}", submission_ref(submission_id),
                                          row["award_rules_version"], lifetime=points)
         done = await sql("UPDATE submission SET status = 'reversed', reversed_by = {}, reversed_at = {}, "
                          "reverse_reason = {} WHERE id = {} AND status = 'awarded' RETURNING id", actor.id,
-                         datetime.now(UTC), f"{reason}: {note.strip()}"[:500] if note.strip() else reason,
+                         clock.now(), f"{reason}: {note.strip()}"[:500] if note.strip() else reason,
                          submission_id)
         if not done:
             raise Conflict("already_decided", "this report changed just now; look again")
@@ -97,17 +93,17 @@ async def deduct(actor: Actor, rules: Rules, member_id: int, item_id: str, note:
                  idempotency_key: str) -> dict[str, Any]:
     """Record a deduction item (negative points in the rules file) against a member."""
     item = rules.item(item_id)
-    if item is None or item.points >= 0:
+    if item is None or not item.is_deduction:
         raise Invalid("unknown_deduction", f"{item_id!r} is not a deduction item of the rules file", field="item")
-    if not IDEMPOTENCY_KEY.match(idempotency_key or ""):
-        raise Invalid("invalid_idempotency_key", "Idempotency-Key must be 8-100 visible ASCII characters",
-                      field="Idempotency-Key")
+    if not idempotency_key:
+        raise Invalid("required", "Idempotency-Key is required: a deduction must be safe to retry",
+                      field=idempotency.HEADER)
     note = (note or "").strip()
     if not note:
         raise Invalid("required", "note is required: say what happened", field="note")
     # The key is the acting staff member's (as every Idempotency-Key is the sender's): their retry of one
     # deduction is that deduction, whoever it was against.
-    key = f"deduct:{actor.id}:{idempotency_key}"
+    key = idempotency.stored(actor.id, idempotency.Operation.DEDUCTION, idempotency_key)
 
     async def run() -> dict[str, Any]:
         target = await scope.one(actor, "member", member_id, "member")
@@ -117,16 +113,15 @@ async def deduct(actor: Actor, rules: Rules, member_id: int, item_id: str, note:
         # are answered with what it did.
         await _member_accounts(member_id)
         earlier = {e["idempotency_key"]: e for e in await sql(
-            "SELECT idempotency_key, amount, ref FROM transfer WHERE idempotency_key IN ({}, {})", key, f"{key}:debt")}
+            "SELECT idempotency_key, amount, ref FROM transfer WHERE idempotency_key IN ({}, {})", key, owed_key(key))}
         if earlier:
-            if any(e["ref"] != f"member:{member_id}:{item.id}" for e in earlier.values()):
-                raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used for another deduction",
-                                    field="Idempotency-Key")
+            if any(e["ref"] != member_ref(member_id, item.id) for e in earlier.values()):
+                raise idempotency.reused("another deduction")
             return {"points": item.points, "from_balance": earlier.get(key, {}).get("amount", 0),
-                    "to_debt": earlier.get(f"{key}:debt", {}).get("amount", 0), "already": True}
-        paid, owed = await take_back(member_id, target["community"], -item.points, key, "deduction",
+                    "to_debt": earlier.get(owed_key(key), {}).get("amount", 0), "already": True}
+        paid, owed = await take_back(member_id, target["community"], -item.points, key, TransferCode.DEDUCTION,
                                      f"{item.name_zh} / {item.name_en}: {note[:200]}",
-                                     f"member:{member_id}:{item.id}", rules.version)
+                                     member_ref(member_id, item.id), rules.version)
         await audit.record(actor.id, "member.deduct", "member", member_id, target["community"],
                            {"item": item.id, "points": item.points, "note": note[:200], "from_balance": paid,
                             "to_debt": owed})

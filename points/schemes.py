@@ -6,8 +6,7 @@ under an older file can still be explained after the file changes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from points import clock
 from points.config import settings
 from points.tables import RulesVersion
 from rules import Rules, load_rules
@@ -24,7 +23,7 @@ def current() -> Rules:
 
 async def record_version(rules: Rules) -> None:
     await RulesVersion.insert(RulesVersion(
-        version=rules.version, path=rules.path[-200:], content=rules.content, first_seen_at=datetime.now(UTC),
+        version=rules.version, path=rules.path[-200:], content=rules.content, first_seen_at=clock.now(),
     )).on_conflict(target=RulesVersion.version, action="DO NOTHING")
 
 

@@ -1,8 +1,10 @@
-"""Who is acting, and which communities they may act in: the one helper every staff query goes through.
+"""Who is acting, and what they may touch: every authorisation rule of the domain lives here.
 
 Staff act in their own community, admins in all. A scoped lookup of an object
 outside the actor's scope answers 404 (`NotFound`), never 403, so existence
-does not leak, and it raises before anything is written.
+does not leak, and it raises before anything is written. Nobody decides on
+their own report. Members' own rows are reached through `own()`, which takes
+the acting member, never a bare id.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from points import vocabulary
 from points.db import sql
 from points.errors import Forbidden, NotFound
+from points.vocabulary import STAFF_ROLES, MemberStatus, Role
 
-ROLES = ("rider", "resident", "staff", "admin")
-REPORTER_ROLES = ("rider", "resident")
+ROLES = tuple(Role)
+REPORTER_ROLES = vocabulary.REPORTER_ROLES
 
 
 @dataclass(frozen=True)
@@ -29,19 +33,18 @@ class Actor:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("staff", "admin")
+        return self.role in STAFF_ROLES
 
     def require_active(self, doing: str) -> None:
         """Pending, declined, suspended and deleted members may look, not act."""
-        if self.status != "active":
+        if self.status != MemberStatus.ACTIVE:
             raise Forbidden(f"member_{self.status}", f"your membership is {self.status}: you cannot {doing} now")
 
 
 def clause(actor: Actor, column: str = "community") -> tuple[str, list[Any]]:
     """An ``AND <column> = …`` restriction for `actor` (empty for admins), and its arguments."""
-    if not actor.is_staff:
-        raise Forbidden("staff_only", "only community staff can do this")
-    if actor.role == "admin":
+    require_staff(actor)
+    if actor.role == Role.ADMIN:
         return "", []
     return f" AND {column} = {{}}", [actor.community_id]
 
@@ -57,5 +60,25 @@ async def one(actor: Actor, source: str, object_id: int, what: str | None = None
     return rows[0]
 
 
-def allows(actor: Actor, community_id: int) -> bool:
-    return actor.role == "admin" or (actor.is_staff and actor.community_id == community_id)
+def require_staff(actor: Actor) -> None:
+    if not actor.is_staff:
+        raise Forbidden("staff_only", "only community staff can do this")
+
+
+def require_admin(actor: Actor, doing: str = "do this") -> None:
+    if actor.role != Role.ADMIN:
+        raise Forbidden("admin_only", f"only an admin can {doing}")
+
+
+def not_own_report(actor: Actor, report: dict[str, Any]) -> None:
+    """Nobody verifies, rejects or reverses their own report (a staff member who also reports, say)."""
+    if report["member"] == actor.id:
+        raise Forbidden("self_verification", "nobody decides on their own report")
+
+
+async def own(actor: Actor, source: str, object_id: int, what: str | None = None) -> dict[str, Any]:
+    """The row `object_id` of `source` if it is the acting member's own (its `member` column); else 404."""
+    rows = await sql(f"SELECT * FROM {source} WHERE id = {{}} AND member = {{}}", object_id, actor.id)
+    if not rows:
+        raise NotFound(what or source)
+    return rows[0]

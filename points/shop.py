@@ -18,26 +18,32 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from points import audit, ledger, scope
+from points import audit, clock, idempotency, ledger, scope
 from points.batching import Batcher
-from points.db import lock_rows_sql, sql, write
-from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable, checked
+from points.db import lock_rows_sql, marks, sql, write
+from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.scope import Actor
 from points.tables import Redemption, Reward, StockMovement
+from points.vocabulary import (
+    AccountKind,
+    TransferCode,
+    order_hold_key,
+    order_ref,
+    order_resolve_key,
+    settle_key,
+)
 from rules import fields
 from rules.catalogue import Catalogue, check_reward
 from rules.catalogue import Reward as RewardSpec
 from rules.loader import Problem
 
-REDEEMED = "redeemed"
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at a counter
 PICKUP_LENGTH = 8
-OPEN = ("held", "fulfilled")  # orders that count against stock and limits
 
 
 class SoldOut(Conflict):
@@ -79,7 +85,7 @@ def _reward_row(spec: RewardSpec, community_id: int) -> dict[Any, Any]:
 async def _put_on_shelf(reward_id: int, quantity: int, reason: str, actor_id: int | None) -> None:
     if quantity:
         await StockMovement.insert(StockMovement(reward=reward_id, quantity=quantity, reason=reason[:200],
-                                                 actor=actor_id, created_at=datetime.now(UTC)))
+                                                 actor=actor_id, created_at=clock.now()))
         await sql("UPDATE reward SET stock = stock + {} WHERE id = {}", quantity, reward_id)
 
 
@@ -196,7 +202,7 @@ async def catalogue_for(actor: Actor, tz: ZoneInfo) -> list[dict[str, Any]]:
     """The member's community shop, with what each member may still order this period."""
     rewards = await sql("SELECT * FROM reward WHERE community = {} AND active = {} ORDER BY price, id",
                         actor.community_id, True)
-    now = datetime.now(UTC)
+    now = clock.now()
     counts = {(r["reward"], r["period"]): r["n"] for r in await sql(
         "SELECT reward, period, COUNT(*) AS n FROM redemption WHERE member = {} AND status IN ('held', 'fulfilled') "
         "GROUP BY reward, period", actor.id)}
@@ -255,9 +261,7 @@ async def place_order(actor: Actor, reward_id: int, tz: ZoneInfo, pickup_days: i
     actor.require_active("redeem")
     # Checked before the order joins a batch: one member's bad input must not fail the others' orders.
     checked(fields.ID, "reward", reward_id)
-    if idempotency_key is not None:
-        checked(fields.IDEMPOTENCY_KEY, "Idempotency-Key", idempotency_key)
-    stored_key = f"{actor.id}:{idempotency_key}" if idempotency_key else None
+    stored_key = idempotency.stored(actor.id, idempotency.Operation.ORDER, idempotency_key)
     outcome = await _orders.submit(_Ask(actor, reward_id, stored_key, tz, pickup_days))
     if outcome == _REPLAY:  # the same key was used before: that order stands
         earlier = await _replay(actor, stored_key, reward_id)
@@ -292,8 +296,8 @@ async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exceptio
     """
     reward_ids = sorted({a.reward_id for a in asks})
     first_look = {r["id"]: r for r in await sql(
-        f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)})", *reward_ids)}
-    now = datetime.now(UTC)
+        f"SELECT * FROM reward WHERE id IN ({marks(reward_ids)})", *reward_ids)}
+    now = clock.now()
     outcomes: list[dict[str, Any] | str | Exception | None] = [
         _refusal(a, first_look.get(a.reward_id), now, may_be_replay=a.stored_key is not None) for a in asks]
     live = [i for i, o in enumerate(outcomes) if o is None]
@@ -305,17 +309,15 @@ async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exceptio
 
 async def _place_locked(asks: list[_Ask]) -> list[dict[str, Any] | str | Exception]:
     """The batch's transaction: lock, decide each ask in turn, write what was placed."""
-    now = datetime.now(UTC)
+    now = clock.now()
     member_ids = sorted({a.actor.id for a in asks})
-    accounts = {(r["member"], r["kind"]): r for r in await sql(
-        f"SELECT id, member, kind, balance FROM account WHERE member IN ({_marks(member_ids)}) "
-        "AND kind IN ({}, {}) ORDER BY id" + lock_rows_sql(), *member_ids, SPENDABLE, HOLD)}
+    accounts = {(r["member"], r["kind"]): r for r in await ledger.lock_members(member_ids, (SPENDABLE, HOLD))}
     keys = [a.stored_key for a in asks if a.stored_key]
     done = {r["idempotency_key"] for r in await sql(
-        f"SELECT idempotency_key FROM redemption WHERE idempotency_key IN ({_marks(keys)})", *keys)} if keys else set()
+        f"SELECT idempotency_key FROM redemption WHERE idempotency_key IN ({marks(keys)})", *keys)} if keys else set()
     reward_ids = sorted({a.reward_id for a in asks})
     rewards = {r["id"]: r for r in await sql(
-        f"SELECT * FROM reward WHERE id IN ({_marks(reward_ids)}) ORDER BY id" + lock_rows_sql(), *reward_ids)}
+        f"SELECT * FROM reward WHERE id IN ({marks(reward_ids)}) ORDER BY id" + lock_rows_sql(), *reward_ids)}
     taken = await _taken_this_period(asks, rewards, now)
 
     outcomes: list[dict[str, Any] | str | Exception] = []
@@ -370,7 +372,7 @@ async def _taken_this_period(asks: list[_Ask], rewards: dict[int, dict[str, Any]
     periods = sorted({period_of(now, rewards[a.reward_id]["limit_period"], a.tz).key for a in limited})
     rows = await sql(
         "SELECT member, reward, period, COUNT(*) AS n FROM redemption "
-        f"WHERE member IN ({_marks(members)}) AND reward IN ({_marks(reward_ids)}) AND period IN ({_marks(periods)}) "
+        f"WHERE member IN ({marks(members)}) AND reward IN ({marks(reward_ids)}) AND period IN ({marks(periods)}) "
         "AND status IN ('held', 'fulfilled') GROUP BY member, reward, period", *members, *reward_ids, *periods)
     return {(r["member"], r["reward"], r["period"]): r["n"] for r in rows}
 
@@ -391,18 +393,14 @@ async def _write_orders(placed: list[dict[str, Any]], accounts: dict[tuple[int, 
             order["id"], order["resolved_at"] = inserted[order["pickup_code"]], None
             written.append(order)
     await ledger.post([TransferSpec(
-        f"order:{o['id']}:hold", accounts[(o["member"], SPENDABLE)]["id"], accounts[(o["member"], HOLD)]["id"],
-        o["price"], "redeem_hold", f"{rewards[o['reward']]['name_zh']} / {rewards[o['reward']]['name_en']}",
-        f"order:{o['id']}") for o in written])
+        order_hold_key(o["id"]), accounts[(o["member"], SPENDABLE)]["id"], accounts[(o["member"], HOLD)]["id"],
+        o["price"], TransferCode.REDEEM_HOLD, f"{rewards[o['reward']]['name_zh']} / {rewards[o['reward']]['name_en']}",
+        order_ref(o["id"])) for o in written])
     for reward_id in sorted({o["reward"] for o in written}):
         n = sum(o["reward"] == reward_id for o in written)
         if not await sql("UPDATE reward SET stock = stock - {} WHERE id = {} AND stock >= {} RETURNING stock",
                          n, reward_id, n):
             raise AssertionError(f"reward {reward_id}: stock taken under its lock changed")
-
-
-def _marks(values: list[Any]) -> str:
-    return ", ".join("{}" for _ in values)
 
 
 _orders: Batcher[_Ask, dict[str, Any] | str] = Batcher(_place_batch, max_size=200)
@@ -414,8 +412,7 @@ async def _replay(actor: Actor, stored_key: str, reward_id: int) -> dict[str, An
     if row is None:
         return None
     if row["reward"] != reward_id:
-        raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used to order another reward",
-                            field="Idempotency-Key")
+        raise idempotency.reused("an order of another reward")
     return await order_view(row["id"])
 
 
@@ -443,29 +440,30 @@ async def _resolve(order: dict[str, Any], status: str, actor_id: int | None) -> 
     """Move a held order to `status` and settle its hold, in the caller's transaction (which holds the
     member's lock); False if the order was no longer held."""
     done = await sql("UPDATE redemption SET status = {}, resolved_at = {}, resolved_by = {} "
-                     "WHERE id = {} AND status = 'held' RETURNING id", status, datetime.now(UTC), actor_id,
+                     "WHERE id = {} AND status = 'held' RETURNING id", status, clock.now(), actor_id,
                      order["id"])
     if not done:
         return False
     keys = {"hold": member_account_key(HOLD, order["member"]),
             "back": member_account_key(SPENDABLE, order["member"]),
-            "sink": community_account_key(REDEEMED, order["community"])}
+            "sink": community_account_key(AccountKind.REDEEMED, order["community"])}
     if status == "fulfilled":
-        await ledger.open_accounts([(keys["sink"], REDEEMED, None, order["community"])])
+        await ledger.open_accounts([(keys["sink"], AccountKind.REDEEMED, None, order["community"])])
     ids = await ledger.accounts_by_key(keys.values())
     target = ids[keys["sink"]] if status == "fulfilled" else ids[keys["back"]]
-    await ledger.post([TransferSpec(f"order:{order['id']}:resolve", ids[keys["hold"]], target, order["price"],
-                                    "redeem_post" if status == "fulfilled" else "redeem_void",
-                                    f"order {status}", f"order:{order['id']}")])
+    await ledger.post([TransferSpec(order_resolve_key(order["id"]), ids[keys["hold"]], target, order["price"],
+                                    TransferCode.REDEEM_POST if status == "fulfilled" else TransferCode.REDEEM_VOID,
+                                    f"order {status}", order_ref(order["id"]))])
     if status != "fulfilled":
         await sql("UPDATE reward SET stock = stock + 1 WHERE id = {}", order["reward"])
         # Held points come back to pay a debt first: an order cannot shelter points from a clawback.
-        await ledger.settle_debt(order["member"], order["price"], f"settle:order:{order['id']}", f"order:{order['id']}")
+        await ledger.settle_debt(order["member"], order["price"], settle_key(order_ref(order["id"])),
+                                 order_ref(order["id"]))
     return True
 
 
 async def _resolve_one(order: dict[str, Any], status: str, actor_id: int | None) -> None:
-    await _lock_member(order["member"])
+    await ledger.lock_members([order["member"]])
     if not await _resolve(order, status, actor_id):
         current = (await sql("SELECT status FROM redemption WHERE id = {}", order["id"]))[0]["status"]
         raise Conflict(f"already_{current}", f"this order is already {current}")
@@ -473,13 +471,9 @@ async def _resolve_one(order: dict[str, Any], status: str, actor_id: int | None)
 
 async def release_held(member_id: int) -> int:
     """Cancel every held order of a member (who is leaving), in the caller's transaction; how many."""
-    await _lock_member(member_id)
+    await ledger.lock_members([member_id])
     rows = await sql("SELECT * FROM redemption WHERE member = {} AND status = 'held'", member_id)
     return sum([await _resolve(row, "cancelled", member_id) for row in rows])
-
-
-async def _lock_member(member_id: int) -> None:
-    await sql("SELECT id FROM account WHERE member = {} ORDER BY id" + lock_rows_sql(), member_id)
 
 
 async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
@@ -512,17 +506,12 @@ async def cancel(actor: Actor, order_id: int) -> dict[str, Any]:
     """The member before pickup, or staff of the order's community: points and stock go back."""
 
     async def run() -> None:
+        order = await (scope.one(actor, "redemption", order_id, "order") if actor.is_staff
+                       else scope.own(actor, "redemption", order_id, "order"))
+        await _resolve_one(order, "cancelled", actor.id)
         if actor.is_staff:
-            clause, args = scope.clause(actor)
-            rows = await sql("SELECT * FROM redemption WHERE id = {}" + clause, order_id, *args)
-        else:
-            rows = await sql("SELECT * FROM redemption WHERE id = {} AND member = {}", order_id, actor.id)
-        if not rows:
-            raise NotFound("order")
-        await _resolve_one(rows[0], "cancelled", actor.id)
-        if actor.is_staff:
-            await audit.record(actor.id, "order.cancel", "order", order_id, rows[0]["community"],
-                               {"reward": rows[0]["reward"], "price": rows[0]["price"]})
+            await audit.record(actor.id, "order.cancel", "order", order_id, order["community"],
+                               {"reward": order["reward"], "price": order["price"]})
 
     await write(run)
     return await order_view(order_id)
@@ -533,9 +522,9 @@ async def expire_due(batch: int) -> int:
 
     async def run() -> tuple[int, int]:
         rows = await sql("SELECT * FROM redemption WHERE status = 'held' AND expires_at < {} ORDER BY id LIMIT {}",
-                         datetime.now(UTC), batch)
+                         clock.now(), batch)
         for member in sorted({r["member"] for r in rows}):  # members first, as everywhere
-            await _lock_member(member)
+            await ledger.lock_members([member])
         expired = [row for row in rows if await _resolve(row, "expired", None)]
         return len(rows), len(expired)
 

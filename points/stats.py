@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from points import scope
-from points.db import sql
+from points import clock, scope
+from points.db import marks, sql
 from points.errors import checked
 from points.honours import mask_name
 from points.privacy import coarse
@@ -22,7 +22,7 @@ def period(since: date | None, until: date | None, rules: Rules) -> tuple[dateti
     for name, day in (("since", since), ("until", until)):
         if day is not None:
             checked(fields.DAY, name, day)
-    today = datetime.now(UTC).astimezone(rules.tz).date()
+    today = clock.now().astimezone(rules.tz).date()
     until = until or today
     since = since or until - timedelta(days=29)
     start = datetime.combine(since, datetime.min.time(), rules.tz).astimezone(UTC)
@@ -95,7 +95,7 @@ async def _verifiers(by_verifier: dict[int, Counter]) -> list[dict[str, Any]]:
         return []
     ids = sorted(by_verifier)
     names = {r["id"]: r["name"] for r in await sql(
-        f"SELECT id, name FROM member WHERE id IN ({', '.join('{}' for _ in ids)})", *ids)}
+        f"SELECT id, name FROM member WHERE id IN ({marks(ids)})", *ids)}
     out = []
     for staff_id, tally in by_verifier.items():
         one_reporter = max(n for key, n in tally.items() if isinstance(key, tuple))

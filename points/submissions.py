@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from points import audit, geo, scope
-from points.db import sql, write
-from points.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable, checked
+from points import audit, clock, geo, idempotency, scope
+from points.db import marks, sql, write
+from points.errors import Conflict, Forbidden, Invalid, NotFound, checked
 from points.outcomes import REJECT_REASONS, outcome
 from points.photos import CleanPhoto, PhotoStore, clean_off_loop, distance
 from points.privacy import coarse
@@ -30,7 +29,6 @@ from rules import Item, Rules, fields
 
 OPEN_STATUSES = ("submitted", "awaiting_second", "verified", "awarded")
 MAX_DESCRIPTION = fields.DESCRIPTION.max_length
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
 LIKE_PHOTO_DAYS = 90  # how far back a new photo is compared with the community's photos
 LIKE_PHOTO_BITS = 12  # dHash bits: up to about 6 the same picture re-saved, up to 12 a like one
 SAME_PICTURE_BITS = 6
@@ -118,7 +116,7 @@ async def sweep_orphan_photos(store: PhotoStore, grace_seconds: int = 3600) -> i
     for start in range(0, len(names), 500):
         chunk = names[start:start + 500]
         known.update(r["path"] for r in await sql(
-            f"SELECT path FROM photo WHERE path IN ({', '.join('{}' for _ in chunk)})", *chunk))
+            f"SELECT path FROM photo WHERE path IN ({marks(chunk)})", *chunk))
     orphans = [n for n in names if n not in known]
     store.discard(orphans)
     return len(orphans)
@@ -135,12 +133,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     actor.require_active("report")
     item = _require_member_item(rules, actor, report.item)
     _check_evidence(item, report, len(uploads), limits)
-    stored_key = None
-    if idempotency_key is not None:
-        if not IDEMPOTENCY_KEY.match(idempotency_key):
-            raise Invalid("invalid_idempotency_key", "Idempotency-Key must be 8-100 visible ASCII characters",
-                          field="Idempotency-Key")
-        stored_key = f"{actor.id}:{idempotency_key}"
+    stored_key = idempotency.stored(actor.id, idempotency.Operation.REPORT, idempotency_key)
 
     photos = [await clean_off_loop(data, f"photos[{i}]", limits.max_bytes, limits.max_pixels)
               for i, data in enumerate(uploads)]
@@ -151,7 +144,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     names = [store.save(p) for p in photos]
 
     async def insert() -> int | None:
-        now = datetime.now(UTC)
+        now = clock.now()
         like = await photo_like(actor.community_id, [p.dhash for p in photos], now)
         # A picture sent before is never accepted unseen: staff look at it even for an auto-accepted item.
         auto = item.verification == "auto" and not (like and like[1] <= SAME_PICTURE_BITS)
@@ -199,8 +192,7 @@ async def _replay(actor: Actor, rules: Rules, stored_key: str, request_hash: str
     if row is None:
         return None
     if row["request_hash"] != request_hash:
-        raise Unprocessable("idempotency_key_reused", "this Idempotency-Key was used for a different report",
-                            field="Idempotency-Key")
+        raise idempotency.reused("a different report")
     return await member_view(actor, rules, row["id"])
 
 
@@ -230,7 +222,7 @@ async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, int]:
         "FROM submission s JOIN submission d ON d.item_id = s.item_id AND d.community = s.community "
         f"AND d.id < s.id AND d.status IN ({statuses}) "
         "AND d.lat BETWEEN s.lat - {} AND s.lat + {} AND d.lng BETWEEN s.lng - {} AND s.lng + {} "
-        f"WHERE s.lat IS NOT NULL AND s.id IN ({', '.join('{}' for _ in ids)})",
+        f"WHERE s.lat IS NOT NULL AND s.id IN ({marks(ids)})",
         dlat, dlat, dlng, dlng, *ids)
     first: dict[int, int] = {}
     for r in rows:
@@ -261,11 +253,10 @@ async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | 
 
     async def run() -> None:
         row = await _scoped_submission(actor, submission_id)
-        if row["member"] == actor.id:
-            raise Forbidden("self_verification", "nobody verifies their own report")
+        scope.not_own_report(actor, row)
         if row["status"] not in ("submitted", "awaiting_second"):
             raise Conflict("already_decided", f"this report is already {row['status']}")
-        now = datetime.now(UTC)
+        now = clock.now()
         if row["status"] == "awaiting_second":
             if item_id and item_id != row["item_id"]:
                 raise Conflict("already_classified", f"the first approver chose {row['item_id']}: approve it as "
@@ -321,12 +312,11 @@ async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") 
 
     async def run() -> None:
         row = await _scoped_submission(actor, submission_id)
-        if row["member"] == actor.id:
-            raise Forbidden("self_verification", "nobody decides on their own report")
+        scope.not_own_report(actor, row)
         done = await sql("UPDATE submission SET status = 'rejected', reject_reason = {}, verify_note = {}, "
                          "verified_by = {}, verified_at = {} WHERE id = {} "
                          "AND status IN ('submitted', 'awaiting_second') RETURNING id",
-                         reason, note.strip()[:1000], actor.id, datetime.now(UTC), submission_id)
+                         reason, note.strip()[:1000], actor.id, clock.now(), submission_id)
         if not done:
             raise Conflict("already_decided", f"this report is already {row['status']}")
         await audit.record(actor.id, "submission.reject", "submission", submission_id, row["community"],
@@ -342,7 +332,7 @@ async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: in
     clause, args = scope.clause(actor, "s.community")
     if category:
         ids = [i.id for i in rules.items if i.category == category] or [""]
-        clause += f" AND s.item_id IN ({', '.join('{}' for _ in ids)})"
+        clause += f" AND s.item_id IN ({marks(ids)})"
         args += ids
     if grid:
         clause += " AND s.grid IN (SELECT g.id FROM grid g WHERE g.code = {} AND g.community = s.community)"
@@ -398,7 +388,7 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
     ids = [r["id"] for r in rows]
     photos: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for p in await sql("SELECT id, submission, width, height, taken_at, exif_lat, exif_lng FROM photo "
-                       f"WHERE submission IN ({', '.join('{}' for _ in ids)}) ORDER BY id", *ids):
+                       f"WHERE submission IN ({marks(ids)}) ORDER BY id", *ids):
         photos[p.pop("submission")].append(p)
     return [_one_view(rules, row, photos[row["id"]], precise) for row in rows]
 

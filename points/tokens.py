@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
-from points import audit, ledger
+from points import audit, clock, ledger, scope
 from points.db import sql, write
 from points.errors import Invalid, NotFound
-from points.members import _admin_only
 from points.scope import Actor
 
 TOKEN_ROLES = ("rider", "resident", "staff")
@@ -27,7 +25,7 @@ def digest(token: str) -> str:
 
 
 async def issue(actor: Actor, name: str, community_id: int, role: str) -> dict[str, Any]:
-    _admin_only(actor)
+    scope.require_admin(actor)
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise Invalid("invalid_name", "name must be 1-80 characters", field="name")
@@ -38,7 +36,7 @@ async def issue(actor: Actor, name: str, community_id: int, role: str) -> dict[s
     async def run() -> int:
         if not await sql("SELECT id FROM community WHERE id = {}", community_id):
             raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
-        now = datetime.now(UTC)
+        now = clock.now()
         member = await sql("INSERT INTO member (community, role, name, phone, password_hash, building, status, "
                            "status_reason, session_epoch, created_at) VALUES ({}, {}, {}, {}, '!', '', 'active', "
                            "'', 0, {}) RETURNING id", community_id, role, f"API: {name}",
@@ -56,14 +54,14 @@ async def issue(actor: Actor, name: str, community_id: int, role: str) -> dict[s
 
 
 async def revoke(actor: Actor, token_id: int) -> dict[str, Any]:
-    _admin_only(actor)
+    scope.require_admin(actor)
 
     async def run() -> None:
         rows = await sql("SELECT * FROM api_token WHERE id = {}", token_id)
         if not rows:
             raise NotFound("token")
         if await sql("UPDATE api_token SET revoked_at = {} WHERE id = {} AND revoked_at IS NULL RETURNING id",
-                     datetime.now(UTC), token_id):
+                     clock.now(), token_id):
             await audit.record(actor.id, "token.revoke", "api_token", token_id, rows[0]["community"],
                                {"name": rows[0]["name"]})
 
@@ -72,7 +70,7 @@ async def revoke(actor: Actor, token_id: int) -> dict[str, Any]:
 
 
 async def listing(actor: Actor, token_id: int | None = None) -> list[dict[str, Any]]:
-    _admin_only(actor)
+    scope.require_admin(actor)
     only, args = (" WHERE id = {}", [token_id]) if token_id is not None else ("", [])
     return await sql("SELECT id, name, community AS community_id, role, created_by, created_at, revoked_at "
                      "FROM api_token" + only + " ORDER BY id", *args)

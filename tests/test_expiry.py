@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from conftest import ROOT, grant, near, python, run
-from points import db, expiry, ledger, schemes, shop
+from points import clock, db, expiry, ledger, schemes, shop
 from points.ledger import SPENDABLE, TransferSpec, member_account_key
 from points.scope import Actor
 from points.tables import Account, Reward
@@ -108,12 +108,12 @@ def test_a_member_sees_what_expires_when(api, community, jpeg):
     expiring = api.get("/api/v1/me/expiring", resident).json()
     assert [e["points"] for e in expiring] == [5]
     when = datetime.fromisoformat(expiring[0]["expires_at"]).astimezone(schemes.current().tz)
-    assert (when.year, when.month, when.day, when.hour) == (datetime.now(schemes.current().tz).year + 2, 1, 1, 0)
+    assert (when.year, when.month, when.day, when.hour) == (clock.now().astimezone(schemes.current().tz).year + 2, 1, 1, 0)
 
 
 def test_never_policy_and_the_sweep_expire_nothing_early(community):
     never = parse_rules(DEFAULT.replace('policy = "end_of_next_year"', 'policy = "never"'))
     grant(community.id, community.staff.id, 10)
-    assert run(expiry.expire_points(never, now=datetime.now(UTC) + timedelta(days=10_000))) == 0
+    assert run(expiry.expire_points(never, now=clock.now() + timedelta(days=10_000))) == 0
     assert python("-m", "points", "sweep").returncode == 0
     assert spendable(community.staff.id) == 10

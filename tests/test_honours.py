@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from conftest import near, photo, run
-from points import db, honours, ledger, schemes
+from points import clock, db, honours, ledger, schemes
 from points.ledger import LIFETIME, LIFETIME_ISSUANCE, TransferSpec, community_account_key, member_account_key
 from points.tables import AuditEvent, HonourBoard
 
@@ -66,8 +66,8 @@ def test_a_finished_month_is_kept_once(api, community):
     rider = community.riders[0]
     earn(api, rider, "order.illegal_ads", 1)
     rules = schemes.current()
-    this_month = honours.month_of(rules, datetime.now(UTC))
-    local = datetime.now(rules.tz)  # the scheme's month, not UTC's: the first hour of the next one
+    this_month = honours.month_of(rules, clock.now())
+    local = clock.now().astimezone(rules.tz)  # the scheme's month, not UTC's: the first hour of the next one
     next_month = (local.replace(day=1, hour=1, minute=0) + timedelta(days=32)).replace(day=1)
     assert run(honours.keep_last_month(rules, now=next_month)) >= 1
     kept = run(HonourBoard.select().where((HonourBoard.community == community.id)

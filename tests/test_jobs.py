@@ -8,10 +8,10 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from conftest import LEG, ROOT, Process, near, python, requires_rq, run, start_server, wait_for
-from points import awards, jobs, schemes, submissions
+from points import awards, clock, jobs, schemes, submissions
 from points.config import settings
 from points.photos import PhotoStore
 from points.scope import Actor
@@ -92,7 +92,7 @@ def test_the_sweeper_awards_what_no_job_was_enqueued_for(api, community, jpeg):
 
 def test_a_backlog_drains_many_awards_per_transaction(community):
     rules = schemes.current()
-    day = datetime.now(rules.tz).date()
+    day = clock.now().astimezone(rules.tz).date()
     rows = [Submission(member=community.residents[n % 2].id, community=community.id, item_id="civic.public_opinion",
                        claimed_item_id="civic.public_opinion", description=f"意见 {n}", status="verified",
                        local_day=day, rules_version=rules.version) for n in range(120)]
@@ -155,7 +155,7 @@ def test_the_sweep_deletes_orphan_photos_and_dead_codes(api, community, jpeg):
     two_hours_ago = time.time() - 7200
     for path in (kept, orphan):
         os.utime(path, (two_hours_ago, two_hours_ago))
-    now = datetime.now(UTC)
+    now = clock.now()
     run(OneTimeCode.insert(
         OneTimeCode(phone="+8613900000001", code_hash="x", created_at=now - timedelta(days=3),
                     expires_at=now - timedelta(days=3)),

@@ -15,7 +15,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from points import awards, db, expiry, ledger, members, schemes, shop
+from points import awards, clock, db, expiry, ledger, members, schemes, shop
 from points.errors import DomainError
 from points.ledger import DEBT, HOLD, LIFETIME, SPENDABLE
 from points.scope import Actor
@@ -143,7 +143,7 @@ class LedgerModel(RuleBasedStateMachine):
             "address, lat, lng, status, local_day, submitted_at, rules_version, request_hash, verify_note, "
             "award_note, award_rules_version, verified_at) VALUES ({}, {}, {}, {}, 1, 'P3', '', '', {}, {}, "
             "'verified', {}, {}, {}, '', '', '', '', {}) RETURNING id", member.id, self.world.community, item, item,
-            10 + (n % 70), 100 + (n // 70) % 70, day, datetime.now(UTC), self.rules.version, datetime.now(UTC)))[0]["id"]
+            10 + (n % 70), 100 + (n // 70) % 70, day, clock.now(), self.rules.version, clock.now()))[0]["id"]
         assert self.loop(awards.award_batch(self.rules, 10, ids=[sid])) == 1
         member.receive(ITEMS[item])
         member.lifetime += ITEMS[item]
@@ -213,7 +213,7 @@ class LedgerModel(RuleBasedStateMachine):
             self.loop(shop.cancel(self.actor(order.member), order.id))
         else:
             self.loop(db.sql("UPDATE redemption SET expires_at = {} WHERE id = {}",
-                             datetime.now(UTC) - timedelta(minutes=1), order.id))
+                             clock.now() - timedelta(minutes=1), order.id))
             assert self.loop(shop.expire_due(50)) >= 1
         order.member.held -= order.price
         if how != "fulfil":
@@ -223,7 +223,7 @@ class LedgerModel(RuleBasedStateMachine):
     @rule()
     def expire_points(self) -> None:
         """Three years on, every lot has expired: what is spendable goes; held points and debt stay."""
-        self.loop(expiry.expire_points(self.rules, now=datetime.now(UTC) + timedelta(days=3 * 366)))
+        self.loop(expiry.expire_points(self.rules, now=clock.now() + timedelta(days=3 * 366)))
         for member in self.members:
             member.spendable = 0
 
@@ -252,7 +252,7 @@ async def _new_member(community_id: int) -> int:
     rows = await db.sql("INSERT INTO member (community, role, name, phone, password_hash, status, platform, "
                         "created_at, session_epoch, board_name, building) VALUES ({}, 'rider', 'model', {}, 'x', "
                         "'active', 'meituan', {}, 0, 'masked', '') RETURNING id", community_id,
-                        f"+8617{uuid.uuid4().int % 10**9:09d}", datetime.now(UTC))
+                        f"+8617{uuid.uuid4().int % 10**9:09d}", clock.now())
     await ledger.open_member_accounts(rows[0]["id"], community_id)
     return rows[0]["id"]
 

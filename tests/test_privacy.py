@@ -4,10 +4,10 @@ export of their data and their deletion (PIPL). The log scan over the whole suit
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from conftest import G1, PASSWORD, grant, near, personal_data, python, run
-from points import shop
+from points import clock, shop
 from points.config import ROOT
 from points.db import sql
 from rules.catalogue import load_catalogue
@@ -92,7 +92,7 @@ def test_settled_reports_keep_their_precise_place_for_a_while(api, community, jp
     for sid in (old, recent):
         assert api.reject(staff, sid, "unclear").status_code == 200
     run(sql("UPDATE submission SET submitted_at = {} WHERE id IN ({}, {})",
-            datetime.now(UTC) - timedelta(days=31), old, waiting))
+            clock.now() - timedelta(days=31), old, waiting))
 
     swept = python("-m", "points", "sweep", env={"JIFEN_PRECISE_PLACE_DAYS": "30"})
     assert swept.returncode == 0 and "'places_coarsened': 1" in swept.stdout, swept.stdout + swept.stderr

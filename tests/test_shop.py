@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from conftest import LEG, ROOT, User, grant, python, run, signed_in
-from points import ledger, members, shop
+from points import clock, ledger, members, shop
 from points.scope import Actor
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
@@ -102,7 +102,7 @@ def test_each_refusal_says_why(api, shop_community):
     limit = order(api, rider, gloves)
     assert limit.status_code == 409 and limit.json()["error"]["code"] == "limit_reached"
     resets = datetime.fromisoformat(limit.json()["error"]["resets_at"])
-    assert resets > datetime.now(UTC) and resets.day == 1 and resets.month in (1, 4, 7, 10)
+    assert resets > clock.now() and resets.day == 1 and resets.month in (1, 4, 7, 10)
 
     poor = shop_community.riders[1]
     spend = reward_id(shop_community, "r.health_check")  # 600
@@ -114,7 +114,7 @@ def test_each_refusal_says_why(api, shop_community):
 
     soon = api.post("/api/v1/staff/shop/rewards", staff, json={
         "code": "r.mooncake", "name_zh": "月饼礼盒", "name_en": "Mooncakes", "kind": "goods", "price": 100,
-        "stock": 5, "available_from": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
+        "stock": 5, "available_from": (clock.now() + timedelta(days=3)).isoformat()})
     assert soon.status_code == 201, soon.text
     early = order(api, rider, soon.json()["id"])
     assert early.status_code == 409 and early.json()["error"]["code"] == "not_available_yet"
@@ -151,7 +151,7 @@ def test_expiry_voids_each_overdue_order_once(api, shop_community):
     rid = reward_id(shop_community, "r.meal_voucher")  # 50
     ids = [order(api, rider, rid).json()["id"] for _ in range(3)]
     assert api.balance(rider)["spendable"] == 850 and stock(rid) == 97
-    run(Redemption.update({Redemption.expires_at: datetime.now(UTC) - timedelta(minutes=1)}).where(
+    run(Redemption.update({Redemption.expires_at: clock.now() - timedelta(minutes=1)}).where(
         Redemption.id.is_in(ids[:2])))
     for _ in range(2):
         assert python("-m", "points", "sweep").returncode == 0
@@ -219,7 +219,7 @@ def bulk_members(community, count: int, points: int, role: str = "rider") -> lis
     first = run(Member.count())
     rows = [Member(community=community.id, role=role, name=f"rush-{n}", phone=f"+8616{community.id:03d}{n:06d}",
                    password_hash=password_hash, platform="meituan" if role == "rider" else "",
-                   created_at=datetime.now(UTC)) for n in range(first, first + count)]
+                   created_at=clock.now()) for n in range(first, first + count)]
     ids = [r["id"] for r in run(Member.insert(*rows).returning(Member.id))]
     for mid in ids:
         run(ledger.open_member_accounts(mid, community.id))

@@ -8,10 +8,16 @@ service; the rules file's caps remain the business limits.
 
 from __future__ import annotations
 
-import time
+from litestar import Request
 
+from points import clock
 from points.errors import DomainError
 from web.sessions import redis_client
+
+
+def client_ip(request: Request) -> str:
+    """The address a request counts against (behind a trusted proxy, the client's; see JIFEN_TRUSTED_PROXIES)."""
+    return request.client.host if request.client else "unknown"
 
 
 class RateLimited(DomainError):
@@ -39,7 +45,7 @@ class Limiter:
                 pipe.ttl(key)
                 _, count, ttl = await pipe.execute()
                 return count, max(ttl, 1)
-        now = time.time()
+        now = clock.timestamp()
         if len(self.memory) > 10_000:
             self.memory = {k: v for k, v in self.memory.items() if v[0] > now}
         ends, count = self.memory.get(key, (0.0, 0))

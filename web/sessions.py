@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from points import clock
 from points.batching import Batcher
 from points.config import Settings
 from points.scope import Actor
@@ -114,7 +114,7 @@ class Sessions:
         if old_sid:
             await self.end(old_sid)
         idle, absolute = self.lifetimes(actor)
-        now = time.time()
+        now = clock.timestamp()
         session = Session(secrets.token_urlsafe(32), actor.id, epoch, secrets.token_urlsafe(32), now, now, idle,
                           absolute)
         await self.store.set(_key(session.sid), session.record(), expires_in=idle)
@@ -129,7 +129,7 @@ class Sessions:
             return None
         r = json.loads(raw)
         session = Session(sid, r["m"], r["e"], r["x"], r["c"], r["s"], r["i"], r["a"])
-        now = time.time()
+        now = clock.timestamp()
         if now - session.seen > session.idle or now - session.created > session.absolute:
             await self.end(sid)
             return None

@@ -1,5 +1,5 @@
-"""Signing in, one flow for both doors (the JSON API and the login page): by password, by SMS code, and asking
-for a code.
+"""Signing in, one flow for both doors (the JSON API and the pages): registering, signing in by password or
+by SMS code, asking for a code, and starting the session.
 
 Every attempt is counted against the phone number before it is checked — on the number normalised to E.164,
 so `138 0000 0001`, `+86 138…` and `0086…` are one number — and the count is atomic (Redis INCR in
@@ -10,11 +10,15 @@ successful sign-in gives its count back. Addresses have their own limit (`login_
 
 from __future__ import annotations
 
+from litestar import Request
+from litestar.datastructures import Cookie, State
+
 from points import members, otp
 from points.errors import DomainError, Invalid
 from points.scope import Actor
 from points.sms import Sender
 from web.limits import Limiter
+from web.sessions import Session, Sessions, session_cookies, session_id
 
 
 class WrongCredentials(DomainError):
@@ -61,3 +65,20 @@ async def send_code(limiter: Limiter, ip: str, phone: str, sender: Sender) -> No
     await limiter.hit("code_phone", normal, field="phone")
     await limiter.hit("code_phone_day", normal, field="phone")
     await otp.request(normal, sender)
+
+
+async def register(limiter: Limiter, ip: str, registration: members.Registration) -> Actor:
+    """A new rider or resident (riders wait for approval), signed in at once."""
+    await limiter.hit("register_ip", ip)
+    member_id = await members.register(registration)
+    actor = await members.session_actor(member_id, 0)
+    assert actor is not None
+    return actor
+
+
+async def start_session(request: Request, state: State, actor: Actor) -> tuple[Session, list[Cookie]]:
+    """A new session (a new id, whatever the browser came with: no fixation) and the cookie that carries it."""
+    sessions: Sessions = state.sessions
+    session = await sessions.start(actor, await members.epoch(actor.id), session_id(request.cookies))
+    secure = state.settings.secure_cookies or request.url.scheme == "https"
+    return session, session_cookies(secure, session.sid, session.absolute)

@@ -13,13 +13,9 @@ from litestar.params import JSONBody
 from points import members, otp
 from points.scope import Actor
 from web import signin
-from web.limits import Limiter
+from web.limits import client_ip
 from web.schemas import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, RegisterIn, SessionOut
-from web.sessions import Session, Sessions, session_cookies, session_id
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+from web.sessions import Session, session_cookies
 
 
 async def _session_out(session: Session | None, member_id: int | None) -> SessionOut:
@@ -30,12 +26,8 @@ async def _session_out(session: Session | None, member_id: int | None) -> Sessio
 
 
 async def sign_in(request: Request, state: State, actor: Actor, status_code: int = 200) -> Response[SessionOut]:
-    """A new session (a new id, whatever the browser came with) and its cookie."""
-    sessions: Sessions = state.sessions
-    session = await sessions.start(actor, await members.epoch(actor.id), session_id(request.cookies))
-    secure = state.settings.secure_cookies or request.url.scheme == "https"
-    return Response(await _session_out(session, actor.id), cookies=session_cookies(secure, session.sid, session.absolute),
-                    status_code=status_code)
+    session, cookies = await signin.start_session(request, state, actor)
+    return Response(await _session_out(session, actor.id), cookies=cookies, status_code=status_code)
 
 
 class AuthController(Controller):
@@ -44,12 +36,9 @@ class AuthController(Controller):
 
     @post("/register", operation_id="register", public=True, status_code=201)
     async def register(self, request: Request, state: State, data: JSONBody[RegisterIn]) -> Response[SessionOut]:
-        limiter: Limiter = state.limiter
-        await limiter.hit("register_ip", client_ip(request))
-        mid = await members.register(members.Registration(
+        actor = await signin.register(state.limiter, client_ip(request), members.Registration(
             role=data.role, phone=data.phone, name=data.name, password=data.password, community=data.community,
             platform=data.platform, platform_rider_id=data.platform_rider_id, building=data.building))
-        actor = await members.session_actor(mid, 0)
         return await sign_in(request, state, actor, status_code=201)
 
     @post("/login", operation_id="login", public=True, status_code=200)

@@ -17,7 +17,7 @@ from points.photos import PhotoStore
 from points.submissions import PhotoLimits, Report
 from rules import Rules, fields
 from web.auth import reporters_only, signed_in
-from web.controllers.submissions import file_report
+from web.flows import file_report
 from web.pages import act, back, form_number, problem, render
 from web.schemas import IdPath
 

@@ -3,7 +3,6 @@ published scheme (积分公示)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
@@ -12,11 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import honours, members, shop
+from points import clock, honours, members, shop
 from points.errors import DomainError, NotFound
 from rules import Rules
 from web import i18n, signin
-from web.controllers.auth import client_ip, sign_in
+from web.limits import client_ip
 from web.pages import problem, render, signed_out_form
 from web.sessions import Session, session_cookies
 
@@ -26,9 +25,9 @@ def _next(target: str | None) -> str:
 
 
 async def _signed_in_redirect(request: Request, state: State, actor, target: str) -> Redirect:
-    response = await sign_in(request, state, actor)
+    _, cookies = await signin.start_session(request, state, actor)
     redirect = Redirect(_next(target), status_code=303)
-    redirect.cookies = response.cookies
+    redirect.cookies = cookies
     return redirect
 
 
@@ -81,8 +80,7 @@ class PublicPages(Controller):
     async def register(self, request: Request, state: State) -> Redirect | Template:
         data = await signed_out_form(request)
         try:
-            await state.limiter.hit("register_ip", client_ip(request))
-            mid = await members.register(members.Registration(
+            actor = await signin.register(state.limiter, client_ip(request), members.Registration(
                 role=str(data.get("role", "")), phone=str(data.get("phone", "")), name=str(data.get("name", "")),
                 password=str(data.get("password", "")), community=str(data.get("community", "")),
                 platform=data.get("platform") or None, platform_rider_id=data.get("platform_rider_id") or None,
@@ -91,7 +89,7 @@ class PublicPages(Controller):
             data.pop("password", None)
             return render(request, "register.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
                           data=data, platforms=members.PLATFORMS)
-        return await _signed_in_redirect(request, state, await members.session_actor(mid, 0), "/")
+        return await _signed_in_redirect(request, state, actor, "/")
 
     @get("/lang/{lang:str}", public=True, status_code=303)
     async def language(self, lang: FromPath[str], next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Redirect:
@@ -107,7 +105,7 @@ class PublicPages(Controller):
             community = await members.community_by_code(code)
         except DomainError:
             raise NotFound("community") from None
-        month = honours.previous_month(honours.month_of(rules, datetime.now(UTC)))
+        month = honours.previous_month(honours.month_of(rules, clock.now()))
         return render(request, "scheme.html", community=community, rules=rules,
                       rewards=await shop.public_catalogue(community["id"]),
                       board=await honours.board(rules, community["id"], month), month=month)

@@ -13,11 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import jobs, members, reversals, shop, stats, submissions
+from points import members, reversals, shop, stats, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
 from rules import Rules, fields
+from web import flows
 from web.auth import staff_only
 from web.pages import act, back, form, form_number, problem, render
 from web.schemas import IdPath
@@ -56,10 +57,8 @@ class StaffPages(Controller):
         data = await form(request)
         note = str(data.get("note", ""))
         if action == "verify":
-            done = await act(submissions.verify(request.user, rules, submission_id, data.get("item") or None, note),
+            return await act(flows.verify(request, dispatcher, rules, submission_id, data.get("item") or None, note),
                              "/staff/queue", "verified", f"/staff/submissions/{submission_id}")
-            await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")  # a no-op if it was refused
-            return done
         if action == "reject":
             call = submissions.reject(request.user, submission_id, str(data.get("reason", "")), note)
         else:

@@ -9,9 +9,10 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
-from points import jobs, reversals, submissions
+from points import reversals, submissions
 from points.dispatch import Dispatcher
 from rules import Rules
+from web import flows
 from web.auth import staff_only
 from web.schemas import IdPath, Offset, RejectIn, ReverseIn, ReverseOut, SubmissionOut, VerifyIn, limit_query
 
@@ -33,8 +34,7 @@ class StaffController(Controller):
     @post("/submissions/{submission_id:int}/verify", operation_id="verify", status_code=200)
     async def verify(self, request: Request, submission_id: IdPath, data: JSONBody[VerifyIn],
                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> SubmissionOut:
-        await submissions.verify(request.user, rules, submission_id, data.item, data.note)
-        await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
+        await flows.verify(request, dispatcher, rules, submission_id, data.item, data.note)
         return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)
 
     @post("/submissions/{submission_id:int}/reject", operation_id="reject", status_code=200)

@@ -8,28 +8,15 @@ from litestar.di import NamedDependency
 from litestar.params import MultipartBody
 from litestar.response import File
 
-from points import jobs, submissions
+from points import submissions
 from points.dispatch import Dispatcher
 from points.photos import PhotoStore
 from points.submissions import PhotoLimits, Report
 from rules import Rules
 from web.auth import reporters_only
-from web.controllers.auth import client_ip
+from web.flows import file_report
 from web.limits import Limiter
 from web.schemas import IdPath, OptionalIdempotencyKey, SubmissionOut, SubmitForm
-
-
-async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
-                      limits: PhotoLimits, report: Report, uploads: list[bytes],
-                      idempotency_key: str | None) -> tuple[dict, bool]:
-    """A report through either door (the API or the page): the rate limits, the domain, then the award job
-    for an item accepted without staff. Returns (the submission, whether it was created now)."""
-    await limiter.hit("submit_member", str(request.user.id))
-    await limiter.hit("submit_ip", client_ip(request))
-    view, created = await submissions.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
-    if created and view["status"] == "verified":
-        await dispatcher.enqueue(jobs.award_pending, f"award-{view['id']}")
-    return view, created
 
 
 class SubmissionController(Controller):

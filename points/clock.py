@@ -1,0 +1,41 @@
+"""The one clock. Every code path that reads the time (caps, expiry, honours, sessions, limits, orders'
+pickup windows, audit and ledger timestamps) calls `now()`, never `datetime.now()`.
+
+In service it is the system clock. Tests pin it: JIFEN_CLOCK_OFFSET_SECONDS shifts every process of a test
+run by the same amount (the suite sets it from JIFEN_TEST_CLOCK, e.g. 2026-12-31T23:30:00+08:00), so app,
+workers and the test process agree on one shifted time that still runs on. Nothing else should set it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+OFFSET_VARIABLE = "JIFEN_CLOCK_OFFSET_SECONDS"
+
+
+def _offset() -> timedelta:
+    raw = os.environ.get(OFFSET_VARIABLE) or "0"
+    try:
+        return timedelta(seconds=float(raw))
+    except ValueError:
+        raise SystemExit(f"configuration error: {OFFSET_VARIABLE}: must be a number of seconds, got {raw!r}") \
+            from None
+
+
+_shift = _offset()
+
+
+def now() -> datetime:
+    """The current instant, in UTC."""
+    return datetime.now(UTC) + _shift
+
+
+def timestamp() -> float:
+    """The current instant as seconds since the epoch (for session records and rate-limit windows)."""
+    return now().timestamp()
+
+
+def offset_to(target: datetime) -> float:
+    """The offset (seconds) that makes the clock read `target` now: what a test run exports."""
+    return (target - datetime.now(UTC)).total_seconds()

@@ -1,0 +1,160 @@
+"""The domain's words: statuses, roles, account kinds and transfer codes, as str-valued enums (a member
+compares equal to its text, so the database and JSON are unchanged), and the one builder and one parser of
+each ledger key and reference shape.
+
+Keys are idempotency keys: a business event writes its transfers under keys derived from the event, so
+the event written twice is written once. References (`ref`) name the business object a transfer belongs to.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+
+class Role(StrEnum):
+    RIDER = "rider"
+    RESIDENT = "resident"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class MemberStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DECLINED = "declined"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class SubmissionStatus(StrEnum):
+    SUBMITTED = "submitted"
+    AWAITING_SECOND = "awaiting_second"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    AWARDED = "awarded"
+    REVERSED = "reversed"
+
+
+class OrderStatus(StrEnum):
+    HELD = "held"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class AccountKind(StrEnum):
+    SPENDABLE = "spendable"
+    LIFETIME = "lifetime"
+    HOLD = "hold"
+    DEBT = "debt"
+    ISSUANCE = "issuance"
+    LIFETIME_ISSUANCE = "lifetime_issuance"
+    REDEEMED = "redeemed"
+
+
+class TransferCode(StrEnum):
+    AWARD = "award"
+    SETTLE = "settle"
+    REVERSAL = "reversal"
+    DEDUCTION = "deduction"
+    REDEEM_HOLD = "redeem_hold"
+    REDEEM_POST = "redeem_post"
+    REDEEM_VOID = "redeem_void"
+    EXPIRE = "expire"
+    FORFEIT = "forfeit"
+
+
+REPORTER_ROLES = (Role.RIDER, Role.RESIDENT)
+STAFF_ROLES = (Role.STAFF, Role.ADMIN)
+MEMBER_KINDS = (AccountKind.SPENDABLE, AccountKind.LIFETIME, AccountKind.HOLD, AccountKind.DEBT)
+MINTING_KINDS = (AccountKind.ISSUANCE, AccountKind.LIFETIME_ISSUANCE)
+TAKEN_ORDERS = (OrderStatus.HELD, OrderStatus.FULFILLED)  # orders that count against stock and limits
+
+
+# ------------------------------------------------------------------ references
+
+
+class Ref(NamedTuple):
+    kind: str  # submission | order | member | lot
+    id: int
+
+
+def submission_ref(submission_id: int) -> str:
+    return f"submission:{submission_id}"
+
+
+def order_ref(order_id: int) -> str:
+    return f"order:{order_id}"
+
+
+def member_ref(member_id: int, item_id: str | None = None) -> str:
+    return f"member:{member_id}" + (f":{item_id}" if item_id else "")
+
+
+def lot_ref(transfer_id: int) -> str:
+    return f"lot:{transfer_id}"
+
+
+def parse_ref(ref: str) -> Ref | None:
+    """`submission:12` → Ref("submission", 12); None for a ref of no known shape."""
+    kind, _, rest = ref.partition(":")
+    number = rest.split(":", 1)[0]
+    return Ref(kind, int(number)) if kind in ("submission", "order", "member", "lot") and number.isdigit() else None
+
+
+# ------------------------------------------------------------------------ keys
+
+
+def account_key(kind: AccountKind | str, owner: str, owner_id: int) -> str:
+    """`spendable:member:7`, `issuance:community:1`."""
+    return f"{kind}:{owner}:{owner_id}"
+
+
+def award_key(submission_id: int, lifetime: bool = False) -> str:
+    return f"award:submission:{submission_id}" + (":lifetime" if lifetime else "")
+
+
+def reversal_key(submission_id: int) -> str:
+    return f"reverse:submission:{submission_id}"
+
+
+def settle_key(source_ref: str) -> str:
+    """A debt paid out of the points an event brought back (`settle:submission:12`, `settle:order:5`)."""
+    return f"settle:{source_ref}"
+
+
+def order_hold_key(order_id: int) -> str:
+    return f"order:{order_id}:hold"
+
+
+def order_resolve_key(order_id: int) -> str:
+    """The one key both resolutions of an order (fulfil, or cancel/expire) write: it resolves once."""
+    return f"order:{order_id}:resolve"
+
+
+def forfeit_key(member_id: int) -> str:
+    return f"forfeit:member:{member_id}"
+
+
+def owed_key(key: str) -> str:
+    """The part of a clawback or deduction booked as debt."""
+    return f"{key}:debt"
+
+
+def lifetime_key(key: str) -> str:
+    """The lifetime-total side of an event."""
+    return f"{key}:lifetime"
+
+
+def is_lifetime_key(key: str) -> bool:
+    return key.endswith(":lifetime")
+
+
+def expiry_key(account_id: int, lot_id: int, last_transfer_id: int) -> str:
+    return f"expire:{account_id}:{lot_id}:{last_transfer_id}"
+
+
+def expired_lot(key: str) -> int:
+    """The lot (the transfer that brought the points in) an expiry key expired."""
+    return int(key.split(":")[2])

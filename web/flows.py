@@ -1,0 +1,41 @@
+"""The use cases both doors share — the JSON API and the pages call these, so one input meets one decision:
+filing a report (the rate limits, the domain, the award job for an item accepted without staff) and
+verifying one (the domain, then the award job). Signing in lives in web/signin.py. A controller parses,
+calls one of these (or one domain call), and renders.
+"""
+
+from __future__ import annotations
+
+from litestar import Request
+
+from points import jobs, submissions
+from points.dispatch import Dispatcher
+from points.photos import PhotoStore
+from points.submissions import PhotoLimits, Report
+from rules import Rules
+from web.limits import Limiter, client_ip
+
+
+async def award_soon(dispatcher: Dispatcher, submission_id: int) -> None:
+    """Queue the award job after a report became `verified` (a no-op job if it did not): the one place that
+    does. A lost enqueue is found by the sweep."""
+    await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
+
+
+async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
+                      limits: PhotoLimits, report: Report, uploads: list[bytes],
+                      idempotency_key: str | None) -> tuple[dict, bool]:
+    """Returns (the submission, whether it was created now)."""
+    await limiter.hit("submit_member", str(request.user.id))
+    await limiter.hit("submit_ip", client_ip(request))
+    view, created = await submissions.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
+    if created and view["status"] == "verified":
+        await award_soon(dispatcher, view["id"])
+    return view, created
+
+
+async def verify(request: Request, dispatcher: Dispatcher, rules: Rules, submission_id: int, item: str | None,
+                 note: str) -> None:
+    """Verify (and perhaps re-classify) a report; the award follows in the background."""
+    await submissions.verify(request.user, rules, submission_id, item, note)
+    await award_soon(dispatcher, submission_id)
