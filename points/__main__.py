@@ -71,7 +71,7 @@ async def _reconcile() -> int:
 
 
 async def _load_catalogue(args: argparse.Namespace) -> int:
-    from points import shop
+    from points import rewards
     from points.tables import Community
     from rules.catalogue import load_catalogue
 
@@ -80,7 +80,7 @@ async def _load_catalogue(args: argparse.Namespace) -> int:
         print(f"--community: no community with code {args.community!r}", file=sys.stderr)
         return 1
     catalogue = load_catalogue(args.file)
-    added = await shop.load_catalogue(community["id"], catalogue)
+    added = await rewards.load_catalogue(community["id"], catalogue)
     print(f"{added} reward(s) added to {args.community} ({len(catalogue.rewards) - added} there already)")
     return 0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from points import members, shop
+from points import members, rewards
 from points.config import ROOT
 from points.tables import Community
 from rules.catalogue import load_catalogue
@@ -32,6 +32,6 @@ async def seed() -> list[tuple[str, str, str, str]] | None:
     for role, name, phone, platform, status in PEOPLE:
         await members.create_member(community, role, name, phone, PASSWORD, platform, status,
                                     f"{platform.upper()}-{phone[-4:]}" if platform else None)
-    await shop.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
+    await rewards.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
     return [(role if status == "active" else f"{role} ({status})", name, phone, PASSWORD)
             for role, name, phone, _, status in PEOPLE]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, db, expiry, honours, member_data, otp, schemes, shop, submissions
+from points import awards, counter, db, expiry, honours, member_data, otp, schemes, submissions
 from points.config import settings
 from points.photos import PhotoStore
 
@@ -60,7 +60,7 @@ async def sweep_async() -> dict[str, int]:
     orders, and (hourly) expire points past their date, keep last month's honour boards, delete photo
     files no report refers to and login codes long dead, round the places of old settled reports."""
     global _hourly_last_run
-    done = {"awarded": await drain_awards(), "orders_expired": await shop.expire_due(settings().award_batch)}
+    done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch)}
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
         done["points_expired"] = await expiry.expire_points(schemes.current())
         done["board_rows_kept"] = await honours.keep_last_month(schemes.current())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from points import audit, clock, ledger, members, shop
+from points import audit, clock, counter, ledger, members
 from points.db import sql, write
 from points.errors import Forbidden
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec
@@ -78,7 +78,7 @@ async def delete(actor: Actor, password: str) -> None:
 
     async def run() -> None:
         row = (await sql("SELECT community FROM member WHERE id = {}", mid))[0]
-        await shop.release_held(mid)
+        await counter.release_held(mid)
         [spendable] = await ledger.lock_members([mid], (SPENDABLE,))
         if spendable["balance"] > 0:
             issuance = await ledger.accounts_by_key([ledger.community_account_key(ISSUANCE, row["community"])])

@@ -6,12 +6,12 @@ commits meanwhile cannot show up as a false mismatch.
 
 from __future__ import annotations
 
-from points import awards, ledger, shop
+from points import awards, counter, ledger
 from points.db import in_snapshot
 
 
 async def run() -> list[str]:
     async def checks() -> list[str]:
-        return await ledger.reconcile() + await awards.reconcile_awards() + await shop.reconcile()
+        return await ledger.reconcile() + await awards.reconcile_awards() + await counter.reconcile()
 
     return await in_snapshot(checks)

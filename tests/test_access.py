@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import PASSWORD, User, grant, near, new_phone, run
-from points import members, shop, tokens
+from points import members, rewards, tokens
 from points.config import ROOT
 from points.db import sql
 from points.scope import Actor
@@ -172,13 +172,13 @@ def traces() -> tuple[int, int, int]:
 def world(api, make_community, jpeg) -> World:
     a, b = make_community(), make_community()
     catalogue = load_catalogue(ROOT / "rules" / "rewards.toml")
-    rewards = {}
+    meal = {}
     for where, c in (("A", a), ("B", b)):
-        run(shop.load_catalogue(c.id, catalogue))
+        run(rewards.load_catalogue(c.id, catalogue))
         rid = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", c.id))[0]["id"]
         run(sql("UPDATE reward SET limit_count = NULL WHERE id = {} RETURNING id", rid))
-        run(shop.restock(Actor(c.staff.id, "staff", c.id, "", "active"), rid, 900, "矩阵测试备货"))
-        rewards[where] = rid
+        run(rewards.restock(Actor(c.staff.id, "staff", c.id, "", "active"), rid, 900, "矩阵测试备货"))
+        meal[where] = rid
     pending_phone = new_phone()
     run(members.create_member(a.id, "rider", "待审骑手", pending_phone, PASSWORD, "meituan", "pending", "MT-9"))
     admin_phone = new_phone()
@@ -188,7 +188,7 @@ def world(api, make_community, jpeg) -> World:
         grant(c.id, c.residents[0].id, 1000)
     users = {"anonymous": None, "pending": api.user(pending_phone), "rider": a.riders[0], "resident": a.residents[0],
              "staff_a": a.staff, "staff_b": b.staff, "admin": api.user(admin_phone)}
-    return World(api, a, b, users, jpeg, rewards)
+    return World(api, a, b, users, jpeg, meal)
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
@@ -229,7 +229,7 @@ def test_every_state_changing_route_is_in_the_matrix(stack):
         "/api/v1/admin/members",  # test_access.py::test_only_admins_make_staff
         "/api/v1/me/delete",  # test_privacy.py
         "/login", "/login/code", "/logout", "/register", "/report",  # test_pages.py, test_accounts.py
-        "/orders/{order_id:int}/cancel",  # shop.cancel, the member's own order, as the API's (test_shop.py)
+        "/orders/{order_id:int}/cancel",  # counter.cancel, the member's own order, as the API's (test_shop.py)
         "/admin/tokens",  # tokens.issue as the API's; the page in test_dashboard.py::test_admin_pages
         "/account", "/account/delete",  # the member's own account: test_member_pages.py
     }

@@ -181,11 +181,11 @@ def test_concurrent_retries_of_one_deduction_take_it_once(api, community):
 def test_points_held_in_an_order_come_back_to_pay_a_debt(api, community):
     """A rider holds points in orders, staff deduct, the rider cancels: the points pay the debt, not the rider."""
     from conftest import ROOT
-    from points import shop
+    from points import rewards
     from rules.catalogue import load_catalogue
 
     rider, staff = community.riders[0], community.staff
-    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
     meal = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", community.id))[0]["id"]
     grant(community.id, rider.id, 100)
     orders = [api.post("/api/v1/shop/orders", rider, json={"reward": meal}).json() for _ in range(2)]

@@ -72,13 +72,13 @@ def test_admin_pages(api, community):
 
 def test_staff_restock_from_the_stock_page(api, community):
     from conftest import run
-    from points import shop
+    from points import rewards
     from points.config import ROOT
     from points.db import sql
     from rules.catalogue import load_catalogue
 
     staff = community.staff
-    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
     reward = run(sql("SELECT id, stock FROM reward WHERE community = {} AND code = 'r.haircut'", community.id))[0]
     page = api.get("/staff/shop", staff)
     assert page.status_code == 200 and f"/staff/shop/{reward['id']}/restock" in page.text

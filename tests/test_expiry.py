@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from conftest import ROOT, grant, near, python, run
-from points import clock, db, expiry, ledger, schemes, shop
+from points import clock, counter, db, expiry, ledger, orders, rewards, schemes
 from points.ledger import SPENDABLE, TransferSpec, member_account_key
 from points.scope import Actor
 from points.tables import Account, Reward
@@ -53,12 +53,12 @@ def test_oldest_lots_go_first_and_each_expires_once(community):
 
 def raincoat_order(community, member, role: str) -> tuple[Actor, dict]:
     """The member is granted 500 points and orders a raincoat (400) from a freshly stocked shop."""
-    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
     grant(community.id, member.id, 500)
     raincoat = run(Reward.select(Reward.id).where((Reward.community == community.id)
                                                   & (Reward.code == "r.raincoat")).first())["id"]
     actor = Actor(member.id, role, community.id, "", "active")
-    order, _ = run(shop.place_order(actor, raincoat, AFTER_30_DAYS.tz, 7))
+    order, _ = run(orders.place_order(actor, raincoat, AFTER_30_DAYS.tz, 7))
     return actor, order
 
 
@@ -71,7 +71,7 @@ def test_held_points_never_expire_and_come_back_with_their_date(community):
     run(expiry.expire_points(AFTER_30_DAYS, now=later))
     assert spendable(member.id) == 0
     assert run(ledger.balances(member.id)) == {"spendable": 0, "lifetime": 0, "debt": 0}
-    run(shop.cancel(actor, order["id"]))
+    run(counter.cancel(actor, order["id"]))
     [back] = lots(member.id)
     assert (back.amount, back.expires_at) == (400, lot.expires_at)  # the original lot's date, not a new one
     assert spendable(member.id) == 400
@@ -83,7 +83,7 @@ def test_a_cancelled_order_goes_back_into_the_lot_it_came_from(community):
     """The rest of a lot and the part an order held are one lot again, expiring once."""
     member = community.residents[1]
     actor, order = raincoat_order(community, member, "resident")
-    run(shop.cancel(actor, order["id"]))
+    run(counter.cancel(actor, order["id"]))
     [lot] = lots(member.id)
     assert lot.amount == 500
     run(expiry.expire_points(AFTER_30_DAYS, now=lot.expires_at + timedelta(days=1)))

@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from points import awards, clock, db, expiry, ledger, members, schemes, shop
+from points import awards, clock, counter, db, expiry, ledger, members, orders, rewards, schemes
 from points.errors import DomainError
 from points.ledger import DEBT, HOLD, LIFETIME, SPENDABLE
 from points.scope import Actor
@@ -123,9 +123,9 @@ class LedgerModel(RuleBasedStateMachine):
         self.members = [Member(self.loop(_new_member(self.world.community))) for _ in range(MEMBERS)]
         self.rewards: dict[int, int] = {}  # reward id → stock
         for price, stock in zip(PRICES, STOCK, strict=True):
-            spec = shop.reward_spec({"code": f"m.r{uuid.uuid4().hex[:10]}", "name_zh": "模型", "name_en": "model",
+            spec = rewards.reward_spec({"code": f"m.r{uuid.uuid4().hex[:10]}", "name_zh": "模型", "name_en": "model",
                                      "kind": "goods", "price": price, "stock": stock})
-            rid = self.loop(shop.create_reward(self.world.staff, spec))
+            rid = self.loop(rewards.create_reward(self.world.staff, spec))
             self.rewards[rid] = stock
         self.prices = dict(zip(self.rewards, PRICES, strict=True))
 
@@ -181,7 +181,7 @@ class LedgerModel(RuleBasedStateMachine):
         rid = list(self.rewards)[which]
         key = f"model-{uuid.uuid4().hex}"
         try:
-            view, placed = self.loop(shop.place_order(self.actor(member), rid, self.rules.tz, 7, key))
+            view, placed = self.loop(orders.place_order(self.actor(member), rid, self.rules.tz, 7, key))
         except DomainError as refused:
             expected = "sold_out" if self.rewards[rid] == 0 else "insufficient_points"
             assert refused.code == expected and (self.rewards[rid] == 0 or member.spendable < self.prices[rid])
@@ -197,7 +197,7 @@ class LedgerModel(RuleBasedStateMachine):
         if order is None:
             return
         try:
-            view, placed = self.loop(shop.place_order(self.actor(order.member), order.reward, self.rules.tz, 7,
+            view, placed = self.loop(orders.place_order(self.actor(order.member), order.reward, self.rules.tz, 7,
                                                       order.key))
         except DomainError as refused:  # a replay never places a second order; it may find the member suspended
             raise AssertionError(f"a replay was refused: {refused.code}") from None
@@ -208,13 +208,13 @@ class LedgerModel(RuleBasedStateMachine):
         if order is None:
             return
         if how == "fulfil":
-            self.loop(shop.fulfil(self.world.staff, order.code))
+            self.loop(counter.fulfil(self.world.staff, order.code))
         elif how == "cancel":
-            self.loop(shop.cancel(self.actor(order.member), order.id))
+            self.loop(counter.cancel(self.actor(order.member), order.id))
         else:
             self.loop(db.sql("UPDATE redemption SET expires_at = {} WHERE id = {}",
                              clock.now() - timedelta(minutes=1), order.id))
-            assert self.loop(shop.expire_due(50)) >= 1
+            assert self.loop(counter.expire_due(50)) >= 1
         order.member.held -= order.price
         if how != "fulfil":
             self.rewards[order.reward] += 1

@@ -4,7 +4,7 @@ the account deletion form, and the English switch."""
 from __future__ import annotations
 
 from conftest import PASSWORD, grant, near, run
-from points import shop
+from points import rewards
 from points.config import ROOT
 from points.db import sql
 from rules.catalogue import load_catalogue
@@ -44,7 +44,7 @@ def test_the_board_shows_members_as_they_chose(api, community, jpeg):
 
 def test_an_order_shows_its_pickup_code_as_a_qr_code(api, community):
     resident = community.residents[0]
-    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
     grant(community.id, resident.id, 100)
     voucher = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", community.id))[0]
     ordered = api.post(f"/shop/{voucher['id']}", resident, data={"_csrf_token": resident.csrf},

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from conftest import LEG, PASSWORD, ROOT, new_phone, photo, run
-from points import members, shop
+from points import members, rewards
 from points.config import ROOT as APP_ROOT
 from points.db import sql
 from rules.catalogue import load_catalogue
@@ -68,7 +68,7 @@ def phone_photo() -> bytes:
 
 def community_with_shop(make_community):
     c = make_community()
-    run(shop.load_catalogue(c.id, load_catalogue(APP_ROOT / "rules" / "rewards.toml")))
+    run(rewards.load_catalogue(c.id, load_catalogue(APP_ROOT / "rules" / "rewards.toml")))
     code = run(sql("SELECT code FROM community WHERE id = {}", c.id))[0]["code"]
     return c, code
 

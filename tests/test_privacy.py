@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from conftest import G1, PASSWORD, grant, near, personal_data, python, run
-from points import clock, shop
+from points import clock, rewards
 from points.config import ROOT
 from points.db import sql
 from rules.catalogue import load_catalogue
@@ -55,7 +55,7 @@ def test_a_member_downloads_their_data(api, community, jpeg):
 
 def test_deletion_anonymises_and_keeps_the_books_whole(api, community, jpeg):
     resident, staff = community.residents[0], community.staff
-    run(shop.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
     grant(community.id, resident.id, 300)
     voucher = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", community.id))[0]
     order = api.post("/api/v1/shop/orders", resident, json={"reward": voucher["id"]}).json()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import LEG, ROOT, User, grant, python, run, signed_in
-from points import clock, ledger, members, shop
+from points import clock, ledger, members, rewards
 from points.scope import Actor
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
@@ -20,7 +20,7 @@ CATALOGUE = load_catalogue(ROOT / "rules" / "rewards.toml")
 
 @pytest.fixture
 def shop_community(community):
-    run(shop.load_catalogue(community.id, CATALOGUE))
+    run(rewards.load_catalogue(community.id, CATALOGUE))
     for member in community.riders + community.residents:
         grant(community.id, member.id, 1000)
     return community
@@ -41,9 +41,9 @@ def order(api, user: User, rid: int, key: str | None = None):
 
 def test_order_hold_and_fulfil_at_the_counter(api, shop_community):
     rider, staff = shop_community.riders[0], shop_community.staff
-    rewards = api.get("/api/v1/shop/rewards", rider).json()
-    assert len(rewards) == 15
-    helmet = next(r for r in rewards if r["code"] == "r.rider_helmet")
+    offer = api.get("/api/v1/shop/rewards", rider).json()
+    assert len(offer) == 15
+    helmet = next(r for r in offer if r["code"] == "r.rider_helmet")
     assert (helmet["price"], helmet["stock"], helmet["eligible"], helmet["remaining_for_you"]) == (800, 10, True, 1)
 
     placed = order(api, rider, helmet["id"])
@@ -230,7 +230,7 @@ def bulk_members(community, count: int, points: int, role: str = "rider") -> lis
 def test_the_rush_never_oversells(api, community):
     """Many members on a drop of 10 helmets: exactly 10 orders, stock 0, no negative balance."""
     crowd = 500 if LEG == "postgres" else 150
-    run(shop.load_catalogue(community.id, CATALOGUE))
+    run(rewards.load_catalogue(community.id, CATALOGUE))
     riders = bulk_members(community, crowd, 1000)
     helmet = reward_id(community, "r.rider_helmet")
     with ThreadPoolExecutor(50) as pool:
@@ -246,7 +246,7 @@ def test_the_rush_never_oversells(api, community):
 
 def test_one_member_cannot_double_spend(api, community):
     """Points for one order, 20 concurrent orders for different rewards: exactly one goes through."""
-    run(shop.load_catalogue(community.id, CATALOGUE))
+    run(rewards.load_catalogue(community.id, CATALOGUE))
     [rider] = bulk_members(community, 1, 130)
     codes = ["r.tissue", "r.phone_credit_10"] * 10  # 120 each: one fits in 130
     rids = [reward_id(community, c) for c in codes]
@@ -259,7 +259,7 @@ def test_one_member_cannot_double_spend(api, community):
 
 def test_orders_placed_together_are_each_decided_on_their_own(api, community):
     """Orders that arrive together share a transaction (group commit); each still gets its own answer."""
-    run(shop.load_catalogue(community.id, CATALOGUE))
+    run(rewards.load_catalogue(community.id, CATALOGUE))
     helmet, gloves = reward_id(community, "r.rider_helmet"), reward_id(community, "r.rider_gloves_kit")
     buyers = bulk_members(community, 15, 1000)
     residents = bulk_members(community, 5, 1000, role="resident")
@@ -301,15 +301,15 @@ def test_orders_placed_together_are_each_decided_on_their_own(api, community):
 
 def test_the_rush_across_processes(community):
     """Several processes ordering through the domain at once (on SQLite: several writers on one file)."""
-    run(shop.load_catalogue(community.id, CATALOGUE))
+    run(rewards.load_catalogue(community.id, CATALOGUE))
     riders = bulk_members(community, 40, 1000)
     helmet = reward_id(community, "r.rider_helmet")
     script = ("import asyncio, sys, zoneinfo\n"
-              "from points import shop\nfrom points.scope import Actor\nfrom points.errors import DomainError\n"
+              "from points import orders\nfrom points.scope import Actor\nfrom points.errors import DomainError\n"
               "async def go(ids):\n"
               "    for mid in ids:\n"
               "        try:\n"
-              f"            await shop.place_order(Actor(mid, 'rider', {community.id}, '', 'active'), {helmet}, "
+              f"            await orders.place_order(Actor(mid, 'rider', {community.id}, '', 'active'), {helmet}, "
               "zoneinfo.ZoneInfo('Asia/Shanghai'), 7)\n"
               "        except DomainError as e:\n"
               "            assert e.code == 'sold_out', e.code\n"
@@ -351,9 +351,9 @@ def test_an_order_resolves_once_when_resolutions_race(api, shop_community):
 def test_one_members_bad_orders_fail_nobody_elses(api, community):
     """150 members order at once while another sends 30 malformed orders (an id past the column, a page form's
     over-long key): every good order is placed, each bad one is refused with a 4xx naming its field."""
-    run(shop.load_catalogue(community.id, CATALOGUE))
+    run(rewards.load_catalogue(community.id, CATALOGUE))
     meal = reward_id(community, "r.meal_voucher")
-    run(shop.restock(Actor(community.staff.id, "staff", community.id, "", "active"), meal, 100, "rush"))
+    run(rewards.restock(Actor(community.staff.id, "staff", community.id, "", "active"), meal, 100, "rush"))
     good = bulk_members(community, 150, 1000)
     [bad] = bulk_members(community, 1, 1000)
     asks = [("api", rider, meal) for rider in good]

@@ -10,7 +10,18 @@ from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from points import expiry, honours, ledger, member_data, members, notices, shop, submissions
+from points import (
+    counter,
+    expiry,
+    honours,
+    ledger,
+    member_data,
+    members,
+    notices,
+    orders,
+    rewards,
+    submissions,
+)
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.photos import PhotoStore
@@ -47,7 +58,7 @@ class MemberPages(Controller):
                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
                       expiring=(await expiry.upcoming(rules, actor.id))[:1], recent=recent,
                       news=await notices.since_last_visit(actor, rules),
-                      orders=[o for o in await shop.my_orders(actor, 5) if o["status"] == "held"])
+                      orders=[o for o in await orders.my_orders(actor, 5) if o["status"] == "held"])
 
     @get("/report", guards=[reporters_only])
     async def report_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
@@ -88,22 +99,22 @@ class MemberPages(Controller):
 
     @get("/shop")
     async def shop_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        return render(request, "shop.html", rewards=await shop.catalogue_for(request.user, rules.tz),
+        return render(request, "shop.html", rewards=await rewards.catalogue_for(request.user, rules.tz),
                       balance=await ledger.balances(request.user.id))
 
     @post("/shop/{reward_id:int}", guards=[reporters_only], status_code=303)
     async def order(self, request: Request, reward_id: IdPath, rules: NamedDependency[Rules]) -> Redirect:
         data = await request.form()
-        return await act(shop.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
+        return await act(orders.place_order(request.user, reward_id, rules.tz, rules.pickup_days,
                                           data.get("idempotency_key") or None), "/orders", "ordered", "/shop")
 
     @get("/orders")
     async def orders(self, request: Request) -> Template:
-        return render(request, "orders.html", orders=await shop.my_orders(request.user, 50))
+        return render(request, "orders.html", orders=await orders.my_orders(request.user, 50))
 
     @post("/orders/{order_id:int}/cancel", status_code=303)
     async def cancel(self, request: Request, order_id: IdPath) -> Redirect:
-        await shop.cancel(request.user, order_id)
+        await counter.cancel(request.user, order_id)
         return back("/orders", "cancelled")
 
     @get("/account")

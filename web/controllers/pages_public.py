@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import clock, honours, members, shop
+from points import clock, honours, members, rewards
 from points.errors import DomainError, NotFound
 from rules import Rules
 from web import i18n, signin
@@ -107,6 +107,6 @@ class PublicPages(Controller):
             raise NotFound("community") from None
         month = honours.previous_month(honours.month_of(rules, clock.now()))
         return render(request, "scheme.html", community=community, rules=rules,
-                      rewards=await shop.public_catalogue(community["id"]),
+                      rewards=await rewards.public_catalogue(community["id"]),
                       board=await honours.board(rules, community["id"], month), month=month)
 

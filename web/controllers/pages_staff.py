@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import members, reversals, shop, stats, submissions
+from points import counter, members, reversals, rewards, stats, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
@@ -84,7 +84,7 @@ class StaffPages(Controller):
         order = error = None
         if code:
             try:
-                order = await shop.order_by_code(request.user, code)
+                order = await counter.order_by_code(request.user, code)
             except DomainError as exc:
                 error = problem(request, exc)
         return render(request, "staff_counter.html", order=order, code=code or "", error=error)
@@ -93,7 +93,7 @@ class StaffPages(Controller):
     async def fulfil(self, request: Request) -> Redirect | Template:
         data = await form(request)
         try:
-            await shop.fulfil(request.user, str(data.get("code", "")))
+            await counter.fulfil(request.user, str(data.get("code", "")))
         except DomainError as exc:
             return render(request, "staff_counter.html", http_status=exc.status, order=None, code=data.get("code", ""),
                           error=problem(request, exc))
@@ -119,7 +119,7 @@ class StaffPages(Controller):
 
     @get("/shop")
     async def catalogue(self, request: Request) -> Template:
-        return render(request, "staff_shop.html", rewards=await shop.staff_catalogue(request.user))
+        return render(request, "staff_shop.html", rewards=await rewards.staff_catalogue(request.user))
 
     @post("/shop/{reward_id:int}/restock", status_code=303)
     async def restock(self, request: Request, reward_id: IdPath) -> Redirect:
@@ -128,7 +128,7 @@ class StaffPages(Controller):
             quantity = form_number(data, "quantity", fields.QUANTITY) or 0
         except DomainError:
             return back("/staff/shop", "error.invalid_quantity")
-        return await act(shop.restock(request.user, reward_id, quantity, str(data.get("reason", ""))), "/staff/shop",
+        return await act(rewards.restock(request.user, reward_id, quantity, str(data.get("reason", ""))), "/staff/shop",
                          "restocked")
 
     @get("/shop/new")
@@ -137,7 +137,7 @@ class StaffPages(Controller):
 
     @get("/shop/{reward_id:int}")
     async def edit_reward(self, request: Request, reward_id: IdPath) -> Template:
-        reward = await shop.reward(request.user, reward_id)
+        reward = await rewards.reward(request.user, reward_id)
         return render(request, "staff_reward.html", reward=reward, data=reward)
 
     @post("/shop/save", status_code=303)
@@ -152,11 +152,11 @@ class StaffPages(Controller):
             sent["price"] = form_number(data, "price")
             if data.get("limit_count"):
                 sent["limit"] = {"count": form_number(data, "limit_count"), "period": data.get("limit_period", "")}
-            spec = shop.reward_spec({**sent, "stock": 0})
+            spec = rewards.reward_spec({**sent, "stock": 0})
             if reward_id:
-                await shop.update_reward(request.user, reward_id, spec, data.get("active") == "on")
+                await rewards.update_reward(request.user, reward_id, spec, data.get("active") == "on")
             else:
-                reward_id = await shop.create_reward(request.user, spec)
+                reward_id = await rewards.create_reward(request.user, spec)
         except DomainError as exc:
             if exc.status == 404:
                 raise
