@@ -38,9 +38,9 @@ async def _seed_demo() -> int:
 
 
 async def _add_community(args: argparse.Namespace) -> int:
-    from points import members
+    from points import communities
 
-    cid = await members.create_community(args.code, args.name, args.name_en)
+    cid = await communities.create_community(args.code, args.name, args.name_en)
     print(f"community {args.code} created (id {cid})")
     return 0
 

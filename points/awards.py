@@ -22,8 +22,8 @@ from typing import Any
 
 from points import audit, clock, honours, ledger
 from points.db import marks, skip_locked_sql, sql, values_list, write
+from points.intake import earlier_reports
 from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
-from points.submissions import earlier_reports
 from points.vocabulary import (
     MINTING_KINDS,
     TransferCode,

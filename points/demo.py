@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from points import members, rewards
+from points import communities, members, rewards
 from points.config import ROOT
 from points.tables import Community
 from rules.catalogue import load_catalogue
@@ -28,7 +28,7 @@ async def seed() -> list[tuple[str, str, str, str]] | None:
     if await Community.count() > 0:
         return None
     place = DEMO["community"]
-    community = await members.create_community(place["code"], place["name"], place["name_en"], GRIDS)
+    community = await communities.create_community(place["code"], place["name"], place["name_en"], GRIDS)
     for role, name, phone, platform, status in PEOPLE:
         await members.create_member(community, role, name, phone, PASSWORD, platform, status,
                                     f"{platform.upper()}-{phone[-4:]}" if platform else None)

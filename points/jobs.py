@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, counter, db, expiry, honours, member_data, otp, schemes, submissions
+from points import awards, counter, db, expiry, honours, intake, member_data, otp, schemes
 from points.config import settings
 from points.photos import PhotoStore
 
@@ -64,7 +64,7 @@ async def sweep_async() -> dict[str, int]:
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
         done["points_expired"] = await expiry.expire_points(schemes.current())
         done["board_rows_kept"] = await honours.keep_last_month(schemes.current())
-        done["orphan_photos_deleted"] = await submissions.sweep_orphan_photos(PhotoStore(settings().photo_dir))
+        done["orphan_photos_deleted"] = await intake.sweep_orphan_photos(PhotoStore(settings().photo_dir))
         done["codes_purged"] = await otp.purge()
         done["places_coarsened"] = await member_data.coarsen_old_places(settings().precise_place_days)
         _hourly_last_run = time.monotonic()

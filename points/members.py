@@ -1,4 +1,5 @@
-"""Communities and members: registration, approval, suspension, roles and passwords.
+"""Members: registration, authentication, approval, suspension and roles (communities: points/communities.py,
+passwords: points/passwords.py).
 
 A rider registers as a mobile grid member (流动网格员) and waits, pending,
 until staff of that community approve; a resident does so too where the
@@ -10,30 +11,22 @@ row in its own transaction.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import re
-import secrets
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from points import audit, clock, ledger, scope
+from points import audit, clock, communities, ledger, passwords, scope
 from points.batching import Batcher
 from points.db import marks, sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound, checked
 from points.honours import BOARD_NAMES
 from points.privacy import mask_phone
 from points.scope import REPORTER_ROLES, ROLES, Actor
-from points.tables import Community, Grid, Member
+from points.tables import Member
 from rules import fields
 
 T = TypeVar("T")
 PLATFORMS = ("meituan", "eleme", "sf", "jd", "other")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
-MIN_PASSWORD = 8
 
 
 def normalise_phone(raw: str) -> str:
@@ -49,92 +42,11 @@ def normalise_phone(raw: str) -> str:
     raise Invalid("invalid_phone", "not a phone number (11-digit mobile, or + and country code)", field="phone")
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, salt, digest = stored.split("$")
-    except ValueError:
-        check_password(password, _DUMMY_HASH)  # as slow as a real check
-        return False
-    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
-    return hmac.compare_digest(candidate.hex(), digest)
-
-
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
-# scrypt takes ~90 ms of CPU: run in the event loop it would stall every other request of the process. It runs
-# in this pool instead, whose size bounds how many hashes one process computes at once.
-KDF_THREADS = 2
-_kdf_pool = ThreadPoolExecutor(KDF_THREADS, thread_name_prefix="jifen-kdf")
-
-
-async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_kdf_pool, fn, *args)
-
-
-async def password_hash(password: str) -> str:
-    return await _off_loop(hash_password, password)
-
-
-async def password_matches(password: str, stored: str) -> bool:
-    return await _off_loop(check_password, password, stored)
-
-
-def _check_password_rule(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise Invalid("weak_password", f"password must be at least {MIN_PASSWORD} characters", field="password")
-    if len(password) > fields.PASSWORD.max_length:
-        raise Invalid("password_too_long", f"password must be at most {fields.PASSWORD.max_length} characters",
-                      field="password")
-    checked(fields.PASSWORD, "password", password)
-
-
 def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
         raise Invalid("required", f"{field} is required", field=field)
     return checked(spec, field, value)
-
-
-# ------------------------------------------------------------------ communities
-
-async def create_community(code: str, name: str, name_en: str = "", grids: list[dict[str, Any]] | None = None,
-                           residents_need_approval: bool = False) -> int:
-    async def run() -> int:
-        community = Community(code=code, name=name, name_en=name_en, created_at=clock.now(),
-                              residents_need_approval=residents_need_approval)
-        await community.save()
-        for g in grids or []:
-            await Grid.insert(Grid(community=community.id, code=g["code"], name=g["name"], polygon=g["polygon"]))
-        await ledger.open_community_accounts(community.id)
-        return community.id
-
-    return await write(run)
-
-
-async def community_by_code(code: str, field: str = "community") -> dict[str, Any]:
-    rows = await sql("SELECT * FROM community WHERE code = {}", checked(fields.COMMUNITY_CODE, field,
-                                                                        (code or "").strip()))
-    if not rows:
-        raise Invalid("unknown_community", f"no community with code {code!r}", field=field)
-    return rows[0]
-
-
-async def set_community(actor: Actor, community_id: int, residents_need_approval: bool) -> None:
-    scope.require_admin(actor)
-
-    async def run() -> None:
-        if not await sql("UPDATE community SET residents_need_approval = {} WHERE id = {} RETURNING id",
-                         residents_need_approval, community_id):
-            raise NotFound("community")
-        await audit.record(actor.id, "community.settings", "community", community_id, community_id,
-                           {"residents_need_approval": residents_need_approval})
-
-    await write(run)
 
 
 # ---------------------------------------------------------------------- members
@@ -147,10 +59,10 @@ async def create_member(community_id: int, role: str, name: str, phone: str, pas
         raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
     if platform is not None and platform not in PLATFORMS:
         raise Invalid("invalid_platform", f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
-    _check_password_rule(password)
+    passwords.check_rule(password)
     name = _text(name, "name", fields.PERSON_NAME)
     phone = normalise_phone(phone)
-    hashed = await password_hash(password)
+    hashed = await passwords.hashed(password)
 
     async def run() -> int:
         return await _insert_member(community_id, role, name, phone, hashed, platform, status,
@@ -196,7 +108,7 @@ async def register(reg: Registration) -> int:
         platform = reg.platform
         rider_id = _text(reg.platform_rider_id or "", "platform_rider_id", fields.PLATFORM_RIDER_ID)
     building = _text(reg.building, "building", fields.BUILDING, required=False)
-    community = await community_by_code(reg.community)
+    community = await communities.community_by_code(reg.community)
     needs_approval = reg.role == "rider" or community["residents_need_approval"]
     return await create_member(community["id"], reg.role, reg.name, reg.phone, reg.password, platform,
                                "pending" if needs_approval else "active", rider_id, building)
@@ -207,20 +119,20 @@ async def authenticate(phone: str, password: str) -> Actor | None:
     try:
         phone = normalise_phone(phone)
     except Invalid:
-        await password_matches(password, _DUMMY_HASH)
+        await passwords.matches(password, passwords.DUMMY_HASH)
         return None
     rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> 'deleted'", phone)
     if not rows:
-        await password_matches(password, _DUMMY_HASH)
+        await passwords.matches(password, passwords.DUMMY_HASH)
         return None
-    if not await password_matches(password, rows[0]["password_hash"]):
+    if not await passwords.matches(password, rows[0]["password_hash"]):
         return None
     return _actor(rows[0])
 
 
 async def authenticate_id(member_id: int, password: str) -> bool:
     rows = await sql("SELECT password_hash FROM member WHERE id = {}", member_id)
-    return bool(rows) and await password_matches(password, rows[0]["password_hash"])
+    return bool(rows) and await passwords.matches(password, rows[0]["password_hash"])
 
 
 async def by_phone(phone: str) -> Actor | None:
@@ -370,8 +282,8 @@ async def create_staff(actor: Actor, community_id: int, role: str, name: str, ph
     scope.require_admin(actor)
     if role not in ("staff", "admin"):
         raise Invalid("invalid_role", "role must be staff or admin", field="role")
-    _check_password_rule(password)
-    name, phone, hashed = _text(name, "name", fields.PERSON_NAME), normalise_phone(phone), await password_hash(password)
+    passwords.check_rule(password)
+    name, phone, hashed = _text(name, "name", fields.PERSON_NAME), normalise_phone(phone), await passwords.hashed(password)
 
     async def run() -> int:
         if not await sql("SELECT id FROM community WHERE id = {}", community_id):

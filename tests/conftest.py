@@ -86,7 +86,12 @@ def _pg_admin(url: str, statement: str) -> None:
 
 _configure()
 
-from points import db, ledger, members  # noqa: E402  (after _configure, which sets the environment)
+from points import (  # noqa: E402  (after _configure, which sets the environment)
+    communities,
+    db,
+    ledger,
+    members,
+)
 from points.demo import GRIDS  # noqa: E402
 from points.ledger import (  # noqa: E402
     ISSUANCE,
@@ -343,7 +348,7 @@ def make_community(api: Api) -> Callable[[], Community]:
 
     def make() -> Community:
         code = f"t{os.getpid()}x{next(_codes)}"
-        cid = run(members.create_community(code, f"测试社区{code}", f"Test {code}", GRIDS))
+        cid = run(communities.create_community(code, f"测试社区{code}", f"Test {code}", GRIDS))
 
         def member(role: str, platform: str | None = None) -> User:
             phone = new_phone()

@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 
 from conftest import LEG, ROOT, Process, near, python, requires_rq, run, start_server, wait_for
-from points import awards, clock, jobs, schemes, submissions
+from points import awards, clock, jobs, review, schemes
 from points.config import settings
 from points.photos import PhotoStore
 from points.scope import Actor
@@ -34,7 +34,7 @@ def verified_without_job(api, community, jpeg, count: int) -> list[int]:
         response = api.submit(member, "order.streetlight_broken", [jpeg], **spot)
         ids.append(response.json()["id"])
     for sid in ids:
-        run(submissions.verify(staff_actor(community), schemes.current(), sid))
+        run(review.verify(staff_actor(community), schemes.current(), sid))
     return ids
 
 
@@ -132,7 +132,7 @@ def test_caps_hold_when_awards_for_one_member_race(api, community, jpeg):
         response = api.submit(rider, "order.streetlight_broken", [jpeg], **near(metres_north=150 * next(_spots)))
         ids.append(response.json()["id"])
     for sid in ids:
-        run(submissions.verify(staff_actor(community), schemes.current(), sid))
+        run(review.verify(staff_actor(community), schemes.current(), sid))
     racers = [subprocess.Popen([sys.executable, "-m", "points", "sweep"], cwd=ROOT,
                                env={**os.environ, "JIFEN_AWARD_BATCH": "1"}) for _ in range(6)]
     assert [p.wait(timeout=60) for p in racers] == [0] * 6

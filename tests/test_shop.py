@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import LEG, ROOT, User, grant, python, run, signed_in
-from points import clock, ledger, members, rewards
+from points import clock, ledger, passwords, rewards
 from points.scope import Actor
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
@@ -215,7 +215,7 @@ def test_catalogue_management_and_stock_history(api, shop_community):
 
 def bulk_members(community, count: int, points: int, role: str = "rider") -> list[User]:
     """Many logged-in members at once (one password hash shared: the KDF is not what is under test)."""
-    password_hash = members.hash_password("bulk-password")
+    password_hash = passwords.hash_password("bulk-password")
     first = run(Member.count())
     rows = [Member(community=community.id, role=role, name=f"rush-{n}", phone=f"+8616{community.id:03d}{n:06d}",
                    password_hash=password_hash, platform="meituan" if role == "rider" else "",

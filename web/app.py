@@ -17,9 +17,9 @@ from litestar.template.config import TemplateConfig
 from points import db, schemes
 from points.config import Settings, settings
 from points.dispatch import make_dispatcher
+from points.intake import PhotoLimits
 from points.photos import PhotoStore
 from points.sms import make_sender
-from points.submissions import PhotoLimits
 from web.auth import AuthMiddleware, signed_in
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController

@@ -6,8 +6,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from points.dispatch import Dispatcher
+from points.intake import PhotoLimits
 from points.photos import PhotoStore
-from points.submissions import PhotoLimits
 from rules import Rules
 from web.limits import Limiter
 

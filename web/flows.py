@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from litestar import Request
 
-from points import jobs, submissions
+from points import intake, jobs, review
 from points.dispatch import Dispatcher
+from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
-from points.submissions import PhotoLimits, Report
 from rules import Rules
 from web.limits import Limiter, client_ip
 
@@ -28,7 +28,7 @@ async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher
     """Returns (the submission, whether it was created now)."""
     await limiter.hit("submit_member", str(request.user.id))
     await limiter.hit("submit_ip", client_ip(request))
-    view, created = await submissions.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
+    view, created = await intake.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
     if created and view["status"] == "verified":
         await award_soon(dispatcher, view["id"])
     return view, created
@@ -37,5 +37,5 @@ async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher
 async def verify(request: Request, dispatcher: Dispatcher, rules: Rules, submission_id: int, item: str | None,
                  note: str) -> None:
     """Verify (and perhaps re-classify) a report; the award follows in the background."""
-    await submissions.verify(request.user, rules, submission_id, item, note)
+    await review.verify(request.user, rules, submission_id, item, note)
     await award_soon(dispatcher, submission_id)

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody
 
-from points import audit, members, tokens
+from points import audit, communities, members, tokens
 from web.auth import admin_only
 from web.schemas import (
     AuditOut,
@@ -42,7 +42,7 @@ class AdminController(Controller):
     @post("/communities/{community_id:int}", operation_id="communitySettings", status_code=204)
     async def community(self, request: Request, community_id: IdPath,
                         data: JSONBody[CommunitySettingsIn]) -> None:
-        await members.set_community(request.user, community_id, data.residents_need_approval)
+        await communities.set_community(request.user, community_id, data.residents_need_approval)
 
     @post("/tokens", operation_id="issueToken", status_code=201)
     async def issue_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenOut:

@@ -14,6 +14,7 @@ from points import (
     counter,
     expiry,
     honours,
+    intake,
     ledger,
     member_data,
     members,
@@ -24,8 +25,8 @@ from points import (
 )
 from points.dispatch import Dispatcher
 from points.errors import DomainError
+from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
-from points.submissions import PhotoLimits, Report
 from rules import Rules, fields
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
@@ -65,7 +66,7 @@ class MemberPages(Controller):
         mine = await submissions.mine(request.user, rules, limit=100)
         usage = Counter(s["item"]["id"] for s in mine)
         return render(request, "report.html", rules=rules, **_choices(rules, request.user.role, usage),
-                      grids=await submissions.grids(request.user.community_id), data={})
+                      grids=await intake.grids(request.user.community_id), data={})
 
     @post("/report", guards=[reporters_only], status_code=303)
     async def report(self, request: Request, state: State, rules: NamedDependency[Rules],
@@ -84,7 +85,7 @@ class MemberPages(Controller):
             sent = {k: v for k, v in data.items() if isinstance(v, str)}
             return render(request, "report.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
                           rules=rules, **_choices(rules, request.user.role, Counter()),
-                          grids=await submissions.grids(request.user.community_id), data=sent)
+                          grids=await intake.grids(request.user.community_id), data=sent)
         return back("/submissions", "reported")
 
     @get("/submissions")

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import clock, honours, members, rewards
+from points import clock, communities, honours, members, rewards
 from points.errors import DomainError, NotFound
 from rules import Rules
 from web import i18n, signin
@@ -102,7 +102,7 @@ class PublicPages(Controller):
     async def scheme(self, request: Request, code: FromPath[str], rules: NamedDependency[Rules]) -> Template:
         """积分公示: the scheme, the shop's catalogue and last month's honour board of one community."""
         try:
-            community = await members.community_by_code(code)
+            community = await communities.community_by_code(code)
         except DomainError:
             raise NotFound("community") from None
         month = honours.previous_month(honours.month_of(rules, clock.now()))

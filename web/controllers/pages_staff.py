@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import counter, members, reversals, rewards, stats, submissions
+from points import counter, intake, members, reversals, review, rewards, stats, submissions
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
@@ -37,7 +37,7 @@ class StaffPages(Controller):
                     priority: FromQuery[Literal["P1", "P2", "P3"] | None] = None) -> Template:
         rows = await submissions.queue(request.user, rules, status, 100, 0, category, grid, priority)
         return render(request, "staff_queue.html", rows=rows, rules=rules, status=status, category=category or "",
-                      grid=grid or "", priority=priority or "", grids=await submissions.grids(request.user.community_id)
+                      grid=grid or "", priority=priority or "", grids=await intake.grids(request.user.community_id)
                       if request.user.role != "admin" else [])
 
     @get("/submissions/{submission_id:int}")
@@ -60,7 +60,7 @@ class StaffPages(Controller):
             return await act(flows.verify(request, dispatcher, rules, submission_id, data.get("item") or None, note),
                              "/staff/queue", "verified", f"/staff/submissions/{submission_id}")
         if action == "reject":
-            call = submissions.reject(request.user, submission_id, str(data.get("reason", "")), note)
+            call = review.reject(request.user, submission_id, str(data.get("reason", "")), note)
         else:
             call = reversals.reverse_award(request.user, submission_id, str(data.get("reason", "")), note)
         return await act(call, "/staff/queue", f"{action}ed", f"/staff/submissions/{submission_id}")

@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
-from points import reversals, submissions
+from points import reversals, review, submissions
 from points.dispatch import Dispatcher
 from rules import Rules
 from web import flows
@@ -40,7 +40,7 @@ class StaffController(Controller):
     @post("/submissions/{submission_id:int}/reject", operation_id="reject", status_code=200)
     async def reject(self, request: Request, submission_id: IdPath, data: JSONBody[RejectIn],
                      rules: NamedDependency[Rules]) -> SubmissionOut:
-        await submissions.reject(request.user, submission_id, data.reason, data.note)
+        await review.reject(request.user, submission_id, data.reason, data.note)
         return msgspec.convert(await submissions.staff_view(request.user, rules, submission_id), SubmissionOut)
 
     @post("/submissions/{submission_id:int}/reverse", operation_id="reverseAward", status_code=200)

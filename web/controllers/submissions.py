@@ -10,8 +10,8 @@ from litestar.response import File
 
 from points import submissions
 from points.dispatch import Dispatcher
+from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
-from points.submissions import PhotoLimits, Report
 from rules import Rules
 from web.auth import reporters_only
 from web.flows import file_report
