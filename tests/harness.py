@@ -1,0 +1,179 @@
+"""The test run's machinery: a fresh data directory and database per run (set up here, before `points` is
+imported), subprocesses for the app and workers with their own logs, and waiting without sleeping blind.
+
+One leg per run, chosen by JIFEN_TEST_LEG (./dev test runs both when it can):
+- ``sqlite``: the embedded default. A fresh data directory, `python app.py` with its in-process worker.
+- ``postgres``: a fresh database on JIFEN_TEST_DATABASE_URL's server, Redis at JIFEN_TEST_REDIS_URL,
+  `python app.py` plus `python worker.py` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LEG = os.environ.get("JIFEN_TEST_LEG", "sqlite")
+TMP = Path(tempfile.mkdtemp(prefix="jifen-test-"))
+PASSWORD = "test-password"
+
+
+def _configure() -> None:
+    """Point this process (and the servers it starts) at fresh storage, before points is imported."""
+    for name in list(os.environ):
+        if name.startswith("JIFEN_") and not name.startswith("JIFEN_TEST_"):  # the tests' own settings stay
+            del os.environ[name]
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("REDIS_URL", None)
+    os.environ["JIFEN_DATA_DIR"] = str(TMP / "data")
+    if pinned := os.environ.get("JIFEN_TEST_CLOCK"):  # every process of the run reads this one shifted clock
+        from datetime import UTC, datetime
+
+        target = datetime.fromisoformat(pinned)
+        if target.tzinfo is None:
+            raise RuntimeError("JIFEN_TEST_CLOCK: give the instant with its zone, e.g. 2026-12-31T23:30:00+08:00")
+        os.environ["JIFEN_CLOCK_OFFSET_SECONDS"] = str((target - datetime.now(UTC)).total_seconds())
+    os.environ["JIFEN_SWEEP_SECONDS"] = "3600"  # tests that need a quick sweeper start their own
+    if LEG == "postgres":
+        base = os.environ["JIFEN_TEST_DATABASE_URL"]
+        name = f"jifen_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        _pg_admin(base, f'CREATE DATABASE "{name}"')
+        parts = urlsplit(base)
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+        os.environ["REDIS_URL"] = os.environ["JIFEN_TEST_REDIS_URL"]
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    elif LEG != "sqlite":
+        raise RuntimeError(f"JIFEN_TEST_LEG: unknown leg {LEG!r}")
+
+
+def _pg_admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        con = await asyncpg.connect(url)
+        try:
+            await con.execute(statement)
+        finally:
+            await con.close()
+
+    asyncio.run(run())
+
+
+_configure()
+
+from points import db  # noqa: E402  (after _configure, which sets the environment)
+
+
+def run(awaitable):
+    """Await a domain coroutine or a piccolo query from a (sync) test."""
+
+    async def wait():
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # A loop runs in this thread already (Playwright's sync API keeps one): use a thread of our own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def python(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+class Process:
+    """A server or worker subprocess with its own log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None):
+        self.log = TMP / f"{name}.log"
+        self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                                     stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"{self.log.name}: did not stop within 15 s of SIGTERM") from None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(name: str, env: dict[str, str] | None = None) -> tuple[Process, str]:
+    port = free_port()
+    server = Process(name, ["app.py"], {"JIFEN_PORT": str(port), "JIFEN_RATE_LIMITS": ONE_ADDRESS, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _healthy(url) or server.proc.poll() is not None, timeout=30, what=f"{name} to start")
+    assert server.proc.poll() is None, server.text()
+    return server, url
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# Every test client is 127.0.0.1: test servers lift the per-address and per-member limits unless a test of the
+# limits sets its own; the per-phone lock-out stays.
+ONE_ADDRESS = "login_ip=0/1,code_ip=0/1,register_ip=0/1,submit_ip=0/1,submit_member=0/1"
+
+
+FULL_PHONE = re.compile(r"(?<![\d*])1[3-9]\d{9}(?!\d)")
+PRECISE_PLACE = re.compile(r"(?<![\d.:])-?\d{1,3}\.\d{4,}(?![\d.])")  # not a duration (0:00:00.0299)
+
+
+def personal_data(text: str) -> list[str]:
+    """Full mainland phone numbers and coordinates with more than 3 decimals in `text` (T24)."""
+    return FULL_PHONE.findall(text) + PRECISE_PLACE.findall(text)
+
+
+def personal_data_in_logs() -> list[str]:
+    """Every server and worker log this run wrote (the shared stack and the servers tests started)."""
+    return [f"{log.name}: {hit}" for log in sorted(TMP.glob("*.log")) for hit in personal_data(log.read_text())]
+
+
+def personal_data_in_audit() -> list[str]:
+    rows = run(db.sql("SELECT id, details FROM audit_event"))
+    return [f"audit_event {r['id']}: {hit}" for r in rows for hit in personal_data(str(r["details"]))]
+
+

@@ -1,0 +1,111 @@
+"""Quick ways to make what tests need: phone numbers, places, photos of made-up scenes, points, sessions."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from client import User
+from harness import LEG, run
+from points import db, ledger
+from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
+
+_phones = itertools.count(int(time.time() * 10) % 10**7 * 10)
+_codes = itertools.count(1)
+
+
+def next_code() -> str:
+    """A community code no other test of this run (or a parallel run) has used."""
+    return f"t{os.getpid()}x{next(_codes)}"
+
+
+def new_phone() -> str:
+    return f"139{next(_phones) % 10**8:08d}"
+
+
+@dataclass
+class Community:
+    id: int
+    staff: User
+    riders: list[User]
+    residents: list[User]
+
+
+# A point inside grid G1 of the demo layout, and helpers to move a few metres from it.
+G1 = (23.4662, 116.7605)
+
+
+def near(metres_north: float = 0, metres_east: float = 0, base: tuple[float, float] = G1) -> dict[str, float]:
+    import math
+
+    lat = base[0] + metres_north / 111_000
+    lng = base[1] + metres_east / (111_000 * math.cos(math.radians(base[0])))
+    return {"lat": round(lat, 7), "lng": round(lng, 7)}
+
+
+def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[float, float] | None = (23.4662, 116.7605),
+          taken: str = "2026:11:20 08:30:00", seed: int | None = None, quality: int = 90) -> bytes:
+    """A photo of a made-up scene (blocks of colour): a new scene each call, or the scene `seed` names (the
+    same picture at any size), so that only a test that means to send one picture twice does."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed if seed is not None else os.urandom(8))
+    scene = Image.new("RGB", (120, 90), (180, 40, 40))
+    draw = ImageDraw.Draw(scene)
+    for _ in range(30):
+        x, y = rng.randrange(110), rng.randrange(80)
+        draw.rectangle((x, y, x + rng.randrange(5, 40), y + rng.randrange(5, 30)),
+                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    image = scene.resize((width, height), Image.Resampling.NEAREST)
+    exif = image.getexif()
+    exif.get_ifd(0x8769)[0x9003] = taken
+    if gps:
+        def dms(value: float) -> tuple[float, float, float]:
+            d = int(value)
+            m = int((value - d) * 60)
+            return (float(d), float(m), round(((value - d) * 60 - m) * 60, 4))
+
+        exif.get_ifd(0x8825).update({1: "N", 2: dms(gps[0]), 3: "E", 4: dms(gps[1])})
+    out = io.BytesIO()
+    image.save(out, format=fmt, exif=exif, **({"quality": quality} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+def grant(community_id: int, member_id: int, points: int) -> None:
+    """Give a member points as the ledger would for earned awards (a test's shortcut past reporting)."""
+    keys = [community_account_key(ISSUANCE, community_id), member_account_key(SPENDABLE, member_id)]
+    ids = run(ledger.accounts_by_key(keys))
+    run(db.write(lambda: ledger.post([TransferSpec(f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
+                                                   ids[keys[0]], ids[keys[1]], points, "test_grant",
+                                                   "test grant", "test")])))
+
+
+def signed_in(member_id: int, role: str, community_id: int) -> User:
+    """A live session for a member, written straight into the server's session store (a test's shortcut
+    past logging in, for tests that need hundreds of members)."""
+    from points.config import settings
+    from points.scope import Actor
+    from web.sessions import Sessions, make_store
+
+    async def start():
+        sessions = Sessions(make_store(settings()), settings())
+        try:
+            return await sessions.start(Actor(member_id, role, community_id, "", "active"), 0)
+        finally:
+            await sessions.close()
+
+    session = run(start())
+    return User(member_id, role, "", session.sid, session.csrf, community_id)
+
+
+def requires_rq(reason: str = "needs Redis and worker.py (the production leg)"):
+    return pytest.mark.skipif(LEG != "postgres", reason=reason)
+
+
