@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from points.config import ConfigError, settings
+from points.vocabulary import Role
 
 
 def _migrate() -> int:
@@ -103,7 +104,7 @@ def main(argv: list[str]) -> int:
     c.add_argument("--name-en", default="")
     m = sub.add_parser("add-member", help="add a member (password from JIFEN_NEW_PASSWORD or a prompt)")
     m.add_argument("--community", required=True, help="community code")
-    m.add_argument("--role", required=True, choices=["rider", "resident", "staff", "admin"])
+    m.add_argument("--role", required=True, choices=list(Role))
     m.add_argument("--name", required=True)
     m.add_argument("--phone", required=True)
     m.add_argument("--platform", choices=["meituan", "eleme", "sf", "jd", "other"])

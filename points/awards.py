@@ -26,6 +26,7 @@ from points.intake import earlier_reports
 from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.vocabulary import (
     MINTING_KINDS,
+    SubmissionStatus,
     TransferCode,
     award_key,
     is_lifetime_key,
@@ -220,7 +221,7 @@ async def reconcile_awards() -> list[str]:
     """
     rows = await sql("SELECT id, points, status FROM submission WHERE status IN ('awarded', 'reversed')")
     awarded = {r["id"]: r["points"] or 0 for r in rows}
-    reversed_ = {r["id"] for r in rows if r["status"] == "reversed"}
+    reversed_ = {r["id"] for r in rows if r["status"] == SubmissionStatus.REVERSED}
     paid: dict[int, int] = {}
     taken: dict[int, int] = defaultdict(int)
     problems = []

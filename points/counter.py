@@ -13,7 +13,7 @@ from points.errors import Conflict, NotFound
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.orders import order_view
 from points.scope import Actor
-from points.vocabulary import AccountKind, TransferCode, order_ref, order_resolve_key, settle_key
+from points.vocabulary import AccountKind, OrderStatus, TransferCode, order_ref, order_resolve_key, settle_key
 
 
 async def _resolve(order: dict[str, Any], status: str, actor_id: int | None) -> bool:
@@ -27,14 +27,14 @@ async def _resolve(order: dict[str, Any], status: str, actor_id: int | None) -> 
     keys = {"hold": member_account_key(HOLD, order["member"]),
             "back": member_account_key(SPENDABLE, order["member"]),
             "sink": community_account_key(AccountKind.REDEEMED, order["community"])}
-    if status == "fulfilled":
+    if status == OrderStatus.FULFILLED:
         await ledger.open_accounts([(keys["sink"], AccountKind.REDEEMED, None, order["community"])])
     ids = await ledger.accounts_by_key(keys.values())
-    target = ids[keys["sink"]] if status == "fulfilled" else ids[keys["back"]]
+    target = ids[keys["sink"]] if status == OrderStatus.FULFILLED else ids[keys["back"]]
     await ledger.post([TransferSpec(order_resolve_key(order["id"]), ids[keys["hold"]], target, order["price"],
-                                    TransferCode.REDEEM_POST if status == "fulfilled" else TransferCode.REDEEM_VOID,
+                                    TransferCode.REDEEM_POST if status == OrderStatus.FULFILLED else TransferCode.REDEEM_VOID,
                                     f"order {status}", order_ref(order["id"]))])
-    if status != "fulfilled":
+    if status != OrderStatus.FULFILLED:
         await sql("UPDATE reward SET stock = stock + 1 WHERE id = {}", order["reward"])
         # Held points come back to pay a debt first: an order cannot shelter points from a clawback.
         await ledger.settle_debt(order["member"], order["price"], settle_key(order_ref(order["id"])),
@@ -53,7 +53,7 @@ async def release_held(member_id: int) -> int:
     """Cancel every held order of a member (who is leaving), in the caller's transaction; how many."""
     await ledger.lock_members([member_id])
     rows = await sql("SELECT * FROM redemption WHERE member = {} AND status = 'held'", member_id)
-    return sum([await _resolve(row, "cancelled", member_id) for row in rows])
+    return sum([await _resolve(row, OrderStatus.CANCELLED, member_id) for row in rows])
 
 
 async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
@@ -65,7 +65,7 @@ async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
         rows = await sql("SELECT * FROM redemption WHERE pickup_code = {}" + clause, code, *args)
         if not rows:
             raise NotFound("order with this pickup code")
-        await _resolve_one(rows[0], "fulfilled", actor.id)
+        await _resolve_one(rows[0], OrderStatus.FULFILLED, actor.id)
         await audit.record(actor.id, "order.fulfil", "order", rows[0]["id"], rows[0]["community"],
                            {"reward": rows[0]["reward"], "price": rows[0]["price"]})
         return rows[0]["id"]
@@ -88,7 +88,7 @@ async def cancel(actor: Actor, order_id: int) -> dict[str, Any]:
     async def run() -> None:
         order = await (scope.one(actor, "redemption", order_id, "order") if actor.is_staff
                        else scope.own(actor, "redemption", order_id, "order"))
-        await _resolve_one(order, "cancelled", actor.id)
+        await _resolve_one(order, OrderStatus.CANCELLED, actor.id)
         if actor.is_staff:
             await audit.record(actor.id, "order.cancel", "order", order_id, order["community"],
                                {"reward": order["reward"], "price": order["price"]})
@@ -105,7 +105,7 @@ async def expire_due(batch: int) -> int:
                          clock.now(), batch)
         for member in sorted({r["member"] for r in rows}):  # members first, as everywhere
             await ledger.lock_members([member])
-        expired = [row for row in rows if await _resolve(row, "expired", None)]
+        expired = [row for row in rows if await _resolve(row, OrderStatus.EXPIRED, None)]
         return len(rows), len(expired)
 
     total = 0

@@ -152,7 +152,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
             member=actor.id, community=actor.community_id, grid=grid_id, item_id=item.id, claimed_item_id=item.id,
             units=report.units, priority=item.priority, description=report.description.strip(), address=report.address.strip()[:200],
             lat=report.lat, lng=report.lng, local_day=now.astimezone(rules.tz).date(), submitted_at=now,
-            status="verified" if auto else "submitted", verified_at=now if auto else None,
+            status=SubmissionStatus.VERIFIED if auto else SubmissionStatus.SUBMITTED, verified_at=now if auto else None,
             rules_version=rules.version, idempotency_key=stored_key, request_hash=request_hash,
             photo_like=like[0] if like else None, photo_distance=like[1] if like else None,
         )).on_conflict(target=Submission.idempotency_key, action="DO NOTHING").returning(Submission.id)

@@ -23,6 +23,7 @@ from points.honours import BOARD_NAMES
 from points.privacy import mask_phone
 from points.scope import REPORTER_ROLES, ROLES, Actor
 from points.tables import Member
+from points.vocabulary import STAFF_ROLES, MemberStatus, Role
 from rules import fields
 
 T = TypeVar("T")
@@ -52,7 +53,7 @@ def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> s
 # ---------------------------------------------------------------------- members
 
 async def create_member(community_id: int, role: str, name: str, phone: str, password: str,
-                        platform: str | None = None, status: str = "active", platform_rider_id: str | None = None,
+                        platform: str | None = None, status: str = MemberStatus.ACTIVE, platform_rider_id: str | None = None,
                         building: str = "") -> int:
     """Insert a member with their ledger accounts; the unique phone is the check for a duplicate."""
     if role not in ROLES:
@@ -102,16 +103,16 @@ async def register(reg: Registration) -> int:
         raise Invalid("invalid_role", "register as rider or resident; staff accounts are made by an admin",
                       field="role")
     platform = rider_id = None
-    if reg.role == "rider":
+    if reg.role == Role.RIDER:
         if reg.platform not in PLATFORMS:
             raise Invalid("invalid_platform", f"platform must be one of {', '.join(PLATFORMS)}", field="platform")
         platform = reg.platform
         rider_id = _text(reg.platform_rider_id or "", "platform_rider_id", fields.PLATFORM_RIDER_ID)
     building = _text(reg.building, "building", fields.BUILDING, required=False)
     community = await communities.community_by_code(reg.community)
-    needs_approval = reg.role == "rider" or community["residents_need_approval"]
+    needs_approval = reg.role == Role.RIDER or community["residents_need_approval"]
     return await create_member(community["id"], reg.role, reg.name, reg.phone, reg.password, platform,
-                               "pending" if needs_approval else "active", rider_id, building)
+                               MemberStatus.PENDING if needs_approval else MemberStatus.ACTIVE, rider_id, building)
 
 
 async def authenticate(phone: str, password: str) -> Actor | None:
@@ -150,7 +151,7 @@ def _actor(row: dict[str, Any]) -> Actor:
 async def session_actor(member_id: int, epoch: int) -> Actor | None:
     """The member a session belongs to, unless a role change or deletion since has ended it."""
     row = await _session_members.submit(member_id)
-    if row is None or row["session_epoch"] != epoch or row["status"] == "deleted":
+    if row is None or row["session_epoch"] != epoch or row["status"] == MemberStatus.DELETED:
         return None
     return _actor(row)
 
@@ -188,9 +189,9 @@ async def _target(actor: Actor, member_id: int) -> dict[str, Any]:
     row = await scope.one(actor, "member", member_id, "member")
     if row["id"] == actor.id:
         raise Forbidden("self_management", "nobody approves, suspends or re-roles themselves")
-    if row["status"] == "deleted" or row["phone"].startswith("svc:"):
+    if row["status"] == MemberStatus.DELETED or row["phone"].startswith("svc:"):
         raise NotFound("member")
-    if actor.role != "admin" and row["role"] not in REPORTER_ROLES:
+    if actor.role != Role.ADMIN and row["role"] not in REPORTER_ROLES:
         raise Forbidden("admin_only", "only an admin manages staff accounts")
     return row
 
@@ -222,7 +223,7 @@ async def phone_to_call(actor: Actor, member_id: int) -> str:
 
     async def run() -> str:
         row = await scope.one(actor, "member", member_id, "member")
-        if row["status"] == "deleted" or row["phone"].startswith("svc:"):
+        if row["status"] == MemberStatus.DELETED or row["phone"].startswith("svc:"):
             raise NotFound("member")
         await audit.record(actor.id, "member.phone_view", "member", member_id, row["community"], {})
         return row["phone"]
@@ -232,10 +233,10 @@ async def phone_to_call(actor: Actor, member_id: int) -> str:
 
 _DECISIONS = {
     # action: (statuses it applies to, the new status, whether a reason is required)
-    "approve": (("pending", "declined"), "active", False),
-    "decline": (("pending",), "declined", True),
-    "suspend": (("active",), "suspended", True),
-    "reinstate": (("suspended",), "active", False),
+    "approve": ((MemberStatus.PENDING, MemberStatus.DECLINED), MemberStatus.ACTIVE, False),
+    "decline": ((MemberStatus.PENDING,), MemberStatus.DECLINED, True),
+    "suspend": ((MemberStatus.ACTIVE,), MemberStatus.SUSPENDED, True),
+    "reinstate": ((MemberStatus.SUSPENDED,), MemberStatus.ACTIVE, False),
 }
 
 
@@ -280,7 +281,7 @@ async def create_staff(actor: Actor, community_id: int, role: str, name: str, ph
                        password: str) -> int:
     """An admin makes a staff member or another admin."""
     scope.require_admin(actor)
-    if role not in ("staff", "admin"):
+    if role not in STAFF_ROLES:
         raise Invalid("invalid_role", "role must be staff or admin", field="role")
     passwords.check_rule(password)
     name, phone, hashed = _text(name, "name", fields.PERSON_NAME), normalise_phone(phone), await passwords.hashed(password)
@@ -288,7 +289,7 @@ async def create_staff(actor: Actor, community_id: int, role: str, name: str, ph
     async def run() -> int:
         if not await sql("SELECT id FROM community WHERE id = {}", community_id):
             raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
-        mid = await _insert_member(community_id, role, name, phone, hashed, None, "active", None, "")
+        mid = await _insert_member(community_id, role, name, phone, hashed, None, MemberStatus.ACTIVE, None, "")
         await audit.record(actor.id, "member.create", "member", mid, community_id, {"role": role})
         return mid
 

@@ -17,7 +17,16 @@ from points.db import sql, write
 from points.errors import Conflict, Forbidden, Invalid
 from points.ledger import DEBT, ISSUANCE, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.scope import REPORTER_ROLES, Actor
-from points.vocabulary import TransferCode, lifetime_key, member_ref, owed_key, reversal_key, submission_ref
+from points.vocabulary import (
+    MemberStatus,
+    SubmissionStatus,
+    TransferCode,
+    lifetime_key,
+    member_ref,
+    owed_key,
+    reversal_key,
+    submission_ref,
+)
 from points.wording import both
 from rules import Rules
 
@@ -64,9 +73,9 @@ async def reverse_award(actor: Actor, submission_id: int, reason: str, note: str
     async def run() -> dict[str, Any]:
         row = await scope.one(actor, "submission", submission_id, "submission")
         scope.not_own_report(actor, row)
-        if row["status"] == "reversed":
+        if row["status"] == SubmissionStatus.REVERSED:
             return {"reversed": 0, "from_balance": 0, "to_debt": 0, "already": True}
-        if row["status"] != "awarded":
+        if row["status"] != SubmissionStatus.AWARDED:
             raise Conflict("not_awarded", f"only an awarded report can be reversed; this one is {row['status']}")
         points = row["points"] or 0
         paid = owed = 0
@@ -107,7 +116,7 @@ async def deduct(actor: Actor, rules: Rules, member_id: int, item_id: str, note:
 
     async def run() -> dict[str, Any]:
         target = await scope.one(actor, "member", member_id, "member")
-        if target["id"] == actor.id or target["role"] not in REPORTER_ROLES or target["status"] == "deleted":
+        if target["id"] == actor.id or target["role"] not in REPORTER_ROLES or target["status"] == MemberStatus.DELETED:
             raise Forbidden("not_deductible", "deductions apply to riders and residents, never to oneself")
         # Under the member's lock, so concurrent retries of one key see each other: the first writes, the rest
         # are answered with what it did.

@@ -18,6 +18,7 @@ from points.intake import require_member_item
 from points.outcomes import REJECT_REASONS
 from points.scope import Actor
 from points.submissions import scoped_submission
+from points.vocabulary import MemberStatus, SubmissionStatus
 from rules import Rules
 
 
@@ -33,30 +34,31 @@ async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | 
     async def run() -> None:
         row = await scoped_submission(actor, submission_id)
         scope.not_own_report(actor, row)
-        if row["status"] not in ("submitted", "awaiting_second"):
+        if row["status"] not in (SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND):
             raise Conflict("already_decided", f"this report is already {row['status']}")
         now = clock.now()
-        if row["status"] == "awaiting_second":
+        if row["status"] == SubmissionStatus.AWAITING_SECOND:
             if item_id and item_id != row["item_id"]:
                 raise Conflict("already_classified", f"the first approver chose {row['item_id']}: approve it as "
                                "that item or reject it", field="item")
             if not await _approve(submission_id, actor.id, now):
                 raise Conflict("second_approver_needed", "a different staff member must give the second approval")
-            await _move(submission_id, "awaiting_second", "verified", row["item_id"], row["priority"], actor, note,
+            await _move(submission_id, SubmissionStatus.AWAITING_SECOND, SubmissionStatus.VERIFIED, row["item_id"], row["priority"], actor, note,
                         now)
             await audit.record(actor.id, "submission.verify", "submission", submission_id, row["community"],
                                {"note": note.strip()[:200], "approval": 2})
             return
         new_item, priority = row["item_id"], row["priority"]
         if item_id and item_id != row["item_id"]:
-            member = Actor(row["member"], row["member_role"], row["community"], "", "active")
+            member = Actor(row["member"], row["member_role"], row["community"], "", MemberStatus.ACTIVE)
             chosen = require_member_item(rules, member, item_id)
             new_item, priority = chosen.id, chosen.priority
         item = rules.item(new_item)
         worth = (item.points if item else 0) * row["units"]
         two = rules.second_approval_over is not None and worth > rules.second_approval_over
         await _approve(submission_id, actor.id, now)
-        await _move(submission_id, "submitted", "awaiting_second" if two else "verified", new_item, priority, actor,
+        await _move(submission_id, SubmissionStatus.SUBMITTED,
+                    SubmissionStatus.AWAITING_SECOND if two else SubmissionStatus.VERIFIED, new_item, priority, actor,
                     note, now)
         details: dict[str, Any] = {"note": note.strip()[:200], "approval": 1}
         if two:

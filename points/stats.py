@@ -14,6 +14,7 @@ from points.errors import checked
 from points.honours import mask_name
 from points.privacy import coarse
 from points.scope import Actor
+from points.vocabulary import SubmissionStatus
 from rules import Rules, fields
 
 
@@ -49,16 +50,16 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
         item = rules.item(r["item_id"])
         per_category[item.category if item else "?"] += 1
         per_grid[r["grid"] or "—"] += 1
-        if r["status"] not in ("submitted", "awaiting_second"):
+        if r["status"] not in (SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND):
             decided += 1
-            if r["status"] != "rejected":
+            if r["status"] != SubmissionStatus.REJECTED:
                 verified += 1
             if r["verified_by"] is not None:
                 tally = by_verifier[r["verified_by"]]
                 tally["decided"] += 1
-                tally["approved"] += r["status"] != "rejected"
+                tally["approved"] += r["status"] != SubmissionStatus.REJECTED
                 tally[("reporter", r["member"])] += 1
-        if r["verified_at"] and r["status"] != "rejected":
+        if r["verified_at"] and r["status"] != SubmissionStatus.REJECTED:
             waits.append((r["verified_at"] - r["submitted_at"]).total_seconds())
     days = []
     day = start.astimezone(rules.tz).date()

@@ -15,6 +15,7 @@ from points.outcomes import outcome
 from points.privacy import coarse
 from points.scope import Actor
 from points.tables import Photo
+from points.vocabulary import SubmissionStatus
 from rules import Item, Rules
 
 
@@ -23,7 +24,7 @@ async def scoped_submission(actor: Actor, submission_id: int) -> dict[str, Any]:
                            select="s.*, m.role AS member_role", prefix="s.")
 
 
-async def queue(actor: Actor, rules: Rules, status: str = "submitted", limit: int = 50, offset: int = 0,
+async def queue(actor: Actor, rules: Rules, status: str = SubmissionStatus.SUBMITTED, limit: int = 50, offset: int = 0,
                 category: str | None = None, grid: str | None = None,
                 priority: str | None = None) -> list[dict[str, Any]]:
     """The staff queue: urgent (P1) items first, then oldest first; optionally one category, grid or priority."""

@@ -15,8 +15,9 @@ from points import audit, clock, ledger, scope
 from points.db import sql, write
 from points.errors import Invalid, NotFound
 from points.scope import Actor
+from points.vocabulary import MemberStatus, Role
 
-TOKEN_ROLES = ("rider", "resident", "staff")
+TOKEN_ROLES = (Role.RIDER, Role.RESIDENT, Role.STAFF)
 PREFIX = "jft_"
 
 
@@ -82,4 +83,4 @@ async def actor_for(token: str) -> Actor | None:
     if not rows:
         return None
     r = rows[0]
-    return Actor(id=r["id"], role=r["role"], community_id=r["community"], name=r["name"], status="active")
+    return Actor(id=r["id"], role=r["role"], community_id=r["community"], name=r["name"], status=MemberStatus.ACTIVE)

@@ -23,6 +23,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from points import members, tokens
+from points.vocabulary import REPORTER_ROLES, STAFF_ROLES, Role
 from web.sessions import CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok, session_id
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -82,6 +83,6 @@ def requires_role(*roles: str):
     return guard
 
 
-staff_only = requires_role("staff", "admin")
-admin_only = requires_role("admin")
-reporters_only = requires_role("rider", "resident")
+staff_only = requires_role(*STAFF_ROLES)
+admin_only = requires_role(Role.ADMIN)
+reporters_only = requires_role(*REPORTER_ROLES)

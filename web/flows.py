@@ -12,6 +12,7 @@ from points import intake, jobs, review
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
+from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web.limits import Limiter, client_ip
 
@@ -29,7 +30,7 @@ async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher
     await limiter.hit("submit_member", str(request.user.id))
     await limiter.hit("submit_ip", client_ip(request))
     view, created = await intake.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
-    if created and view["status"] == "verified":
+    if created and view["status"] == SubmissionStatus.VERIFIED:
         await award_soon(dispatcher, view["id"])
     return view, created
 

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from points import members, reversals
+from points.vocabulary import MemberStatus
 from rules import Rules
 from web.auth import staff_only
 from web.schemas import (
@@ -25,8 +26,6 @@ from web.schemas import (
     limit_query,
 )
 
-Status = Literal["pending", "active", "declined", "suspended", "deleted"]
-
 
 class MembersController(Controller):
     path = "/api/v1/staff/members"
@@ -34,7 +33,7 @@ class MembersController(Controller):
     guards = [staff_only]
 
     @get("/", operation_id="members")
-    async def listing(self, request: Request, status: FromQuery[Status | None] = None,
+    async def listing(self, request: Request, status: FromQuery[MemberStatus | None] = None,
                       limit: limit_query(500) = 100,
                       offset: Offset = 0) -> list[MemberOut]:
         return msgspec.convert(await members.listing(request.user, status, limit, offset), list[MemberOut])

@@ -9,6 +9,7 @@ from litestar.response import Redirect, Template
 
 from points import audit, members, tokens
 from points.errors import DomainError
+from points.vocabulary import Role
 from rules import Rules, fields
 from web.auth import admin_only
 from web.pages import act, back, form, form_number, problem, render
@@ -27,7 +28,7 @@ class AdminPages(Controller):
     @get("/members")
     async def member_list(self, request: Request, status: FromQuery[str | None] = None) -> Template:
         return render(request, "admin_members.html", rows=await members.listing(request.user, status, 500, 0),
-                      roles=("rider", "resident", "staff", "admin"))
+                      roles=tuple(Role))
 
     @post("/members/{member_id:int}/role", status_code=303)
     async def set_role(self, request: Request, member_id: IdPath) -> Redirect:

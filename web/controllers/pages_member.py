@@ -27,6 +27,7 @@ from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
+from points.vocabulary import OrderStatus
 from rules import Rules, fields
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
@@ -59,7 +60,7 @@ class MemberPages(Controller):
                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
                       expiring=(await expiry.upcoming(rules, actor.id))[:1], recent=recent,
                       news=await notices.since_last_visit(actor, rules),
-                      orders=[o for o in await orders.my_orders(actor, 5) if o["status"] == "held"])
+                      orders=[o for o in await orders.my_orders(actor, 5) if o["status"] == OrderStatus.HELD])
 
     @get("/report", guards=[reporters_only])
     async def report_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:

@@ -17,13 +17,12 @@ from points import counter, intake, members, reversals, review, rewards, stats, 
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
+from points.vocabulary import MemberStatus, Role, SubmissionStatus
 from rules import Rules, fields
 from web import flows
 from web.auth import staff_only
 from web.pages import act, back, form, form_number, problem, render
 from web.schemas import IdPath
-
-Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
 
 
 class StaffPages(Controller):
@@ -32,13 +31,13 @@ class StaffPages(Controller):
     guards = [staff_only]
 
     @get("/queue")
-    async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[Status] = "submitted",
+    async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[SubmissionStatus] = SubmissionStatus.SUBMITTED,
                     category: FromQuery[str | None] = None, grid: FromQuery[str | None] = None,
                     priority: FromQuery[Literal["P1", "P2", "P3"] | None] = None) -> Template:
         rows = await submissions.queue(request.user, rules, status, 100, 0, category, grid, priority)
         return render(request, "staff_queue.html", rows=rows, rules=rules, status=status, category=category or "",
                       grid=grid or "", priority=priority or "", grids=await intake.grids(request.user.community_id)
-                      if request.user.role != "admin" else [])
+                      if request.user.role != Role.ADMIN else [])
 
     @get("/submissions/{submission_id:int}")
     async def one(self, request: Request, submission_id: IdPath, rules: NamedDependency[Rules]) -> Template:
@@ -66,8 +65,7 @@ class StaffPages(Controller):
         return await act(call, "/staff/queue", f"{action}ed", f"/staff/submissions/{submission_id}")
 
     @get("/members")
-    async def member_list(self, request: Request, status: FromQuery[Literal["pending", "active", "declined",
-                                                                             "suspended"]] = "pending") -> Template:
+    async def member_list(self, request: Request, status: FromQuery[MemberStatus] = MemberStatus.PENDING) -> Template:
         return render(request, "staff_members.html", rows=await members.listing(request.user, status, 200, 0),
                       status=status)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -11,12 +9,11 @@ from litestar.params import FromQuery, JSONBody
 
 from points import reversals, review, submissions
 from points.dispatch import Dispatcher
+from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web import flows
 from web.auth import staff_only
 from web.schemas import IdPath, Offset, RejectIn, ReverseIn, ReverseOut, SubmissionOut, VerifyIn, limit_query
-
-Status = Literal["submitted", "awaiting_second", "verified", "rejected", "awarded", "reversed"]
 
 
 class StaffController(Controller):
@@ -25,7 +22,7 @@ class StaffController(Controller):
     guards = [staff_only]
 
     @get("/submissions", operation_id="staffQueue")
-    async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[Status] = "submitted",
+    async def queue(self, request: Request, rules: NamedDependency[Rules], status: FromQuery[SubmissionStatus] = SubmissionStatus.SUBMITTED,
                     limit: limit_query(200) = 50,
                     offset: Offset = 0) -> list[SubmissionOut]:
         views = await submissions.queue(request.user, rules, status, limit, offset)
