@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -155,6 +156,11 @@ def main() -> int:
     parser.add_argument("--pgbench-clients", type=int, default=16)
     args = parser.parse_args()
     members, big, drop = 5000, 10_000_000, 10
+    missing = [tool for tool in ("wrk", "pgbench") if shutil.which(tool) is None]
+    if missing:
+        print(f"bench-rush needs {' and '.join(missing)}: sudo apt-get install {' '.join(missing)}"
+              .replace("pgbench", "postgresql-client"), file=sys.stderr)
+        return 2
 
     print(f"machine: {os.cpu_count()} cores; PostgreSQL at {httpx.URL(ADMIN_URL).host}; Redis at {REDIS_URL}")
     raw = asyncio.run(raw_sql_rate(members, args.pgbench_clients, args.seconds))
