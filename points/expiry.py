@@ -21,6 +21,7 @@ from typing import Any
 from points import clock, ledger
 from points.db import lock_rows_sql, marks, sql, write
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key
+from points.scope import Actor
 from points.vocabulary import TransferCode, expired_lot, expiry_key, lot_ref
 from points.wording import both
 from rules import Rules
@@ -85,9 +86,9 @@ async def _account_lots(rules: Rules, account_id: int) -> tuple[list[Lot], int]:
     return lots_from(rules, account_id, transfers), (transfers[-1]["id"] if transfers else 0)
 
 
-async def upcoming(rules: Rules, member_id: int) -> list[dict[str, Any]]:
-    """What the member's spendable points expire, and when, soonest first."""
-    rows = await sql("SELECT id FROM account WHERE key = {}", ledger.member_account_key(SPENDABLE, member_id))
+async def upcoming(rules: Rules, member: Actor) -> list[dict[str, Any]]:
+    """What the acting member's own spendable points expire, and when, soonest first."""
+    rows = await sql("SELECT id FROM account WHERE key = {}", ledger.member_account_key(SPENDABLE, member.id))
     if not rows:
         return []
     by_date: dict[datetime, int] = defaultdict(int)

@@ -24,9 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from points import clock
+from points import clock, scope
 from points.db import lock_rows_sql, marks, sql, values_list
 from points.errors import InsufficientPoints, TransferMismatch
+from points.scope import Actor
 from points.vocabulary import MEMBER_KINDS, MINTING_KINDS, AccountKind, TransferCode, account_key
 from points.wording import both
 
@@ -163,15 +164,17 @@ async def settle_debt(member_id: int, up_to: int, key: str, ref: str) -> int:
     return max(amount, 0)
 
 
-async def balances(member_id: int) -> dict[str, int]:
-    rows = await sql("SELECT kind, balance FROM account WHERE member = {}", member_id)
+async def balances(member: Actor) -> dict[str, int]:
+    """The acting member's own balances (debt as the points owed)."""
+    where, args = scope.mine(member)
+    rows = await sql("SELECT kind, balance FROM account WHERE true" + where, *args)
     found = {r["kind"]: r["balance"] for r in rows}
     return {SPENDABLE: found.get(SPENDABLE, 0), LIFETIME: found.get(LIFETIME, 0), DEBT: -found.get(DEBT, 0)}
 
 
-async def history(member_id: int, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
-    """The member's spendable-account transfers, newest first, signed from the member's side."""
-    args: list[Any] = [member_account_key(SPENDABLE, member_id)]
+async def history(member: Actor, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+    """The acting member's own spendable-account transfers, newest first, signed from the member's side."""
+    args: list[Any] = [member_account_key(SPENDABLE, member.id)]
     before = ""
     if before_id is not None:
         before, args = " AND t.id < {}", [*args, before_id]

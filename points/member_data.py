@@ -33,9 +33,9 @@ async def export(actor: Actor) -> dict[str, Any]:
     mid = actor.id
     return {
         "exported_at": clock.now(),
-        "member": await members.profile(mid),
-        "balance": await ledger.balances(mid),
-        "transfers": await ledger.history(mid, limit=1_000_000),
+        "member": await members.profile(actor),
+        "balance": await ledger.balances(actor),
+        "transfers": await ledger.history(actor, limit=1_000_000),
         "submissions": await sql("SELECT id, item_id, claimed_item_id, units, description, address, lat, lng, "
                                  "status, submitted_at, points, awarded_at, reject_reason, reverse_reason "
                                  "FROM submission WHERE member = {} ORDER BY id", mid),

@@ -173,10 +173,11 @@ async def epoch(member_id: int) -> int:
     return (await sql("SELECT session_epoch FROM member WHERE id = {}", member_id))[0]["session_epoch"]
 
 
-async def profile(member_id: int) -> dict[str, Any]:
+async def profile(member: Actor) -> dict[str, Any]:
+    """The acting member's own profile, with their community."""
     rows = await sql("SELECT m.id, m.name, m.role, m.phone, m.platform, m.platform_rider_id, m.building, m.status, "
                      "m.status_reason, m.board_name, c.id AS community_id, c.code AS community_code, c.name AS community_name "
-                     "FROM member m JOIN community c ON c.id = m.community WHERE m.id = {}", member_id)
+                     "FROM member m JOIN community c ON c.id = m.community WHERE m.id = {}", member.id)
     return rows[0]
 
 

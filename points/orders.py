@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from points import clock, idempotency, ledger
+from points import clock, idempotency, ledger, scope
 from points.batching import Batcher
 from points.db import lock_rows_sql, marks, sql, write
 from points.errors import Conflict, DomainError, NotFound, checked
@@ -243,6 +243,7 @@ def _order_view(o: dict[str, Any], reward: dict[str, Any]) -> dict[str, Any]:
 
 
 async def my_orders(actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-    ids = await sql("SELECT id FROM redemption WHERE member = {} ORDER BY id DESC LIMIT {}", actor.id, limit)
+    where, args = scope.mine(actor)
+    ids = await sql("SELECT id FROM redemption WHERE true" + where + " ORDER BY id DESC LIMIT {}", *args, limit)
     return [await order_view(r["id"]) for r in ids]
 

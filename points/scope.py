@@ -76,6 +76,11 @@ def not_own_report(actor: Actor, report: dict[str, Any]) -> None:
         raise Forbidden("self_verification", "nobody decides on their own report")
 
 
+def mine(actor: Actor, column: str = "member") -> tuple[str, list[Any]]:
+    """An ``AND <column> = …`` restriction to the acting member's own rows, and its arguments."""
+    return f" AND {column} = {{}}", [actor.id]
+
+
 async def own(actor: Actor, source: str, object_id: int, what: str | None = None) -> dict[str, Any]:
     """The row `object_id` of `source` if it is the acting member's own (its `member` column); else 404."""
     rows = await sql(f"SELECT * FROM {source} WHERE id = {{}} AND member = {{}}", object_id, actor.id)

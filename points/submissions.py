@@ -52,16 +52,14 @@ async def member_view(actor: Actor, rules: Rules, submission_id: int) -> dict[st
     """A submission as its reporter, or staff of its community, may see it; 404 for anyone else."""
     if actor.is_staff:
         return await staff_view(actor, rules, submission_id)
-    rows = await sql("SELECT s.* FROM submission s WHERE s.id = {} AND s.member = {}", submission_id, actor.id)
-    if not rows:
-        raise NotFound("submission")
-    return await _view(rules, rows[0], precise=False)
+    return await _view(rules, await scope.own(actor, "submission", submission_id), precise=False)
 
 
 async def mine(actor: Actor, rules: Rules, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
-    before, args = ("", []) if before_id is None else (" AND s.id < {}", [before_id])
-    rows = await sql("SELECT s.* FROM submission s WHERE s.member = {}" + before + " ORDER BY s.id DESC LIMIT {}",
-                     actor.id, *args, limit)
+    where, args = scope.mine(actor, "s.member")
+    if before_id is not None:
+        where, args = where + " AND s.id < {}", [*args, before_id]
+    rows = await sql("SELECT s.* FROM submission s WHERE true" + where + " ORDER BY s.id DESC LIMIT {}", *args, limit)
     return await _views(rules, rows, precise=False)
 
 

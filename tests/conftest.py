@@ -35,7 +35,7 @@ from harness import (
     start_server,
     wait_for,
 )
-from makers import G1, Community, grant, near, new_phone, next_code, photo, requires_rq, signed_in
+from makers import G1, Community, as_member, grant, near, new_phone, next_code, photo, requires_rq, signed_in
 from points import communities, members
 from points.demo import GRIDS
 
@@ -109,6 +109,6 @@ def jpeg() -> bytes:
     return photo()
 
 
-__all__ = ["G1", "LEG", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
+__all__ = ["G1", "LEG", "as_member", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
            "User", "free_port", "grant", "near", "new_phone", "personal_data", "photo", "python", "requires_rq", "run",
            "signed_in", "start_server", "user_from", "wait_for"]

@@ -14,9 +14,15 @@ from client import User
 from harness import LEG, run
 from points import db, ledger
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
+from points.scope import Actor
 
 _phones = itertools.count(int(time.time() * 10) % 10**7 * 10)
 _codes = itertools.count(1)
+
+
+def as_member(member_id: int, role: str = "rider") -> Actor:
+    """The member whose own rows (balances, history) a test reads, as the domain wants them: an actor."""
+    return Actor(member_id, role, 0, "", "active")
 
 
 def next_code() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from conftest import ROOT, grant, near, python, run
+from conftest import ROOT, as_member, grant, near, python, run
 from points import clock, counter, db, expiry, ledger, orders, rewards, schemes
 from points.ledger import SPENDABLE, TransferSpec, member_account_key
 from points.scope import Actor
@@ -17,7 +17,7 @@ AFTER_30_DAYS = parse_rules(DEFAULT.replace('policy = "end_of_next_year"', 'poli
 
 
 def spendable(member_id: int) -> int:
-    return run(ledger.balances(member_id))[SPENDABLE]
+    return run(ledger.balances(as_member(member_id)))[SPENDABLE]
 
 
 def lots(member_id: int, rules=AFTER_30_DAYS) -> list[expiry.Lot]:
@@ -70,7 +70,7 @@ def test_held_points_never_expire_and_come_back_with_their_date(community):
     later = lot.expires_at + timedelta(days=1)
     run(expiry.expire_points(AFTER_30_DAYS, now=later))
     assert spendable(member.id) == 0
-    assert run(ledger.balances(member.id)) == {"spendable": 0, "lifetime": 0, "debt": 0}
+    assert run(ledger.balances(as_member(member.id))) == {"spendable": 0, "lifetime": 0, "debt": 0}
     run(counter.cancel(actor, order["id"]))
     [back] = lots(member.id)
     assert (back.amount, back.expires_at) == (400, lot.expires_at)  # the original lot's date, not a new one

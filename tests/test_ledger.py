@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import near, python, run
+from conftest import as_member, near, python, run
 from points import db, ledger
 from points.errors import InsufficientPoints, TransferMismatch
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
@@ -39,7 +39,7 @@ def test_a_key_replayed_with_other_fields_is_refused(community):
     assert run(db.write(lambda: ledger.post([spec]))) == set()
     with pytest.raises(TransferMismatch):
         run(db.write(lambda: ledger.post([TransferSpec(spec.key, issuance, spendable, 4, "test", "grant", "")])))
-    assert run(ledger.balances(community.residents[0].id))["spendable"] == 3
+    assert run(ledger.balances(as_member(community.residents[0].id)))["spendable"] == 3
 
 
 @pytest.mark.parametrize("statement", [

@@ -232,7 +232,7 @@ class LedgerModel(RuleBasedStateMachine):
         if not hasattr(self, "members"):
             return
         for member in self.members:
-            got = self.loop(ledger.balances(member.id))
+            got = self.loop(ledger.balances(self.actor(member)))
             hold = self.loop(db.sql("SELECT balance FROM account WHERE key = {}",
                                     ledger.member_account_key(HOLD, member.id)))[0]["balance"]
             assert (got[SPENDABLE], got[LIFETIME], got[DEBT], hold) == (

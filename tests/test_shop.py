@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import LEG, ROOT, User, grant, python, run, signed_in
+from conftest import LEG, ROOT, User, as_member, grant, python, run, signed_in
 from points import clock, ledger, passwords, rewards
 from points.scope import Actor
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
@@ -240,7 +240,7 @@ def test_the_rush_never_oversells(api, community):
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"sold_out"}
     assert stock(helmet) == 0
     assert run(Redemption.count().where(Redemption.reward == helmet)) == 10
-    balances = [run(ledger.balances(r.id))["spendable"] for r in riders]
+    balances = [run(ledger.balances(as_member(r.id)))["spendable"] for r in riders]
     assert sorted(balances)[:10] == [200] * 10 and min(balances) >= 0
 
 
@@ -253,7 +253,7 @@ def test_one_member_cannot_double_spend(api, community):
     with ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(lambda rid: order(api, rider, rid), rids))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 19
-    assert run(ledger.balances(rider.id))["spendable"] == 10
+    assert run(ledger.balances(as_member(rider.id)))["spendable"] == 10
     assert run(Redemption.count().where(Redemption.member == rider.id)) == 1
 
 
@@ -291,8 +291,8 @@ def test_orders_placed_together_are_each_decided_on_their_own(api, community):
         assert sorted(r.status_code for r in by_member[rider.id]) == [200, 200, 201]
         assert len({r.json()["id"] for r in by_member[rider.id]}) == 1
     assert (stock(helmet), stock(gloves)) == (0, 30 - 5 - 5)
-    assert [run(ledger.balances(m.id))["spendable"] for m in poor] == [100] * 5
-    assert sorted(run(ledger.balances(m.id))["spendable"] for m in buyers) == [200] * 10 + [1000] * 5
+    assert [run(ledger.balances(as_member(m.id)))["spendable"] for m in poor] == [100] * 5
+    assert sorted(run(ledger.balances(as_member(m.id)))["spendable"] for m in buyers) == [200] * 10 + [1000] * 5
     placed = run(Redemption.select(Redemption.created_at).where(Redemption.member.is_in(
         [m.id for m in buyers + retriers])))
     assert len(placed) == 15

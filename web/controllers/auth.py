@@ -18,16 +18,16 @@ from web.schemas import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, Registe
 from web.sessions import Session, session_cookies
 
 
-async def _session_out(session: Session | None, member_id: int | None) -> SessionOut:
-    if session is None or member_id is None:
+async def _session_out(session: Session | None, actor: Actor | None) -> SessionOut:
+    if session is None or actor is None:
         return SessionOut(member=None, csrf_token=None, expires_in_seconds=None)
-    return SessionOut(member=Profile(**await members.profile(member_id)), csrf_token=session.csrf,
+    return SessionOut(member=Profile(**await members.profile(actor)), csrf_token=session.csrf,
                       expires_in_seconds=session.absolute)
 
 
 async def sign_in(request: Request, state: State, actor: Actor, status_code: int = 200) -> Response[SessionOut]:
     session, cookies = await signin.start_session(request, state, actor)
-    return Response(await _session_out(session, actor.id), cookies=cookies, status_code=status_code)
+    return Response(await _session_out(session, actor), cookies=cookies, status_code=status_code)
 
 
 class AuthController(Controller):
@@ -62,7 +62,7 @@ class AuthController(Controller):
     async def session(self, request: Request) -> SessionOut:
         """Who this session is and its CSRF token (all null when not logged in)."""
         return await _session_out(request.auth if isinstance(request.auth, Session) else None,
-                                  request.user.id if request.user else None)
+                                  request.user)
 
     @post("/logout", operation_id="logout", status_code=204)
     async def logout(self, request: Request, state: State) -> Response[None]:

@@ -31,15 +31,15 @@ class MeController(Controller):
 
     @get("/", operation_id="me")
     async def me(self, request: Request, rules: NamedDependency[Rules]) -> Me:
-        balance = await ledger.balances(request.user.id)
+        balance = await ledger.balances(request.user)
         lifetime = balance[ledger.LIFETIME]
-        return Me(member=Profile(**await members.profile(request.user.id)), balance=Balance(**balance),
+        return Me(member=Profile(**await members.profile(request.user)), balance=Balance(**balance),
                   stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
 
     @get("/history", operation_id="myHistory")
     async def history(self, request: Request, limit: limit_query(200) = 50,
                       before: IdQuery = None) -> list[HistoryEntry]:
-        rows = await ledger.history(request.user.id, limit, before)
+        rows = await ledger.history(request.user, limit, before)
         return msgspec.convert(rows, list[HistoryEntry], from_attributes=True)
 
     @get("/submissions", operation_id="mySubmissions")
@@ -50,7 +50,7 @@ class MeController(Controller):
 
     @get("/expiring", operation_id="myExpiringPoints")
     async def expiring(self, request: Request, rules: NamedDependency[Rules]) -> list[Expiring]:
-        return msgspec.convert(await expiry.upcoming(rules, request.user.id), list[Expiring])
+        return msgspec.convert(await expiry.upcoming(rules, request.user), list[Expiring])
 
     @get("/export", operation_id="myData")
     async def export(self, request: Request) -> Response[dict]:

@@ -51,14 +51,14 @@ class MemberPages(Controller):
         actor = request.user
         if actor.is_staff:
             return render(request, "staff_home.html")
-        balance = await ledger.balances(actor.id)
+        balance = await ledger.balances(actor)
         recent = await submissions.mine(actor, rules, limit=5)
         board = await honours.board(rules, actor.community_id)
         rank = next((r["rank"] for r in board if r["member"] == actor.id), None)
-        return render(request, "home.html", profile=await members.profile(actor.id), balance=balance,
+        return render(request, "home.html", profile=await members.profile(actor), balance=balance,
                       stars=honours.stars(rules, balance["lifetime"]),
                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
-                      expiring=(await expiry.upcoming(rules, actor.id))[:1], recent=recent,
+                      expiring=(await expiry.upcoming(rules, actor))[:1], recent=recent,
                       news=await notices.since_last_visit(actor, rules),
                       orders=[o for o in await orders.my_orders(actor, 5) if o["status"] == OrderStatus.HELD])
 
@@ -95,14 +95,14 @@ class MemberPages(Controller):
 
     @get("/points")
     async def points(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        return render(request, "points.html", history=await ledger.history(request.user.id, 100),
-                      balance=await ledger.balances(request.user.id),
-                      expiring=await expiry.upcoming(rules, request.user.id))
+        return render(request, "points.html", history=await ledger.history(request.user, 100),
+                      balance=await ledger.balances(request.user),
+                      expiring=await expiry.upcoming(rules, request.user))
 
     @get("/shop")
     async def shop_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
         return render(request, "shop.html", rewards=await rewards.catalogue_for(request.user, rules.tz),
-                      balance=await ledger.balances(request.user.id))
+                      balance=await ledger.balances(request.user))
 
     @post("/shop/{reward_id:int}", guards=[reporters_only], status_code=303)
     async def order(self, request: Request, reward_id: IdPath, rules: NamedDependency[Rules]) -> Redirect:
@@ -121,7 +121,7 @@ class MemberPages(Controller):
 
     @get("/account")
     async def account(self, request: Request) -> Template:
-        return render(request, "account.html", profile=await members.profile(request.user.id),
+        return render(request, "account.html", profile=await members.profile(request.user),
                       choices=honours.BOARD_NAMES)
 
     @post("/account", status_code=303)
@@ -135,6 +135,6 @@ class MemberPages(Controller):
             await member_data.delete(request.user, str((await request.form()).get("password", "")))
         except DomainError as exc:
             return render(request, "account.html", http_status=exc.status, error=problem(request, exc),
-                          profile=await members.profile(request.user.id), choices=honours.BOARD_NAMES)
+                          profile=await members.profile(request.user), choices=honours.BOARD_NAMES)
         await state.sessions.end(request.auth.sid)
         return back("/login", "deleted")
