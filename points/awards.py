@@ -109,8 +109,8 @@ async def _usage(rules: Rules, members: list[int], since: date) -> Usage:
     usage = Usage()
     rows = await sql(
         "SELECT member, item_id, local_day, SUM(units) AS units, SUM(points) AS points FROM submission "
-        f"WHERE status = 'awarded' AND points > 0 AND local_day >= {{}} AND member IN ({marks(members)}) "
-        "GROUP BY member, item_id, local_day", since, *members)
+        f"WHERE status = {{}} AND points > 0 AND local_day >= {{}} AND member IN ({marks(members)}) "
+        "GROUP BY member, item_id, local_day", SubmissionStatus.AWARDED, since, *members)
     for r in rows:
         item = rules.item(r["item_id"])
         day = r["local_day"] if isinstance(r["local_day"], date) else date.fromisoformat(r["local_day"])
@@ -124,8 +124,8 @@ async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) ->
     async def run() -> int:
         only = f" AND id IN ({marks(ids)})" if ids else ""
         rows = await sql("SELECT id, member, community, item_id, units, local_day FROM submission "
-                         f"WHERE status = 'verified'{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
-                         *(ids or []), limit)
+                         f"WHERE status = {{}}{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
+                         SubmissionStatus.VERIFIED, *(ids or []), limit)
         if not rows:
             return 0
         candidates = [Candidate(r["id"], r["member"], r["community"], r["item_id"], r["units"],
@@ -148,10 +148,10 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
     values, args = values_list([(d.id, d.points, d.note) for d in decisions], ("INTEGER", "INTEGER", "TEXT"))
     updated = await sql(
         f"WITH v(id, points, note) AS (VALUES {values}) "
-        "UPDATE submission SET status = 'awarded', points = v.points, award_note = v.note, "
+        "UPDATE submission SET status = {}, points = v.points, award_note = v.note, "
         "award_rules_version = {}, awarded_at = {} FROM v "
-        "WHERE submission.id = v.id AND submission.status = 'verified' RETURNING submission.id",
-        *args, rules.version, now)
+        "WHERE submission.id = v.id AND submission.status = {} RETURNING submission.id",
+        *args, SubmissionStatus.AWARDED, rules.version, now, SubmissionStatus.VERIFIED)
     if len(updated) != len(decisions):
         raise RuntimeError("a submission in the batch changed state under its lock")
 
@@ -219,7 +219,8 @@ async def reconcile_awards() -> list[str]:
 
     Plain scans compared here, so the check stays linear whatever the planner believes.
     """
-    rows = await sql("SELECT id, points, status FROM submission WHERE status IN ('awarded', 'reversed')")
+    rows = await sql("SELECT id, points, status FROM submission WHERE status IN ({}, {})", SubmissionStatus.AWARDED,
+                     SubmissionStatus.REVERSED)
     awarded = {r["id"]: r["points"] or 0 for r in rows}
     reversed_ = {r["id"] for r in rows if r["status"] == SubmissionStatus.REVERSED}
     paid: dict[int, int] = {}

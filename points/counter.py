@@ -8,20 +8,28 @@ from __future__ import annotations
 from typing import Any
 
 from points import audit, clock, ledger, scope
-from points.db import sql, write
+from points.db import marks, sql, write
 from points.errors import Conflict, NotFound
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.orders import order_view
 from points.scope import Actor
-from points.vocabulary import AccountKind, OrderStatus, TransferCode, order_ref, order_resolve_key, settle_key
+from points.vocabulary import (
+    TAKEN_ORDERS,
+    AccountKind,
+    OrderStatus,
+    TransferCode,
+    order_ref,
+    order_resolve_key,
+    settle_key,
+)
 
 
 async def _resolve(order: dict[str, Any], status: str, actor_id: int | None) -> bool:
     """Move a held order to `status` and settle its hold, in the caller's transaction (which holds the
     member's lock); False if the order was no longer held."""
     done = await sql("UPDATE redemption SET status = {}, resolved_at = {}, resolved_by = {} "
-                     "WHERE id = {} AND status = 'held' RETURNING id", status, clock.now(), actor_id,
-                     order["id"])
+                     "WHERE id = {} AND status = {} RETURNING id", status, clock.now(), actor_id,
+                     order["id"], OrderStatus.HELD)
     if not done:
         return False
     keys = {"hold": member_account_key(HOLD, order["member"]),
@@ -52,7 +60,7 @@ async def _resolve_one(order: dict[str, Any], status: str, actor_id: int | None)
 async def release_held(member_id: int) -> int:
     """Cancel every held order of a member (who is leaving), in the caller's transaction; how many."""
     await ledger.lock_members([member_id])
-    rows = await sql("SELECT * FROM redemption WHERE member = {} AND status = 'held'", member_id)
+    rows = await sql("SELECT * FROM redemption WHERE member = {} AND status = {}", member_id, OrderStatus.HELD)
     return sum([await _resolve(row, OrderStatus.CANCELLED, member_id) for row in rows])
 
 
@@ -101,8 +109,8 @@ async def expire_due(batch: int) -> int:
     """Expire held orders past their pickup window, up to `batch` per transaction; return how many."""
 
     async def run() -> tuple[int, int]:
-        rows = await sql("SELECT * FROM redemption WHERE status = 'held' AND expires_at < {} ORDER BY id LIMIT {}",
-                         clock.now(), batch)
+        rows = await sql("SELECT * FROM redemption WHERE status = {} AND expires_at < {} ORDER BY id LIMIT {}",
+                         OrderStatus.HELD, clock.now(), batch)
         for member in sorted({r["member"] for r in rows}):  # members first, as everywhere
             await ledger.lock_members([member])
         expired = [row for row in rows if await _resolve(row, OrderStatus.EXPIRED, None)]
@@ -122,14 +130,14 @@ async def reconcile() -> list[str]:
     for r in await sql(
             "SELECT r.id, r.code, r.community, r.stock, "
             "COALESCE((SELECT SUM(quantity) FROM stock_movement WHERE reward = r.id), 0) AS shelved, "
-            "(SELECT COUNT(*) FROM redemption WHERE reward = r.id AND status IN ('held', 'fulfilled')) AS taken "
-            "FROM reward r"):
+            f"(SELECT COUNT(*) FROM redemption WHERE reward = r.id AND status IN ({marks(TAKEN_ORDERS)})) AS taken "
+            "FROM reward r", *TAKEN_ORDERS):
         if r["stock"] != r["shelved"] - r["taken"]:
             problems.append(f"reward {r['code']} of community {r['community']}: stock {r['stock']} but "
                             f"{r['shelved']} shelved and {r['taken']} ordered")
     for r in await sql(
             "SELECT a.key, a.balance, CAST(COALESCE((SELECT SUM(price) FROM redemption o WHERE o.member = a.member "
-            "AND o.status = 'held'), 0) AS BIGINT) AS held FROM account a WHERE a.kind = {}", HOLD):
+            "AND o.status = {}), 0) AS BIGINT) AS held FROM account a WHERE a.kind = {}", OrderStatus.HELD, HOLD):
         if r["balance"] != r["held"]:
             problems.append(f"account {r['key']}: holds {r['balance']} but the member's open orders cost {r['held']}")
     return problems

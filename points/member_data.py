@@ -22,7 +22,7 @@ from points.errors import Forbidden
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec
 from points.privacy import PUBLIC_DECIMALS, deleted_phone
 from points.scope import Actor
-from points.vocabulary import TransferCode, forfeit_key, member_ref
+from points.vocabulary import MemberStatus, SubmissionStatus, TransferCode, forfeit_key, member_ref
 from points.wording import both, pair
 
 DELETED_NAME = pair("member", "deleted_name")[0]
@@ -63,11 +63,14 @@ async def _coarsen_places(where: str, *args: Any) -> int:
     return len(changed)
 
 
+SETTLED = (SubmissionStatus.AWARDED, SubmissionStatus.REJECTED, SubmissionStatus.REVERSED)  # nothing left to check on site
+
+
 async def coarsen_old_places(days: int) -> int:
     """Round the places of reports settled more than `days` ago (submitted before then, that is)."""
     cutoff = clock.now() - timedelta(days=days)
     return await write(lambda: _coarsen_places(
-        "submitted_at < {} AND status IN ('awarded', 'rejected', 'reversed')", cutoff))
+        "submitted_at < {} AND status IN ({}, {}, {})", cutoff, *SETTLED))
 
 
 async def delete(actor: Actor, password: str) -> None:
@@ -87,8 +90,8 @@ async def delete(actor: Actor, password: str) -> None:
                                             member_ref(mid))])
         old_phone = (await sql("SELECT phone FROM member WHERE id = {}", mid))[0]["phone"]
         await sql("UPDATE member SET name = {}, phone = {}, password_hash = '!', platform_rider_id = NULL, "
-                  "building = '', status = 'deleted', status_reason = '', session_epoch = session_epoch + 1 "
-                  "WHERE id = {} RETURNING id", DELETED_NAME, deleted_phone(mid), mid)
+                  "building = '', status = {}, status_reason = '', session_epoch = session_epoch + 1 "
+                  "WHERE id = {} RETURNING id", DELETED_NAME, deleted_phone(mid), MemberStatus.DELETED, mid)
         await sql("UPDATE submission SET address = '' WHERE member = {} RETURNING id", mid)
         await _coarsen_places("member = {}", mid)
         await sql("DELETE FROM one_time_code WHERE phone = {} RETURNING id", old_phone)

@@ -122,7 +122,7 @@ async def authenticate(phone: str, password: str) -> Actor | None:
     except Invalid:
         await passwords.matches(password, passwords.DUMMY_HASH)
         return None
-    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> 'deleted'", phone)
+    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> {}", phone, MemberStatus.DELETED)
     if not rows:
         await passwords.matches(password, passwords.DUMMY_HASH)
         return None
@@ -138,8 +138,8 @@ async def authenticate_id(member_id: int, password: str) -> bool:
 
 async def by_phone(phone: str) -> Actor | None:
     """The member who may receive a login code on this number (any but deleted ones)."""
-    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> 'deleted' AND phone NOT LIKE 'svc:%'",
-                     phone)
+    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> {} AND phone NOT LIKE 'svc:%'",
+                     phone, MemberStatus.DELETED)
     return _actor(rows[0]) if rows else None
 
 

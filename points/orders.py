@@ -24,7 +24,7 @@ from points.ledger import HOLD, SPENDABLE, TransferSpec
 from points.rewards import availability, period_of
 from points.scope import Actor
 from points.tables import Redemption
-from points.vocabulary import OrderStatus, TransferCode, order_hold_key, order_ref
+from points.vocabulary import TAKEN_ORDERS, OrderStatus, TransferCode, order_hold_key, order_ref
 from rules import fields
 
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at a counter
@@ -186,7 +186,8 @@ async def _taken_this_period(asks: list[_Ask], rewards: dict[int, dict[str, Any]
     rows = await sql(
         "SELECT member, reward, period, COUNT(*) AS n FROM redemption "
         f"WHERE member IN ({marks(members)}) AND reward IN ({marks(reward_ids)}) AND period IN ({marks(periods)}) "
-        "AND status IN ('held', 'fulfilled') GROUP BY member, reward, period", *members, *reward_ids, *periods)
+        f"AND status IN ({marks(TAKEN_ORDERS)}) GROUP BY member, reward, period", *members, *reward_ids, *periods,
+        *TAKEN_ORDERS)
     return {(r["member"], r["reward"], r["period"]): r["n"] for r in rows}
 
 

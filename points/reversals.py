@@ -84,10 +84,10 @@ async def reverse_award(actor: Actor, submission_id: int, reason: str, note: str
                                          reversal_key(submission_id), TransferCode.REVERSAL,
                                          f"{both('ledger', 'reversal')}: {reason}", submission_ref(submission_id),
                                          row["award_rules_version"], lifetime=points)
-        done = await sql("UPDATE submission SET status = 'reversed', reversed_by = {}, reversed_at = {}, "
-                         "reverse_reason = {} WHERE id = {} AND status = 'awarded' RETURNING id", actor.id,
-                         clock.now(), f"{reason}: {note.strip()}"[:500] if note.strip() else reason,
-                         submission_id)
+        done = await sql("UPDATE submission SET status = {}, reversed_by = {}, reversed_at = {}, "
+                         "reverse_reason = {} WHERE id = {} AND status = {} RETURNING id", SubmissionStatus.REVERSED,
+                         actor.id, clock.now(), f"{reason}: {note.strip()}"[:500] if note.strip() else reason,
+                         submission_id, SubmissionStatus.AWARDED)
         if not done:
             raise Conflict("already_decided", "this report changed just now; look again")
         await audit.record(actor.id, "submission.reverse", "submission", submission_id, row["community"],

@@ -94,10 +94,10 @@ async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") 
     async def run() -> None:
         row = await scoped_submission(actor, submission_id)
         scope.not_own_report(actor, row)
-        done = await sql("UPDATE submission SET status = 'rejected', reject_reason = {}, verify_note = {}, "
-                         "verified_by = {}, verified_at = {} WHERE id = {} "
-                         "AND status IN ('submitted', 'awaiting_second') RETURNING id",
-                         reason, note.strip()[:1000], actor.id, clock.now(), submission_id)
+        done = await sql("UPDATE submission SET status = {}, reject_reason = {}, verify_note = {}, "
+                         "verified_by = {}, verified_at = {} WHERE id = {} AND status IN ({}, {}) RETURNING id",
+                         SubmissionStatus.REJECTED, reason, note.strip()[:1000], actor.id, clock.now(), submission_id,
+                         SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND)
         if not done:
             raise Conflict("already_decided", f"this report is already {row['status']}")
         await audit.record(actor.id, "submission.reject", "submission", submission_id, row["community"],

@@ -14,10 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from points import audit, clock, scope
-from points.db import sql, write
+from points.db import marks, sql, write
 from points.errors import Conflict, Forbidden, Invalid
 from points.scope import Actor
 from points.tables import Reward, StockMovement
+from points.vocabulary import TAKEN_ORDERS
 from rules.catalogue import Catalogue, check_reward
 from rules.catalogue import Reward as RewardSpec
 from rules.loader import Problem
@@ -175,8 +176,8 @@ async def catalogue_for(actor: Actor, tz: ZoneInfo) -> list[dict[str, Any]]:
                         actor.community_id, True)
     now = clock.now()
     counts = {(r["reward"], r["period"]): r["n"] for r in await sql(
-        "SELECT reward, period, COUNT(*) AS n FROM redemption WHERE member = {} AND status IN ('held', 'fulfilled') "
-        "GROUP BY reward, period", actor.id)}
+        f"SELECT reward, period, COUNT(*) AS n FROM redemption WHERE member = {{}} AND status IN ({marks(TAKEN_ORDERS)}) "
+        "GROUP BY reward, period", actor.id, *TAKEN_ORDERS)}
     out = []
     for r in rewards:
         remaining = resets_at = None

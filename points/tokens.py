@@ -39,9 +39,9 @@ async def issue(actor: Actor, name: str, community_id: int, role: str) -> dict[s
             raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
         now = clock.now()
         member = await sql("INSERT INTO member (community, role, name, phone, password_hash, building, status, "
-                           "status_reason, session_epoch, created_at) VALUES ({}, {}, {}, {}, '!', '', 'active', "
+                           "status_reason, session_epoch, created_at) VALUES ({}, {}, {}, {}, '!', '', {}, "
                            "'', 0, {}) RETURNING id", community_id, role, f"API: {name}",
-                           f"svc:{secrets.token_hex(8)}", now)
+                           f"svc:{secrets.token_hex(8)}", MemberStatus.ACTIVE, now)
         await ledger.open_member_accounts(member[0]["id"], community_id)
         rows = await sql("INSERT INTO api_token (name, token_hash, member, community, role, created_by, created_at) "
                          "VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id", name, digest(token), member[0]["id"],
@@ -79,7 +79,8 @@ async def listing(actor: Actor, token_id: int | None = None) -> list[dict[str, A
 
 async def actor_for(token: str) -> Actor | None:
     rows = await sql("SELECT m.id, m.name, t.role, t.community FROM api_token t JOIN member m ON m.id = t.member "
-                     "WHERE t.token_hash = {} AND t.revoked_at IS NULL AND m.status = 'active'", digest(token))
+                     "WHERE t.token_hash = {} AND t.revoked_at IS NULL AND m.status = {}", digest(token),
+                     MemberStatus.ACTIVE)
     if not rows:
         return None
     r = rows[0]
