@@ -10,6 +10,8 @@ successful sign-in gives its count back. Addresses have their own limit (`login_
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from litestar import Request
 from litestar.datastructures import Cookie, State
 
@@ -33,29 +35,26 @@ def phone_key(raw: str) -> str:
         return raw.strip()[:32]
 
 
-async def _attempt(limiter: Limiter, ip: str, phone: str) -> str:
+async def _sign_in(limiter: Limiter, ip: str, phone: str, check: Callable[[], Awaitable[Actor | None]],
+                   code: str, message: str) -> Actor:
+    """Count the attempt, then check it: past the limit an attempt is refused unchecked."""
     await limiter.hit("login_ip", ip)
     key = phone_key(phone)
-    await limiter.hit("login_phone", key, field="phone")  # counted first: past the limit, refused unchecked
-    return key
+    await limiter.hit("login_phone", key, field="phone")
+    actor = await check()
+    if actor is None:
+        raise WrongCredentials(code, message)
+    await limiter.give_back("login_phone", key)
+    return actor
 
 
 async def with_password(limiter: Limiter, ip: str, phone: str, password: str) -> Actor:
-    key = await _attempt(limiter, ip, phone)
-    actor = await members.authenticate(phone, password)
-    if actor is None:
-        raise WrongCredentials("wrong_password", "wrong phone number or password")
-    await limiter.give_back("login_phone", key)
-    return actor
+    return await _sign_in(limiter, ip, phone, lambda: members.authenticate(phone, password), "wrong_password",
+                          "wrong phone number or password")
 
 
 async def with_code(limiter: Limiter, ip: str, phone: str, code: str) -> Actor:
-    key = await _attempt(limiter, ip, phone)
-    actor = await otp.login(phone, code)
-    if actor is None:
-        raise WrongCredentials("wrong_code", "wrong or expired code")
-    await limiter.give_back("login_phone", key)
-    return actor
+    return await _sign_in(limiter, ip, phone, lambda: otp.login(phone, code), "wrong_code", "wrong or expired code")
 
 
 async def send_code(limiter: Limiter, ip: str, phone: str, sender: Sender) -> None:
