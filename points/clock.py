@@ -14,21 +14,25 @@ from datetime import UTC, datetime, timedelta
 OFFSET_VARIABLE = "JIFEN_CLOCK_OFFSET_SECONDS"
 
 
-def _offset() -> timedelta:
+_parsed: tuple[str, timedelta] = ("0", timedelta(0))
+
+
+def _shift() -> timedelta:
+    """The shift in force: read from the environment (cheaply: parsed again only when it changes)."""
+    global _parsed
     raw = os.environ.get(OFFSET_VARIABLE) or "0"
-    try:
-        return timedelta(seconds=float(raw))
-    except ValueError:
-        raise SystemExit(f"configuration error: {OFFSET_VARIABLE}: must be a number of seconds, got {raw!r}") \
-            from None
-
-
-_shift = _offset()
+    if raw != _parsed[0]:
+        try:
+            _parsed = (raw, timedelta(seconds=float(raw)))
+        except ValueError:
+            raise SystemExit(f"configuration error: {OFFSET_VARIABLE}: must be a number of seconds, got {raw!r}") \
+                from None
+    return _parsed[1]
 
 
 def now() -> datetime:
     """The current instant, in UTC."""
-    return datetime.now(UTC) + _shift
+    return datetime.now(UTC) + _shift()
 
 
 def timestamp() -> float:

@@ -41,12 +41,14 @@ def _configure() -> None:
     os.environ.pop("REDIS_URL", None)
     os.environ["JIFEN_DATA_DIR"] = str(TMP / "data")
     if pinned := os.environ.get("JIFEN_TEST_CLOCK"):  # every process of the run reads this one shifted clock
-        from datetime import UTC, datetime
+        from datetime import datetime
+
+        from points.clock import OFFSET_VARIABLE, offset_to  # the clock alone: it reads no settings
 
         target = datetime.fromisoformat(pinned)
         if target.tzinfo is None:
             raise RuntimeError("JIFEN_TEST_CLOCK: give the instant with its zone, e.g. 2026-12-31T23:30:00+08:00")
-        os.environ["JIFEN_CLOCK_OFFSET_SECONDS"] = str((target - datetime.now(UTC)).total_seconds())
+        os.environ[OFFSET_VARIABLE] = str(offset_to(target))
     os.environ["JIFEN_SWEEP_SECONDS"] = "3600"  # tests that need a quick sweeper start their own
     if LEG == "postgres":
         base = os.environ["JIFEN_TEST_DATABASE_URL"]
