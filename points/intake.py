@@ -151,7 +151,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
         rows = await Submission.insert(Submission(
             member=actor.id, community=actor.community_id, grid=grid_id, item_id=item.id, claimed_item_id=item.id,
             units=report.units, priority=item.priority, description=report.description.strip(), address=report.address.strip()[:200],
-            lat=report.lat, lng=report.lng, local_day=now.astimezone(rules.tz).date(), submitted_at=now,
+            lat=report.lat, lng=report.lng, local_day=rules.local_date(now), submitted_at=now,
             status=SubmissionStatus.VERIFIED if auto else SubmissionStatus.SUBMITTED, verified_at=now if auto else None,
             rules_version=rules.version, idempotency_key=stored_key, request_hash=request_hash,
             photo_like=like[0] if like else None, photo_distance=like[1] if like else None,

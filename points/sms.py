@@ -9,13 +9,14 @@ class with the same `send`, chosen by JIFEN_SMS_SENDER.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from points.privacy import mask_phone
 
 log = logging.getLogger("jifen.sms")
 
 
+@runtime_checkable
 class Sender(Protocol):
     async def send(self, phone: str, text: str) -> None: ...
 

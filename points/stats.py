@@ -23,7 +23,7 @@ def period(since: date | None, until: date | None, rules: Rules) -> tuple[dateti
     for name, day in (("since", since), ("until", until)):
         if day is not None:
             checked(fields.DAY, name, day)
-    today = clock.now().astimezone(rules.tz).date()
+    today = rules.local_date(clock.now())
     until = until or today
     since = since or until - timedelta(days=29)
     start = datetime.combine(since, datetime.min.time(), rules.tz).astimezone(UTC)
@@ -62,7 +62,7 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
         if r["verified_at"] and r["status"] != SubmissionStatus.REJECTED:
             waits.append((r["verified_at"] - r["submitted_at"]).total_seconds())
     days = []
-    day = start.astimezone(rules.tz).date()
+    day = rules.local_date(start)
     while datetime.combine(day, datetime.min.time(), rules.tz).astimezone(UTC) < end:
         days.append((day, per_day[day]))
         day += timedelta(days=1)
@@ -79,7 +79,7 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
                     " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", start, end, *targs)
     return {
         "verifiers": await _verifiers(by_verifier),
-        "since": start.astimezone(rules.tz).date(), "until": (end - timedelta(seconds=1)).astimezone(rules.tz).date(),
+        "since": rules.local_date(start), "until": rules.local_date(end - timedelta(seconds=1)),
         "reports": len(rows), "per_day": days, "per_category": per_category.most_common(),
         "per_grid": sorted(per_grid.items()), "verified_share": verified / decided if decided else None,
         "median_hours_to_verify": median(waits) / 3600 if waits else None,

@@ -12,6 +12,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,6 +128,10 @@ class Rules:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def local_date(self, moment: datetime) -> date:
+        """The day `moment` falls on in the scheme's time zone (caps, boards and reports count local days)."""
+        return moment.astimezone(self.tz).date()
 
     def item(self, item_id: str) -> Item | None:
         return self._by_id.get(item_id)

@@ -92,7 +92,7 @@ def test_the_sweeper_awards_what_no_job_was_enqueued_for(api, community, jpeg):
 
 def test_a_backlog_drains_many_awards_per_transaction(community):
     rules = schemes.current()
-    day = clock.now().astimezone(rules.tz).date()
+    day = rules.local_date(clock.now())
     rows = [Submission(member=community.residents[n % 2].id, community=community.id, item_id="civic.public_opinion",
                        claimed_item_id="civic.public_opinion", description=f"意见 {n}", status="verified",
                        local_day=day, rules_version=rules.version) for n in range(120)]

@@ -5,37 +5,26 @@ from __future__ import annotations
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from points.config import Settings
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits
 from points.photos import PhotoStore
+from points.sms import Sender
 from rules import Rules
 from web.limits import Limiter
+from web.sessions import Sessions
+
+TYPES = {"rules": Rules, "dispatcher": Dispatcher, "store": PhotoStore, "limits": PhotoLimits, "limiter": Limiter,
+         "sessions": Sessions, "sender": Sender, "settings": Settings}
 
 
-def provide_rules(state: State) -> Rules:
-    return state.rules
+def _provider(name: str):
+    def provide(state: State):
+        return state[name]
+
+    provide.__annotations__ = {"state": State, "return": TYPES[name]}
+    return provide
 
 
-def provide_dispatcher(state: State) -> Dispatcher:
-    return state.dispatcher
-
-
-def provide_store(state: State) -> PhotoStore:
-    return state.store
-
-
-def provide_limits(state: State) -> PhotoLimits:
-    return state.limits
-
-
-def provide_limiter(state: State) -> Limiter:
-    return state.limiter
-
-
-DEPENDENCIES = {
-    "rules": Provide(provide_rules, sync_to_thread=False),
-    "dispatcher": Provide(provide_dispatcher, sync_to_thread=False),
-    "store": Provide(provide_store, sync_to_thread=False),
-    "limits": Provide(provide_limits, sync_to_thread=False),
-    "limiter": Provide(provide_limiter, sync_to_thread=False),
-}
+# Every controller asks for what it needs by name (`NamedDependency[...]`); nothing reaches into the state.
+DEPENDENCIES = {name: Provide(_provider(name), sync_to_thread=False) for name in TYPES}

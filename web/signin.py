@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from litestar import Request
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import Cookie
 
 from points import members, otp
 from points.errors import DomainError, Invalid
@@ -75,9 +75,8 @@ async def register(limiter: Limiter, ip: str, registration: members.Registration
     return actor
 
 
-async def start_session(request: Request, state: State, actor: Actor) -> tuple[Session, list[Cookie]]:
+async def start_session(request: Request, sessions: Sessions, actor: Actor) -> tuple[Session, list[Cookie]]:
     """A new session (a new id, whatever the browser came with: no fixation) and the cookie that carries it."""
-    sessions: Sessions = state.sessions
     session = await sessions.start(actor, await members.epoch(actor.id), session_id(request.cookies))
-    secure = state.settings.secure_cookies or request.url.scheme == "https"
+    secure = sessions.config.secure_cookies or request.url.scheme == "https"
     return session, session_cookies(secure, session.sid, session.absolute)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -22,7 +21,7 @@ from web.schemas import (
     SubmissionOut,
     limit_query,
 )
-from web.sessions import session_cookies
+from web.sessions import Sessions, session_cookies
 
 
 class MeController(Controller):
@@ -59,8 +58,8 @@ class MeController(Controller):
                          headers={"Content-Disposition": f'attachment; filename="jifen-{request.user.id}.json"'})
 
     @post("/delete", operation_id="deleteMe", status_code=204)
-    async def delete(self, request: Request, state: State, data: JSONBody[DeleteIn]) -> Response[None]:
+    async def delete(self, request: Request, sessions: NamedDependency[Sessions], data: JSONBody[DeleteIn]) -> Response[None]:
         """Delete my account: personal details are anonymised, held orders cancelled, points forfeited."""
         await member_data.delete(request.user, data.password)
-        await state.sessions.end(request.auth.sid)
+        await sessions.end(request.auth.sid)
         return Response(None, status_code=204, cookies=session_cookies(False))

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
@@ -31,8 +31,10 @@ from points.vocabulary import OrderStatus
 from rules import Rules, fields
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
+from web.limits import Limiter
 from web.pages import act, back, form_number, problem, render
 from web.schemas import IdPath
+from web.sessions import Sessions
 
 
 def _choices(rules: Rules, role: str, usage: Counter) -> dict[str, list[Any]]:
@@ -70,7 +72,7 @@ class MemberPages(Controller):
                       grids=await intake.grids(request.user.community_id), data={})
 
     @post("/report", guards=[reporters_only], status_code=303)
-    async def report(self, request: Request, state: State, rules: NamedDependency[Rules],
+    async def report(self, request: Request, limiter: NamedDependency[Limiter], rules: NamedDependency[Rules],
                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
                      dispatcher: NamedDependency[Dispatcher]) -> Redirect | Template:
         data = await request.form()
@@ -80,7 +82,7 @@ class MemberPages(Controller):
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
                             units=form_number(data, "units", fields.UNITS) or 1)
             uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
-            await file_report(request, state.limiter, dispatcher, rules, store, limits, report, uploads,
+            await file_report(request, limiter, dispatcher, rules, store, limits, report, uploads,
                               data.get("idempotency_key") or None)
         except DomainError as exc:
             sent = {k: v for k, v in data.items() if isinstance(v, str)}
@@ -130,11 +132,11 @@ class MemberPages(Controller):
         return back("/account", "saved")
 
     @post("/account/delete", status_code=303)
-    async def delete(self, request: Request, state: State) -> Redirect | Template:
+    async def delete(self, request: Request, sessions: NamedDependency[Sessions]) -> Redirect | Template:
         try:
             await member_data.delete(request.user, str((await request.form()).get("password", "")))
         except DomainError as exc:
             return render(request, "account.html", http_status=exc.status, error=problem(request, exc),
                           profile=await members.profile(request.user), choices=honours.BOARD_NAMES)
-        await state.sessions.end(request.auth.sid)
+        await sessions.end(request.auth.sid)
         return back("/login", "deleted")

@@ -6,26 +6,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from points import clock, communities, honours, members, rewards
 from points.errors import DomainError, NotFound
+from points.scope import Actor
+from points.sms import Sender
 from rules import Rules
 from web import i18n, signin
-from web.limits import client_ip
+from web.limits import Limiter, client_ip
 from web.pages import problem, render, signed_out_form
-from web.sessions import Session, session_cookies
+from web.sessions import Session, Sessions, session_cookies
 
 
 def _next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-async def _signed_in_redirect(request: Request, state: State, actor, target: str) -> Redirect:
-    _, cookies = await signin.start_session(request, state, actor)
+async def _signed_in_redirect(request: Request, sessions: Sessions, actor: Actor, target: str) -> Redirect:
+    _, cookies = await signin.start_session(request, sessions, actor)
     redirect = Redirect(_next(target), status_code=303)
     redirect.cookies = cookies
     return redirect
@@ -39,35 +41,37 @@ class PublicPages(Controller):
         return render(request, "login.html", next=_next(next_))
 
     @post("/login", public=True, status_code=303)
-    async def login(self, request: Request, state: State) -> Redirect | Template:
+    async def login(self, request: Request, limiter: NamedDependency[Limiter],
+                    sessions: NamedDependency[Sessions]) -> Redirect | Template:
         data = await signed_out_form(request)
         phone = str(data.get("phone", ""))
         try:
-            actor = await signin.with_password(state.limiter, client_ip(request), phone, str(data.get("password", "")))
+            actor = await signin.with_password(limiter, client_ip(request), phone, str(data.get("password", "")))
         except DomainError as exc:
             return render(request, "login.html", http_status=exc.status, error=problem(request, exc), phone=phone,
                           next=_next(data.get("next")))
-        return await _signed_in_redirect(request, state, actor, data.get("next"))
+        return await _signed_in_redirect(request, sessions, actor, data.get("next"))
 
     @post("/login/code", public=True, status_code=303)
-    async def code_login(self, request: Request, state: State) -> Redirect | Template:
+    async def code_login(self, request: Request, limiter: NamedDependency[Limiter], sender: NamedDependency[Sender],
+                         sessions: NamedDependency[Sessions]) -> Redirect | Template:
         """Ask for a code (no `code` field yet), or log in with it."""
         data = await signed_out_form(request)
         phone, code = str(data.get("phone", "")), str(data.get("code", "")).strip()
         try:
             if not code:
-                await signin.send_code(state.limiter, client_ip(request), phone, state.sender)
+                await signin.send_code(limiter, client_ip(request), phone, sender)
                 return render(request, "login.html", phone=phone, code_sent=True, next=_next(data.get("next")))
-            actor = await signin.with_code(state.limiter, client_ip(request), phone, code)
+            actor = await signin.with_code(limiter, client_ip(request), phone, code)
         except DomainError as exc:
             return render(request, "login.html", http_status=exc.status, error=problem(request, exc), phone=phone,
                           code_sent=bool(code), next=_next(data.get("next")))
-        return await _signed_in_redirect(request, state, actor, data.get("next"))
+        return await _signed_in_redirect(request, sessions, actor, data.get("next"))
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request, state: State) -> Redirect:
+    async def logout(self, request: Request, sessions: NamedDependency[Sessions]) -> Redirect:
         if isinstance(request.auth, Session):
-            await state.sessions.end(request.auth.sid)
+            await sessions.end(request.auth.sid)
         redirect = Redirect("/login", status_code=303)
         redirect.cookies = session_cookies(False)
         return redirect
@@ -77,10 +81,11 @@ class PublicPages(Controller):
         return render(request, "register.html", data={}, platforms=members.PLATFORMS)
 
     @post("/register", public=True, status_code=303)
-    async def register(self, request: Request, state: State) -> Redirect | Template:
+    async def register(self, request: Request, limiter: NamedDependency[Limiter],
+                       sessions: NamedDependency[Sessions]) -> Redirect | Template:
         data = await signed_out_form(request)
         try:
-            actor = await signin.register(state.limiter, client_ip(request), members.Registration(
+            actor = await signin.register(limiter, client_ip(request), members.Registration(
                 role=str(data.get("role", "")), phone=str(data.get("phone", "")), name=str(data.get("name", "")),
                 password=str(data.get("password", "")), community=str(data.get("community", "")),
                 platform=data.get("platform") or None, platform_rider_id=data.get("platform_rider_id") or None,
@@ -89,7 +94,7 @@ class PublicPages(Controller):
             data.pop("password", None)
             return render(request, "register.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
                           data=data, platforms=members.PLATFORMS)
-        return await _signed_in_redirect(request, state, actor, "/")
+        return await _signed_in_redirect(request, sessions, actor, "/")
 
     @get("/lang/{lang:str}", public=True, status_code=303)
     async def language(self, lang: FromPath[str], next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Redirect:

@@ -6,7 +6,6 @@ import asyncio
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
@@ -14,6 +13,7 @@ from points import db, honours, schemes
 from points.errors import NotFound
 from rules import Rules
 from web.schemas import BoardEntry, RulesOut
+from web.sessions import Sessions
 
 READY_TIMEOUT_S = 3
 
@@ -53,7 +53,7 @@ class PublicController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", operation_id="ready", public=True)
-    async def ready(self, state: State) -> Response[dict[str, str]]:
+    async def ready(self, sessions: NamedDependency[Sessions]) -> Response[dict[str, str]]:
         """Readiness, for a load balancer: the database and Redis, each "ok" or "down" (503 when one is)."""
         checks: dict[str, str] = {}
         try:
@@ -62,7 +62,7 @@ class PublicController(Controller):
         except Exception:
             checks["database"] = "down"
         try:
-            used = await asyncio.wait_for(state.sessions.ping(), READY_TIMEOUT_S)
+            used = await asyncio.wait_for(sessions.ping(), READY_TIMEOUT_S)
             checks["redis"] = "ok" if used else "not used"
         except Exception:
             checks["redis"] = "down"
