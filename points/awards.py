@@ -227,13 +227,13 @@ async def reconcile_awards() -> list[str]:
     taken: dict[int, int] = defaultdict(int)
     problems = []
     for r in await sql("SELECT idempotency_key, ref, amount, code FROM transfer "
-                       "WHERE code IN ('award', 'reversal') AND ref LIKE 'submission:%'"):
+                       "WHERE code IN ({}, {}) AND ref LIKE 'submission:%'", TransferCode.AWARD, TransferCode.REVERSAL):
         sid = parse_ref(r["ref"]).id
-        if sid not in awarded or (r["code"] == "reversal" and sid not in reversed_):
+        if sid not in awarded or (r["code"] == TransferCode.REVERSAL and sid not in reversed_):
             problems.append(f"transfer {r['idempotency_key']}: no {r['code']}ed submission behind it")
         elif is_lifetime_key(r["idempotency_key"]):
             continue
-        elif r["code"] == "award":
+        elif r["code"] == TransferCode.AWARD:
             paid[sid] = r["amount"]
         else:
             taken[sid] += r["amount"]

@@ -18,6 +18,7 @@ from points.db import marks, sql, write
 from points.errors import Invalid
 from points.ledger import SPENDABLE
 from points.tables import HonourBoard
+from points.vocabulary import TransferCode
 from rules import Rules
 
 
@@ -56,10 +57,10 @@ async def _live_board(rules: Rules, community_id: int, month: str) -> list[dict[
     start, end = month_bounds(rules, month)
     rows = await sql(
         "SELECT a.member, CAST(SUM(t.amount) AS BIGINT) AS points, MAX(t.created_at) AS reached_at FROM transfer t "
-        "JOIN account a ON a.id = t.credit_account WHERE a.kind = {} AND a.community = {} AND t.code = 'award' "
+        "JOIN account a ON a.id = t.credit_account WHERE a.kind = {} AND a.community = {} AND t.code = {} "
         "AND t.created_at >= {} AND t.created_at < {} GROUP BY a.member "
         "ORDER BY SUM(t.amount) DESC, MAX(t.created_at), a.member LIMIT {}",
-        SPENDABLE, community_id, start, end, rules.honours.board_size)
+        SPENDABLE, community_id, TransferCode.AWARD, start, end, rules.honours.board_size)
     return [{"rank": n, "member": r["member"], "points": r["points"], "reached_at": r["reached_at"]}
             for n, r in enumerate(rows, 1)]
 

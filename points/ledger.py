@@ -145,7 +145,7 @@ async def move_balances(deltas: dict[int, int]) -> None:
         f"WITH v(id, delta) AS (VALUES {values}) "
         "UPDATE account SET balance = account.balance + v.delta FROM v "
         f"WHERE account.id = v.id AND (account.kind IN ({kinds}) OR (account.kind = '{DEBT}' AND "
-        "account.balance + v.delta <= 0) OR (account.kind <> 'debt' AND account.balance + v.delta >= 0)) "
+        f"account.balance + v.delta <= 0) OR (account.kind <> '{DEBT}' AND account.balance + v.delta >= 0)) "
         "RETURNING account.id", *args)
     if len(rows) != len(deltas):
         raise InsufficientPoints()

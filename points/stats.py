@@ -14,7 +14,7 @@ from points.errors import checked
 from points.honours import mask_name
 from points.privacy import coarse
 from points.scope import Actor
-from points.vocabulary import SubmissionStatus
+from points.vocabulary import AccountKind, SubmissionStatus, TransferCode
 from rules import Rules, fields
 
 
@@ -70,20 +70,23 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
     twhere, targs = scope.clause(actor, "a.community")
     flows: dict[str, int] = defaultdict(int)
     for r in await sql("SELECT t.code, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
-                       "WHERE t.created_at >= {} AND t.created_at < {} AND t.code IN ('award', 'redeem_post', 'expire') "
-                       "AND t.idempotency_key NOT LIKE '%:lifetime'" + twhere + " GROUP BY t.code", start, end, *targs):
+                       "WHERE t.created_at >= {} AND t.created_at < {} AND t.code IN ({}, {}, {}) "
+                       "AND t.idempotency_key NOT LIKE '%:lifetime'" + twhere + " GROUP BY t.code", start, end,
+                       TransferCode.AWARD, TransferCode.REDEEM_POST, TransferCode.EXPIRE, *targs):
         flows[r["code"]] = int(r["points"] or 0)
     top = await sql("SELECT m.name, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
-                    "JOIN member m ON m.id = a.member WHERE t.code = 'award' AND a.kind = 'spendable' "
+                    "JOIN member m ON m.id = a.member WHERE t.code = {} AND a.kind = {} "
                     "AND t.created_at >= {} AND t.created_at < {}" + twhere +
-                    " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", start, end, *targs)
+                    " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", TransferCode.AWARD,
+                    AccountKind.SPENDABLE, start, end, *targs)
     return {
         "verifiers": await _verifiers(by_verifier),
         "since": rules.local_date(start), "until": rules.local_date(end - timedelta(seconds=1)),
         "reports": len(rows), "per_day": days, "per_category": per_category.most_common(),
         "per_grid": sorted(per_grid.items()), "verified_share": verified / decided if decided else None,
         "median_hours_to_verify": median(waits) / 3600 if waits else None,
-        "issued": flows["award"], "redeemed": flows["redeem_post"], "expired": flows["expire"],
+        "issued": flows[TransferCode.AWARD], "redeemed": flows[TransferCode.REDEEM_POST],
+        "expired": flows[TransferCode.EXPIRE],
         "top": [{"name": mask_name(t["name"]), "points": int(t["points"])} for t in top],
     }
 
