@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import clock, ledger
-from points.db import lock_rows_sql, marks, sql, write
+from points.db import sql, write
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key
 from points.scope import Actor
 from points.vocabulary import TransferCode, expired_lot, expiry_key, lot_ref
@@ -120,9 +120,7 @@ async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 
         chunk = candidates[start:start + batch]
 
         async def run(chunk: list[dict[str, Any]] = chunk) -> int:
-            ids = [c["id"] for c in chunk]
-            await sql(f"SELECT id FROM account WHERE id IN ({marks(ids)}) ORDER BY id"
-                      + lock_rows_sql(), *ids)
+            await ledger.lock_members([c["member"] for c in chunk], (SPENDABLE,))
             issuance = await ledger.accounts_by_key(community_account_key(ISSUANCE, c["community"]) for c in chunk)
             transfers = []
             for c in chunk:
