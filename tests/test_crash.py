@@ -106,17 +106,17 @@ def test_killed_workers_leave_no_award_stuck(bench):
     name = f"jifen_crash_{os.getpid()}"
     url = asyncio.run(common.fresh_database(name))
     try:
-        total = 4000
+        total = 15_000  # several seconds of draining at this machine's 3,000 awards a second: kills land inside it
         asyncio.run(bench_awards.seed(url, total, 300))
         flush_redis()
         env = scratch_env(url)
         left = total
-        for kill in range(4):
+        for kill in range(3):
             worker = Process(f"crash-worker{kill}", ["worker.py"], env)
             enqueue_drain(env, f"crash-drain-{kill}")
             # Kill somewhere inside the drain: once this worker has awarded something, after a random pause.
             wait_for(lambda before=left: verified_left(url) < before, timeout=60, what=f"worker {kill} to award")
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, 0.3))
             assert children(worker.proc.pid) == [], "worker.py forked a child that would outlive it"
             worker.proc.send_signal(signal.SIGKILL)
             worker.proc.wait()
