@@ -187,13 +187,8 @@ def _utc(taken_at: datetime | None) -> datetime | None:
 
 
 async def _replay(actor: Actor, rules: Rules, stored_key: str, request_hash: str) -> dict[str, Any] | None:
-    row = await Submission.select(Submission.id, Submission.request_hash).where(
-        Submission.idempotency_key == stored_key).first()
-    if row is None:
-        return None
-    if row["request_hash"] != request_hash:
-        raise idempotency.reused("a different report")
-    return await member_view(actor, rules, row["id"])
+    sid = await idempotency.earlier("submission", stored_key, "request_hash", request_hash, "a different report")
+    return None if sid is None else await member_view(actor, rules, sid)
 
 
 async def photo_like(community_id: int, hashes: list[str], now: datetime) -> tuple[int, int] | None:

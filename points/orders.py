@@ -23,7 +23,6 @@ from points.errors import Conflict, DomainError, NotFound, checked
 from points.ledger import HOLD, SPENDABLE, TransferSpec
 from points.rewards import availability, period_of
 from points.scope import Actor
-from points.tables import Redemption
 from points.vocabulary import TAKEN_ORDERS, OrderStatus, TransferCode, order_hold_key, order_ref
 from rules import fields
 
@@ -221,13 +220,8 @@ _orders: Batcher[_Ask, dict[str, Any] | str] = Batcher(_place_batch, max_size=20
 
 
 async def _replay(actor: Actor, stored_key: str, reward_id: int) -> dict[str, Any] | None:
-    row = await Redemption.select(Redemption.id, Redemption.reward).where(
-        Redemption.idempotency_key == stored_key).first()
-    if row is None:
-        return None
-    if row["reward"] != reward_id:
-        raise idempotency.reused("an order of another reward")
-    return await order_view(row["id"])
+    order_id = await idempotency.earlier("redemption", stored_key, "reward", reward_id, "an order of another reward")
+    return None if order_id is None else await order_view(order_id)
 
 
 async def order_view(order_id: int) -> dict[str, Any]:
