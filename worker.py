@@ -100,7 +100,12 @@ def main(argv: list[str]) -> int:
     if not args.burst:
         for target, extra in ((sweeper, (queue, config.sweep_seconds)), (scheduler, ())):
             threading.Thread(target=target, args=(redis, *extra, stop), daemon=True).start()
-    worker = SimpleWorker([queue], connection=redis, serializer=JSONSerializer)
+    # rq's worker needs a connection of its own: rq raises the socket timeout above its blocking
+    # dequeue only for connections made after it starts, and one made earlier (with the 5 s of the
+    # client above) timed out every idle dequeue, then backed off for up to a minute with jobs waiting.
+    rq_redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
+    worker = SimpleWorker([Queue(QUEUE_NAME, connection=rq_redis, serializer=JSONSerializer)],
+                          connection=rq_redis, serializer=JSONSerializer)
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level=config.log_level)
     finally:

@@ -52,6 +52,8 @@ def stack() -> Iterator[dict[str, Any]]:
     for process in [server, *workers]:
         log = process.text()
         assert "Traceback" not in log and "unhandled error" not in log, f"{process.log.name}:\n{log[-4000:]}"
+        # Redis ran throughout: a worker that lost it was not taking jobs (and backed off for up to a minute).
+        assert "could not connect to Redis" not in log, f"{process.log.name}:\n{log[-4000:]}"
     leaks = personal_data_in_logs() + personal_data_in_audit()
     assert not leaks, "personal data where it must not be:\n" + "\n".join(leaks[:20])
     reconciled = python("-m", "points", "reconcile")

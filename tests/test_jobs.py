@@ -124,6 +124,21 @@ def test_award_job_enqueued_ten_times_on_rq_awards_once(api, community, jpeg, st
     assert len(queue.failed_job_registry) == 0
 
 
+@requires_rq()
+def test_workers_left_idle_still_take_the_next_job(api, community, jpeg, stack):
+    """rq blocks on Redis for minutes waiting for a job; a worker whose connection gave up after 5 s of
+    silence backed off for up to a minute while awards waited (a CI run saw a 20 s stall)."""
+    time.sleep(8)  # every worker idle longer than the old 5 s socket timeout
+    ids = verified_without_job(api, community, jpeg, 1)
+    from points.config import settings
+    from points.dispatch import enqueue_rq, rq_queue
+
+    enqueue_rq(rq_queue(settings().redis_url), jobs.award_pending, job_id=f"test-idle-{ids[0]}")
+    wait_for(lambda: statuses(ids) == {"awarded"}, timeout=30, what="an idle worker to take the job")
+    for worker in stack["workers"]:
+        assert "could not connect to Redis" not in worker.text(), worker.text()[-2000:]
+
+
 def test_caps_hold_when_awards_for_one_member_race(api, community, jpeg):
     """Six reports of a 3-a-day item, awarded one per transaction by six processes at once: exactly 3 earn."""
     rider = community.riders[0]
