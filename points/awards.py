@@ -22,7 +22,7 @@ from typing import Any
 
 from points import audit, clock, honours, ledger
 from points.db import marks, skip_locked_sql, sql, values_list, write
-from points.intake import earlier_reports
+from points.intake import Earlier, earlier_reports
 from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
 from points.vocabulary import (
     MINTING_KINDS,
@@ -70,7 +70,7 @@ class Usage:
             self.points[(member, *scope)] += points
 
 
-def decide(rules: Rules, candidates: list[Candidate], usage: Usage, first_reports: dict[int, int]) -> list[Decision]:
+def decide(rules: Rules, candidates: list[Candidate], usage: Usage, first_reports: dict[int, Earlier]) -> list[Decision]:
     """The points each candidate earns, in id order, given what was earned before. Pure."""
     decisions = []
     for c in sorted(candidates, key=lambda c: c.id):
@@ -79,7 +79,8 @@ def decide(rules: Rules, candidates: list[Candidate], usage: Usage, first_report
             decisions.append(Decision(c.id, 0, "item_withdrawn"))
             continue
         if rules.first_reporter_only and c.id in first_reports:
-            decisions.append(Decision(c.id, 0, "duplicate"))
+            # the member's own second report of a problem is not "someone else's first"
+            decisions.append(Decision(c.id, 0, "duplicate_own" if first_reports[c.id].own else "duplicate"))
             continue
         month = (c.local_day.year, c.local_day.month)
         units, note = c.units, ""

@@ -21,12 +21,37 @@ class Invalid(DomainError):
     status = 400
 
 
+class Problems(DomainError):
+    """Several things wrong with one request, each named by its own code and field, so a form can mark
+    every field at once. Reads as its first problem (its status, code, field and message) to a caller that
+    knows one; the rest are in `extra["problems"]`."""
+
+    def __init__(self, problems: list[DomainError]):
+        first = problems[0]
+        super().__init__(first.code, first.message, first.field, **first.extra,
+                         problems=[{"code": p.code, "field": p.field, "message": p.message, **p.extra}
+                                   for p in problems])
+        self.status = first.status
+        self.all = problems
+
+
+def collected(problems: list[DomainError]) -> None:
+    """Raise the one problem found, or all of them together; nothing when the list is empty."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise Problems(problems)
+
+
 def checked(spec: Any, field: str, value: Any) -> Any:
     """`value` if it fits the limits rules/fields.py declares for it; else Invalid naming the field."""
     problem = spec.problem(value)
     if problem is not None:
         code, message = problem
-        raise Invalid(code, f"{field} {message}", field=field)
+        bounds = {"max": getattr(spec, "max_length", getattr(spec, "high", None)),
+                  "min": getattr(spec, "min_length", getattr(spec, "low", None))}
+        raise Invalid(code, f"{field} {message}", field=field,
+                      **{k: v for k, v in bounds.items() if isinstance(v, int)})
     return value
 
 

@@ -11,6 +11,7 @@ request is refused (422, `idempotency_key_reused`).
 
 from __future__ import annotations
 
+import secrets
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +26,11 @@ class Operation(StrEnum):
     REPORT = "report"
     ORDER = "order"
     DEDUCTION = "deduct"
+
+
+def form_key() -> str:
+    """A fresh key for one form a page serves: sent with it, it makes every send of that form one request."""
+    return "form-" + secrets.token_urlsafe(18)
 
 
 def stored(actor_id: int, operation: Operation, key: str | None) -> str | None:

@@ -14,11 +14,11 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from points import clock, geo, idempotency
 from points.db import marks, sql, write
-from points.errors import Forbidden, Invalid, checked
+from points.errors import DomainError, Forbidden, Invalid, checked, collected
 from points.photos import CleanPhoto, PhotoStore, clean_off_loop, distance
 from points.scope import Actor
 from points.submissions import member_view
@@ -62,30 +62,56 @@ def require_member_item(rules: Rules, actor: Actor, item_id: str, field: str = "
     return item
 
 
-def _check_evidence(item: Item, report: Report, photo_count: int, limits: PhotoLimits) -> None:
+def _evidence_problems(item: Item, report: Report, photo_count: int, limits: PhotoLimits) -> list[DomainError]:
+    """Everything wrong with a report's evidence, not only the first thing: a form marks every field."""
+    found: list[DomainError] = []
+
+    def check(spec: Any, field: str, value: Any) -> None:
+        try:
+            checked(spec, field, value)
+        except Invalid as exc:
+            found.append(exc)
+
     if not 1 <= report.units <= item.max_units:
-        raise Invalid("invalid_units", f"units must be between 1 and {item.max_units} for {item.id}", field="units")
+        found.append(Invalid("invalid_units", f"units must be between 1 and {item.max_units} for {item.id}",
+                             field="units", max=item.max_units))
     if (report.lat is None) != (report.lng is None):
-        raise Invalid("invalid_location", "give both lat and lng, or neither", field="lat" if report.lat is None
-                      else "lng")
-    if report.lat is not None and not (-90 <= report.lat <= 90 and -180 <= report.lng <= 180):
-        raise Invalid("invalid_location", "lat must be within ±90 and lng within ±180", field="lat")
-    if item.evidence.location and report.lat is None and not report.grid:
-        raise Invalid("location_required", f"{item.id} needs a location: lat and lng, or a grid", field="location")
+        found.append(Invalid("invalid_location", "give both lat and lng, or neither",
+                             field="lat" if report.lat is None else "lng"))
+    elif report.lat is not None and not (-90 <= report.lat <= 90 and -180 <= report.lng <= 180):
+        found.append(Invalid("invalid_location", "lat must be within ±90 and lng within ±180", field="lat"))
+    elif item.evidence.location and report.lat is None and not report.grid:
+        found.append(Invalid("location_required", f"{item.id} needs a location: lat and lng, or a grid",
+                             field="location"))
     if item.evidence.description and not report.description.strip():
-        raise Invalid("description_required", f"{item.id} needs a description", field="description")
-    if len(report.description) > MAX_DESCRIPTION:
-        raise Invalid("description_too_long", f"description is longer than {MAX_DESCRIPTION} characters",
-                      field="description")
-    checked(fields.DESCRIPTION, "description", report.description)
-    checked(fields.ADDRESS, "address", report.address.strip())
+        found.append(Invalid("description_required", f"{item.id} needs a description", field="description"))
+    elif len(report.description) > MAX_DESCRIPTION:
+        found.append(Invalid("description_too_long", f"description is longer than {MAX_DESCRIPTION} characters",
+                             field="description", max=MAX_DESCRIPTION))
+    else:
+        check(fields.DESCRIPTION, "description", report.description)
+    check(fields.ADDRESS, "address", report.address.strip())
     if report.grid is not None:
-        checked(fields.GRID, "grid", report.grid)
+        check(fields.GRID, "grid", report.grid)
     if photo_count < item.evidence.photos:
-        raise Invalid("photos_required", f"{item.id} needs at least {item.evidence.photos} photo(s), "
-                      f"got {photo_count}", field="photos")
-    if photo_count > limits.max_photos:
-        raise Invalid("too_many_photos", f"at most {limits.max_photos} photos per report", field="photos")
+        found.append(Invalid("photos_required", f"{item.id} needs at least {item.evidence.photos} photo(s), "
+                             f"got {photo_count}", field="photos", min=item.evidence.photos))
+    elif photo_count > limits.max_photos:
+        found.append(Invalid("too_many_photos", f"at most {limits.max_photos} photos per report", field="photos",
+                             max=limits.max_photos))
+    return found
+
+
+async def _cleaned(uploads: list[bytes], limits: PhotoLimits) -> list[CleanPhoto]:
+    """Every photo checked and cleaned; every bad one named (photos[0], photos[2], …) in one refusal."""
+    photos, found = [], []
+    for i, data in enumerate(uploads):
+        try:
+            photos.append(await clean_off_loop(data, f"photos[{i}]", limits.max_bytes, limits.max_pixels))
+        except DomainError as exc:
+            found.append(exc)
+    collected(found)
+    return photos
 
 
 async def grids(community_id: int) -> list[dict[str, Any]]:
@@ -132,11 +158,10 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     """Record a report; returns (the submission, whether it was created now)."""
     actor.require_active("report")
     item = require_member_item(rules, actor, report.item)
-    _check_evidence(item, report, len(uploads), limits)
+    collected(_evidence_problems(item, report, len(uploads), limits))
     stored_key = idempotency.stored(actor.id, idempotency.Operation.REPORT, idempotency_key)
 
-    photos = [await clean_off_loop(data, f"photos[{i}]", limits.max_bytes, limits.max_pixels)
-              for i, data in enumerate(uploads)]
+    photos = await _cleaned(uploads, limits)
     request_hash = _request_hash(report, photos)
     if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):
         return earlier, False
@@ -165,7 +190,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
                                      exif_lat=photo.lat, exif_lng=photo.lng))
         first = await earlier_reports(rules, [sid])
         if sid in first:
-            await Submission.update({Submission.duplicate_of: first[sid]}).where(Submission.id == sid)
+            await Submission.update({Submission.duplicate_of: first[sid].id}).where(Submission.id == sid)
         return sid
 
     try:
@@ -204,7 +229,13 @@ async def photo_like(community_id: int, hashes: list[str], now: datetime) -> tup
     return (best[1], best[0]) if best and best[0] <= LIKE_PHOTO_BITS else None
 
 
-async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, int]:
+class Earlier(NamedTuple):
+    """The first earlier open report of the same thing nearby (首报), and whether the same member sent it."""
+    id: int
+    own: bool
+
+
+async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, Earlier]:
     """For each submission in `ids`, the first earlier open report of the same item nearby (首报), if any."""
     if not ids:
         return {}
@@ -212,19 +243,19 @@ async def earlier_reports(rules: Rules, ids: list[int]) -> dict[int, int]:
     dlat, dlng = geo.degree_box(60.0, rules.duplicates.distance_m)  # a box wide enough up to 60° latitude
     statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
     rows = await sql(
-        "SELECT s.id AS sid, s.lat AS slat, s.lng AS slng, s.submitted_at AS st, "
-        "d.id AS did, d.lat AS dlat, d.lng AS dlng, d.submitted_at AS dt "
+        "SELECT s.id AS sid, s.lat AS slat, s.lng AS slng, s.submitted_at AS st, s.member AS smember, "
+        "d.id AS did, d.lat AS dlat, d.lng AS dlng, d.submitted_at AS dt, d.member AS dmember "
         "FROM submission s JOIN submission d ON d.item_id = s.item_id AND d.community = s.community "
         f"AND d.id < s.id AND d.status IN ({statuses}) "
         "AND d.lat BETWEEN s.lat - {} AND s.lat + {} AND d.lng BETWEEN s.lng - {} AND s.lng + {} "
         f"WHERE s.lat IS NOT NULL AND s.id IN ({marks(ids)})",
         dlat, dlat, dlng, dlng, *ids)
-    first: dict[int, int] = {}
+    first: dict[int, Earlier] = {}
     for r in rows:
         if abs(r["st"] - r["dt"]) > window:
             continue
         if geo.distance_m(r["slat"], r["slng"], r["dlat"], r["dlng"]) > rules.duplicates.distance_m:
             continue
-        if r["sid"] not in first or r["did"] < first[r["sid"]]:
-            first[r["sid"]] = r["did"]
+        if r["sid"] not in first or r["did"] < first[r["sid"]].id:
+            first[r["sid"]] = Earlier(r["did"], r["dmember"] == r["smember"])
     return first

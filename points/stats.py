@@ -145,12 +145,15 @@ async def export(actor: Actor, kind: str, rules: Rules, since: date | None = Non
         body = [tuple(r.values()) for r in rows]
     else:
         raise KeyError(kind)
-    return [EXPORTS[kind], *([_cell(v) for v in row] for row in body)]
+    return [EXPORTS[kind], *([_cell(v, rules) for v in row] for row in body)]
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> Any:
-    """A text a spreadsheet would run as a formula (=, +, -, @ first) is exported with a leading apostrophe."""
+def _cell(value: Any, rules: Rules) -> Any:
+    """A moment in the scheme's local time, to the minute (as the pages show it); a text a spreadsheet would
+    run as a formula (=, +, -, @ first) with a leading apostrophe."""
+    if isinstance(value, datetime):
+        return rules.local_time(value).strftime("%Y-%m-%d %H:%M")
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value

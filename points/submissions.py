@@ -6,9 +6,10 @@ which earlier report a photo is like is for staff only. A page of reports reads 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from points import scope
+from points import geo, scope
 from points.db import marks, sql
 from points.errors import NotFound
 from points.outcomes import outcome
@@ -85,7 +86,32 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
     for p in await sql("SELECT id, submission, width, height, taken_at, exif_lat, exif_lng FROM photo "
                        f"WHERE submission IN ({marks(ids)}) ORDER BY id", *ids):
         photos[p.pop("submission")].append(p)
-    return [_one_view(rules, row, photos[row["id"]], precise) for row in rows]
+    grid_ids = sorted({r["grid"] for r in rows if r["grid"] is not None})
+    grids = {g["id"]: g["code"] for g in await sql(f"SELECT id, code FROM grid WHERE id IN ({marks(grid_ids)})",
+                                                    *grid_ids)} if grid_ids else {}
+    names: dict[int, str] = {}
+    if precise:  # staff of the community see who reported
+        member_ids = sorted({r["member"] for r in rows})
+        names = {m["id"]: m["name"] for m in await sql(
+            f"SELECT id, name FROM member WHERE id IN ({marks(member_ids)})", *member_ids)}
+    return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": grids.get(row["grid"]),
+             **({"reporter": names.get(row["member"], "")} if precise else {})} for row in rows]
+
+
+def photo_checks(rules: Rules, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """For staff, beside each photo of a report: when it was taken (the camera's own clock, read as the
+    scheme's local time), how far its GPS is from the claimed place, and whether either is beyond the
+    scheme's photo checks (rules: [scheme.photo_checks])."""
+    limits, found = rules.photo_checks, []
+    submitted = view["submitted_at"]
+    for p in view["photos"]:
+        taken = p["taken_at"].replace(tzinfo=rules.tz) if p["taken_at"] else None
+        metres = (round(geo.distance_m(view["lat"], view["lng"], p["exif_lat"], p["exif_lng"]))
+                  if None not in (view["lat"], view["lng"], p["exif_lat"], p["exif_lng"]) else None)
+        found.append({"id": p["id"], "taken_local": taken.replace(tzinfo=None) if taken else None, "distance_m": metres,
+                      "far": metres is not None and metres > limits.distance_m,
+                      "old": taken is not None and submitted - taken > timedelta(hours=limits.age_hours)})
+    return found
 
 
 def _one_view(rules: Rules, row: dict[str, Any], photo_rows: list[dict[str, Any]], precise: bool) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,6 +88,14 @@ class Duplicates:
 
 
 @dataclass(frozen=True)
+class PhotoChecks:
+    """When staff are warned about a report's photo: its GPS this far from the claimed place, or taken
+    this long before the report."""
+    distance_m: int
+    age_hours: int
+
+
+@dataclass(frozen=True)
 class Expiry:
     policy: str  # never | after_days | end_of_next_year
     days: int = 0
@@ -113,6 +121,7 @@ class Rules:
     first_reporter_only: bool
     second_approval_over: int | None  # awards worth more need two different staff approvals (four-eyes)
     duplicates: Duplicates
+    photo_checks: PhotoChecks
     pickup_days: int
     expiry: Expiry
     honours: Honours
@@ -128,6 +137,10 @@ class Rules:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def local_time(self, moment: datetime) -> datetime:
+        """A moment as the scheme's clocks show it (a naive moment is taken as UTC)."""
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.tz)
 
     def local_date(self, moment: datetime) -> date:
         """The day `moment` falls on in the scheme's time zone (caps, boards and reports count local days)."""
@@ -241,7 +254,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates",
-        "second_approval_over"))
+        "second_approval_over", "photo_checks"))
     scheme_id = s.text("id", ascii_only=True)
     name_zh, name_en = s.text("name_zh"), s.text("name_en")
     timezone = s.text("timezone")
@@ -258,6 +271,12 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     duplicates = Duplicates(
         distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
         window_hours=d.whole("window_hours", 72, low=1, high=24 * 366) or 72,
+    )
+
+    pc = _Checker(problems, "[scheme.photo_checks]", s.table.get("photo_checks", {}), ("distance_m", "age_hours"))
+    photo_checks = PhotoChecks(
+        distance_m=pc.whole("distance_m", 200, low=1, high=100_000) or 200,
+        age_hours=pc.whole("age_hours", 24, low=1, high=24 * 366) or 24,
     )
 
     shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
@@ -337,7 +356,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
         first_reporter_only=first_only, second_approval_over=second_approval_over, duplicates=duplicates,
-        pickup_days=pickup_days, expiry=expiry, honours=honours,
+        photo_checks=photo_checks, pickup_days=pickup_days, expiry=expiry, honours=honours,
         categories=tuple(categories), items=tuple(items),
     )
 

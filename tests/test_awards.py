@@ -70,6 +70,19 @@ def test_only_the_first_reporter_earns(api, community, jpeg):
     assert api.wait_awarded(second_rider, other_item["id"])["points"] == 10
 
 
+def test_a_second_report_of_ones_own_problem_is_not_called_someone_elses(api, community, jpeg):
+    rider, staff = community.riders[0], community.staff
+    first = api.submit(rider, "order.road_spill", [jpeg], **near(metres_north=400)).json()
+    again = api.submit(rider, "order.road_spill", [jpeg], **near(metres_north=410)).json()
+    assert again["duplicate_of"] == first["id"]
+    for sid in (first["id"], again["id"]):
+        assert api.verify(staff, sid).status_code == 200
+    assert api.wait_awarded(rider, first["id"])["points"] == 10
+    dup = api.wait_awarded(rider, again["id"])
+    assert (dup["points"], dup["outcome"]["code"]) == (0, "duplicate_own")
+    assert dup["outcome"]["message_zh"] == "您已报过这个问题,仅首报得分" and "他人" not in dup["outcome"]["message_zh"]
+
+
 def test_a_rejected_first_report_does_not_block_the_next(api, community, jpeg):
     first_rider, second_rider, staff = community.riders[0], community.riders[1], community.staff
     first = api.submit(first_rider, "order.greenery_damage", [jpeg], **near()).json()

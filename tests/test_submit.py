@@ -50,6 +50,22 @@ def test_evidence_rules_name_the_field(api, community, jpeg, item, fields, photo
     assert count_for(rider.id) == before
 
 
+def test_every_problem_of_a_report_is_named_at_once(api, community, jpeg):
+    """A form marks every field that is wrong, not one per try: no photo, no place, no description."""
+    rider = community.riders[0]
+    before = count_for(rider.id)
+    response = api.submit(rider, "hazard.fire_exit_blocked", [])
+    assert response.status_code == 400, response.text
+    problems = error(response)["problems"]
+    assert {(p["code"], p["field"]) for p in problems} == {
+        ("photos_required", "photos"), ("location_required", "location"), ("description_required", "description")}
+    assert error(response)["code"] == problems[0]["code"]  # a client that reads one problem still gets one
+    bad = api.submit(rider, "order.streetlight_broken", [b"not a picture", jpeg, b"GIF89a"], **near())
+    assert bad.status_code == 415
+    assert [p["field"] for p in error(bad)["problems"]] == ["photos[0]", "photos[2]"]
+    assert count_for(rider.id) == before
+
+
 def test_role_rules(api, community, jpeg):
     rider, resident, staff = community.riders[0], community.residents[0], community.staff
     refused = api.submit(rider, "order.noise_nuisance", [jpeg], description="夜间施工", **near())

@@ -26,12 +26,19 @@ def choose(cookies: dict[str, str]) -> str:
     return lang if lang in LANGS else DEFAULT
 
 
+class _Kept(dict):
+    """Placeholders without a value stay as they are ("{max}"), never a KeyError on a page."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def translator(lang: str) -> Callable[..., str]:
     catalogue = CATALOGUES[lang]
 
     def _(message: str, **values: Any) -> str:
         text = catalogue.get(message, message)
-        return text.format(**values) if values else text
+        return text.format_map(_Kept(values)) if values else text
 
     return _
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import math
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import segno
@@ -15,6 +16,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from points import schemes
 from points.errors import DomainError, Invalid, checked
 from rules.fields import Whole
 from web import i18n
@@ -38,7 +40,18 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
     return Template(template_name=template, status_code=http_status, cookies=cookies, context={
         "_": i18n.translator(lang), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
         "csrf": csrf, "csrf_field": CSRF_FIELD, "path": request.url.path,
-        "flash": request.query_params.get("done", ""), "qr": qr, **context})
+        "flash": request.query_params.get("done", ""), "qr": qr, "when": when, **context})
+
+
+def when(moment: Any, fmt: str = "%m-%d %H:%M") -> str:
+    """A moment as the scheme's clocks show it, to the minute (every time a page shows)."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if not isinstance(moment, datetime):  # a day is a day wherever it is read
+        return moment.strftime(fmt)
+    return schemes.current().local_time(moment).strftime(fmt)
 
 
 async def signed_out_form(request: Request) -> dict[str, Any]:
@@ -61,10 +74,42 @@ def qr(text: str) -> Markup:
 
 
 def problem(request: Request, exc: DomainError) -> str:
-    """A domain refusal in the page's language: a known code's wording, else the domain's own message."""
+    """A domain refusal in the page's language, from its code (never the domain's English message)."""
+    return wording(i18n.translator(i18n.choose(request.cookies)), exc.code, exc.extra)
+
+
+def wording(_: Any, code: str, values: dict[str, Any]) -> str:
+    """One error code's words in a catalogue; a code the catalogue lacks reads as the generic refusal."""
+    key = f"error.{code}"
+    text = _(key, **{k: v for k, v in values.items() if isinstance(v, int | str)})
+    return _("error.unknown", code=code) if text == key else text
+
+
+# The form field beside which a refusal naming an API field is shown.
+FIELD_SLOTS = {"lat": "location", "lng": "location", "grid": "location", "location": "location", "units": "item"}
+
+
+def field_errors(request: Request, exc: DomainError) -> dict[str, list[str]]:
+    """Every problem of a refused form, in the page's language, by the form field it belongs beside:
+    `{"photos": ["第 2 张照片:…"], "description": [...]}`."""
     _ = i18n.translator(i18n.choose(request.cookies))
-    text = _(f"error.{exc.code}")
-    return exc.message if text == f"error.{exc.code}" else text
+    found = exc.extra.get("problems") or [{"code": exc.code, "field": exc.field, **exc.extra}]
+    slots: dict[str, list[str]] = {}
+    for one in found:
+        field = str(one.get("field") or "form")
+        words = wording(_, str(one["code"]), one)
+        if field.startswith("photos["):  # photos[1] → the second photo
+            words = _("error.nth_photo", n=int(field[7:-1]) + 1) + words
+            field = "photos"
+        slots.setdefault(FIELD_SLOTS.get(field, field), []).append(words)
+    return slots
+
+
+def error_words(request: Request) -> dict[str, str]:
+    """Every error message of the page's language, by code, for a page's script to show the API's refusals
+    as the server would (placeholders such as {max} are left for the script to fill)."""
+    catalogue = i18n.CATALOGUES[i18n.choose(request.cookies)]
+    return {key[6:]: text for key, text in catalogue.items() if key.startswith("error.")}
 
 
 def back(path: str, done: str = "") -> Redirect:
@@ -72,16 +117,18 @@ def back(path: str, done: str = "") -> Redirect:
     return Redirect(path + (f"?done={done}" if done else ""), status_code=303)
 
 
-async def act(call: Awaitable[Any], path: str, done: str, refused: str | None = None) -> Redirect:
-    """Run a form's domain call, then go to `path` saying `done`, or to `refused` (else `path`) saying why
-    it was refused. A refusal that means "not yours" (403, 404) is an error page instead."""
+async def act(call: Awaitable[Any], path: str | Callable[[], Awaitable[str]], done: str,
+              refused: str | None = None) -> Redirect:
+    """Run a form's domain call, then go to `path` (or where `path()` says, asked after the call) saying
+    `done`, or to `refused` (else `path`) saying why it was refused. A refusal that means "not yours" (403,
+    404) is an error page instead."""
     try:
         await call
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
-        return back(refused or path, f"error.{exc.code}")
-    return back(path, done)
+        return back(refused or (path if isinstance(path, str) else "/"), f"error.{exc.code}")
+    return back(path if isinstance(path, str) else await path(), done)
 
 
 async def form(request: Request) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from points import (
     counter,
     expiry,
     honours,
+    idempotency,
     intake,
     ledger,
     member_data,
@@ -27,12 +28,12 @@ from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
-from points.vocabulary import OrderStatus
+from points.vocabulary import MemberStatus, OrderStatus
 from rules import Rules, fields
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
 from web.limits import Limiter
-from web.pages import act, back, form_number, problem, render
+from web.pages import act, back, error_words, field_errors, form_number, problem, render
 from web.schemas import IdPath
 from web.sessions import Sessions
 
@@ -42,6 +43,24 @@ def _choices(rules: Rules, role: str, usage: Counter) -> dict[str, list[Any]]:
     items = [i for i in rules.items if i.reportable and role in i.roles]
     favourites = [i for i in sorted(items, key=lambda i: -usage[i.id]) if usage[i.id]][:5]
     return {"items": items, "favourites": favourites}
+
+
+async def _report_form(request: Request, rules: Rules, http_status: int = 200,
+                       errors: dict[str, list[str]] | None = None, data: dict[str, str] | None = None,
+                       photos_dropped: bool = False) -> Template:
+    """The report form: empty, or again with what was sent and every problem beside its field. Its
+    Idempotency-Key is made here, once per form, so a second tap or a resubmit after going back sends the
+    same report."""
+    actor = request.user
+    usage = Counter(s["item"]["id"] for s in await submissions.mine(actor, rules, limit=100))
+    choices = _choices(rules, actor.role, usage)
+    data = data or {}
+    return render(request, "report.html", http_status=http_status, rules=rules, **choices,
+                  fav_ids=[i.id for i in choices["favourites"]], grids=await intake.grids(actor.community_id),
+                  data=data, errors=errors or {}, photos_dropped=photos_dropped, words=error_words(request),
+                  form_key=data.get("idempotency_key") or idempotency.form_key(),
+                  can_report=actor.status == MemberStatus.ACTIVE, status=actor.status,
+                  limits={"description": fields.DESCRIPTION.max_length, "address": fields.ADDRESS.max_length})
 
 
 class MemberPages(Controller):
@@ -66,29 +85,27 @@ class MemberPages(Controller):
 
     @get("/report", guards=[reporters_only])
     async def report_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        mine = await submissions.mine(request.user, rules, limit=100)
-        usage = Counter(s["item"]["id"] for s in mine)
-        return render(request, "report.html", rules=rules, **_choices(rules, request.user.role, usage),
-                      grids=await intake.grids(request.user.community_id), data={})
+        return await _report_form(request, rules)
 
     @post("/report", guards=[reporters_only], status_code=303)
     async def report(self, request: Request, limiter: NamedDependency[Limiter], rules: NamedDependency[Rules],
                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
                      dispatcher: NamedDependency[Dispatcher]) -> Redirect | Template:
         data = await request.form()
+        photos = [f for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
         try:
-            report = Report(item=str(data.get("item", "")), description=str(data.get("description", "")),
+            report = Report(item=str(data.get("item") or data.get("item_other") or ""),
+                            description=str(data.get("description", "")),
                             lat=form_number(data, "lat", kind=float), lng=form_number(data, "lng", kind=float),
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
                             units=form_number(data, "units", fields.UNITS) or 1)
-            uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
-            await file_report(request, limiter, dispatcher, rules, store, limits, report, uploads,
-                              data.get("idempotency_key") or None)
+            await file_report(request, limiter, dispatcher, rules, store, limits, report,
+                              [await f.read() for f in photos], data.get("idempotency_key") or None)
         except DomainError as exc:
             sent = {k: v for k, v in data.items() if isinstance(v, str)}
-            return render(request, "report.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
-                          rules=rules, **_choices(rules, request.user.role, Counter()),
-                          grids=await intake.grids(request.user.community_id), data=sent)
+            sent["item"] = sent.get("item") or sent.get("item_other", "")
+            # A browser never sends a chosen file again: the member is told to choose it again.
+            return await _report_form(request, rules, exc.status, field_errors(request, exc), sent, bool(photos))
         return back("/submissions", "reported")
 
     @get("/submissions")

@@ -47,7 +47,8 @@ class StaffPages(Controller):
         nearby = [(title, await submissions.staff_view(request.user, rules, sid))
                   for title, sid in earlier.items() if sid is not None]
         return render(request, "staff_submission.html", s=view, nearby=nearby, rules=rules,
-                      reasons=REJECT_REASONS, reverse_reasons=reversals.REVERSE_REASONS)
+                      checks=submissions.photo_checks(rules, view), reasons=REJECT_REASONS,
+                      reverse_reasons=reversals.REVERSE_REASONS)
 
     @post("/submissions/{submission_id:int}/{action:str}", status_code=303)
     async def decide(self, request: Request, submission_id: IdPath,
@@ -56,8 +57,12 @@ class StaffPages(Controller):
         data = await form(request)
         note = str(data.get("note", ""))
         if action == "verify":
+            async def the_next() -> str:  # approve and open the next report of the queue
+                waiting = await submissions.queue(request.user, rules, SubmissionStatus.SUBMITTED, 1)
+                return f"/staff/submissions/{waiting[0]['id']}" if waiting else "/staff/queue"
+
             return await act(flows.verify(request, dispatcher, rules, submission_id, data.get("item") or None, note),
-                             "/staff/queue", "verified", f"/staff/submissions/{submission_id}")
+                             the_next, "verified", f"/staff/submissions/{submission_id}")
         if action == "reject":
             call = review.reject(request.user, submission_id, str(data.get("reason", "")), note)
         else:

@@ -1,54 +1,163 @@
-// The report page, improved when JavaScript runs: photos downscaled before upload, the location from
-// the phone, item search, and reports kept on the phone while there is no signal (sent later, once:
-// each carries its Idempotency-Key). Without JavaScript the form posts as it is.
+// The report page, improved when JavaScript runs: photos downscaled before upload (keeping their capture
+// time and GPS, which staff check), the location from the phone, item search, every problem shown beside
+// its field in the page's language, an upload progress bar, and reports kept on the phone while there is
+// no signal (sent later, once). The form's Idempotency-Key is made by the server once per form and kept
+// across reloads and back/forward, so a double tap or a resubmit sends one report. Without JavaScript
+// the form posts as it is.
 (function () {
   "use strict";
   var form = document.getElementById("report");
-  if (!form || !window.fetch || !window.FormData) return;
-  var QUEUE = "jifen-report-queue", MAX_SIDE = 1600, QUALITY = 0.8;
+  if (!form || !window.FormData || !window.XMLHttpRequest) return;
+  document.documentElement.className += " js";
+  var QUEUE = "jifen-report-queue", KEY = "jifen-report-key", SENT = "jifen-report-sent";
+  var MAX_SIDE = 1600, QUALITY = 0.8;
+  var words = JSON.parse(form.getAttribute("data-words"));
   var csrf = form.querySelector("input[name=_csrf_token]").value;
+  var keyInput = form.querySelector("input[name=idempotency_key]");
+  var select = document.getElementById("item"), search = document.getElementById("item-search");
+  var more = document.getElementById("more"), button = document.getElementById("send");
+  var progress = document.getElementById("progress"), sending = false;
 
-  function key() {
-    return "r-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  function $(id) { return document.getElementById(id); }
+
+  // --- the form's key: the server's, unless this is the same form again (reload, back or forward)
+  var nav = window.performance && performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+  if (nav && (nav.type === "reload" || nav.type === "back_forward") && sessionStorage.getItem(KEY)) {
+    keyInput.value = sessionStorage.getItem(KEY);
+  }
+  sessionStorage.setItem(KEY, keyInput.value);
+
+  function showSent() {
+    form.hidden = true;
+    $("sent").hidden = false;
+  }
+  function alreadySent() { return sessionStorage.getItem(SENT) === keyInput.value; }
+  if (alreadySent()) showSent();
+  window.addEventListener("pageshow", function () { if (alreadySent()) showSent(); });
+
+  // --- errors, in the page's language, from the API's codes
+  function fill(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
+  }
+  var SLOTS = {lat: "location", lng: "location", grid: "location", location: "location", units: "item"};
+  function showErrors(problems) {
+    Array.prototype.forEach.call(form.querySelectorAll(".err"), function (p) { p.textContent = ""; p.hidden = true; });
+    problems.forEach(function (one) {
+      var field = one.field || "form", text = fill(words[one.code] || words.unknown, one);
+      var photo = /^photos\[(\d+)\]$/.exec(field);
+      if (photo) { text = fill(words.nth_photo, {n: +photo[1] + 1}) + text; field = "photos"; }
+      var slot = $("err-" + (SLOTS[field] || field)) || $("err-form");
+      slot.textContent = (slot.textContent ? slot.textContent + " " : "") + text;
+      slot.hidden = false;
+    });
+    var first = form.querySelector(".err:not([hidden])");
+    if (first) first.scrollIntoView({block: "center"});
   }
 
+  // --- the item: a chip of the member's most used, or any item from the list (with a search)
+  function chosen() {
+    var radio = form.querySelector("input[name=item]:checked");
+    if (radio && radio.value) return radio;
+    return select.value ? select.options[select.selectedIndex] : null;
+  }
+  function itemRule() {
+    var c = chosen(), needed = !!c && c.getAttribute("data-desc") === "1";
+    form.description.required = needed;
+    $("desc-optional").hidden = needed;
+  }
+  function unfold(open) { if (more) more.className = open ? "" : "folded"; }
+  Array.prototype.forEach.call(form.querySelectorAll("input[name=item]"), function (r) {
+    r.addEventListener("change", function () { unfold(!r.value); if (!r.value) search.focus(); itemRule(); });
+  });
+  search.hidden = false;
+  var all = Array.prototype.slice.call(select.options).filter(function (o) { return o.value; });
+  search.addEventListener("input", function () {
+    var q = search.value.trim().toLowerCase();
+    all.forEach(function (o) { o.hidden = !!q && o.text.toLowerCase().indexOf(q) < 0; });
+    var first = all.filter(function (o) { return !o.hidden; })[0];
+    if (first) { select.value = first.value; pickOther(); }
+  });
+  function pickOther() {
+    var other = $("item-more");
+    if (other) other.checked = true;
+    itemRule();
+  }
+  select.addEventListener("change", pickOther);
+  itemRule();
+
+  // --- the place, from the phone
   if (navigator.geolocation) {
     navigator.geolocation.getCurrentPosition(function (p) {
       form.lat.value = p.coords.latitude.toFixed(6);
       form.lng.value = p.coords.longitude.toFixed(6);
-      document.getElementById("located").hidden = false;
+      $("located").hidden = false;
+      $("unlocated").hidden = true;
     }, function () {}, {enableHighAccuracy: true, timeout: 8000, maximumAge: 60000});
   }
 
-  var search = document.getElementById("item-search"), select = document.getElementById("item");
-  search.hidden = false;
-  var all = Array.prototype.slice.call(select.options);
-  search.addEventListener("input", function () {
-    var q = search.value.trim().toLowerCase();
-    all.forEach(function (o) { o.hidden = q && o.text.toLowerCase().indexOf(q) < 0; });
-    var first = all.filter(function (o) { return !o.hidden; })[0];
-    if (first) select.value = first.value;
+  // --- photos: previews, and a downscaled copy that keeps the original's EXIF (time and GPS)
+  form.photos.addEventListener("change", function () {
+    var box = $("previews");
+    box.textContent = "";
+    Array.prototype.forEach.call(form.photos.files || [], function (f) {
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(f);
+      img.alt = "";
+      box.appendChild(img);
+    });
+    var again = $("photos-again");
+    if (again) again.hidden = true;
   });
 
-  function descriptionRule() {
-    var o = select.options[select.selectedIndex];
-    var needed = o && o.getAttribute("data-desc") === "1";
-    form.description.required = needed;
-    document.getElementById("desc-optional").hidden = needed;
+  function exifOf(buffer) {
+    var b = new Uint8Array(buffer), i = 2;
+    if (b[0] !== 0xFF || b[1] !== 0xD8) return null;
+    while (i + 4 <= b.length && b[i] === 0xFF) {
+      var marker = b[i + 1], len = (b[i + 2] << 8) | b[i + 3];
+      if (marker === 0xDA || marker === 0xD9) break;
+      if (marker === 0xE1 && b[i + 4] === 0x45 && b[i + 5] === 0x78 && b[i + 6] === 0x69 && b[i + 7] === 0x66) {
+        var segment = b.slice(i, i + 2 + len);
+        upright(segment);
+        return segment;
+      }
+      i += 2 + len;
+    }
+    return null;
   }
-  select.addEventListener("change", descriptionRule);
-  descriptionRule();
+  // The canvas has turned the picture already: its EXIF orientation becomes "as is", or it turns twice.
+  function upright(s) {
+    var t = 10, le = s[t] === 0x49;
+    function u16(o) { return le ? s[o] | (s[o + 1] << 8) : (s[o] << 8) | s[o + 1]; }
+    function u32(o) { return le ? (s[o] | (s[o + 1] << 8) | (s[o + 2] << 16) | (s[o + 3] << 24)) >>> 0
+                                : ((s[o] << 24) | (s[o + 1] << 16) | (s[o + 2] << 8) | s[o + 3]) >>> 0; }
+    var ifd = t + u32(t + 4);
+    if (ifd + 2 > s.length) return;
+    for (var k = 0, n = u16(ifd); k < n; k++) {
+      var e = ifd + 2 + 12 * k;
+      if (e + 12 > s.length) return;
+      if (u16(e) === 0x0112) { s[e + 8] = le ? 1 : 0; s[e + 9] = le ? 0 : 1; }
+    }
+  }
 
   function shrink(file) {
     return new Promise(function (resolve) {
-      if (!window.createImageBitmap) return resolve(file);
-      createImageBitmap(file).then(function (img) {
-        var scale = Math.min(1, MAX_SIDE / Math.max(img.width, img.height));
-        var canvas = document.createElement("canvas");
-        canvas.width = Math.round(img.width * scale);
-        canvas.height = Math.round(img.height * scale);
-        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
-        canvas.toBlob(function (blob) { resolve(blob || file); }, "image/jpeg", QUALITY);
+      if (!window.createImageBitmap || !file.arrayBuffer) return resolve(file);
+      file.arrayBuffer().then(function (original) {
+        var exif = exifOf(original);
+        createImageBitmap(file).then(function (img) {
+          var scale = Math.min(1, MAX_SIDE / Math.max(img.width, img.height));
+          var canvas = document.createElement("canvas");
+          canvas.width = Math.round(img.width * scale);
+          canvas.height = Math.round(img.height * scale);
+          canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+          canvas.toBlob(function (blob) {
+            if (!blob) return resolve(file);
+            if (!exif) return resolve(blob);
+            blob.arrayBuffer().then(function (small) {
+              resolve(new Blob([small.slice(0, 2), exif, small.slice(2)], {type: "image/jpeg"}));
+            });
+          }, "image/jpeg", QUALITY);
+        }, function () { resolve(file); });
       }, function () { resolve(file); });
     });
   }
@@ -60,36 +169,75 @@
       r.readAsDataURL(blob);
     });
   }
-
   function fromDataUrl(url) {
     var parts = url.split(","), bytes = atob(parts[1]), arr = new Uint8Array(bytes.length);
     for (var i = 0; i < bytes.length; i++) arr[i] = bytes.charCodeAt(i);
     return new Blob([arr], {type: "image/jpeg"});
   }
 
+  // --- sending: one request per form, with its progress; kept on the phone when there is no network
+  function send(entry, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var body = new FormData(), xhr = new XMLHttpRequest();
+      Object.keys(entry.fields).forEach(function (k) { body.append(k, entry.fields[k]); });
+      entry.photos.forEach(function (p, i) { body.append("photos", fromDataUrl(p), "photo" + i + ".jpg"); });
+      xhr.open("POST", "/api/v1/submissions");
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("Idempotency-Key", entry.key);
+      if (onProgress) xhr.upload.onprogress = function (ev) { if (ev.lengthComputable) onProgress(ev.loaded / ev.total); };
+      xhr.onload = function () { resolve(xhr); };
+      xhr.onerror = xhr.ontimeout = function () { reject(xhr); };
+      xhr.send(body);
+    });
+  }
+
   function queue() { try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; } }
   function save(q) { localStorage.setItem(QUEUE, JSON.stringify(q)); }
-
-  function send(entry) {
-    var body = new FormData();
-    Object.keys(entry.fields).forEach(function (k) { body.append(k, entry.fields[k]); });
-    entry.photos.forEach(function (p, i) { body.append("photos", fromDataUrl(p), "photo" + i + ".jpg"); });
-    return fetch("/api/v1/submissions", {method: "POST", body: body, credentials: "same-origin",
-      headers: {"X-CSRF-Token": csrf, "Idempotency-Key": entry.key}});
+  function delivered(key) {
+    save(queue().filter(function (e) { return e.key !== key; }));
+    sessionStorage.setItem(SENT, key);
+    if (key === keyInput.value) { $("queued").hidden = true; showSent(); }
   }
 
   function flush() {
     var q = queue();
-    if (!q.length || !navigator.onLine) return;
-    send(q[0]).then(function (res) {
-      if (res.status < 500) { save(queue().slice(1)); flush(); }  // sent, or refused for good: either way done
+    if (!q.length || navigator.onLine === false) return;
+    send(q[0]).then(function (xhr) {
+      // Sent, or refused for good: either way it leaves the phone; a server error stays for later.
+      if (xhr.status < 500) { delivered(q[0].key); flush(); }
     }, function () {});
   }
 
+  function localProblems() {
+    var c = chosen(), found = [], photos = (form.photos.files || []).length;
+    if (!c) return [{code: "unknown_item", field: "item"}];
+    if (photos < +c.getAttribute("data-photos")) found.push({code: "photos_required", field: "photos"});
+    if (c.getAttribute("data-loc") === "1" && !form.lat.value && !form.grid.value) {
+      found.push({code: "location_required", field: "location"});
+    }
+    if (c.getAttribute("data-desc") === "1" && !form.description.value.trim()) {
+      found.push({code: "description_required", field: "description"});
+    }
+    return found;
+  }
+
+  function busy(on) {
+    sending = on;
+    button.disabled = on;
+    progress.hidden = !on;
+    if (!on) progress.value = 0;
+  }
+
+  form.setAttribute("novalidate", "");  // the page says what is missing itself, in its own words
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    var fields = {};
-    ["item", "lat", "lng", "grid", "address", "description"].forEach(function (n) {
+    if (sending) return;  // a second tap sends nothing more
+    var problems = localProblems();
+    showErrors(problems);
+    if (problems.length) return;
+    busy(true);
+    var fields = {item: chosen().value};
+    ["lat", "lng", "grid", "address", "description"].forEach(function (n) {
       if (form[n] && form[n].value) fields[n] = form[n].value;
     });
     var files = Array.prototype.slice.call(form.photos.files || []);
@@ -98,13 +246,18 @@
       sessionStorage.setItem("jifen-photo-bytes", blobs.reduce(function (n, b) { return n + b.size; }, 0));
       return Promise.all(blobs.map(toDataUrl));
     }).then(function (photos) {
-      var entry = {key: key(), fields: fields, photos: photos};
-      send(entry).then(function (res) {
-        if (res.ok) { window.location = "/submissions?done=reported"; return; }
-        return res.json().then(function (b) { alert(b.error ? b.error.message : res.status); });
+      var entry = {key: keyInput.value, fields: fields, photos: photos};
+      send(entry, function (part) { progress.value = Math.round(part * 100); }).then(function (xhr) {
+        if (xhr.status < 300) { busy(false); delivered(entry.key); return; }
+        var error = null;
+        try { error = JSON.parse(xhr.responseText).error; } catch (e) { error = null; }
+        showErrors(error && error.code ? (error.problems || [error]) : [{code: "http_" + xhr.status}]);
+        busy(false);
       }, function () {
-        save(queue().concat([entry]));
-        document.getElementById("queued").hidden = false;
+        save(queue().filter(function (e) { return e.key !== entry.key; }).concat([entry]));
+        $("queued").hidden = false;
+        button.disabled = true;
+        progress.hidden = true;
       });
     });
   });
