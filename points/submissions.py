@@ -108,7 +108,7 @@ def photo_checks(rules: Rules, view: dict[str, Any]) -> list[dict[str, Any]]:
         taken = p["taken_at"].replace(tzinfo=rules.tz) if p["taken_at"] else None
         metres = (round(geo.distance_m(view["lat"], view["lng"], p["exif_lat"], p["exif_lng"]))
                   if None not in (view["lat"], view["lng"], p["exif_lat"], p["exif_lng"]) else None)
-        found.append({"id": p["id"], "taken_local": taken.replace(tzinfo=None) if taken else None, "distance_m": metres,
+        found.append({"id": p["id"], "taken": taken, "distance_m": metres,
                       "far": metres is not None and metres > limits.distance_m,
                       "old": taken is not None and submitted - taken > timedelta(hours=limits.age_hours)})
     return found

@@ -114,3 +114,19 @@ def jpeg() -> bytes:
 __all__ = ["G1", "LEG", "as_member", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
            "User", "free_port", "grant", "near", "new_phone", "personal_data", "photo", "python", "requires_rq", "run",
            "signed_in", "start_server", "user_from", "wait_for"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, one per test module (tests marked `needs_chromium` skip without it)."""
+    from playwright.sync_api import sync_playwright
+
+    from browsing import CHROMIUM
+
+    with sync_playwright() as p:
+        # Playwright turns the back/forward cache off; a member's Chrome has it on (going back shows the
+        # page as it was, form and all), and the report tests go back as members do.
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"],
+                                     ignore_default_args=["--disable-back-forward-cache"])
+        yield chromium
+        chromium.close()

@@ -54,7 +54,8 @@ def near(metres_north: float = 0, metres_east: float = 0, base: tuple[float, flo
 
 
 def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[float, float] | None = (23.4662, 116.7605),
-          taken: str = "2026:11:20 08:30:00", seed: int | None = None, quality: int = 90) -> bytes:
+          taken: str = "2026:11:20 08:30:00", seed: int | None = None, quality: int = 90,
+          orientation: int = 1) -> bytes:
     """A photo of a made-up scene (blocks of colour): a new scene each call, or the scene `seed` names (the
     same picture at any size), so that only a test that means to send one picture twice does."""
     import random
@@ -71,6 +72,8 @@ def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[flo
     image = scene.resize((width, height), Image.Resampling.NEAREST)
     exif = image.getexif()
     exif.get_ifd(0x8769)[0x9003] = taken
+    if orientation != 1:  # how the phone was held: viewers turn the picture by this
+        exif[0x0112] = orientation
     if gps:
         def dms(value: float) -> tuple[float, float, float]:
             d = int(value)

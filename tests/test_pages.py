@@ -6,51 +6,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
-
 import httpx
-import pytest
 
-from conftest import LEG, PASSWORD, ROOT, new_phone, photo, run
+from browsing import DESKTOP, PHONE, Screens, needs_chromium
+from conftest import PASSWORD, new_phone, photo, run
 from points import members, rewards
 from points.config import ROOT as APP_ROOT
 from points.db import sql
 from rules.catalogue import load_catalogue
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTEFACTS = ROOT / "test-artefacts" / LEG
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (./dev test installs it)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-class Screens:
-    def __init__(self, name: str):
-        self.dir = ARTEFACTS / name
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.n = 0
-
-    def shot(self, page, label: str) -> None:
-        """The page as it is, at its own width and at the other one."""
-        self.n += 1
-        size = page.viewport_size
-        for width, other in ((size, "phone" if size["width"] < 600 else "desktop"),
-                             (DESKTOP if size["width"] < 600 else PHONE, "desktop" if size["width"] < 600 else "phone")):
-            page.set_viewport_size(width)
-            page.screenshot(path=str(self.dir / f"{self.n:02d}-{label}-{other}.png"), full_page=True)
-        page.set_viewport_size(size)
-
+pytestmark = needs_chromium
 
 def phone_photo() -> bytes:
     """A 12-megapixel photo with texture (a flat colour would compress to nothing), as a phone saves it."""

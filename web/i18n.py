@@ -36,7 +36,7 @@ class _Kept(dict):
 def translator(lang: str) -> Callable[..., str]:
     catalogue = CATALOGUES[lang]
 
-    def _(message: str, **values: Any) -> str:
+    def _(message: str, /, **values: Any) -> str:
         text = catalogue.get(message, message)
         return text.format_map(_Kept(values)) if values else text
 

@@ -81,7 +81,8 @@ def problem(request: Request, exc: DomainError) -> str:
 def wording(_: Any, code: str, values: dict[str, Any]) -> str:
     """One error code's words in a catalogue; a code the catalogue lacks reads as the generic refusal."""
     key = f"error.{code}"
-    text = _(key, **{k: v for k, v in values.items() if isinstance(v, int | str)})
+    text = _(key, **{k: v for k, v in values.items()
+                     if isinstance(v, int | str) and k not in ("code", "field", "message")})
     return _("error.unknown", code=code) if text == key else text
 
 
