@@ -16,6 +16,14 @@ from points.scope import Actor
 from points.tables import AuditEvent
 
 
+# Every action the log records (the admin's filter offers these).
+ACTIONS = ("community.settings", "member.create", "member.approve", "member.decline", "member.suspend",
+           "member.reinstate", "member.deduct", "member.delete", "member.phone_view", "member.promote", "member.role",
+           "order.cancel", "order.fulfil", "reward.create", "reward.restock", "reward.update",
+           "submission.reclassify", "submission.reject", "submission.reverse", "submission.verify", "token.issue",
+           "token.revoke")
+
+
 async def record(actor_id: int | None, action: str, object_type: str, object_id: int | str,
                  community_id: int | None, details: dict[str, Any] | None = None) -> None:
     await AuditEvent.insert(AuditEvent(
@@ -37,7 +45,8 @@ async def listing(actor: Actor, action: str | None = None, community_id: int | N
         if value is not None:
             where.append(clause)
             args.append(value)
-    rows = await sql("SELECT a.id, a.actor AS actor_id, m.role AS actor_role, a.action, a.object_type, a.object_id, "
+    rows = await sql("SELECT a.id, a.actor AS actor_id, m.role AS actor_role, m.name AS actor_name, a.action, "
+                     "a.object_type, a.object_id, "
                      "a.community AS community_id, a.details, a.created_at FROM audit_event a "
                      "LEFT JOIN member m ON m.id = a.actor" + (" WHERE " + " AND ".join(where) if where else "") +
                      " ORDER BY a.id DESC LIMIT {}", *args, limit)

@@ -27,6 +27,12 @@ async def create_community(code: str, name: str, name_en: str = "", grids: list[
     return await write(run)
 
 
+async def directory() -> list[dict[str, Any]]:
+    """Every community's id, code and names, by name: what a registration form or an admin's form picks from
+    (communities are public: their scheme pages are)."""
+    return await sql("SELECT id, code, name, name_en FROM community ORDER BY name, id")
+
+
 async def community_by_code(code: str, field: str = "community") -> dict[str, Any]:
     rows = await sql("SELECT * FROM community WHERE code = {}", checked(fields.COMMUNITY_CODE, field,
                                                                         (code or "").strip()))

@@ -10,8 +10,10 @@ from typing import Any
 from points import audit, clock, ledger, scope
 from points.db import marks, sql, write
 from points.errors import Conflict, NotFound
+from points.honours import mask_name
 from points.ledger import HOLD, SPENDABLE, TransferSpec, community_account_key, member_account_key
 from points.orders import order_view
+from points.privacy import mask_phone
 from points.scope import Actor
 from points.vocabulary import (
     TAKEN_ORDERS,
@@ -87,7 +89,10 @@ async def order_by_code(actor: Actor, pickup_code: str) -> dict[str, Any]:
                      pickup_code.strip().upper().replace("-", "").replace(" ", ""), *args)
     if not rows:
         raise NotFound("order with this pickup code")
-    return await order_view(rows[0]["id"])
+    order = await order_view(rows[0]["id"])
+    # At the counter: whose order it is, masked (陈**), for staff to ask the name without reading it out.
+    who = await sql("SELECT m.name, m.phone FROM member m WHERE m.id = {}", order["member_id"])
+    return {**order, "member_name": mask_name(who[0]["name"]), "member_phone": mask_phone(who[0]["phone"])}
 
 
 async def cancel(actor: Actor, order_id: int) -> dict[str, Any]:

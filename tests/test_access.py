@@ -49,6 +49,8 @@ def policy(kind: str, role: str, where: str, ok: int) -> int:
         return 403 if role in ("pending", "rider", "resident") else ok
     if kind == "reporter_page":  # riders' and residents' pages (a pending rider sees why they cannot act)
         return 403 if role in ("staff_a", "staff_b", "admin") else ok
+    if kind == "reporter_look":  # a reporters' page about an object of their own community (a pending rider may look)
+        return 403 if role in ("staff_a", "staff_b", "admin") else ok if where == "A" else 404
     if kind == "own":  # a member's own object, or staff of its community: anyone else finds nothing
         if role in ("pending", "resident"):
             return 404
@@ -206,6 +208,7 @@ READS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any], tu
         "/api/v1/honours/board", "/api/v1/shop/orders", "/api/v1/shop/rewards", "/account", "/", "/submissions",
         "/orders", "/points", "/shop")},
     "read report page": ("reporter_page", 200, _nothing, _get("/report")),
+    "read reward to confirm": ("reporter_look", 200, lambda w, where: w.rewards[where], _get("/shop/{obj}")),
     "read submission": ("own", 200, World.submission, _get("/api/v1/submissions/{obj}")),
     "read photo": ("own", 200, _photo, _get("/api/v1/submissions/{obj[0]}/photos/{obj[1]}")),
     **{f"read {path}": ("staff_list", 200, _nothing, _get(path)) for path in (

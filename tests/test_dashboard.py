@@ -67,7 +67,11 @@ def test_admin_pages(api, community):
                        follow_redirects=False)
     assert changed.status_code == 303 and "done=role_changed" in changed.headers["location"]
     log = api.get("/admin/audit?action=member.role", admin)
-    assert log.status_code == 200 and f"member {rider.id}" in log.text
+    assert log.status_code == 200 and f"member #{rider.id}" in log.text
+    row = log.text.split(f"member #{rider.id}")[0].rsplit("<tr>", 1)[1]
+    assert "更改角色" in row and "管理员" in row  # the action in words, the actor by name and role
+    bad = api.get("/admin/audit?community=huaguan", admin)  # a filter typed by hand: a page, in Chinese
+    assert bad.status_code == 400 and "text/html" in bad.headers["content-type"] and "填写有误" in bad.text
 
 
 def test_staff_restock_from_the_stock_page(api, community):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+
 import httpx
 
 from browsing import DESKTOP, PHONE, Screens, needs_chromium
@@ -56,7 +57,7 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     rider.fill("#name", "新骑手")
     rider.fill("#phone", rider_phone)
     rider.fill("#password", PASSWORD)
-    rider.fill("#community", code)
+    rider.select_option("#community", code)
     rider.select_option("#platform", "meituan")
     rider.fill("#platform_rider_id", "MT-7788")
     rider.click("button.primary")
@@ -124,6 +125,9 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     rider.goto(f"{url}/shop")
     screens.shot(rider, "shop")
     voucher = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", c.id))[0]["id"]
+    rider.click(f"a[href='/shop/{voucher}']")
+    assert "确认兑换" in rider.inner_text("form[action='/shop/%d'] button" % voucher)
+    screens.shot(rider, "confirm")
     rider.click(f"form[action='/shop/{voucher}'] button")
     rider.wait_for_url(re.compile(r"/orders\?done=ordered"))
     screens.shot(rider, "orders")
@@ -165,10 +169,8 @@ def test_a_report_made_without_signal_is_sent_once_the_network_returns(stack, br
     count = lambda: run(sql("SELECT COUNT(*) AS n FROM submission WHERE member = {}", rider.id))[0]["n"]  # noqa: E731
     assert count() == 0
     context.set_offline(False)  # the page hears "online" and sends what it kept
-    for _ in range(60):
-        if count():
-            break
-        page.wait_for_timeout(250)
+    page.wait_for_selector("#sent:not([hidden])")  # and says so: no "no signal" left on a filled form
+    assert page.is_hidden("#queued") and page.is_hidden("#report")
     page.reload()  # a second chance to send must not send twice
     page.wait_for_timeout(1000)
     assert count() == 1

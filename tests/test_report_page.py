@@ -6,6 +6,7 @@ downscale; where a grid-only report is; times in the scheme's zone."""
 from __future__ import annotations
 
 import csv
+import subprocess
 import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -187,3 +188,37 @@ def test_the_phone_layout_has_a_tab_bar_with_tap_sized_targets(stack, browser, c
         box = target.bounding_box()
         assert box["height"] >= 44, (target.inner_text(), box)
     page.context.close()
+
+
+@needs_chromium
+def test_the_pickup_qr_is_a_standard_qr_a_scanner_reads_and_the_counter_shows_whose_it_is(
+        stack, api, browser, community, tmp_path):
+    from conftest import ROOT, grant
+    from points import rewards
+    from rules.catalogue import load_catalogue
+
+    resident = community.residents[0]
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    grant(community.id, resident.id, 100)
+    voucher = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", community.id))[0]
+    assert api.post("/api/v1/shop/orders", resident, json={"reward": voucher["id"]}).status_code == 201
+    code = run(sql("SELECT pickup_code FROM redemption WHERE member = {}", resident.id))[0]["pickup_code"]
+
+    page = as_user(browser, stack["url"], resident)
+    page.goto(f"{stack['url']}/orders")
+    qr = page.query_selector(".qr svg")
+    assert qr.bounding_box()["width"] >= 200  # scannable from a phone screen at the counter
+    shot = tmp_path / "qr.png"
+    qr.screenshot(path=str(shot))
+    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(shot)], capture_output=True, text=True)
+    assert decoded.stdout.strip() == code and decoded.stdout.startswith(code)
+    assert "QR-Code" in subprocess.run(["zbarimg", "-q", str(shot)], capture_output=True, text=True).stdout
+    page.context.close()
+
+    staff = as_user(browser, stack["url"], community.staff, viewport=DESKTOP)
+    staff.goto(f"{stack['url']}/staff/counter?code={code}")
+    assert staff.inner_text("#counter-reward") == "爱心餐券(合作餐馆满减5元)"
+    name = run(sql("SELECT name FROM member WHERE id = {}", resident.id))[0]["name"]
+    shown = staff.inner_text("#counter-member")
+    assert name[0] + "*" in shown and name not in shown
+    staff.context.close()

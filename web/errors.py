@@ -50,10 +50,15 @@ def domain_error(request: Request, exc: DomainError) -> Response:
     return Response(_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status, headers=headers)
 
 
-def validation_error(_: Request, exc: ValidationException) -> Response:
+def validation_error(request: Request, exc: ValidationException) -> Response:
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     field = first.get("key")
+    if _is_page(request):  # a page's bad link or filter: an error page in the visitor's language, never JSON
+        from web import i18n
+
+        words = i18n.translator(i18n.choose(request.cookies))("error.invalid_field", field=field or "?")
+        return _page_error(request, 400, words)
     if field and first.get("source") == "header":  # litestar names the handler's argument; callers know the header
         field = "-".join(part.capitalize() for part in field.split("_"))
     message = first.get("message") or exc.detail

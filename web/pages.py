@@ -67,9 +67,11 @@ async def signed_out_form(request: Request) -> dict[str, Any]:
 
 
 def qr(text: str) -> Markup:
-    """A QR code of `text` as inline SVG (a pickup code, for the counter's scanner)."""
+    """A QR code of `text` as inline SVG (a pickup code, for the counter's scanner): a standard QR code
+    (never a Micro QR, which WeChat and many scanners do not read), large enough to scan from a phone."""
     out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=5, xmldecl=False, svgns=True, title=text)
+    segno.make(text, error="m", micro=False).save(out, kind="svg", scale=8, border=4, xmldecl=False, svgns=True,
+                                                 title=text)
     return Markup(out.getvalue().decode())
 
 

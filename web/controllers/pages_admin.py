@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from points import audit, members, tokens
+from points import audit, communities, members, tokens
 from points.errors import DomainError
 from points.vocabulary import Role
 from rules import Rules, fields
@@ -37,7 +37,8 @@ class AdminPages(Controller):
 
     @get("/tokens")
     async def token_list(self, request: Request) -> Template:
-        return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=None)
+        return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=None,
+                      communities=await communities.directory())
 
     @post("/tokens", status_code=200)
     async def issue(self, request: Request) -> Template:
@@ -47,8 +48,9 @@ class AdminPages(Controller):
                                         form_number(data, "community_id", fields.ID) or 0, str(data.get("role", "")))
         except DomainError as exc:
             return render(request, "admin_tokens.html", http_status=400, error=problem(request, exc),
-                          rows=await tokens.listing(request.user), issued=None)
-        return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=issued)
+                          rows=await tokens.listing(request.user), issued=None, communities=await communities.directory())
+        return render(request, "admin_tokens.html", rows=await tokens.listing(request.user), issued=issued,
+                      communities=await communities.directory())
 
     @post("/tokens/{token_id:int}/revoke", status_code=303)
     async def revoke(self, request: Request, token_id: IdPath) -> Redirect:
@@ -61,7 +63,7 @@ class AdminPages(Controller):
                         before: IdQuery = None) -> Template:
         rows = await audit.listing(request.user, action or None, community, actor, before_id=before, limit=100)
         return render(request, "admin_audit.html", rows=rows, action=action or "", community=community or "",
-                      actor=actor or "")
+                      actor=actor or "", communities=await communities.directory(), actions=audit.ACTIONS)
 
     @get("/rules")
     async def rules_table(self, request: Request, rules: NamedDependency[Rules]) -> Template:

@@ -22,14 +22,16 @@ from points import (
     notices,
     orders,
     rewards,
+    statements,
     submissions,
 )
 from points.dispatch import Dispatcher
-from points.errors import DomainError
+from points.errors import DomainError, NotFound
 from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
 from points.vocabulary import MemberStatus, OrderStatus
 from rules import Rules, fields
+from web import i18n
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
 from web.limits import Limiter
@@ -114,7 +116,9 @@ class MemberPages(Controller):
 
     @get("/points")
     async def points(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        return render(request, "points.html", history=await ledger.history(request.user, 100),
+        history = await statements.described(rules, await ledger.history(request.user, 100),
+                                             i18n.choose(request.cookies))
+        return render(request, "points.html", history=history,
                       balance=await ledger.balances(request.user),
                       expiring=await expiry.upcoming(rules, request.user))
 
@@ -122,6 +126,15 @@ class MemberPages(Controller):
     async def shop_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
         return render(request, "shop.html", rewards=await rewards.catalogue_for(request.user, rules.tz),
                       balance=await ledger.balances(request.user))
+
+    @get("/shop/{reward_id:int}", guards=[reporters_only])
+    async def confirm_order(self, request: Request, reward_id: IdPath, rules: NamedDependency[Rules]) -> Template:
+        """One reward and what ordering it leaves: the member confirms before points are held."""
+        offered = {r["id"]: r for r in await rewards.catalogue_for(request.user, rules.tz)}
+        if reward_id not in offered:
+            raise NotFound("reward")
+        return render(request, "shop_confirm.html", reward=offered[reward_id], pickup_days=rules.pickup_days,
+                      balance=await ledger.balances(request.user), form_key=idempotency.form_key())
 
     @post("/shop/{reward_id:int}", guards=[reporters_only], status_code=303)
     async def order(self, request: Request, reward_id: IdPath, rules: NamedDependency[Rules]) -> Redirect:

@@ -18,7 +18,7 @@ from points.sms import Sender
 from rules import Rules
 from web import i18n, signin
 from web.limits import Limiter, client_ip
-from web.pages import problem, render, signed_out_form
+from web.pages import field_errors, problem, render, signed_out_form
 from web.sessions import Session, Sessions, session_cookies
 
 
@@ -78,7 +78,8 @@ class PublicPages(Controller):
 
     @get("/register", public=True)
     async def register_page(self, request: Request) -> Template:
-        return render(request, "register.html", data={}, platforms=members.PLATFORMS)
+        return render(request, "register.html", data={}, errors={}, platforms=members.PLATFORMS,
+                      communities=await communities.directory())
 
     @post("/register", public=True, status_code=303)
     async def register(self, request: Request, limiter: NamedDependency[Limiter],
@@ -92,8 +93,8 @@ class PublicPages(Controller):
                 building=str(data.get("building", ""))))
         except DomainError as exc:
             data.pop("password", None)
-            return render(request, "register.html", http_status=exc.status, error=problem(request, exc), field=exc.field,
-                          data=data, platforms=members.PLATFORMS)
+            return render(request, "register.html", http_status=exc.status, errors=field_errors(request, exc),
+                          data=data, platforms=members.PLATFORMS, communities=await communities.directory())
         return await _signed_in_redirect(request, sessions, actor, "/")
 
     @get("/lang/{lang:str}", public=True, status_code=303)
