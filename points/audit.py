@@ -15,7 +15,6 @@ from points.db import sql
 from points.scope import Actor
 from points.tables import AuditEvent
 
-
 # Every action the log records (the admin's filter offers these).
 ACTIONS = ("community.settings", "member.create", "member.approve", "member.decline", "member.suspend",
            "member.reinstate", "member.deduct", "member.delete", "member.phone_view", "member.promote", "member.role",

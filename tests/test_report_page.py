@@ -6,8 +6,8 @@ downscale; where a grid-only report is; times in the scheme's zone."""
 from __future__ import annotations
 
 import csv
-import subprocess
 import io
+import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
