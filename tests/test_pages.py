@@ -126,7 +126,7 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     screens.shot(rider, "shop")
     voucher = run(sql("SELECT id FROM reward WHERE community = {} AND code = 'r.meal_voucher'", c.id))[0]["id"]
     rider.click(f"a[href='/shop/{voucher}']")
-    assert "确认兑换" in rider.inner_text("form[action='/shop/%d'] button" % voucher)
+    assert "确认兑换" in rider.inner_text(f"form[action='/shop/{voucher}'] button")
     screens.shot(rider, "confirm")
     rider.click(f"form[action='/shop/{voucher}'] button")
     rider.wait_for_url(re.compile(r"/orders\?done=ordered"))
