@@ -29,11 +29,12 @@ async def _seed_demo() -> int:
 
     made = await demo.seed()
     if made is None:
-        print("The database has data already; no demo data added.")
+        print("The database has other data; no demo data added.")
         return 0
     place = demo.DEMO["community"]
-    print(f"Demo community {place['name']} ({place['code']}) with grids G1-G4. Logins (phone / password):")
-    for role, name, phone, password in made:
+    print(f"Demo community {place['name']} ({place['code']}) with grids G1-G4"
+          f"{'' if made else ', from an earlier run (./dev run --fresh starts again)'}. Logins (phone / password):")
+    for role, name, phone, password in demo.logins():
         print(f"  {role:<9} {name}  {phone} / {password}")
     return 0
 

@@ -23,15 +23,21 @@ PEOPLE = [(p["role"], p["name"], p["phone"], p.get("platform"), p.get("status", 
 PASSWORD = "jifen-demo"
 
 
-async def seed() -> list[tuple[str, str, str, str]] | None:
-    """Seed an empty database; return the logins made, or None if there was data already."""
+def logins() -> list[tuple[str, str, str, str]]:
+    """The demo's logins: (role, name, phone, password)."""
+    return [(role if status == "active" else f"{role} ({status})", name, phone, PASSWORD)
+            for role, name, phone, _, status in PEOPLE]
+
+
+async def seed() -> bool | None:
+    """Seed an empty database (True); False when the demo community is there already; None when the database
+    holds other data, which the demo never touches."""
     if await Community.count() > 0:
-        return None
+        return False if await Community.exists().where(Community.code == DEMO["community"]["code"]) else None
     place = DEMO["community"]
     community = await communities.create_community(place["code"], place["name"], place["name_en"], GRIDS)
     for role, name, phone, platform, status in PEOPLE:
         await members.create_member(community, role, name, phone, PASSWORD, platform, status,
                                     f"{platform.upper()}-{phone[-4:]}" if platform else None)
     await rewards.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
-    return [(role if status == "active" else f"{role} ({status})", name, phone, PASSWORD)
-            for role, name, phone, _, status in PEOPLE]
+    return True

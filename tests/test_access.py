@@ -197,7 +197,7 @@ def _nothing(w: World, where: str) -> None:
 # The reads: the same shape, every GET route of the app.
 READS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any], tuple]]] = {
     **{f"read {path}": ("public", 200, _nothing, _get(path)) for path in (
-        "/api/v1/auth/session", "/healthz", "/readyz", "/api/v1/rules", "/login", "/register")},
+        "/api/v1/auth/session", "/healthz", "/readyz", "/api/v1/rules", "/login", "/register", "/favicon.ico")},
     "read rules version": ("public", 200, lambda w, where: schemes.current().version,
                            _get("/api/v1/rules/versions/{obj}")),
     "read scheme page": ("public", 200, lambda w, where: run(sql("SELECT code FROM community WHERE id = {}",

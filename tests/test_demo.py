@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import httpx
 
-from conftest import LEG, python, start_server
+from conftest import LEG, ROOT, python, start_server
 
 
 def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
@@ -18,8 +20,8 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
     assert "华冠社区" in seeded.stdout
     for phone in ("13800000000", "13800000001", "13800000002", "13800000003", "13800000004"):
         assert f"{phone} / jifen-demo" in seeded.stdout
-    again = python("-m", "points", "seed-demo", env=env)
-    assert again.returncode == 0 and "has data already" in again.stdout
+    again = python("-m", "points", "seed-demo", env=env)  # ./dev run, the next day: the logins again
+    assert again.returncode == 0 and "from an earlier run" in again.stdout and "13800000001 / jifen-demo" in again.stdout
 
     server, url = start_server("demo-server", env)
     try:
@@ -27,6 +29,18 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
         assert login.status_code == 200
         assert login.json()["member"]["community_name"] == "华冠社区"
         assert login.json()["member"]["role"] == "rider"
+        # The README's curl walk, pasted into a shell twice in a row: report, verify, award, redeem, hand over.
+        readme = (ROOT / "README.md").read_text()
+        walk = readme.split("The same over the JSON API with curl")[1].split("```sh\n")[1].split("```")[0]
+        (tmp_path / "walk").mkdir()
+        (tmp_path / "walk" / ".venv").symlink_to(ROOT / ".venv")
+        for attempt in (1, 2):
+            shell = subprocess.run(["bash", "-c", walk.replace("http://127.0.0.1:8000", url)], cwd=tmp_path / "walk",
+                                   capture_output=True, text=True, timeout=120)
+            assert shell.stdout.count('"status":"fulfilled"') == 1, (attempt, shell.stdout[-3000:], shell.stderr[-3000:])
+            assert "Traceback" not in shell.stderr, shell.stderr
+        waiting = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000005", "password": "jifen-demo"})
+        assert waiting.json()["member"]["status"] == "active"  # the pending rider, approved by the first run
     finally:
         server.stop()
 
