@@ -19,7 +19,7 @@ from points.tables import AuditEvent
 ACTIONS = ("community.settings", "member.create", "member.approve", "member.decline", "member.suspend",
            "member.reinstate", "member.deduct", "member.delete", "member.phone_view", "member.promote", "member.role",
            "order.cancel", "order.fulfil", "reward.create", "reward.restock", "reward.update",
-           "submission.reclassify", "submission.reject", "submission.reverse", "submission.verify", "token.issue",
+           "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify", "token.issue",
            "token.revoke")
 
 

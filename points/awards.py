@@ -124,9 +124,11 @@ async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) ->
 
     async def run() -> int:
         only = f" AND id IN ({marks(ids)})" if ids else ""
+        # A batch approval's reports wait out its undo window (points/review.py); the sweep awards them after.
         rows = await sql("SELECT id, member, community, item_id, units, local_day FROM submission "
-                         f"WHERE status = {{}}{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
-                         SubmissionStatus.VERIFIED, *(ids or []), limit)
+                         "WHERE status = {} AND (award_after IS NULL OR award_after <= {})"
+                         f"{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
+                         SubmissionStatus.VERIFIED, clock.now(), *(ids or []), limit)
         if not rows:
             return 0
         candidates = [Candidate(r["id"], r["member"], r["community"], r["item_id"], r["units"],

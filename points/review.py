@@ -8,22 +8,22 @@ community: every lookup goes through `points.scope`, and anything outside it ans
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from points import audit, clock, scope
-from points.db import sql, write
-from points.errors import Conflict, Invalid
+from points.db import marks, sql, write
+from points.errors import Conflict, DomainError, Invalid
 from points.intake import require_member_item
 from points.outcomes import REJECT_REASONS
 from points.scope import Actor
-from points.submissions import scoped_submission
+from points.submissions import batchable, scoped_submission, staff_view
 from points.vocabulary import MemberStatus, SubmissionStatus
 from rules import Rules
 
 
 async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | None = None,
-                 note: str = "") -> None:
+                 note: str = "", award_after: datetime | None = None) -> None:
     """Approve a report, optionally re-classifying it to another item.
 
     An award worth more than the rules file's `second_approval_over` needs a second approval by a
@@ -59,7 +59,7 @@ async def verify(actor: Actor, rules: Rules, submission_id: int, item_id: str | 
         await _approve(submission_id, actor.id, now)
         await _move(submission_id, SubmissionStatus.SUBMITTED,
                     SubmissionStatus.AWAITING_SECOND if two else SubmissionStatus.VERIFIED, new_item, priority, actor,
-                    note, now)
+                    note, now, award_after)
         details: dict[str, Any] = {"note": note.strip()[:200], "approval": 1}
         if two:
             details["awaiting_second"] = True
@@ -79,12 +79,52 @@ async def _approve(submission_id: int, approver: int, now: datetime) -> bool:
 
 
 async def _move(submission_id: int, from_status: str, to_status: str, item_id: str, priority: str, actor: Actor,
-                note: str, now: datetime) -> None:
+                note: str, now: datetime, award_after: datetime | None = None) -> None:
     done = await sql("UPDATE submission SET status = {}, item_id = {}, priority = {}, verified_by = {}, "
-                     "verified_at = {}, verify_note = {} WHERE id = {} AND status = {} RETURNING id",
-                     to_status, item_id, priority, actor.id, now, note.strip()[:1000], submission_id, from_status)
+                     "verified_at = {}, verify_note = {}, award_after = {} WHERE id = {} AND status = {} RETURNING id",
+                     to_status, item_id, priority, actor.id, now, note.strip()[:1000], award_after, submission_id,
+                     from_status)
     if not done:
         raise Conflict("already_decided", "this report was decided by someone else just now")
+
+
+async def verify_batch(actor: Actor, rules: Rules, ids: list[int]) -> dict[str, Any]:
+    """Approve many simple reports at once (the queue's 批量通过): each that `submissions.batchable` allows, in
+    its own transaction, so one refused report never fails the rest. Their points wait out the scheme's undo
+    window (`[scheme.batch]`), within which `undo_batch` takes the approval back; the sweep awards them after.
+    Returns {"verified": [ids], "refused": {id: code}, "undo_until": moment}."""
+    until = clock.now() + timedelta(minutes=rules.batch.undo_minutes)
+    verified, refused = [], {}
+    for sid in dict.fromkeys(ids):
+        try:
+            view = await staff_view(actor, rules, sid)
+            if not batchable(rules, view):
+                raise Conflict("not_batchable", "this report needs to be looked at on its own")
+            await verify(actor, rules, sid, None, "", award_after=until)
+            verified.append(sid)
+        except DomainError as exc:
+            refused[sid] = exc.code
+    return {"verified": verified, "refused": refused, "undo_until": until}
+
+
+async def undo_batch(actor: Actor, ids: list[int]) -> list[int]:
+    """Take back a batch approval of one's own while its undo window lasts: the reports go back to the queue
+    as they were (no points had moved). Returns the ids taken back; any other id is left as it is."""
+    clause, args = scope.clause(actor)
+
+    async def run() -> list[int]:
+        rows = await sql(f"UPDATE submission SET status = {{}}, verified_by = NULL, verified_at = NULL, "
+                         f"verify_note = '', award_after = NULL WHERE id IN ({marks(ids)}) AND status = {{}} "
+                         "AND verified_by = {} AND award_after > {}" + clause + " RETURNING id, community",
+                         SubmissionStatus.SUBMITTED, *ids, SubmissionStatus.VERIFIED, actor.id, clock.now(), *args)
+        back = sorted(r["id"] for r in rows)
+        if back:
+            await sql(f"DELETE FROM approval WHERE approver = {{}} AND submission IN ({marks(back)})", actor.id, *back)
+        for r in rows:
+            await audit.record(actor.id, "submission.undo", "submission", r["id"], r["community"], {"batch": True})
+        return back
+
+    return await write(run) if ids else []
 
 
 async def reject(actor: Actor, submission_id: int, reason: str, note: str = "") -> None:

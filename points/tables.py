@@ -137,6 +137,7 @@ class Submission(Table):
     verified_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True)
     verified_at = Timestamptz(null=True, default=None)
     verify_note = Text(default="")
+    award_after = Timestamptz(null=True, default=None)  # approved in a batch: not awarded before its undo window ends
     reject_reason = Varchar(length=24, null=True, default=None)
     points = Integer(null=True, default=None)  # what the award gave, once awarded
     award_note = Varchar(length=200, default="")  # why fewer points than the item's, if so

@@ -96,6 +96,14 @@ class PhotoChecks:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Staff may approve many simple reports at once: desk-checked items worth at most `max_points`, with
+    nothing flagged; such an approval can be undone for `undo_minutes`, and is awarded after that."""
+    max_points: int  # 0: no batch approval
+    undo_minutes: int
+
+
+@dataclass(frozen=True)
 class Expiry:
     policy: str  # never | after_days | end_of_next_year
     days: int = 0
@@ -122,6 +130,7 @@ class Rules:
     second_approval_over: int | None  # awards worth more need two different staff approvals (four-eyes)
     duplicates: Duplicates
     photo_checks: PhotoChecks
+    batch: Batch
     pickup_days: int
     expiry: Expiry
     honours: Honours
@@ -254,7 +263,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates",
-        "second_approval_over", "photo_checks"))
+        "second_approval_over", "photo_checks", "batch"))
     scheme_id = s.text("id", ascii_only=True)
     name_zh, name_en = s.text("name_zh"), s.text("name_en")
     timezone = s.text("timezone")
@@ -278,6 +287,10 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         distance_m=pc.whole("distance_m", 200, low=1, high=100_000) or 200,
         age_hours=pc.whole("age_hours", 24, low=1, high=24 * 366) or 24,
     )
+
+    b = _Checker(problems, "[scheme.batch]", s.table.get("batch", {}), ("max_points", "undo_minutes"))
+    batch = Batch(max_points=b.whole("max_points", 10, low=0, high=1_000_000),
+                  undo_minutes=b.whole("undo_minutes", 2, low=1, high=1440) or 2)
 
     shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
     pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
@@ -356,7 +369,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
         first_reporter_only=first_only, second_approval_over=second_approval_over, duplicates=duplicates,
-        photo_checks=photo_checks, pickup_days=pickup_days, expiry=expiry, honours=honours,
+        photo_checks=photo_checks, batch=batch, pickup_days=pickup_days, expiry=expiry, honours=honours,
         categories=tuple(categories), items=tuple(items),
     )
 

@@ -35,9 +35,26 @@ class StaffPages(Controller):
                     category: FromQuery[str | None] = None, grid: FromQuery[str | None] = None,
                     priority: FromQuery[Literal["P1", "P2", "P3"] | None] = None) -> Template:
         rows = await submissions.queue(request.user, rules, status, 100, 0, category, grid, priority)
+        undo = [int(i) for i in (request.query_params.get("undo") or "").split(",") if i.isdigit()][:100]
         return render(request, "staff_queue.html", rows=rows, rules=rules, status=status, category=category or "",
                       grid=grid or "", priority=priority or "", grids=await intake.grids(request.user.community_id)
-                      if request.user.role != Role.ADMIN else [])
+                      if request.user.role != Role.ADMIN else [],
+                      batch={r["id"] for r in rows if submissions.batchable(rules, r)}, undo=undo,
+                      refused=request.query_params.get("refused", ""), undo_minutes=rules.batch.undo_minutes)
+
+    @post("/queue/approve", status_code=303)
+    async def approve_batch(self, request: Request, rules: NamedDependency[Rules]) -> Redirect:
+        """批量通过: the simple reports ticked in the queue, each on its own; undoable for a few minutes."""
+        ids = [int(i) for i in (await request.form()).getall("id", []) if str(i).isdigit()][:100]
+        done = await review.verify_batch(request.user, rules, ids)
+        return Redirect(f"/staff/queue?done=batch_verified&undo={','.join(map(str, done['verified']))}"
+                        f"&refused={len(done['refused'])}", status_code=303)
+
+    @post("/queue/undo", status_code=303)
+    async def undo_batch(self, request: Request) -> Redirect:
+        ids = [int(i) for i in str((await form(request)).get("ids", "")).split(",") if i.isdigit()][:100]
+        back_in_queue = await review.undo_batch(request.user, ids)
+        return back("/staff/queue", "batch_undone" if back_in_queue else "error.undo_too_late")
 
     @get("/submissions/{submission_id:int}")
     async def one(self, request: Request, submission_id: IdPath, rules: NamedDependency[Rules]) -> Template:
