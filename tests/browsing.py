@@ -5,7 +5,6 @@ page shows is worded by the locale catalogues (never the domain's English)."""
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,9 @@ def as_user(browser, url: str, user: Any, *, viewport: dict | None = None, javas
 
 
 def _catalogue_pattern(lang: str) -> re.Pattern:
-    words = tomllib.loads((ROOT / "web" / "locale" / f"{lang}.toml").read_text(encoding="utf-8"))
+    from web.i18n import CATALOGUES
+
+    words = CATALOGUES[lang]
     messages = sorted((v for k, v in words.items() if k.startswith(("error.", "report."))), key=len, reverse=True)
     one = "|".join(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(m)) for m in messages)
     return re.compile(rf"^(?:(?:{one})\s*)+$")
@@ -62,5 +63,5 @@ def shown_errors(page) -> dict[str, str]:
     shown = {el.get_attribute("id") or "flash": el.inner_text().strip()
              for el in page.query_selector_all(".err:not([hidden]), .flash.bad") if el.inner_text().strip()}
     for where, text in shown.items():
-        assert pattern.match(text), f"{where}: {text!r} is not worded by web/locale/{lang}.toml"
+        assert pattern.match(text), f"{where}: {text!r} is not worded by web/locale/{lang}/LC_MESSAGES/messages.po"
     return shown

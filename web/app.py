@@ -42,6 +42,12 @@ from web.sessions import Sessions, make_store
 WEB = Path(__file__).parent
 
 
+def _with_i18n(engine: JinjaTemplateEngine) -> None:
+    """jinja2's i18n extension ({% trans %}, and Babel's extraction); each page's gettext is its visitor's
+    language, passed in with the page (web/pages.py)."""
+    engine.engine.add_extension("jinja2.ext.i18n")
+
+
 def create_app(config: Settings | None = None) -> Litestar:
     config = config or settings()
     rules = schemes.current()
@@ -78,7 +84,8 @@ def create_app(config: Settings | None = None) -> Litestar:
                         PublicPages, MemberPages, StaffPages, AdminPages,
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],
-        template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine,
+                                       engine_callback=_with_i18n),
         dependencies=DEPENDENCIES,
         middleware=[InputGuard(), AuthMiddleware()],
         guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True

@@ -1,24 +1,31 @@
-"""Page translations: message ids are English; a catalogue per language maps them (web/locale/LANG.toml).
+"""Page translations: message ids are English; a gettext catalogue per language maps them
+(web/locale/LANG/LC_MESSAGES/messages.po, extracted and updated with Babel: see `./dev messages`).
 
 Chinese (zh) is the default; a visitor switches with /lang/en or /lang/zh (kept in a cookie). An id
-missing from a catalogue shows as itself, and a test checks every id the templates use is in zh.toml.
+missing from a catalogue shows as itself, and a test runs Babel's extraction to find any message the pages
+use that the Chinese catalogue lacks, and any entry nothing uses any more.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from rules.po import translations
 
 LANGS = ("zh", "en")
 DEFAULT = "zh"
 COOKIE = "lang"
 LOCALE = Path(__file__).parent / "locale"
+DOMAIN = "messages"
 CATALOGUES: dict[str, dict[str, str]] = {
-    lang: tomllib.loads((LOCALE / f"{lang}.toml").read_text(encoding="utf-8")) if (LOCALE / f"{lang}.toml").exists()
-    else {} for lang in LANGS
-}
+    lang: translations(LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po") for lang in LANGS}
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (Babel) where it is chosen, to be translated where it is shown."""
+    return message
 
 
 def choose(cookies: dict[str, str]) -> str:

@@ -37,8 +37,9 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         csrf = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
         if csrf != request.cookies.get(FORM_COOKIE):
             cookies.append(Cookie(key=FORM_COOKIE, value=csrf, path="/", httponly=True, samesite="lax"))
+    _ = i18n.translator(lang)
     return Template(template_name=template, status_code=http_status, cookies=cookies, context={
-        "_": i18n.translator(lang), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
+        "_": _, "gettext": _, "ngettext": lambda one, many, n, **values: _(one if n == 1 else many, n=n, **values), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
         "csrf": csrf, "csrf_field": CSRF_FIELD, "path": request.url.path,
         "flash": request.query_params.get("done", ""), "qr": qr, "when": when, **context})
 

@@ -21,6 +21,7 @@ from points.vocabulary import MemberStatus, Role, SubmissionStatus
 from rules import Rules, fields
 from web import flows
 from web.auth import staff_only
+from web.i18n import N_
 from web.pages import act, back, form, form_number, problem, render
 from web.schemas import IdPath
 
@@ -60,7 +61,7 @@ class StaffPages(Controller):
     async def one(self, request: Request, submission_id: IdPath, rules: NamedDependency[Rules]) -> Template:
         view = await submissions.staff_view(request.user, rules, submission_id)
         # Beside the report: the earlier report of the same thing nearby, and the one whose photo is like its own.
-        earlier = {"Earlier report nearby": view["duplicate_of"], "Report with a like photo": view["photo_like"]}
+        earlier = {N_("Earlier report nearby"): view["duplicate_of"], N_("Report with a like photo"): view["photo_like"]}
         nearby = [(title, await submissions.staff_view(request.user, rules, sid))
                   for title, sid in earlier.items() if sid is not None]
         return render(request, "staff_submission.html", s=view, nearby=nearby, rules=rules,
