@@ -30,7 +30,7 @@ async def create_community(code: str, name: str, name_en: str = "", grids: list[
 async def directory() -> list[dict[str, Any]]:
     """Every community's id, code and names, by name: what a registration form or an admin's form picks from
     (communities are public: their scheme pages are)."""
-    return await sql("SELECT id, code, name, name_en FROM community ORDER BY name, id")
+    return await sql("SELECT id, code, name, name AS name_zh, name_en FROM community ORDER BY name, id")
 
 
 async def community_by_code(code: str, field: str = "community") -> dict[str, Any]:

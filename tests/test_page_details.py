@@ -28,3 +28,45 @@ def test_the_dashboard_chart_has_axes_and_labels(api, community, jpeg):
     page = api.get("/staff/dashboard", community.staff).text
     chart = page.split('class="chart"')[1].split("</svg>")[0]
     assert "<line" in chart and ">0</text>" in chart and "日期(本地时间)" in chart
+
+
+def test_staff_see_actions_only_for_members_they_may_manage(api, community):
+    page = api.get("/staff/members?status=active", community.staff).text
+    rows = page.split("<li>")[1:]
+    own = [r for r in rows if "工作人员" in r]
+    assert own and all("/suspend" not in r for r in own)  # a staff row has no button that can only fail
+    assert any("/suspend" in r for r in rows if "骑手" in r)
+
+
+def test_registration_names_the_field_at_fault_and_offers_communities_by_name(api, community):
+    form = httpx.get(f"{api.url}/register")
+    name = run(sql("SELECT name, code FROM community WHERE id = {}", community.id))[0]
+    assert f'<option value="{name["code"]}"' in form.text and name["name"] in form.text
+    token = form.cookies["jifen_form"]
+    sent = httpx.post(f"{api.url}/register", cookies={"jifen_form": token}, data={
+        "_csrf_token": token, "role": "resident", "name": "", "phone": "13712340000", "password": "long-enough-1",
+        "community": name["code"]})
+    assert sent.status_code == 400
+    error = sent.text.split('id="err-name"')[1].split("</p>")[0]
+    assert "请填写必填项" in error and "hidden" not in error.split(">")[0]
+
+
+def test_the_shop_says_how_many_points_are_short_and_the_history_is_in_one_language(api, community, jpeg):
+    from conftest import ROOT, grant
+    from points import rewards
+    from rules.catalogue import load_catalogue
+
+    rider = community.riders[0]
+    run(rewards.load_catalogue(community.id, load_catalogue(ROOT / "rules" / "rewards.toml")))
+    grant(community.id, rider.id, 30)
+    shop = api.get("/shop", rider).text
+    voucher = run(sql("SELECT id, price FROM reward WHERE community = {} AND code = 'r.meal_voucher'", community.id))[0]
+    assert f"还差 {voucher['price'] - 30} 积分" in shop.split(f'id="short-{voucher["id"]}"')[1].split("</span>")[0]
+
+    report = api.submit(rider, "order.streetlight_broken", [jpeg], grid="G1").json()
+    assert api.verify(community.staff, report["id"]).status_code == 200
+    api.wait_awarded(rider, report["id"])
+    zh = api.get("/points", rider).text
+    assert "路灯损坏" in zh and "Broken" not in zh and " / " not in zh.split("<tbody>")[1]
+    en = api.get("/points", rider, headers={"Cookie": f"jifen_session={rider.session}; lang=en"}).text
+    assert "Broken streetlight" in en and "路灯损坏" not in en

@@ -222,3 +222,31 @@ def test_the_pickup_qr_is_a_standard_qr_a_scanner_reads_and_the_counter_shows_wh
     shown = staff.inner_text("#counter-member")
     assert name[0] + "*" in shown and name not in shown
     staff.context.close()
+
+
+@needs_chromium
+def test_from_the_home_screen_to_a_sent_report_in_four_taps(stack, api, browser, community, tmp_path, jpeg):
+    rider = community.riders[0]
+    api.submit(rider, "order.streetlight_broken", [jpeg], grid="G1")  # a most-used item: a chip on the form
+    page = as_user(browser, stack["url"], rider)
+    page.context.grant_permissions(["geolocation"])
+    page.context.set_geolocation({"latitude": 23.4662 + 900 / 111_000, "longitude": 116.7605})
+    page.goto(f"{stack['url']}/")
+    page.click("nav.tabs a[href='/report']")                          # 1: 随手拍
+    page.wait_for_selector("#located:not([hidden])")
+    page.set_input_files("#photos", picture(tmp_path))                 # 2: the camera button (and the shutter)
+    page.click("label.chip:has(input[value='order.streetlight_broken'])")  # 3: the item
+    page.click("#send")                                                # 4: send
+    page.wait_for_selector("#sent:not([hidden])")
+    assert reports_by(rider.id) == 2
+    page.context.close()
+
+
+def test_approving_opens_the_next_report_of_the_queue(api, community, jpeg):
+    staff = community.staff
+    first, second = (api.submit(community.riders[0], "order.streetlight_broken", [jpeg], grid=g).json()["id"]
+                     for g in ("G1", "G2"))
+    approved = api.post(f"/staff/submissions/{first}/verify", staff, data={"_csrf_token": staff.csrf},
+                        follow_redirects=False)
+    assert approved.status_code == 303
+    assert approved.headers["location"] == f"/staff/submissions/{second}?done=verified"
