@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from points import schemes
 from points.errors import DomainError, Invalid, checked
+from rules import fields
 from rules.fields import Whole
 from web import i18n
 from web.sessions import CSRF_FIELD, Session
@@ -137,6 +138,20 @@ async def act(call: Awaitable[Any], path: str | Callable[[], Awaitable[str]], do
 
 async def form(request: Request) -> dict[str, Any]:
     return dict((await request.form()).items())
+
+
+def form_ids(values: Any, name: str = "id") -> list[int]:
+    """A form's list of object ids (ticked boxes, or one comma-separated field), each a valid id (fields.ID),
+    at most 200, in the order given; 400 naming the field for anything else."""
+    raw = [str(v) for v in values] if isinstance(values, list) else str(values or "").split(",")
+    ids = []
+    for one in (r.strip() for r in raw if r.strip()):
+        if not one.isdigit():
+            raise Invalid("invalid_number", f"{name} must be a number", field=name)
+        ids.append(checked(fields.ID, name, int(one)))
+    if len(ids) > 200:
+        raise Invalid("out_of_range", f"at most 200 {name}s at once", field=name, max=200)
+    return ids
 
 
 def form_number(data: Any, name: str, spec: Whole | None = None, kind: type = int) -> Any:

@@ -22,7 +22,7 @@ from rules import Rules, fields
 from web import flows
 from web.auth import staff_only
 from web.i18n import N_
-from web.pages import act, back, form, form_number, problem, render
+from web.pages import act, back, form, form_ids, form_number, problem, render
 from web.schemas import IdPath
 
 
@@ -36,7 +36,10 @@ class StaffPages(Controller):
                     category: FromQuery[str | None] = None, grid: FromQuery[str | None] = None,
                     priority: FromQuery[Literal["P1", "P2", "P3"] | None] = None) -> Template:
         rows = await submissions.queue(request.user, rules, status, 100, 0, category, grid, priority)
-        undo = [int(i) for i in (request.query_params.get("undo") or "").split(",") if i.isdigit()][:100]
+        try:
+            undo = form_ids(request.query_params.get("undo") or "", "undo")
+        except DomainError:
+            undo = []  # a hand-edited link: no undo offered
         return render(request, "staff_queue.html", rows=rows, rules=rules, status=status, category=category or "",
                       grid=grid or "", priority=priority or "", grids=await intake.grids(request.user.community_id)
                       if request.user.role != Role.ADMIN else [],
@@ -46,14 +49,20 @@ class StaffPages(Controller):
     @post("/queue/approve", status_code=303)
     async def approve_batch(self, request: Request, rules: NamedDependency[Rules]) -> Redirect:
         """批量通过: the simple reports ticked in the queue, each on its own; undoable for a few minutes."""
-        ids = [int(i) for i in (await request.form()).getall("id", []) if str(i).isdigit()][:100]
+        try:
+            ids = form_ids((await request.form()).getall("id", []))
+        except DomainError as exc:
+            return back("/staff/queue", f"error.{exc.code}")
         done = await review.verify_batch(request.user, rules, ids)
         return Redirect(f"/staff/queue?done=batch_verified&undo={','.join(map(str, done['verified']))}"
                         f"&refused={len(done['refused'])}", status_code=303)
 
     @post("/queue/undo", status_code=303)
     async def undo_batch(self, request: Request) -> Redirect:
-        ids = [int(i) for i in str((await form(request)).get("ids", "")).split(",") if i.isdigit()][:100]
+        try:
+            ids = form_ids((await form(request)).get("ids", ""), "ids")
+        except DomainError as exc:
+            return back("/staff/queue", f"error.{exc.code}")
         back_in_queue = await review.undo_batch(request.user, ids)
         return back("/staff/queue", "batch_undone" if back_in_queue else "error.undo_too_late")
 
