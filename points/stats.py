@@ -4,6 +4,7 @@ exports of submissions, ledger and orders. Names are masked, places coarse, phon
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
@@ -110,16 +111,25 @@ async def _verifiers(by_verifier: dict[int, Counter]) -> list[dict[str, Any]]:
 
 
 EXPORTS = {
-    "submissions": ("id", "submitted_at", "member", "item", "units", "status", "points", "grid", "lat", "lng",
-                    "verified_at", "awarded_at"),
+    "submissions": ("id", "submitted_at", "member", "item", "item_name", "units", "status", "status_name", "points",
+                    "grid", "lat", "lng", "verified_at", "awarded_at"),
     "ledger": ("id", "created_at", "code", "from_account", "to_account", "amount", "ref", "reason"),
-    "orders": ("id", "created_at", "member", "reward", "price", "status", "resolved_at"),
+    "orders": ("id", "created_at", "member", "reward", "reward_name", "price", "status", "status_name", "resolved_at"),
 }
+LANG_HALF = {"zh": 0, "en": 1}  # the ledger writes its reasons "中文 / English"
 
 
-async def export(actor: Actor, kind: str, rules: Rules, since: date | None = None,
-                 until: date | None = None) -> list[tuple[Any, ...]]:
-    """The rows of one export for the actor's community and the period; the header first."""
+async def export(actor: Actor, kind: str, rules: Rules, since: date | None = None, until: date | None = None,
+                 lang: str = "zh", say: Callable[[str], str] = str) -> list[tuple[Any, ...]]:
+    """The rows of one export for the actor's community and the period; the header first (column ids). Codes
+    stay for machines (item, status, code); beside them the names in `lang`, statuses worded by `say` (the
+    page's catalogue: `status.awarded` → 已得分), and the ledger's reasons in that one language."""
+    half = LANG_HALF.get(lang, 0)
+
+    def item_name(item_id: str) -> str:
+        item = rules.item(item_id)
+        return (item.name_zh, item.name_en)[half] if item else item_id
+
     start, end = period(since, until, rules)
     if kind == "submissions":
         where, args = scope.clause(actor, "s.community")
@@ -127,25 +137,33 @@ async def export(actor: Actor, kind: str, rules: Rules, since: date | None = Non
                          "s.lat, s.lng, s.verified_at, s.awarded_at FROM submission s LEFT JOIN grid g ON g.id = s.grid "
                          "WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where + " ORDER BY s.id",
                          start, end, *args)
-        body = [(r["id"], r["submitted_at"], r["member"], r["item_id"], r["units"], r["status"], r["points"], r["grid"],
-                 coarse(r["lat"]), coarse(r["lng"]), r["verified_at"], r["awarded_at"]) for r in rows]
+        body = [(r["id"], r["submitted_at"], r["member"], r["item_id"], item_name(r["item_id"]), r["units"], r["status"],
+                 say(f"status.{r['status']}"), r["points"], r["grid"], coarse(r["lat"]), coarse(r["lng"]),
+                 r["verified_at"], r["awarded_at"]) for r in rows]
     elif kind == "ledger":
         where, args = scope.clause(actor, "d.community")
         rows = await sql("SELECT t.id, t.created_at, t.code, d.key AS debit, c.key AS credit, t.amount, t.ref, t.reason "
                          "FROM transfer t JOIN account d ON d.id = t.debit_account "
                          "JOIN account c ON c.id = t.credit_account "
                          "WHERE t.created_at >= {} AND t.created_at < {}" + where + " ORDER BY t.id", start, end, *args)
-        body = [(r["id"], r["created_at"], r["code"], r["debit"], r["credit"], r["amount"], r["ref"], r["reason"])
-                for r in rows]
+        body = [(r["id"], r["created_at"], r["code"], r["debit"], r["credit"], r["amount"], r["ref"],
+                 _one_language(r["reason"], half)) for r in rows]
     elif kind == "orders":
         where, args = scope.clause(actor, "o.community")
-        rows = await sql("SELECT o.id, o.created_at, o.member, r.code, o.price, o.status, o.resolved_at "
-                         "FROM redemption o JOIN reward r ON r.id = o.reward "
+        rows = await sql("SELECT o.id, o.created_at, o.member, r.code, r.name_zh, r.name_en, o.price, o.status, "
+                         "o.resolved_at FROM redemption o JOIN reward r ON r.id = o.reward "
                          "WHERE o.created_at >= {} AND o.created_at < {}" + where + " ORDER BY o.id", start, end, *args)
-        body = [tuple(r.values()) for r in rows]
+        body = [(r["id"], r["created_at"], r["member"], r["code"], (r["name_zh"], r["name_en"])[half] or r["name_zh"],
+                 r["price"], r["status"], say(f"order.{r['status']}"), r["resolved_at"]) for r in rows]
     else:
         raise KeyError(kind)
     return [EXPORTS[kind], *([_cell(v, rules) for v in row] for row in body)]
+
+
+def _one_language(reason: str, half: int) -> str:
+    """A ledger reason ("中文 / English (detail)") in one of its languages; one written in one language as it is."""
+    parts = reason.split(" / ", 1)
+    return parts[half] if len(parts) == 2 else reason
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

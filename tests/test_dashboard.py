@@ -34,13 +34,16 @@ def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community,
     assert rows[0][:3] == ["id", "submitted_at", "member"]
     ids = [int(r[0]) for r in rows[1:]]
     assert sid in ids and other not in ids
-    mine = next(r for r in rows[1:] if int(r[0]) == sid)
-    assert float(mine[8]) == round(place["lat"], 3)  # coarse, as in every export
+    mine = dict(zip(rows[0], next(r for r in rows[1:] if int(r[0]) == sid), strict=True))
+    assert float(mine["lat"]) == round(place["lat"], 3)  # coarse, as in every export
+    assert (mine["status"], mine["status_name"]) == ("awarded", "已得分")  # codes for machines, words for people
+    assert mine["item_name"] == "路灯损坏"
     assert rider.phone not in exported.text
 
     ledger = api.get("/staff/export/ledger", a.staff).text
     assert f"submission:{sid}" in ledger and f"submission:{other}" not in ledger
     assert str(points) in ledger
+    assert "路灯损坏" in ledger and "Broken streetlight" not in ledger  # the reason in the page's one language
     assert api.get("/staff/export/orders", b.staff).status_code == 200
     assert api.get("/staff/export/secrets", a.staff).status_code == 400
 

@@ -19,7 +19,7 @@ from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
 from points.vocabulary import MemberStatus, Role, SubmissionStatus
 from rules import Rules, fields
-from web import flows
+from web import flows, i18n
 from web.auth import staff_only
 from web.i18n import N_
 from web.pages import act, back, form, form_ids, form_number, problem, render
@@ -143,7 +143,9 @@ class StaffPages(Controller):
                      until: FromQuery[date | None] = None) -> Response[str]:
         """A period's submissions, ledger or orders as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese)."""
         out = io.StringIO()
-        csv.writer(out).writerows(await stats.export(request.user, kind, rules, since, until))
+        lang = i18n.choose(request.cookies)
+        csv.writer(out).writerows(await stats.export(request.user, kind, rules, since, until, lang,
+                                                     i18n.translator(lang)))
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="jifen-{kind}.csv"'})
 
