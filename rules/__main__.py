@@ -6,25 +6,34 @@ from pathlib import Path
 
 from rules.catalogue import load_catalogue
 from rules.loader import RulesError, load_rules
+from rules.workdays import load_calendar
 
 
-def _is_catalogue(path: str) -> bool:
+def _kind(path: str) -> str:
+    """Which kind of file: a reward catalogue, a working-day calendar, or (else) a rules file."""
     try:
-        return "[[reward]]" in Path(path).read_text(encoding="utf-8", errors="replace")
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False  # the rules loader reports it
+        return "rules"  # the rules loader reports it
+    return "catalogue" if "[[reward]]" in text else "calendar" if "[[year]]" in text else "rules"
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] != "check":
-        print("usage: python -m rules check FILE [FILE…]", file=sys.stderr)
+        print("usage: python -m rules check FILE [FILE…]  (rules files, reward catalogues, working-day calendars)",
+              file=sys.stderr)
         return 2
     status = 0
     for path in argv[1:]:
         try:
-            if _is_catalogue(path):
+            if _kind(path) == "catalogue":
                 catalogue = load_catalogue(path)
                 print(f"{path}: OK, reward catalogue: {len(catalogue.rewards)} rewards")
+                continue
+            if _kind(path) == "calendar":
+                calendar = load_calendar(path)
+                print(f"{path}: OK, working-day calendar for {', '.join(map(str, sorted(calendar.years)))}: "
+                      f"{len(calendar.holidays)} holidays, {len(calendar.workdays)} make-up working days")
                 continue
             rules = load_rules(path)
         except RulesError as exc:
