@@ -19,8 +19,9 @@ from points.tables import AuditEvent
 ACTIONS = ("community.settings", "member.create", "member.approve", "member.decline", "member.suspend",
            "member.reinstate", "member.deduct", "member.delete", "member.phone_view", "member.promote", "member.role",
            "order.cancel", "order.fulfil", "reward.create", "reward.restock", "reward.update",
-           "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify", "token.issue",
-           "token.revoke")
+           "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify",
+           "token.issue", "token.revoke", "case.dispatch", "case.resolve", "case.accept", "case.return",
+           "case.dispose", "case.recheck", "case.close", "case.reopen", "unit.create")
 
 
 async def record(actor_id: int | None, action: str, object_type: str, object_id: int | str,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from points import audit, clock, honours, ledger
+from points import audit, cases, clock, honours, ledger
 from points.db import marks, skip_locked_sql, sql, values_list, write
 from points.intake import Earlier, earlier_reports
 from points.ledger import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
@@ -180,6 +180,9 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
     transfers += _settlements(decisions, by_id, accounts, account)
     await ledger.post(transfers)
     await _promotions(rules, candidates, decisions, accounts)
+    # The problem goes on to be fixed: a case for each report that is not a second report of it.
+    await cases.open_cases(rules, [{"id": d.id, "community": by_id[d.id].community, "item_id": by_id[d.id].item_id}
+                                   for d in decisions if d.note not in ("duplicate", "duplicate_own")])
 
 
 def _settlements(decisions: list[Decision], by_id: dict[int, Candidate], accounts: list[dict[str, Any]],

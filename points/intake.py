@@ -102,7 +102,7 @@ def _evidence_problems(item: Item, report: Report, photo_count: int, limits: Pho
     return found
 
 
-async def _cleaned(uploads: list[bytes], limits: PhotoLimits) -> list[CleanPhoto]:
+async def cleaned_photos(uploads: list[bytes], limits: PhotoLimits) -> list[CleanPhoto]:
     """Every photo checked and cleaned; every bad one named (photos[0], photos[2], …) in one refusal."""
     photos, found = [], []
     for i, data in enumerate(uploads):
@@ -161,7 +161,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     collected(_evidence_problems(item, report, len(uploads), limits))
     stored_key = idempotency.stored(actor.id, idempotency.Operation.REPORT, idempotency_key)
 
-    photos = await _cleaned(uploads, limits)
+    photos = await cleaned_photos(uploads, limits)
     request_hash = _request_hash(report, photos)
     if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):
         return earlier, False

@@ -264,8 +264,9 @@ async def decide(actor: Actor, member_id: int, action: str, reason: str = "") ->
 async def set_role(actor: Actor, member_id: int, role: str) -> dict[str, Any]:
     """An admin changes a member's role; the member's sessions end (they log in again)."""
     scope.require_admin(actor)
-    if role not in ROLES:
-        raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
+    if role not in ROLES or role == Role.HANDLER:  # a handler is made with their unit (create_staff)
+        raise Invalid("invalid_role", f"role must be one of {', '.join(r for r in ROLES if r != Role.HANDLER)}",
+                      field="role")
 
     async def run() -> dict[str, Any]:
         row = await _target(actor, member_id)
@@ -279,19 +280,28 @@ async def set_role(actor: Actor, member_id: int, role: str) -> dict[str, Any]:
 
 
 async def create_staff(actor: Actor, community_id: int, role: str, name: str, phone: str,
-                       password: str) -> int:
-    """An admin makes a staff member or another admin."""
+                       password: str, unit_id: int | None = None) -> int:
+    """An admin makes a staff member, another admin, or a handler of a unit serving the community."""
     scope.require_admin(actor)
-    if role not in STAFF_ROLES:
-        raise Invalid("invalid_role", "role must be staff or admin", field="role")
+    if role not in (*STAFF_ROLES, Role.HANDLER):
+        raise Invalid("invalid_role", "role must be staff, admin or handler", field="role")
+    if (role == Role.HANDLER) != (unit_id is not None):
+        raise Invalid("required" if role == Role.HANDLER else "invalid_input",
+                      "a handler needs unit_id; only a handler has one", field="unit_id")
     passwords.check_rule(password)
     name, phone, hashed = _text(name, "name", fields.PERSON_NAME), normalise_phone(phone), await passwords.hashed(password)
 
     async def run() -> int:
         if not await sql("SELECT id FROM community WHERE id = {}", community_id):
             raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
+        if unit_id is not None and not await sql("SELECT id FROM unit_community WHERE unit = {} AND community = {}",
+                                                   unit_id, community_id):
+            raise Invalid("unknown_unit", "no unit with this id serves the community", field="unit_id")
         mid = await _insert_member(community_id, role, name, phone, hashed, None, MemberStatus.ACTIVE, None, "")
-        await audit.record(actor.id, "member.create", "member", mid, community_id, {"role": role})
+        if unit_id is not None:
+            await sql("UPDATE member SET unit = {} WHERE id = {} RETURNING id", unit_id, mid)
+        await audit.record(actor.id, "member.create", "member", mid, community_id,
+                           {"role": role, **({"unit": unit_id} if unit_id else {})})
         return mid
 
     return await write(run)

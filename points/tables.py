@@ -38,6 +38,21 @@ class Grid(Table):
     polygon = JSON(default=[])
 
 
+class Unit(Table):
+    """A unit that fixes things (处置单位) — a property company, a 城管中队, the gas company — of a kind the
+    rules file names ([cases.units]), serving one community or several (UnitCommunity)."""
+
+    kind = Varchar(length=32)
+    name = Varchar(length=100)
+    created_at = Timestamptz()
+
+
+class UnitCommunity(Table):
+    key = Varchar(length=40, unique=True)  # unit:community
+    unit = ForeignKey(Unit, on_delete=OnDelete.restrict, index=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+
+
 class Member(Table):
     """A person (or, for an API token, a service account) in one community.
 
@@ -58,6 +73,7 @@ class Member(Table):
     session_epoch = Integer(default=0)
     board_name = Varchar(length=8, default="masked")  # on the public honour board: masked | full | hidden
     last_seen_at = Timestamptz(null=True, default=None)  # for "what changed since your last visit"
+    unit = ForeignKey(Unit, on_delete=OnDelete.restrict, null=True, default=None)  # a handler's unit
     created_at = Timestamptz()
 
 
@@ -251,3 +267,49 @@ class HonourBoard(Table):
     member = ForeignKey(Member, on_delete=OnDelete.restrict)
     points = BigInt()
     reached_at = Timestamptz()
+
+
+class Case(Table, tablename="case_file"):
+    """A verified problem handed to a unit to fix (交办 → 处置 → 复查 → 办结): one per report whose item opens a
+    case. Written only through points/cases.py, which keeps the state machine; its timeline is CaseEvent."""
+
+    submission = ForeignKey(Submission, on_delete=OnDelete.restrict, unique=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    unit = ForeignKey(Unit, on_delete=OnDelete.restrict, null=True, default=None, index=True)
+    state = Varchar(length=20, index=True)  # open | dispatched | accepted | returned | disposed | rechecking | closed | resolved_on_site
+    priority = Varchar(length=2)
+    deadline = Timestamptz(null=True, default=None)  # to dispose by; restarts on each dispatch
+    hard_deadline = Timestamptz(null=True, default=None)  # no extension passes it
+    deadline_assumed = Varchar(length=40, default="")  # years counted Monday to Friday (no calendar for them)
+    disposed_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, default=None)
+    note = Text(default="")  # the latest word: a return's reason, a disposal's note, a recheck's finding
+    reopened = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class CaseEvent(Table):
+    """One step of a case, as the reporter's timeline shows it; append-only."""
+
+    case = ForeignKey(Case, on_delete=OnDelete.restrict, index=True)
+    action = Varchar(length=20)  # open | dispatch | accept | return | dispose | recheck | close | reopen | resolve
+    state = Varchar(length=20)  # the state it left the case in
+    actor = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, default=None)
+    unit = ForeignKey(Unit, on_delete=OnDelete.restrict, null=True, default=None)
+    note = Text(default="")
+    created_at = Timestamptz()
+
+
+class CasePhoto(Table):
+    """A photo of the fix (处置后照片), through the same pipeline as a report's: re-encoded, EXIF kept as data."""
+
+    case = ForeignKey(Case, on_delete=OnDelete.restrict, index=True)
+    event = ForeignKey(CaseEvent, on_delete=OnDelete.restrict)
+    path = Varchar(length=200)
+    sha256 = Varchar(length=64)
+    width = Integer()
+    height = Integer()
+    size = Integer()
+    taken_at = Timestamptz(null=True, default=None)
+    exif_lat = Float(null=True, default=None)
+    exif_lng = Float(null=True, default=None)

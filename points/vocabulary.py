@@ -17,6 +17,7 @@ class Role(StrEnum):
     RESIDENT = "resident"
     STAFF = "staff"
     ADMIN = "admin"
+    HANDLER = "handler"  # a member of a unit (处置单位) that fixes what is reported: sees only its cases
 
 
 class MemberStatus(StrEnum):
@@ -51,6 +52,18 @@ class AccountKind(StrEnum):
     ISSUANCE = "issuance"
     LIFETIME_ISSUANCE = "lifetime_issuance"
     REDEEMED = "redeemed"
+
+
+class CaseState(StrEnum):
+    """A case's state (交办 → 处置 → 复查 → 办结); the transitions between them are points/cases.py's."""
+    OPEN = "open"  # verified, waiting for staff to dispatch it
+    DISPATCHED = "dispatched"  # 交办: handed to a unit, with a deadline
+    ACCEPTED = "accepted"  # the unit took it on
+    RETURNED = "returned"  # 回退: the unit says it is not theirs; staff dispatch it again
+    DISPOSED = "disposed"  # 处置完成: the unit says it is fixed, with an after-photo
+    RECHECKING = "rechecking"  # 复查: staff are checking the fix
+    CLOSED = "closed"  # 办结: the fix held
+    RESOLVED_ON_SITE = "resolved_on_site"  # 就地解决: staff fixed it there and then
 
 
 class TransferCode(StrEnum):

@@ -108,6 +108,8 @@ DESCRIPTION = Text(2000, multiline=True)
 ADDRESS = Text(200)
 GRID = Text(32)
 NOTE = Text(500, multiline=True)
+CASE_NOTE = Text(1000, 1, multiline=True)  # a return's reason, a disposal's note, a recheck's finding: needed
+UNIT_NAME = Text(100, 1)
 
 # The shop
 REWARD_CODE = Text(64, 1, charset=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",

@@ -53,6 +53,8 @@ class Category:
     name_en: str
     daily_cap: int | None = None
     monthly_cap: int | None = None
+    case: bool = False  # whether its items' verified reports open a case (交办 → 处置 → 复查 → 办结) …
+    handled_by: str = ""  # … and the kind of unit (处置单位) they go to by default
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Item:
     reportable: bool = True
     unit: str = ""
     max_units: int = 1
+    case: bool = False  # a verified report of it opens a case
+    handled_by: str = ""  # the kind of unit its case goes to by default
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -104,6 +108,33 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """How long a unit has from dispatch to disposal: round-the-clock hours (urgent) or working days, and the
+    hard limit no extension passes."""
+    hours: int = 0
+    working_days: int = 0
+    hard_hours: int = 0
+    hard_working_days: int = 0
+
+
+@dataclass(frozen=True)
+class UnitKind:
+    id: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Cases:
+    """The case workflow's rules: deadlines by priority, the kinds of unit, and how long a unit may return a
+    case as not theirs and a reporter may rate the outcome."""
+    deadlines: dict[str, Deadline]
+    units: tuple[UnitKind, ...]
+    return_working_days: int = 2
+    rate_days: int = 7
+
+
+@dataclass(frozen=True)
 class Expiry:
     policy: str  # never | after_days | end_of_next_year
     days: int = 0
@@ -131,6 +162,7 @@ class Rules:
     duplicates: Duplicates
     photo_checks: PhotoChecks
     batch: Batch
+    cases: Cases
     pickup_days: int
     expiry: Expiry
     honours: Honours
@@ -259,7 +291,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(path, [f"not valid TOML: {exc}"]) from None
 
-    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "category", "item"))
+    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "cases", "category", "item"))
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates",
@@ -292,6 +324,9 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     batch = Batch(max_points=b.whole("max_points", 10, low=0, high=1_000_000),
                   undo_minutes=b.whole("undo_minutes", 2, low=1, high=1440) or 2)
 
+    cases = _cases(problems, doc.get("cases", {}))
+    unit_kinds = {u.id for u in cases.units}
+
     shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
     pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
     e = _Checker(problems, "[expiry]", doc.get("expiry", {}), ("policy", "days"))
@@ -313,7 +348,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     for n, raw in enumerate(raw_categories, 1):
         cid = raw.get("id") if isinstance(raw, dict) else None
         c = _Checker(problems, f"category '{cid}'" if cid else f"category #{n}", raw,
-                     ("id", "name_zh", "name_en", "daily_cap", "monthly_cap"))
+                     ("id", "name_zh", "name_en", "daily_cap", "monthly_cap", "case", "handled_by"))
         cid = c.text("id", ascii_only=True)
         if cid and not CATEGORY_ID.match(cid):
             c.fail("id", "must be lower-case ASCII letters, digits and _")
@@ -321,7 +356,10 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
             c.fail("id", "duplicate category id")
         cat_zh, cat_en = c.text("name_zh"), c.text("name_en")
         cat_daily, cat_monthly = _caps(c)
-        categories.append(Category(cid, cat_zh, cat_en, cat_daily, cat_monthly))
+        cat_case, cat_unit = c.flag("case", False), c.text("handled_by", required=False)
+        if cat_unit and cat_unit not in unit_kinds:
+            c.fail("handled_by", f"unknown unit kind {cat_unit!r} (the kinds are in [cases.units])")
+        categories.append(Category(cid, cat_zh, cat_en, cat_daily, cat_monthly, cat_case, cat_unit))
     category_ids = {c.id for c in categories}
 
     items: list[Item] = []
@@ -334,7 +372,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         iid = raw.get("id") if isinstance(raw, dict) else None
         c = _Checker(problems, f"item '{iid}'" if iid else f"item #{n}", raw, (
             "id", "category", "name_zh", "name_en", "points", "who", "evidence", "daily_cap", "monthly_cap",
-            "verification", "priority", "reportable", "unit", "max_units"))
+            "verification", "priority", "reportable", "unit", "max_units", "case", "handled_by"))
         iid = c.text("id", ascii_only=True)
         if iid and not ITEM_ID.match(iid):
             c.fail("id", "must look like category.name: lower-case ASCII letters, digits and _")
@@ -356,11 +394,18 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
             c.fail("unit", "is needed when max_units is more than 1")
         evidence = _evidence(problems, c.where, c.table.get("evidence"))
         daily, monthly = _caps(c)
+        parent = next((x for x in categories if x.id == category), None)
+        opens_case = c.flag("case", parent.case if parent else False) and reportable
+        handled_by = c.text("handled_by", required=False) or (parent.handled_by if parent else "")
+        if handled_by and handled_by not in unit_kinds:
+            c.fail("handled_by", f"unknown unit kind {handled_by!r} (the kinds are in [cases.units])")
+        if opens_case and not handled_by:
+            c.fail("handled_by", "an item that opens a case needs a unit kind (here or on its category)")
         items.append(Item(
             id=iid, category=category, name_zh=c.text("name_zh"), name_en=c.text("name_en"), points=points,
             who=c.choice("who", tuple(WHO)), evidence=evidence, verification=c.choice("verification", VERIFICATION),
             priority=c.choice("priority", PRIORITIES), daily_cap=daily, monthly_cap=monthly,
-            reportable=reportable, unit=unit, max_units=max_units,
+            reportable=reportable, unit=unit, max_units=max_units, case=opens_case, handled_by=handled_by,
         ))
 
     if problems:
@@ -369,9 +414,43 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
         first_reporter_only=first_only, second_approval_over=second_approval_over, duplicates=duplicates,
-        photo_checks=photo_checks, batch=batch, pickup_days=pickup_days, expiry=expiry, honours=honours,
+        photo_checks=photo_checks, batch=batch, cases=cases, pickup_days=pickup_days, expiry=expiry, honours=honours,
         categories=tuple(categories), items=tuple(items),
     )
+
+
+DEFAULT_DEADLINES = {"P1": Deadline(hours=24, hard_hours=72), "P2": Deadline(working_days=3, hard_working_days=7),
+                     "P3": Deadline(working_days=5, hard_working_days=15)}
+
+
+def _cases(problems: list[str], raw: Any) -> Cases:
+    """[cases]: deadlines per priority (hours or working days, each with its hard limit), the unit kinds."""
+    c = _Checker(problems, "[cases]", raw if isinstance(raw, dict) else {},
+                 ("deadlines", "units", "return_working_days", "rate_days"))
+    deadlines = dict(DEFAULT_DEADLINES)
+    for priority, spec in (c.table.get("deadlines") or {}).items():
+        d = _Checker(problems, f"[cases.deadlines] {priority}", spec if isinstance(spec, dict) else {},
+                     ("hours", "working_days", "hard_hours", "hard_working_days"))
+        if priority not in PRIORITIES:
+            d.fail("priority", f"must be one of {', '.join(PRIORITIES)}")
+            continue
+        one = Deadline(d.whole("hours", 0, low=0, high=24 * 31) or 0, d.whole("working_days", 0, low=0, high=60) or 0,
+                       d.whole("hard_hours", 0, low=0, high=24 * 93) or 0,
+                       d.whole("hard_working_days", 0, low=0, high=180) or 0)
+        if bool(one.hours) == bool(one.working_days):
+            d.fail("hours", "give either hours or working_days")
+        elif one.hours and not one.hard_hours >= one.hours or one.working_days and not (
+                one.hard_working_days >= one.working_days):
+            d.fail("hard_hours" if one.hours else "hard_working_days", "the hard limit must be at least the deadline")
+        deadlines[priority] = one
+    units = []
+    for kind, spec in (c.table.get("units") or {}).items():
+        u = _Checker(problems, f"[cases.units] {kind}", spec if isinstance(spec, dict) else {}, ("name_zh", "name_en"))
+        if not CATEGORY_ID.match(kind):
+            u.fail("id", "must be lower-case ASCII letters, digits and _")
+        units.append(UnitKind(kind, u.text("name_zh"), u.text("name_en")))
+    return Cases(deadlines, tuple(units), c.whole("return_working_days", 2, low=1, high=30) or 2,
+                 c.whole("rate_days", 7, low=1, high=90) or 7)
 
 
 def _evidence(problems: list[str], where: str, raw: Any) -> Evidence:

@@ -299,6 +299,14 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/admin/tokens"),  # tokens.issue as the API's; the page in test_dashboard.py
         ("POST", "/account"), ("POST", "/account/delete"),  # the member's own account: test_member_pages.py
         ("POST", "/staff/queue/approve"), ("POST", "/staff/queue/undo"),  # per report, in scope: test_batch.py
+        # cases: staff of the community, the unit's handlers, the reporter (test_cases.py: who sees and acts)
+        ("GET", "/api/v1/cases/{case_id:int}"), ("GET", "/api/v1/cases/{case_id:int}/photos/{photo_id:int}"),
+        ("GET", "/api/v1/staff/cases"), ("POST", "/api/v1/staff/cases/{case_id:int}/dispatch"),
+        ("POST", "/api/v1/staff/cases/{case_id:int}/resolve"), ("POST", "/api/v1/staff/cases/{case_id:int}/recheck"),
+        ("POST", "/api/v1/staff/cases/{case_id:int}/conclude"), ("GET", "/api/v1/handler/cases"),
+        ("POST", "/api/v1/handler/cases/{case_id:int}/accept"), ("POST", "/api/v1/handler/cases/{case_id:int}/return"),
+        ("POST", "/api/v1/handler/cases/{case_id:int}/dispose"),
+        ("POST", "/api/v1/admin/units"), ("GET", "/api/v1/admin/units"),  # admins only: test_cases.py
     }
     routes = {(method, route.path) for route in create_app().routes for method in getattr(route, "methods", ())
               if method not in ("OPTIONS", "HEAD") and not route.path.startswith(("/schema", "/static"))}

@@ -86,3 +86,4 @@ def requires_role(*roles: str):
 staff_only = requires_role(*STAFF_ROLES)
 admin_only = requires_role(Role.ADMIN)
 reporters_only = requires_role(*REPORTER_ROLES)
+handlers_only = requires_role(Role.HANDLER)

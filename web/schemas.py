@@ -96,11 +96,12 @@ class RoleIn(In):
 
 
 class StaffCreateIn(In):
-    role: Choice  # staff | admin
+    role: Choice  # staff | admin | handler
     community_id: Id
     phone: Phone
     name: text(F.PERSON_NAME)
     password: Password
+    unit_id: Id | None = None  # a handler's unit (a unit serving the community)
 
 
 class CommunitySettingsIn(In):
@@ -294,6 +295,9 @@ class SubmissionOut(Out):
     rules_version: str
     award_rules_version: str | None
     photos: list[PhotoOut]
+    grid: str | None = None  # the grid's code
+    case_id: int | None = None  # once awarded, the case of the problem (GET /api/v1/cases/{id}) …
+    case_state: str | None = None  # … and where it stands
 
 
 @dataclass
@@ -399,3 +403,71 @@ class StockMovementOut(Out):
     reason: str
     actor: int | None
     created_at: datetime
+
+
+# ------------------------------------------------------------------ units and cases
+
+
+class UnitIn(In):
+    kind: Choice
+    name: text(F.UNIT_NAME)
+    communities: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=200)]
+
+
+class UnitOut(Out):
+    id: int
+    kind: str
+    name: str
+    communities: list[int] = []
+
+
+class CaseUnitOut(Out):
+    id: int
+    kind: str
+    name: str
+
+
+class CaseStepOut(Out, omit_defaults=True):
+    action: str
+    state: str
+    at: datetime
+    unit: str | None
+    photos: list[int]
+    note: str | None = None  # staff and handlers only
+
+
+class CaseOut(Out):
+    id: int
+    submission_id: int
+    state: str
+    priority: str
+    unit: CaseUnitOut | None
+    deadline: datetime | None
+    hard_deadline: datetime | None
+    deadline_counted_weekdays_only: list[int]  # years with no calendar loaded: Monday to Friday counted
+    overdue: bool
+    note: str
+    reopened: int
+    timeline: list[CaseStepOut] | None
+
+
+class DispatchIn(In):
+    unit: Id
+    note: text(F.CASE_NOTE) = ""
+
+
+class CaseNoteIn(In):
+    note: text(F.CASE_NOTE)
+
+
+class RecheckIn(In):
+    fixed: bool
+    note: text(F.CASE_NOTE) = ""
+
+
+@dataclass
+class CasePhotosForm:
+    """A note and photos of the fix, as multipart/form-data (files named `photos`)."""
+
+    note: str = ""
+    photos: list[UploadFile] = field(default_factory=list)

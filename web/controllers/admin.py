@@ -32,7 +32,7 @@ class AdminController(Controller):
     @post("/members", operation_id="createStaff", status_code=201)
     async def create_staff(self, request: Request, data: JSONBody[StaffCreateIn]) -> MemberOut:
         mid = await members.create_staff(request.user, data.community_id, data.role, data.name, data.phone,
-                                         data.password)
+                                         data.password, data.unit_id)
         return msgspec.convert(await members.view(request.user, mid), MemberOut)
 
     @post("/members/{member_id:int}/role", operation_id="setRole", status_code=200)

@@ -28,7 +28,7 @@ class AdminPages(Controller):
     @get("/members")
     async def member_list(self, request: Request, status: FromQuery[str | None] = None) -> Template:
         return render(request, "admin_members.html", rows=await members.listing(request.user, status, 500, 0),
-                      roles=tuple(Role))
+                      roles=tuple(r for r in Role if r != Role.HANDLER))
 
     @post("/members/{member_id:int}/role", status_code=303)
     async def set_role(self, request: Request, member_id: IdPath) -> Redirect:

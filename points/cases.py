@@ -1,0 +1,365 @@
+"""The case of a verified problem (交办 → 处置 → 复查 → 办结) and the one state machine it follows.
+
+A report of an item the rules file marks `case = true` opens a case when it is awarded (not a duplicate:
+the first report's case is the problem's). TRANSITIONS says, per action, the states a case may leave and
+the state it reaches; `_move` is the one place a case changes state — a conditional UPDATE on the state
+it was read in, with its timeline event and audit row in the same transaction. Who may act: staff of the
+case's community dispatch (交办, with a deadline from the rules file's [cases.deadlines] and the working-day
+calendar), resolve on the spot (就地解决) and recheck (复查: close, or reopen to the same unit with a new
+deadline); handlers of the unit it went to accept it, return it as not theirs (回退, within the rules'
+window) or dispose of it (处置: a note and at least one after-photo). The reporter reads its timeline.
+Anyone else finds nothing (404) and changes nothing. Cases never move points.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from points import audit, clock, scope, units
+from points.db import marks, sql, write
+from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
+from points.intake import PhotoLimits, cleaned_photos
+from points.photos import PhotoStore
+from points.scope import Actor
+from points.vocabulary import STAFF_ROLES, CaseState, Role
+from rules import Rules, fields
+from rules.workdays import Calendar, Deadline, load_calendar
+
+S = CaseState
+TRANSITIONS: dict[str, tuple[tuple[CaseState, ...], CaseState]] = {
+    "dispatch": ((S.OPEN, S.RETURNED), S.DISPATCHED),
+    "resolve": ((S.OPEN, S.RETURNED), S.RESOLVED_ON_SITE),
+    "accept": ((S.DISPATCHED,), S.ACCEPTED),
+    "return": ((S.DISPATCHED, S.ACCEPTED), S.RETURNED),
+    "dispose": ((S.ACCEPTED,), S.DISPOSED),
+    "recheck": ((S.DISPOSED,), S.RECHECKING),
+    "close": ((S.RECHECKING,), S.CLOSED),
+    "reopen": ((S.RECHECKING,), S.DISPATCHED),
+}
+STAFF_ACTIONS = ("dispatch", "resolve", "recheck", "close", "reopen")
+HANDLER_ACTIONS = ("accept", "return", "dispose")
+WITH_UNIT = (S.DISPATCHED, S.ACCEPTED, S.DISPOSED, S.RECHECKING)  # states a deadline runs or ran in
+_calendar: Calendar | None = None
+
+
+def calendar() -> Calendar:
+    global _calendar
+    if _calendar is None:
+        _calendar = load_calendar()
+    return _calendar
+
+
+def deadlines(rules: Rules, priority: str, start: datetime) -> tuple[Deadline, Deadline]:
+    """The deadline and the hard limit for a case of `priority` dispatched at `start`."""
+    spec, cal = rules.cases.deadlines[priority], calendar()
+    if spec.hours:
+        return cal.after_hours(start, spec.hours), cal.after_hours(start, spec.hard_hours or spec.hours)
+    return (cal.after_working_days(start, spec.working_days, rules.tz),
+            cal.after_working_days(start, spec.hard_working_days or spec.working_days, rules.tz))
+
+
+# ------------------------------------------------------------------ opening
+
+
+async def open_cases(rules: Rules, reports: list[dict[str, Any]]) -> int:
+    """Open the case of each awarded report ({id, community, item_id}) whose item opens one; once per report,
+    inside the award's transaction. Returns how many opened."""
+    now, opened = clock.now(), 0
+    for r in reports:
+        item = rules.item(r["item_id"])
+        if item is None or not item.case:
+            continue
+        rows = await sql("INSERT INTO case_file (submission, community, state, priority, deadline_assumed, note, "
+                         "reopened, created_at, updated_at) VALUES ({}, {}, {}, {}, '', '', 0, {}, {}) "
+                         "ON CONFLICT (submission) DO NOTHING RETURNING id",
+                         r["id"], r["community"], S.OPEN, item.priority, now, now)
+        if rows:
+            await _event(rows[0]["id"], "open", S.OPEN, None, None, "", now)
+            opened += 1
+    return opened
+
+
+# ------------------------------------------------------------------ who sees what
+
+
+async def _case_for(actor: Actor, case_id: int) -> dict[str, Any]:
+    """The case if the actor may see it — staff of its community, a handler of its unit, its reporter —
+    else 404."""
+    if actor.role in STAFF_ROLES:
+        return await scope.one(actor, "case_file", case_id, "case")
+    if actor.role == Role.HANDLER:
+        rows = await sql("SELECT * FROM case_file WHERE id = {} AND unit = {}", case_id, await units.handler_unit(actor))
+    else:
+        rows = await sql("SELECT c.* FROM case_file c JOIN submission s ON s.id = c.submission "
+                         "WHERE c.id = {} AND s.member = {}", case_id, actor.id)
+    if not rows:
+        raise NotFound("case")
+    return rows[0]
+
+
+# ------------------------------------------------------------------ the state machine
+
+
+async def _event(case_id: int, action: str, state: str, actor_id: int | None, unit_id: int | None, note: str,
+                 now: datetime) -> int:
+    return (await sql("INSERT INTO case_event (\"case\", action, state, actor, unit, note, created_at) "
+                      "VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
+                      case_id, action, state, actor_id, unit_id, note, now))[0]["id"]
+
+
+async def _move(actor: Actor, row: dict[str, Any], action: str, said: str = "",
+                **changes: Any) -> tuple[int, datetime]:
+    """Take `row` through `action`: refused (409, naming the state) unless TRANSITIONS allows it from the
+    state it is in now; the timeline event and the audit row go with it. Returns (event id, when)."""
+    leaves, reaches = TRANSITIONS[action]
+    if row["state"] not in leaves:
+        raise Conflict("wrong_state", f"a case that is {row['state']} cannot be {action}ed", field="state",
+                       state=row["state"])
+    now = clock.now()
+    sets = {"state": reaches, "updated_at": now, **changes}
+    assignments = ", ".join(f"{column} = {{}}" for column in sets)
+    done = await sql(f"UPDATE case_file SET {assignments} WHERE id = {{}} AND state = {{}} RETURNING id",
+                     *sets.values(), row["id"], row["state"])
+    if not done:
+        raise Conflict("wrong_state", "the case changed just now; look again", field="state")
+    event = await _event(row["id"], action, reaches, actor.id, changes.get("unit", row["unit"]), said, now)
+    await audit.record(actor.id, f"case.{action}", "case", row["id"], row["community"],
+                       {"state": reaches, **({"note": said[:200]} if said else {}),
+                        **({"unit": changes["unit"]} if "unit" in changes else {})})
+    return event, now
+
+
+def _require(actor: Actor, action: str) -> None:
+    if action in STAFF_ACTIONS and actor.role not in STAFF_ROLES:
+        raise Forbidden("staff_only", "only community staff can do this")
+    if action in HANDLER_ACTIONS and actor.role != Role.HANDLER:
+        raise Forbidden("handler_only", "only a handler of the case's unit can do this")
+    actor.require_active(action)
+
+
+def _note(note: str, required: bool = True) -> str:
+    note = (note or "").strip()
+    if not required and not note:
+        return ""
+    return checked(fields.CASE_NOTE, "note", note)
+
+
+async def dispatch(actor: Actor, rules: Rules, case_id: int, unit_id: int, note: str = "") -> dict[str, Any]:
+    """交办: hand the case to a unit serving its community, with a deadline."""
+    _require(actor, "dispatch")
+    note = _note(note, required=False)
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        if not await units.serves(unit_id, row["community"]):
+            raise Invalid("unknown_unit", "no unit with this id serves the case's community", field="unit")
+        await _dispatch(actor, rules, row, "dispatch", unit_id, note)
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+async def _dispatch(actor: Actor, rules: Rules, row: dict[str, Any], action: str, unit_id: int, said: str,
+                    **changes: Any) -> None:
+    due, hard = deadlines(rules, row["priority"], clock.now())
+    assumed = ",".join(str(y) for y in sorted(set(due.assumed) | set(hard.assumed)))
+    await _move(actor, row, action, said, unit=unit_id, deadline=due.at, hard_deadline=hard.at,
+                deadline_assumed=assumed, **changes)
+
+
+async def accept(actor: Actor, case_id: int) -> dict[str, Any]:
+    _require(actor, "accept")
+
+    async def run() -> None:
+        await _move(actor, await _case_for(actor, case_id), "accept")
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+async def return_case(actor: Actor, rules: Rules, case_id: int, reason: str) -> dict[str, Any]:
+    """回退: not this unit's to fix, within the rules' window after dispatch; staff dispatch it again."""
+    _require(actor, "return")
+    reason = _note(reason)
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        since = await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
+                          "('dispatch', 'reopen')", case_id)
+        dispatched = since[0]["at"]
+        if isinstance(dispatched, str):
+            dispatched = datetime.fromisoformat(dispatched)
+        window = calendar().after_working_days(dispatched, rules.cases.return_working_days, rules.tz)
+        if row["state"] in TRANSITIONS["return"][0] and clock.now() > window.at:
+            raise Conflict("return_too_late", f"a case can be returned within {rules.cases.return_working_days} "
+                           "working days of its dispatch", field="state", days=rules.cases.return_working_days)
+        await _move(actor, row, "return", reason, note=reason)
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+async def dispose(actor: Actor, case_id: int, note: str, uploads: list[bytes], store: PhotoStore,
+                  limits: PhotoLimits) -> dict[str, Any]:
+    """处置完成: the handler's note and at least one photo of the fix."""
+    return await _with_photos(actor, case_id, "dispose", note, uploads, store, limits)
+
+
+async def resolve_on_site(actor: Actor, case_id: int, note: str, uploads: list[bytes], store: PhotoStore,
+                          limits: PhotoLimits) -> dict[str, Any]:
+    """就地解决: staff fixed it there and then, with a note and a photo."""
+    return await _with_photos(actor, case_id, "resolve", note, uploads, store, limits)
+
+
+async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploads: list[bytes], store: PhotoStore,
+                       limits: PhotoLimits) -> dict[str, Any]:
+    _require(actor, action)
+    problems: list[DomainError] = []
+    try:
+        note = _note(note)
+    except DomainError as exc:
+        problems.append(exc)
+    if not uploads:
+        problems.append(Invalid("photos_required", "a photo of the fix is needed", field="photos", min=1))
+    elif len(uploads) > limits.max_photos:
+        problems.append(Invalid("too_many_photos", f"at most {limits.max_photos} photos", field="photos",
+                                max=limits.max_photos))
+    collected(problems)
+    photos = await cleaned_photos(uploads, limits)
+    names = [store.save(p) for p in photos]
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        changes = {"disposed_by": actor.id} if action == "dispose" else {}
+        event, now = await _move(actor, row, action, note, note=note, **changes)
+        for photo, name in zip(photos, names, strict=True):
+            await sql("INSERT INTO case_photo (\"case\", event, path, sha256, width, height, size, taken_at, exif_lat, "
+                      "exif_lng) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", case_id, event, name, photo.sha256,
+                      photo.width, photo.height, len(photo.jpeg),
+                      photo.taken_at.replace(tzinfo=UTC) if photo.taken_at else None, photo.lat, photo.lng)
+
+    try:
+        await write(run)
+    except BaseException:
+        store.discard(names)
+        raise
+    return await view(actor, case_id)
+
+
+async def recheck(actor: Actor, case_id: int) -> dict[str, Any]:
+    """复查 begins: a staff member goes to see whether the fix holds."""
+    _require(actor, "recheck")
+
+    async def run() -> None:
+        await _move(actor, await _case_for(actor, case_id), "recheck")
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: str) -> dict[str, Any]:
+    """The recheck's finding: 办结 when the fix holds; else reopened to the same unit, its deadline anew."""
+    _require(actor, "close" if fixed else "reopen")
+    note = _note(note, required=not fixed)
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        if fixed:
+            await _move(actor, row, "close", note, note=note or row["note"])
+        else:
+            await _dispatch(actor, rules, row, "reopen", row["unit"], note, note=note, reopened=row["reopened"] + 1)
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+# ------------------------------------------------------------------ reading
+
+
+async def view(actor: Actor, case_id: int) -> dict[str, Any]:
+    """A case with its timeline, as the actor may see it (the reporter: states, times, units, photos)."""
+    row = await _case_for(actor, case_id)
+    return (await _views(actor, [row]))[0]
+
+
+async def for_report(actor: Actor, submission_id: int) -> dict[str, Any] | None:
+    """The case of a report, if it has one and the actor may see it."""
+    rows = await sql("SELECT id FROM case_file WHERE submission = {}", submission_id)
+    if not rows:
+        return None
+    try:
+        return await view(actor, rows[0]["id"])
+    except NotFound:
+        return None
+
+
+async def listing(actor: Actor, state: str | None = None, unit_id: int | None = None,
+                  limit: int = 100) -> list[dict[str, Any]]:
+    """Staff: their community's cases (by state or unit), overdue and soonest deadline first. Handlers: their
+    unit's cases still in its hands, soonest deadline first."""
+    if actor.role == Role.HANDLER:
+        rows = await sql(f"SELECT * FROM case_file WHERE unit = {{}} AND state IN ({marks(HANDLER_STATES)}) "
+                         "ORDER BY deadline, id LIMIT {}", await units.handler_unit(actor), *HANDLER_STATES, limit)
+    else:
+        where, args = scope.clause(actor)
+        if state:
+            where, args = where + " AND state = {}", [*args, state]
+        if unit_id:
+            where, args = where + " AND unit = {}", [*args, unit_id]
+        rows = await sql("SELECT * FROM case_file WHERE true" + where +
+                         " ORDER BY CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id LIMIT {}", *args, limit)
+    return await _views(actor, rows, timeline=False)
+
+
+HANDLER_STATES = (S.DISPATCHED, S.ACCEPTED)
+
+
+async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True) -> list[dict[str, Any]]:
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    unit_ids = sorted({r["unit"] for r in rows if r["unit"]})
+    names = {u["id"]: u for u in await sql(f"SELECT id, kind, name FROM unit WHERE id IN ({marks(unit_ids)})",
+                                            *unit_ids)} if unit_ids else {}
+    events: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    photos: dict[int, list[int]] = {}
+    if timeline:
+        for p in await sql(f"SELECT id, event FROM case_photo WHERE \"case\" IN ({marks(ids)}) ORDER BY id", *ids):
+            photos.setdefault(p["event"], []).append(p["id"])
+        unit_names = dict(names)
+        for e in await sql(f"SELECT * FROM case_event WHERE \"case\" IN ({marks(ids)}) ORDER BY id", *ids):
+            if e["unit"] and e["unit"] not in unit_names:
+                unit_names.update({u["id"]: u for u in await sql("SELECT id, kind, name FROM unit WHERE id = {}",
+                                                                   e["unit"])})
+            events[e["case"]].append({
+                "action": e["action"], "state": e["state"], "at": e["created_at"],
+                "unit": unit_names[e["unit"]]["name"] if e["unit"] else None, "photos": photos.get(e["id"], []),
+                # what staff and handlers wrote is for them; the reporter sees the steps, the unit and the photo
+                **({"note": e["note"]} if actor.role != Role.RIDER and actor.role != Role.RESIDENT else {})})
+    now = clock.now()
+    insiders = actor.role not in (Role.RIDER, Role.RESIDENT)
+    return [{
+        "id": r["id"], "submission_id": r["submission"], "state": r["state"], "priority": r["priority"],
+        "unit": {"id": r["unit"], "kind": names[r["unit"]]["kind"], "name": names[r["unit"]]["name"]}
+        if r["unit"] else None,
+        "deadline": r["deadline"], "hard_deadline": r["hard_deadline"] if insiders else None,
+        "deadline_counted_weekdays_only": [int(y) for y in r["deadline_assumed"].split(",") if y] if insiders else [],
+        "overdue": bool(r["deadline"]) and r["state"] in (S.DISPATCHED, S.ACCEPTED) and _aware(r["deadline"]) < now,
+        "note": r["note"] if insiders else "", "reopened": r["reopened"],
+        "timeline": events[r["id"]] if timeline else None,
+    } for r in rows]
+
+
+def _aware(moment: Any) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=clock.now().tzinfo)
+
+
+async def photo_path(actor: Actor, case_id: int, photo_id: int) -> str:
+    await _case_for(actor, case_id)  # 404 unless the actor may see the case
+    rows = await sql("SELECT path FROM case_photo WHERE id = {} AND \"case\" = {}", photo_id, case_id)
+    if not rows:
+        raise NotFound("photo")
+    return rows[0]["path"]

@@ -1,0 +1,73 @@
+"""Units that fix what is reported (处置单位): an admin makes them, each of a kind the rules file names
+([cases.units]) and serving one community or several (a 城管中队 serves a street's communities), and
+makes their handlers (members of role `handler`, each in one unit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from points import audit, clock, scope
+from points.db import marks, sql, write
+from points.errors import Invalid, NotFound, checked
+from points.scope import Actor
+from points.vocabulary import Role
+from rules import Rules, fields
+
+
+async def create_unit(actor: Actor, rules: Rules, kind: str, name: str, community_ids: list[int]) -> dict[str, Any]:
+    scope.require_admin(actor, "make units")
+    if kind not in {u.id for u in rules.cases.units}:
+        raise Invalid("invalid_choice", f"kind must be one of {', '.join(u.id for u in rules.cases.units)}",
+                      field="kind")
+    name = checked(fields.UNIT_NAME, "name", name.strip())
+    ids = sorted(set(community_ids))
+    if not ids:
+        raise Invalid("required", "a unit serves at least one community", field="communities")
+
+    async def run() -> int:
+        known = {r["id"] for r in await sql(f"SELECT id FROM community WHERE id IN ({marks(ids)})", *ids)}
+        if missing := [i for i in ids if i not in known]:
+            raise Invalid("unknown_community", f"no community {missing[0]}", field="communities")
+        uid = (await sql("INSERT INTO unit (kind, name, created_at) VALUES ({}, {}, {}) RETURNING id",
+                         kind, name, clock.now()))[0]["id"]
+        for cid in ids:
+            await sql("INSERT INTO unit_community (key, unit, community) VALUES ({}, {}, {})", f"{uid}:{cid}", uid, cid)
+            await audit.record(actor.id, "unit.create", "unit", uid, cid, {"kind": kind, "name": name})
+        return uid
+
+    return await unit(await write(run))
+
+
+async def unit(unit_id: int) -> dict[str, Any]:
+    rows = await sql("SELECT id, kind, name FROM unit WHERE id = {}", unit_id)
+    if not rows:
+        raise NotFound("unit")
+    serves = await sql("SELECT community FROM unit_community WHERE unit = {} ORDER BY community", unit_id)
+    return {**rows[0], "communities": [r["community"] for r in serves]}
+
+
+async def listing(actor: Actor, community_id: int | None = None) -> list[dict[str, Any]]:
+    """Every unit (an admin's view), or those serving one community."""
+    scope.require_admin(actor, "list units")
+    ids = [u["id"] for u in (await serving(community_id) if community_id else await sql("SELECT id FROM unit ORDER BY id"))]
+    return [await unit(i) for i in ids]
+
+
+async def serving(community_id: int) -> list[dict[str, Any]]:
+    """The units that serve a community, to dispatch its cases to."""
+    return await sql("SELECT u.id, u.kind, u.name FROM unit u JOIN unit_community uc ON uc.unit = u.id "
+                     "WHERE uc.community = {} ORDER BY u.kind, u.name", community_id)
+
+
+async def serves(unit_id: int, community_id: int) -> bool:
+    return bool(await sql("SELECT id FROM unit_community WHERE unit = {} AND community = {}", unit_id, community_id))
+
+
+async def handler_unit(actor: Actor) -> int:
+    """The unit a handler acts for; anyone else has none (their cases do not exist for them: 404)."""
+    if actor.role != Role.HANDLER:
+        raise NotFound("case")
+    rows = await sql("SELECT unit FROM member WHERE id = {}", actor.id)
+    if not rows or rows[0]["unit"] is None:
+        raise NotFound("case")
+    return rows[0]["unit"]

@@ -1,0 +1,216 @@
+"""The case workflow over HTTP (交办 → 处置 → 复查 → 办结): a verified report's case is dispatched to a unit with a
+deadline from the calendar, accepted, disposed of with a photo, rechecked and closed, the reporter seeing
+each step; returned and dispatched again; reopened after a failed recheck; resolved on the spot; who may
+see and act (anyone else: 404 and nothing written); bad input named; cases never move points."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import PASSWORD, new_phone, photo, run
+from points import members
+from points.db import sql
+
+_places = itertools.count(1)
+
+
+@dataclass
+class Units:
+    admin: object
+    property: int  # serves the community
+    gas: int  # serves the community
+    elsewhere: int  # serves another community only
+    handler: object  # of `property`
+    gas_handler: object
+    other_handler: object  # of `elsewhere`
+
+
+@pytest.fixture
+def units(api, make_community, community) -> Units:
+    phone = new_phone()
+    run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))
+    admin = api.user(phone)
+    other = make_community()
+
+    def unit(kind: str, name: str, communities: list[int]) -> int:
+        made = api.post("/api/v1/admin/units", admin, json={"kind": kind, "name": name, "communities": communities})
+        assert made.status_code == 201, made.text
+        return made.json()["id"]
+
+    def handler(unit_id: int, community_id: int):
+        phone = new_phone()
+        made = api.post("/api/v1/admin/members", admin, json={
+            "role": "handler", "community_id": community_id, "phone": phone, "name": "王师傅", "password": PASSWORD,
+            "unit_id": unit_id})
+        assert made.status_code == 201, made.text
+        return api.user(phone)
+
+    prop, gas, far = (unit("property", "华冠物业", [community.id]), unit("gas", "燃气公司", [community.id]),
+                      unit("property", "别家物业", [other.id]))
+    return Units(admin, prop, gas, far, handler(prop, community.id), handler(gas, community.id),
+                 handler(far, other.id))
+
+
+def awarded_case(api, community, item: str = "hazard.fire_exit_blocked", **fields) -> tuple[int, int]:
+    """A report verified and awarded; its case id."""
+    rider = community.riders[0]
+    spot = {"grid": "G1"} if "grid" in fields else {"lat": 23.47 + next(_places) * 0.002, "lng": 116.7605}
+    report = api.submit(rider, item, [photo()], **{"description": "楼道堵了", **spot, **fields})
+    assert report.status_code == 201, report.text
+    sid = report.json()["id"]
+    assert api.verify(community.staff, sid).status_code == 200
+    api.wait_awarded(rider, sid)
+    rows = run(sql("SELECT id FROM case_file WHERE submission = {}", sid))
+    assert rows, "an awarded report of a case item opens a case"
+    return sid, rows[0]["id"]
+
+
+def dispose(api, handler, case_id: int, note: str = "已清理", photos: int = 1):
+    return api.post(f"/api/v1/handler/cases/{case_id}/dispose", handler,
+                    data={"note": note}, files=[("photos", (f"after{n}.jpg", photo(), "image/jpeg"))
+                                                for n in range(photos)])
+
+
+def transfers_for(sid: int) -> int:
+    return run(sql("SELECT COUNT(*) AS n FROM transfer WHERE ref = {}", f"submission:{sid}"))[0]["n"]
+
+
+def test_a_case_from_dispatch_to_close_and_the_reporter_sees_each_step(api, community, units):
+    staff, rider = community.staff, community.riders[0]
+    sid, cid = awarded_case(api, community)
+    paid = transfers_for(sid)
+    report = api.submission(rider, sid)
+    assert (report["case_id"], report["case_state"]) == (cid, "open")  # the reporter finds the case from the report
+    assert api.get(f"/api/v1/cases/{cid}", rider).json()["state"] == "open"
+
+    sent = api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property, "note": "请今天处理"})
+    assert sent.status_code == 200, sent.text
+    case = sent.json()
+    assert case["state"] == "dispatched" and case["unit"]["name"] == "华冠物业" and case["priority"] == "P1"
+    assert case["deadline"] and not case["overdue"]
+
+    mine = api.get("/api/v1/handler/cases", units.handler).json()
+    assert [c["id"] for c in mine] == [cid]
+    assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).json()["state"] == "accepted"
+    done = dispose(api, units.handler, cid, "纸箱已清走")
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "disposed"
+    assert api.post(f"/api/v1/staff/cases/{cid}/recheck", staff).json()["state"] == "rechecking"
+    closed = api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": True, "note": "现场复查已通"})
+    assert closed.json()["state"] == "closed"
+
+    seen = api.get(f"/api/v1/cases/{cid}", rider).json()  # the reporter: steps, times, the unit, the photo
+    assert [s["action"] for s in seen["timeline"]] == ["open", "dispatch", "accept", "dispose", "recheck", "close"]
+    assert seen["timeline"][1]["unit"] == "华冠物业" and seen["timeline"][3]["photos"]
+    assert all("note" not in s for s in seen["timeline"]) and seen["note"] == ""  # staff's words stay theirs
+    after = seen["timeline"][3]["photos"][0]
+    picture = api.get(f"/api/v1/cases/{cid}/photos/{after}", rider)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    assert transfers_for(sid) == paid  # cases never move points
+    actions = run(sql("SELECT action FROM audit_event WHERE object_type = 'case' AND object_id = {} ORDER BY id",
+                      str(cid)))
+    assert [a["action"] for a in actions] == ["case.dispatch", "case.accept", "case.dispose", "case.recheck",
+                                              "case.close"]
+
+
+def test_a_returned_case_is_dispatched_again_and_a_failed_recheck_reopens_it(api, community, units):
+    staff = community.staff
+    _, cid = awarded_case(api, community, "hazard.ebike_indoor_charging")  # the property company's, it thinks
+    api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
+    returned = api.post(f"/api/v1/handler/cases/{cid}/return", units.handler, json={"note": "燃气设施归燃气公司"})
+    assert returned.status_code == 200 and returned.json()["state"] == "returned"
+    assert api.get("/api/v1/handler/cases", units.handler).json() == []  # out of the property company's hands
+    again = api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.gas})
+    assert again.json()["state"] == "dispatched" and again.json()["unit"]["name"] == "燃气公司"
+    api.post(f"/api/v1/handler/cases/{cid}/accept", units.gas_handler)
+    dispose(api, units.gas_handler, cid)
+    api.post(f"/api/v1/staff/cases/{cid}/recheck", staff)
+    refused = api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": False})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "note"  # a failed recheck says why
+    reopened = api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": False, "note": "仍有气味"})
+    assert reopened.json()["state"] == "dispatched" and reopened.json()["reopened"] == 1
+    assert reopened.json()["unit"]["name"] == "燃气公司"
+
+
+def test_staff_resolve_a_case_on_the_spot_with_a_photo(api, community, units):
+    _, cid = awarded_case(api, community, "order.streetlight_broken", grid="G1")
+    url = f"/api/v1/staff/cases/{cid}/resolve"
+    bare = api.post(url, community.staff, data={"note": ""}, files=[])
+    problems = {p["field"] for p in bare.json()["error"]["problems"]}
+    assert bare.status_code == 400 and problems == {"note", "photos"}  # both named, nothing written
+    done = api.post(url, community.staff, data={"note": "已现场修复"},
+                    files=[("photos", ("fixed.jpg", photo(), "image/jpeg"))])
+    assert done.status_code == 200 and done.json()["state"] == "resolved_on_site"
+
+
+def test_only_the_right_people_see_and_act_on_a_case(api, make_community, community, units):
+    staff, rider = community.staff, community.riders[0]
+    sid, cid = awarded_case(api, community)
+    elsewhere = make_community()
+    before = run(sql("SELECT COUNT(*) AS n FROM audit_event WHERE object_type = 'case'"))[0]["n"]
+    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", elsewhere.staff,
+                    json={"unit": units.property}).status_code == 404
+    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.elsewhere}).status_code == 400
+    api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
+    for outsider in (units.gas_handler, units.other_handler, community.riders[1], elsewhere.staff):
+        assert api.get(f"/api/v1/cases/{cid}", outsider).status_code == 404
+    assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.other_handler).status_code == 404
+    assert api.post(f"/api/v1/handler/cases/{cid}/accept", rider).status_code == 403  # not a handler at all
+    assert api.post(f"/api/v1/staff/cases/{cid}/recheck", units.handler).status_code == 403
+    after = run(sql("SELECT COUNT(*) AS n FROM audit_event WHERE object_type = 'case'"))[0]["n"]
+    assert after == before + 1  # only the dispatch
+    assert api.get(f"/api/v1/cases/{cid}", rider).status_code == 200
+
+
+def test_a_transition_from_the_wrong_state_and_a_disposal_without_a_photo_are_refused(api, community, units):
+    staff = community.staff
+    _, cid = awarded_case(api, community)
+    early = api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler)
+    assert early.status_code == 404  # not dispatched to them yet: not theirs
+    api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
+    skipped = dispose(api, units.handler, cid)
+    assert skipped.status_code == 409 and skipped.json()["error"]["code"] == "wrong_state"
+    api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler)
+    no_photo = dispose(api, units.handler, cid, photos=0)
+    assert no_photo.status_code == 400 and no_photo.json()["error"]["code"] == "photos_required"
+    assert api.get(f"/api/v1/cases/{cid}", staff).json()["state"] == "accepted"
+    assert run(sql("SELECT COUNT(*) AS n FROM case_photo WHERE \"case\" = {}", cid))[0]["n"] == 0
+    closing = api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": True})
+    assert closing.status_code == 409
+
+
+def test_the_deadline_follows_the_priority_and_the_calendar(api, community, units):
+    """P1 runs round the clock (24 hours); P3 counts 5 working days, midnight local after the 5th."""
+    staff = community.staff
+    _, urgent = awarded_case(api, community, "hazard.fire_exit_blocked")
+    _, ordinary = awarded_case(api, community, "order.streetlight_broken", grid="G1")
+    p1 = api.post(f"/api/v1/staff/cases/{urgent}/dispatch", staff, json={"unit": units.property}).json()
+    p3 = api.post(f"/api/v1/staff/cases/{ordinary}/dispatch", staff, json={"unit": units.property}).json()
+    sent = run(sql("SELECT created_at FROM case_event WHERE \"case\" = {} AND action = 'dispatch'", urgent))[0]["created_at"]
+    sent = sent if isinstance(sent, datetime) else datetime.fromisoformat(sent)
+    due = datetime.fromisoformat(p1["deadline"])
+    assert abs((due - sent).total_seconds() - 24 * 3600) < 5
+    local = datetime.fromisoformat(p3["deadline"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local.hour, local.minute) == (0, 0) and local.weekday() in (1, 2, 3, 4, 5)  # the day after a working day
+    board = api.get("/api/v1/staff/cases?state=dispatched", staff).json()
+    assert [c["id"] for c in board][:2] == [urgent, ordinary]  # soonest deadline first
+
+
+def test_a_duplicate_report_opens_no_second_case_and_service_items_none(api, community, units):
+    rider, other = community.riders
+    spot = {"lat": 23.49, "lng": 116.77}
+    first = api.submit(rider, "order.garbage_pileup", [photo()], **spot).json()["id"]
+    second = api.submit(other, "order.garbage_pileup", [photo()], **spot).json()["id"]
+    hours = api.submit(community.residents[0], "service.volunteer_hour", [photo()], description="巡逻", grid="G1")
+    for sid in (first, second, hours.json()["id"]):
+        assert api.verify(community.staff, sid).status_code == 200
+    for who, sid in ((rider, first), (other, second), (community.residents[0], hours.json()["id"])):
+        api.wait_awarded(who, sid)
+    opened = {r["submission"] for r in run(sql("SELECT submission FROM case_file WHERE submission IN ({}, {}, {})",
+                                               first, second, hours.json()["id"]))}
+    assert opened == {first}

@@ -1,0 +1,130 @@
+"""Cases (交办 → 处置 → 复查 → 办结): staff dispatch, resolve on the spot and recheck; handlers accept, return
+and dispose; the reporter, staff and the unit read a case and its photos; admins make units."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, MultipartBody, QueryParameter
+from litestar.response import File
+
+from points import cases, units
+from points.intake import PhotoLimits
+from points.photos import PhotoStore
+from points.vocabulary import CaseState
+from rules import Rules
+from web.auth import admin_only, handlers_only, staff_only
+from web.schemas import (
+    CaseNoteIn,
+    CaseOut,
+    CasePhotosForm,
+    DispatchIn,
+    IdPath,
+    IdQuery,
+    RecheckIn,
+    UnitIn,
+    UnitOut,
+    limit_query,
+)
+
+
+class CaseController(Controller):
+    """Reading a case: its reporter, staff of its community, a handler of its unit (anyone else: 404)."""
+
+    path = "/api/v1/cases"
+    tags = ["cases"]
+
+    @get("/{case_id:int}", operation_id="getCase")
+    async def one(self, request: Request, case_id: IdPath) -> CaseOut:
+        return msgspec.convert(await cases.view(request.user, case_id), CaseOut)
+
+    @get("/{case_id:int}/photos/{photo_id:int}", operation_id="getCasePhoto", media_type="image/jpeg")
+    async def photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
+                    store: NamedDependency[PhotoStore]) -> File:
+        name = await cases.photo_path(request.user, case_id, photo_id)
+        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+
+
+class StaffCaseController(Controller):
+    path = "/api/v1/staff/cases"
+    tags = ["cases"]
+    guards = [staff_only]
+
+    @get("/", operation_id="staffCases")
+    async def listing(self, request: Request,
+                      in_state: Annotated[CaseState | None, QueryParameter(name="state")] = None,
+                      unit: IdQuery = None, limit: limit_query(200) = 100) -> list[CaseOut]:
+        """The community's cases (`?state=`, `?unit=`), soonest deadline first (overdue ones come first)."""
+        return msgspec.convert(await cases.listing(request.user, in_state, unit, limit), list[CaseOut])
+
+    @post("/{case_id:int}/dispatch", operation_id="dispatchCase", status_code=200)
+    async def dispatch(self, request: Request, case_id: IdPath, data: JSONBody[DispatchIn],
+                       rules: NamedDependency[Rules]) -> CaseOut:
+        """交办 to a unit serving the community; the deadline follows from the priority and the calendar."""
+        return msgspec.convert(await cases.dispatch(request.user, rules, case_id, data.unit, data.note), CaseOut)
+
+    @post("/{case_id:int}/resolve", operation_id="resolveCaseOnSite", status_code=200)
+    async def resolve(self, request: Request, case_id: IdPath, data: MultipartBody[CasePhotosForm],
+                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits]) -> CaseOut:
+        """就地解决: fixed there and then, with a note and a photo."""
+        uploads = [await f.read() for f in data.photos]
+        return msgspec.convert(await cases.resolve_on_site(request.user, case_id, data.note, uploads, store, limits),
+                               CaseOut)
+
+    @post("/{case_id:int}/recheck", operation_id="recheckCase", status_code=200)
+    async def recheck(self, request: Request, case_id: IdPath) -> CaseOut:
+        """复查 begins."""
+        return msgspec.convert(await cases.recheck(request.user, case_id), CaseOut)
+
+    @post("/{case_id:int}/conclude", operation_id="concludeCase", status_code=200)
+    async def conclude(self, request: Request, case_id: IdPath, data: JSONBody[RecheckIn],
+                       rules: NamedDependency[Rules]) -> CaseOut:
+        """The recheck's finding: fixed (办结), or not (back to the unit with a new deadline; a note is needed)."""
+        return msgspec.convert(await cases.conclude(request.user, rules, case_id, data.fixed, data.note), CaseOut)
+
+
+class HandlerCaseController(Controller):
+    path = "/api/v1/handler/cases"
+    tags = ["cases"]
+    guards = [handlers_only]
+
+    @get("/", operation_id="handlerCases")
+    async def listing(self, request: Request, limit: limit_query(200) = 100) -> list[CaseOut]:
+        """The unit's cases in its hands, soonest deadline first."""
+        return msgspec.convert(await cases.listing(request.user, limit=limit), list[CaseOut])
+
+    @post("/{case_id:int}/accept", operation_id="acceptCase", status_code=200)
+    async def accept(self, request: Request, case_id: IdPath) -> CaseOut:
+        return msgspec.convert(await cases.accept(request.user, case_id), CaseOut)
+
+    @post("/{case_id:int}/return", operation_id="returnCase", status_code=200)
+    async def return_case(self, request: Request, case_id: IdPath, data: JSONBody[CaseNoteIn],
+                          rules: NamedDependency[Rules]) -> CaseOut:
+        """回退: not ours, with the reason; within the rules' window after dispatch."""
+        return msgspec.convert(await cases.return_case(request.user, rules, case_id, data.note), CaseOut)
+
+    @post("/{case_id:int}/dispose", operation_id="disposeCase", status_code=200)
+    async def dispose(self, request: Request, case_id: IdPath, data: MultipartBody[CasePhotosForm],
+                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits]) -> CaseOut:
+        """处置完成: a note and at least one photo of the fix."""
+        uploads = [await f.read() for f in data.photos]
+        return msgspec.convert(await cases.dispose(request.user, case_id, data.note, uploads, store, limits), CaseOut)
+
+
+class UnitController(Controller):
+    path = "/api/v1/admin/units"
+    tags = ["admin"]
+    guards = [admin_only]
+
+    @post("/", operation_id="createUnit", status_code=201)
+    async def create(self, request: Request, data: JSONBody[UnitIn], rules: NamedDependency[Rules]) -> UnitOut:
+        """A unit of a kind the rules file names, serving one or more communities."""
+        return msgspec.convert(await units.create_unit(request.user, rules, data.kind, data.name, data.communities),
+                               UnitOut)
+
+    @get("/", operation_id="units")
+    async def listing(self, request: Request, community: IdQuery = None) -> list[UnitOut]:
+        return msgspec.convert(await units.listing(request.user, community), list[UnitOut])
