@@ -1,13 +1,14 @@
-"""Demo data for a newcomer: 华冠社区 with four grids, its shop, an admin, one staff member, three riders (one
-awaiting approval) and two residents."""
+"""Demo data for a newcomer: 华冠社区 with four grids, its shop, three units that fix things (one with a handler),
+an admin, one staff member, three riders (one awaiting approval) and two residents."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
-from points import communities, members, rewards
+from points import clock, communities, members, rewards
 from points.config import ROOT
+from points.db import sql
 from points.tables import Community
 from rules.catalogue import load_catalogue
 
@@ -20,6 +21,7 @@ GRIDS = [
     for n, g in enumerate(DEMO["grid"]) for r, c in [g["cell"]]
 ]
 PEOPLE = [(p["role"], p["name"], p["phone"], p.get("platform"), p.get("status", "active")) for p in DEMO["person"]]
+HANDLERS = {p["phone"]: p["unit"] for p in DEMO["person"] if p["role"] == "handler"}
 PASSWORD = "jifen-demo"
 
 
@@ -36,8 +38,16 @@ async def seed() -> bool | None:
         return False if await Community.exists().where(Community.code == DEMO["community"]["code"]) else None
     place = DEMO["community"]
     community = await communities.create_community(place["code"], place["name"], place["name_en"], GRIDS)
+    unit_ids = {}
+    for u in DEMO["unit"]:
+        unit_ids[u["name"]] = (await sql("INSERT INTO unit (kind, name, created_at) VALUES ({}, {}, {}) RETURNING id",
+                                         u["kind"], u["name"], clock.now()))[0]["id"]
+        await sql("INSERT INTO unit_community (key, unit, community) VALUES ({}, {}, {})",
+                  f"{unit_ids[u['name']]}:{community}", unit_ids[u["name"]], community)
     for role, name, phone, platform, status in PEOPLE:
-        await members.create_member(community, role, name, phone, PASSWORD, platform, status,
-                                    f"{platform.upper()}-{phone[-4:]}" if platform else None)
+        mid = await members.create_member(community, role, name, phone, PASSWORD, platform, status,
+                                          f"{platform.upper()}-{phone[-4:]}" if platform else None)
+        if phone in HANDLERS:
+            await sql("UPDATE member SET unit = {} WHERE id = {} RETURNING id", unit_ids[HANDLERS[phone]], mid)
     await rewards.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
     return True

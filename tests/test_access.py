@@ -307,6 +307,7 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/api/v1/handler/cases/{case_id:int}/accept"), ("POST", "/api/v1/handler/cases/{case_id:int}/return"),
         ("POST", "/api/v1/handler/cases/{case_id:int}/dispose"),
         ("POST", "/api/v1/admin/units"), ("GET", "/api/v1/admin/units"),  # admins only: test_cases.py
+        ("GET", "/api/v1/staff/units"),  # staff: the units serving their own community (test_cases.py)
     }
     routes = {(method, route.path) for route in create_app().routes for method in getattr(route, "methods", ())
               if method not in ("OPTIONS", "HEAD") and not route.path.startswith(("/schema", "/static"))}

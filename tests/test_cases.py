@@ -162,6 +162,9 @@ def test_only_the_right_people_see_and_act_on_a_case(api, make_community, commun
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.other_handler).status_code == 404
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", rider).status_code == 403  # not a handler at all
     assert api.post(f"/api/v1/staff/cases/{cid}/recheck", units.handler).status_code == 403
+    assert {u["name"] for u in api.get("/api/v1/staff/units", staff).json()} == {"华冠物业", "燃气公司"}
+    assert api.get("/api/v1/staff/units", rider).status_code == 403
+    assert api.get("/api/v1/admin/units", staff).status_code == 403
     after = run(sql("SELECT COUNT(*) AS n FROM audit_event WHERE object_type = 'case'"))[0]["n"]
     assert after == before + 1  # only the dispatch
     assert api.get(f"/api/v1/cases/{cid}", rider).status_code == 200

@@ -18,7 +18,7 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
     seeded = python("-m", "points", "seed-demo", env=env)
     assert seeded.returncode == 0, seeded.stderr
     assert "华冠社区" in seeded.stdout
-    for phone in ("13800000000", "13800000001", "13800000002", "13800000003", "13800000004"):
+    for phone in ("13800000000", "13800000001", "13800000002", "13800000003", "13800000004", "13800000006"):
         assert f"{phone} / jifen-demo" in seeded.stdout
     again = python("-m", "points", "seed-demo", env=env)  # ./dev run, the next day: the logins again
     assert again.returncode == 0 and "from an earlier run" in again.stdout and "13800000001 / jifen-demo" in again.stdout
@@ -38,6 +38,7 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
             shell = subprocess.run(["bash", "-c", walk.replace("http://127.0.0.1:8000", url)], cwd=tmp_path / "walk",
                                    capture_output=True, text=True, timeout=120)
             assert shell.stdout.count('"status":"fulfilled"') == 1, (attempt, shell.stdout[-3000:], shell.stderr[-3000:])
+            assert shell.stdout.count('"state":"closed"') >= 1, (attempt, shell.stdout[-3000:])  # the case, fixed
             assert "Traceback" not in shell.stderr, shell.stderr
         waiting = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000005", "password": "jifen-demo"})
         assert waiting.json()["member"]["status"] == "active"  # the pending rider, approved by the first run

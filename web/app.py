@@ -23,7 +23,13 @@ from points.sms import make_sender
 from web.auth import AuthMiddleware, signed_in
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
-from web.controllers.cases import CaseController, HandlerCaseController, StaffCaseController, UnitController
+from web.controllers.cases import (
+    CaseController,
+    HandlerCaseController,
+    StaffCaseController,
+    StaffUnitController,
+    UnitController,
+)
 from web.controllers.me import MeController
 from web.controllers.members import MembersController
 from web.controllers.pages_admin import AdminPages
@@ -82,7 +88,7 @@ def create_app(config: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
                         AdminController, PublicController, ShopController, CounterController,
-                        CaseController, StaffCaseController, HandlerCaseController, UnitController,
+                        CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
                         PublicPages, MemberPages, StaffPages, AdminPages,
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],

@@ -86,6 +86,17 @@ class StaffCaseController(Controller):
         return msgspec.convert(await cases.conclude(request.user, rules, case_id, data.fixed, data.note), CaseOut)
 
 
+class StaffUnitController(Controller):
+    path = "/api/v1/staff/units"
+    tags = ["cases"]
+    guards = [staff_only]
+
+    @get("/", operation_id="staffUnits")
+    async def listing(self, request: Request) -> list[UnitOut]:
+        """The units serving the staff member's community: where its cases can go."""
+        return msgspec.convert(await units.serving(request.user.community_id), list[UnitOut])
+
+
 class HandlerCaseController(Controller):
     path = "/api/v1/handler/cases"
     tags = ["cases"]
