@@ -13,7 +13,7 @@ Anyone else finds nothing (404) and changes nothing. Cases never move points.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import audit, clock, scope, units
@@ -22,7 +22,9 @@ from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, c
 from points.intake import PhotoLimits, cleaned_photos
 from points.photos import PhotoStore
 from points.scope import Actor
+from points.sms import Sender
 from points.vocabulary import STAFF_ROLES, CaseState, Role
+from points.wording import pair
 from rules import Rules, fields
 from rules.workdays import Calendar, Deadline, load_calendar
 
@@ -35,7 +37,7 @@ TRANSITIONS: dict[str, tuple[tuple[CaseState, ...], CaseState]] = {
     "dispose": ((S.ACCEPTED,), S.DISPOSED),
     "recheck": ((S.DISPOSED,), S.RECHECKING),
     "close": ((S.RECHECKING,), S.CLOSED),
-    "reopen": ((S.RECHECKING,), S.DISPATCHED),
+    "reopen": ((S.RECHECKING, S.CLOSED), S.DISPATCHED),  # a failed recheck; or after an unsatisfied rating, once
 }
 STAFF_ACTIONS = ("dispatch", "resolve", "recheck", "close", "reopen")
 HANDLER_ACTIONS = ("accept", "return", "dispose")
@@ -274,6 +276,93 @@ async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: 
     return await view(actor, case_id)
 
 
+async def reopen_unsatisfied(actor: Actor, rules: Rules, case_id: int, note: str) -> dict[str, Any]:
+    """A closed case its reporter rated unsatisfied (1 or 2) goes back to its unit, once."""
+    _require(actor, "reopen")
+    note = _note(note)
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        if row["state"] != S.CLOSED or row["rating"] is None or row["rating"] > UNSATISFIED:
+            raise Conflict("not_unsatisfied", "only a closed case its reporter rated 1 or 2 is reopened so",
+                           field="state")
+        again = await sql("SELECT id FROM case_event WHERE \"case\" = {} AND action = 'reopen' AND created_at > {}",
+                          case_id, row["rated_at"])
+        if again:
+            raise Conflict("reopened_already", "a case is reopened once after its rating", field="state")
+        await _dispatch(actor, rules, row, "reopen", row["unit"], note, note=note, reopened=row["reopened"] + 1)
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+# ------------------------------------------------------------------ 回访: the reporter's rating
+
+UNSATISFIED = 2  # a rating this low or lower puts the case in front of staff
+
+
+async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: str = "") -> dict[str, Any]:
+    """The reporter rates how their problem was handled: 1–5 and a comment, once, within the rules'
+    `rate_days` of its closing."""
+    if actor.role not in (Role.RIDER, Role.RESIDENT):
+        raise Forbidden("reporters_only", "only the reporter rates a case")
+    checked(fields.RATING, "stars", stars)
+    comment = checked(fields.NOTE, "comment", (comment or "").strip())
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        if row["state"] not in (S.CLOSED, S.RESOLVED_ON_SITE):
+            raise Conflict("wrong_state", "a case is rated once it is closed", field="state", state=row["state"])
+        closed = (await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
+                            "('close', 'resolve')", case_id))[0]["at"]
+        if clock.now() - _aware(closed) > timedelta(days=rules.cases.rate_days):
+            raise Conflict("rating_too_late", f"a case is rated within {rules.cases.rate_days} days of closing",
+                           field="stars", days=rules.cases.rate_days)
+        now = clock.now()
+        done = await sql("UPDATE case_file SET rating = {}, rating_comment = {}, rated_at = {}, updated_at = {} "
+                         "WHERE id = {} AND rated_at IS NULL RETURNING id", stars, comment, now, now, case_id)
+        if not done:
+            raise Conflict("rated_already", "this case has its rating", field="stars")
+        await _event(case_id, "rate", row["state"], actor.id, row["unit"], "", now)
+        await audit.record(actor.id, "case.rate", "case", case_id, row["community"], {"stars": stars})
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+# ------------------------------------------------------------------ 督办: chasing what is late
+
+
+async def chase(rules: Rules, sender: Sender) -> dict[str, int]:
+    """The sweep's look at deadlines: a case in a unit's hands past its deadline is told once per deadline
+    (a timeline event, and a text to the unit's handlers and the community's staff); one past its hard limit
+    goes on the community head's list (escalated), once. Repeats find nothing more to do."""
+    now, told, escalated = clock.now(), 0, 0
+    late = await sql(f"SELECT * FROM case_file WHERE state IN ({marks(HANDLER_STATES)}) AND deadline < {{}}",
+                     *HANDLER_STATES, now)
+    for row in late:
+        async def one(row: dict[str, Any] = row) -> tuple[bool, bool]:
+            chased = await sql("UPDATE case_file SET chased_for = deadline WHERE id = {} AND deadline < {} AND "
+                               "(chased_for IS NULL OR chased_for <> deadline) RETURNING id", row["id"], now)
+            if chased:
+                await _event(row["id"], "chase", row["state"], None, row["unit"], "", now)
+            over = await sql("UPDATE case_file SET escalated = {} WHERE id = {} AND hard_deadline < {} AND escalated = {} "
+                             "RETURNING id", True, row["id"], now, False)
+            if over:
+                await _event(row["id"], "escalate", row["state"], None, row["unit"], "", now)
+            return bool(chased), bool(over)
+
+        chased, over = await write(one)
+        told, escalated = told + chased, escalated + over
+        if chased or over:
+            phones = await sql("SELECT phone FROM member WHERE status = 'active' AND ((role = {} AND unit = {}) OR "
+                               "(role = {} AND community = {}))", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
+            words = " ".join(pair("sms", "case_escalated" if over else "case_overdue", case=str(row["id"])))
+            for p in phones:
+                await sender.send(p["phone"], words)
+    return {"cases_chased": told, "cases_escalated": escalated}
+
+
 # ------------------------------------------------------------------ reading
 
 
@@ -295,7 +384,7 @@ async def for_report(actor: Actor, submission_id: int) -> dict[str, Any] | None:
 
 
 async def listing(actor: Actor, state: str | None = None, unit_id: int | None = None,
-                  limit: int = 100) -> list[dict[str, Any]]:
+                  limit: int = 100, needs_look: bool = False) -> list[dict[str, Any]]:
     """Staff: their community's cases (by state or unit), overdue and soonest deadline first. Handlers: their
     unit's cases still in its hands, soonest deadline first."""
     if actor.role == Role.HANDLER:
@@ -307,6 +396,8 @@ async def listing(actor: Actor, state: str | None = None, unit_id: int | None = 
             where, args = where + " AND state = {}", [*args, state]
         if unit_id:
             where, args = where + " AND unit = {}", [*args, unit_id]
+        if needs_look:  # escalated, or rated unsatisfied: in front of staff
+            where, args = where + " AND (escalated = {} OR rating <= {})", [*args, True, UNSATISFIED]
         rows = await sql("SELECT * FROM case_file WHERE true" + where +
                          " ORDER BY CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id LIMIT {}", *args, limit)
     return await _views(actor, rows, timeline=False)
@@ -339,6 +430,15 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
                 **({"note": e["note"]} if actor.role != Role.RIDER and actor.role != Role.RESIDENT else {})})
     now = clock.now()
     insiders = actor.role not in (Role.RIDER, Role.RESIDENT)
+    reports: dict[int, dict[str, Any]] = {}
+    if insiders:  # what the unit needs to find and fix it (never who reported it)
+        sids = [r["submission"] for r in rows]
+        for s in await sql("SELECT s.id, s.item_id, s.description, s.address, s.lat, s.lng, s.submitted_at, "
+                           f"g.code AS grid FROM submission s LEFT JOIN grid g ON g.id = s.grid WHERE s.id IN ({marks(sids)})",
+                           *sids):
+            reports[s["id"]] = {**s, "photos": []}
+        for p in await sql(f"SELECT id, submission FROM photo WHERE submission IN ({marks(sids)}) ORDER BY id", *sids):
+            reports[p["submission"]]["photos"].append(p["id"])
     return [{
         "id": r["id"], "submission_id": r["submission"], "state": r["state"], "priority": r["priority"],
         "unit": {"id": r["unit"], "kind": names[r["unit"]]["kind"], "name": names[r["unit"]]["name"]}
@@ -347,7 +447,11 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
         "deadline_counted_weekdays_only": [int(y) for y in r["deadline_assumed"].split(",") if y] if insiders else [],
         "overdue": bool(r["deadline"]) and r["state"] in (S.DISPATCHED, S.ACCEPTED) and _aware(r["deadline"]) < now,
         "note": r["note"] if insiders else "", "reopened": r["reopened"],
+        "escalated": bool(r["escalated"]) if insiders else False,
+        "rating": r["rating"], "rating_comment": r["rating_comment"] if insiders or r["rating"] else "",
+        "rated_at": r["rated_at"],
         "timeline": events[r["id"]] if timeline else None,
+        "report": reports.get(r["submission"]),
     } for r in rows]
 
 
@@ -357,9 +461,16 @@ def _aware(moment: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=clock.now().tzinfo)
 
 
-async def photo_path(actor: Actor, case_id: int, photo_id: int) -> str:
-    await _case_for(actor, case_id)  # 404 unless the actor may see the case
-    rows = await sql("SELECT path FROM case_photo WHERE id = {} AND \"case\" = {}", photo_id, case_id)
+async def photo_path(actor: Actor, case_id: int, photo_id: int, of_report: bool = False) -> str:
+    """An after-photo of the case, or (`of_report`) a photo of its report — for staff and the unit, who must
+    find the problem; 404 unless the actor may see the case."""
+    case = await _case_for(actor, case_id)
+    if of_report:
+        if actor.role in (Role.RIDER, Role.RESIDENT):
+            raise NotFound("photo")  # the reporter has their own report's photos
+        rows = await sql("SELECT path FROM photo WHERE id = {} AND submission = {}", photo_id, case["submission"])
+    else:
+        rows = await sql("SELECT path FROM case_photo WHERE id = {} AND \"case\" = {}", photo_id, case_id)
     if not rows:
         raise NotFound("photo")
     return rows[0]["path"]

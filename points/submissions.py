@@ -125,6 +125,7 @@ def _one_view(rules: Rules, row: dict[str, Any], photo_rows: list[dict[str, Any]
     return {
         "id": row["id"],
         "member_id": row["member"],
+        "community_id": row["community"],
         "status": row["status"],
         "item": _item_brief(item, row["item_id"]),
         "claimed_item_id": row["claimed_item_id"],

@@ -284,6 +284,11 @@ class Case(Table, tablename="case_file"):
     disposed_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, default=None)
     note = Text(default="")  # the latest word: a return's reason, a disposal's note, a recheck's finding
     reopened = Integer(default=0)
+    chased_for = Timestamptz(null=True, default=None)  # the deadline whose lapse was told (督办), once
+    escalated = Boolean(default=False)  # past its hard limit: on the community head's list
+    rating = Integer(null=True, default=None)  # 回访: the reporter's 1–5 once it closed …
+    rating_comment = Text(default="")
+    rated_at = Timestamptz(null=True, default=None)  # … once
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

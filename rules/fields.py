@@ -86,6 +86,7 @@ STOCK = Whole(0, 1_000_000)
 QUANTITY = Whole(-100_000, 100_000)
 LIMIT_COUNT = Whole(1, 1000)
 UNITS = Whole(1, 1000)
+RATING = Whole(1, 5)
 DAY = Day()
 
 # People

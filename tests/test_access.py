@@ -308,6 +308,10 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/api/v1/handler/cases/{case_id:int}/dispose"),
         ("POST", "/api/v1/admin/units"), ("GET", "/api/v1/admin/units"),  # admins only: test_cases.py
         ("GET", "/api/v1/staff/units"),  # staff: the units serving their own community (test_cases.py)
+        ("GET", "/api/v1/cases/{case_id:int}/report-photos/{photo_id:int}"),
+        ("POST", "/api/v1/cases/{case_id:int}/rate"), ("POST", "/api/v1/staff/cases/{case_id:int}/reopen"),
+        ("GET", "/handler"), ("POST", "/handler/cases/{case_id:int}/{action:str}"),  # the pages: test_cases.py
+        ("GET", "/staff/cases"), ("POST", "/staff/cases/{case_id:int}/{action:str}"),
     }
     routes = {(method, route.path) for route in create_app().routes for method in getattr(route, "methods", ())
               if method not in ("OPTIONS", "HEAD") and not route.path.startswith(("/schema", "/static"))}

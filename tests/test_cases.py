@@ -5,69 +5,20 @@ see and act (anyone else: 404 and nothing written); bad input named; cases never
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import PASSWORD, new_phone, photo, run
-from points import members
+from casework import Units, awarded_case, make_units
+from conftest import photo, python, run
 from points.db import sql
-
-_places = itertools.count(1)
-
-
-@dataclass
-class Units:
-    admin: object
-    property: int  # serves the community
-    gas: int  # serves the community
-    elsewhere: int  # serves another community only
-    handler: object  # of `property`
-    gas_handler: object
-    other_handler: object  # of `elsewhere`
 
 
 @pytest.fixture
 def units(api, make_community, community) -> Units:
-    phone = new_phone()
-    run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))
-    admin = api.user(phone)
-    other = make_community()
-
-    def unit(kind: str, name: str, communities: list[int]) -> int:
-        made = api.post("/api/v1/admin/units", admin, json={"kind": kind, "name": name, "communities": communities})
-        assert made.status_code == 201, made.text
-        return made.json()["id"]
-
-    def handler(unit_id: int, community_id: int):
-        phone = new_phone()
-        made = api.post("/api/v1/admin/members", admin, json={
-            "role": "handler", "community_id": community_id, "phone": phone, "name": "王师傅", "password": PASSWORD,
-            "unit_id": unit_id})
-        assert made.status_code == 201, made.text
-        return api.user(phone)
-
-    prop, gas, far = (unit("property", "华冠物业", [community.id]), unit("gas", "燃气公司", [community.id]),
-                      unit("property", "别家物业", [other.id]))
-    return Units(admin, prop, gas, far, handler(prop, community.id), handler(gas, community.id),
-                 handler(far, other.id))
-
-
-def awarded_case(api, community, item: str = "hazard.fire_exit_blocked", **fields) -> tuple[int, int]:
-    """A report verified and awarded; its case id."""
-    rider = community.riders[0]
-    spot = {"grid": "G1"} if "grid" in fields else {"lat": 23.47 + next(_places) * 0.002, "lng": 116.7605}
-    report = api.submit(rider, item, [photo()], **{"description": "楼道堵了", **spot, **fields})
-    assert report.status_code == 201, report.text
-    sid = report.json()["id"]
-    assert api.verify(community.staff, sid).status_code == 200
-    api.wait_awarded(rider, sid)
-    rows = run(sql("SELECT id FROM case_file WHERE submission = {}", sid))
-    assert rows, "an awarded report of a case item opens a case"
-    return sid, rows[0]["id"]
+    return make_units(api, make_community, community)
 
 
 def dispose(api, handler, case_id: int, note: str = "已清理", photos: int = 1):
@@ -162,6 +113,12 @@ def test_only_the_right_people_see_and_act_on_a_case(api, make_community, commun
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.other_handler).status_code == 404
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", rider).status_code == 403  # not a handler at all
     assert api.post(f"/api/v1/staff/cases/{cid}/recheck", units.handler).status_code == 403
+    form = {"_csrf_token": units.other_handler.csrf}
+    assert api.post(f"/handler/cases/{cid}/accept", units.other_handler, data=form).status_code == 404
+    assert api.post(f"/staff/cases/{cid}/recheck", elsewhere.staff, data={"_csrf_token": elsewhere.staff.csrf}
+                    ).status_code == 404
+    assert api.get("/staff/cases/", rider).status_code == 403 and api.get("/handler/", staff).status_code == 403
+    assert f'id="case-{cid}"' not in api.get("/handler/", units.other_handler).text
     assert {u["name"] for u in api.get("/api/v1/staff/units", staff).json()} == {"华冠物业", "燃气公司"}
     assert api.get("/api/v1/staff/units", rider).status_code == 403
     assert api.get("/api/v1/admin/units", staff).status_code == 403
@@ -217,3 +174,74 @@ def test_a_duplicate_report_opens_no_second_case_and_service_items_none(api, com
     opened = {r["submission"] for r in run(sql("SELECT submission FROM case_file WHERE submission IN ({}, {}, {})",
                                                first, second, hours.json()["id"]))}
     assert opened == {first}
+
+
+def later(hours: float) -> dict[str, str]:
+    """The environment of a process that runs as if `hours` had passed."""
+    return {"JIFEN_CLOCK_OFFSET_SECONDS": str(int(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0")) + int(hours * 3600))}
+
+
+def test_cases_past_their_deadline_are_chased_once_and_escalated_past_the_hard_limit(api, community, units):
+    """P1: 24 hours round the clock, 72 at most. The sweep, run again and again, tells each lapse once."""
+    staff = community.staff
+    _, cid = awarded_case(api, community)  # a P1 item
+    api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
+    runs = [python("-m", "points", "sweep", env=later(hours)) for hours in (1, 25, 26, 73, 74)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
+    steps = [s["action"] for s in api.get(f"/api/v1/cases/{cid}", staff).json()["timeline"]]
+    assert steps.count("chase") == 1 and steps.count("escalate") == 1
+    texts = "".join(r.stdout + r.stderr for r in runs)
+    assert texts.count(f"案件#{cid}已超过处置时限") == 2  # the unit's handler and the community's staff, once
+    assert units.handler.phone not in texts  # numbers masked in the log
+    flagged = api.get("/api/v1/staff/cases?needs_look=true", staff).json()
+    assert cid in [c["id"] for c in flagged] and next(c for c in flagged if c["id"] == cid)["escalated"]
+
+
+def close(api, community, units, cid: int) -> None:
+    staff = community.staff
+    api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler)
+    dispose(api, units.handler, cid)
+    api.post(f"/api/v1/staff/cases/{cid}/recheck", staff)
+    assert api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": True}).json()["state"] == "closed"
+
+
+def test_the_reporter_rates_once_and_an_unsatisfied_rating_reopens_the_case_once(api, community, units):
+    staff, rider = community.staff, community.riders[0]
+    _, cid = awarded_case(api, community)
+    api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
+    early = api.post(f"/api/v1/cases/{cid}/rate", rider, json={"stars": 5})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "wrong_state"
+    close(api, community, units, cid)
+    assert api.post(f"/api/v1/cases/{cid}/rate", rider, json={"stars": 6}).status_code == 400
+    assert api.post(f"/api/v1/cases/{cid}/rate", community.riders[1], json={"stars": 1}).status_code == 404
+    rated = api.post(f"/api/v1/cases/{cid}/rate", rider, json={"stars": 2, "comment": "过两天又堆上了"})
+    assert rated.status_code == 200 and rated.json()["rating"] == 2
+    again = api.post(f"/api/v1/cases/{cid}/rate", rider, json={"stars": 5})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "rated_already"
+    assert cid in [c["id"] for c in api.get("/api/v1/staff/cases?needs_look=true", staff).json()]
+    reopened = api.post(f"/api/v1/staff/cases/{cid}/reopen", staff, json={"note": "居民反映仍未解决"})
+    assert reopened.json()["state"] == "dispatched" and reopened.json()["reopened"] == 1
+    close(api, community, units, cid)
+    once = api.post(f"/api/v1/staff/cases/{cid}/reopen", staff, json={"note": "再次反映"})
+    assert once.status_code == 409 and once.json()["error"]["code"] == "reopened_already"
+
+
+def test_a_rating_comes_within_the_rules_days_of_closing(api, community, units):
+    from points import cases, schemes
+    from points.errors import Conflict
+    from points.scope import Actor
+
+    _, cid = awarded_case(api, community)
+    api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff, json={"unit": units.property})
+    close(api, community, units, cid)
+    rider = Actor(community.riders[0].id, "rider", community.id, "", "active")
+    before = os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS")
+    os.environ.update(later(8 * 24))  # this process's clock, 8 days on; the default window is 7
+    try:
+        with pytest.raises(Conflict, match="within 7 days"):
+            run(cases.rate(rider, schemes.current(), cid, 4))
+    finally:
+        if before is None:
+            del os.environ["JIFEN_CLOCK_OFFSET_SECONDS"]
+        else:
+            os.environ["JIFEN_CLOCK_OFFSET_SECONDS"] = before

@@ -33,6 +33,7 @@ from web.controllers.cases import (
 from web.controllers.me import MeController
 from web.controllers.members import MembersController
 from web.controllers.pages_admin import AdminPages
+from web.controllers.pages_cases import HandlerPages, StaffCasePages
 from web.controllers.pages_member import MemberPages
 from web.controllers.pages_public import PublicPages
 from web.controllers.pages_staff import StaffPages
@@ -89,7 +90,7 @@ def create_app(config: Settings | None = None) -> Litestar:
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
                         AdminController, PublicController, ShopController, CounterController,
                         CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
-                        PublicPages, MemberPages, StaffPages, AdminPages,
+                        PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages,
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine,

@@ -436,6 +436,18 @@ class CaseStepOut(Out, omit_defaults=True):
     note: str | None = None  # staff and handlers only
 
 
+class CaseReportOut(Out):
+    id: int
+    item_id: str
+    description: str
+    address: str
+    lat: float | None
+    lng: float | None
+    grid: str | None
+    submitted_at: datetime
+    photos: list[int]  # GET /cases/{id}/report-photos/{photo}
+
+
 class CaseOut(Out):
     id: int
     submission_id: int
@@ -448,7 +460,12 @@ class CaseOut(Out):
     overdue: bool
     note: str
     reopened: int
+    escalated: bool  # past its hard limit: on the community head's list
+    rating: int | None  # 回访: the reporter's 1–5
+    rating_comment: str
+    rated_at: datetime | None
     timeline: list[CaseStepOut] | None
+    report: CaseReportOut | None = None  # staff and handlers: where and what, never who
 
 
 class DispatchIn(In):
@@ -458,6 +475,11 @@ class DispatchIn(In):
 
 class CaseNoteIn(In):
     note: text(F.CASE_NOTE)
+
+
+class RatingIn(In):
+    stars: whole(F.RATING)
+    comment: Reason = ""
 
 
 class RecheckIn(In):

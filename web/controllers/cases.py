@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, MultipartBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, MultipartBody, QueryParameter
 from litestar.response import File
 
 from points import cases, units
@@ -24,6 +24,7 @@ from web.schemas import (
     DispatchIn,
     IdPath,
     IdQuery,
+    RatingIn,
     RecheckIn,
     UnitIn,
     UnitOut,
@@ -48,6 +49,21 @@ class CaseController(Controller):
         return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
 
 
+    @get("/{case_id:int}/report-photos/{photo_id:int}", operation_id="getCaseReportPhoto", media_type="image/jpeg")
+    async def report_photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
+                           store: NamedDependency[PhotoStore]) -> File:
+        """A photo of the case's report, for staff and the unit (to find the problem)."""
+        name = await cases.photo_path(request.user, case_id, photo_id, of_report=True)
+        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+
+
+    @post("/{case_id:int}/rate", operation_id="rateCase", status_code=200)
+    async def rate(self, request: Request, case_id: IdPath, data: JSONBody[RatingIn],
+                   rules: NamedDependency[Rules]) -> CaseOut:
+        """回访: the reporter rates the outcome, 1–5, once, within the rules' days of its closing."""
+        return msgspec.convert(await cases.rate(request.user, rules, case_id, data.stars, data.comment), CaseOut)
+
+
 class StaffCaseController(Controller):
     path = "/api/v1/staff/cases"
     tags = ["cases"]
@@ -56,9 +72,11 @@ class StaffCaseController(Controller):
     @get("/", operation_id="staffCases")
     async def listing(self, request: Request,
                       in_state: Annotated[CaseState | None, QueryParameter(name="state")] = None,
-                      unit: IdQuery = None, limit: limit_query(200) = 100) -> list[CaseOut]:
-        """The community's cases (`?state=`, `?unit=`), soonest deadline first (overdue ones come first)."""
-        return msgspec.convert(await cases.listing(request.user, in_state, unit, limit), list[CaseOut])
+                      unit: IdQuery = None, limit: limit_query(200) = 100,
+                      needs_look: FromQuery[bool] = False) -> list[CaseOut]:
+        """The community's cases (`?state=`, `?unit=`; `?needs_look=true`: escalated or rated unsatisfied),
+        soonest deadline first."""
+        return msgspec.convert(await cases.listing(request.user, in_state, unit, limit, needs_look), list[CaseOut])
 
     @post("/{case_id:int}/dispatch", operation_id="dispatchCase", status_code=200)
     async def dispatch(self, request: Request, case_id: IdPath, data: JSONBody[DispatchIn],
@@ -84,6 +102,12 @@ class StaffCaseController(Controller):
                        rules: NamedDependency[Rules]) -> CaseOut:
         """The recheck's finding: fixed (办结), or not (back to the unit with a new deadline; a note is needed)."""
         return msgspec.convert(await cases.conclude(request.user, rules, case_id, data.fixed, data.note), CaseOut)
+
+    @post("/{case_id:int}/reopen", operation_id="reopenUnsatisfied", status_code=200)
+    async def reopen(self, request: Request, case_id: IdPath, data: JSONBody[CaseNoteIn],
+                     rules: NamedDependency[Rules]) -> CaseOut:
+        """A closed case its reporter rated 1 or 2: back to its unit with a new deadline, once."""
+        return msgspec.convert(await cases.reopen_unsatisfied(request.user, rules, case_id, data.note), CaseOut)
 
 
 class StaffUnitController(Controller):

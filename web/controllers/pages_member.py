@@ -29,7 +29,7 @@ from points.dispatch import Dispatcher
 from points.errors import DomainError, NotFound
 from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
-from points.vocabulary import MemberStatus, OrderStatus
+from points.vocabulary import MemberStatus, OrderStatus, Role
 from rules import Rules, fields
 from web import i18n
 from web.auth import reporters_only, signed_in
@@ -70,10 +70,12 @@ class MemberPages(Controller):
     guards = [signed_in]
 
     @get("/")
-    async def home(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+    async def home(self, request: Request, rules: NamedDependency[Rules]) -> Template | Redirect:
         actor = request.user
         if actor.is_staff:
             return render(request, "staff_home.html")
+        if actor.role == Role.HANDLER:
+            return Redirect("/handler/", status_code=303)
         balance = await ledger.balances(actor)
         recent = await submissions.mine(actor, rules, limit=5)
         board = await honours.board(rules, actor.community_id)

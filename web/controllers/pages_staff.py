@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import counter, intake, members, reversals, review, rewards, stats, submissions
+from points import cases, counter, intake, members, reversals, review, rewards, stats, submissions, units
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
@@ -74,6 +74,8 @@ class StaffPages(Controller):
         nearby = [(title, await submissions.staff_view(request.user, rules, sid))
                   for title, sid in earlier.items() if sid is not None]
         return render(request, "staff_submission.html", s=view, nearby=nearby, rules=rules,
+                      case=await cases.for_report(request.user, submission_id),
+                      units=await units.serving(view["community_id"]),
                       checks=submissions.photo_checks(rules, view), reasons=REJECT_REASONS,
                       reverse_reasons=reversals.REVERSE_REASONS)
 

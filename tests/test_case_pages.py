@@ -1,0 +1,58 @@
+"""The case pages in Chromium: staff dispatch a verified report's case from its page (the item's kind of unit
+preselected), the handler — on a phone, without JavaScript — accepts it and sends a photo of the fix, staff
+recheck and close it on the case board, and the rider sees it closed among their reports."""
+
+from __future__ import annotations
+
+import re
+
+from browsing import DESKTOP, PHONE, Screens, as_user, needs_chromium
+from casework import awarded_case, make_units
+from conftest import photo
+
+
+@needs_chromium
+def test_a_case_through_the_pages(stack, api, browser, make_community, community, tmp_path):
+    units = make_units(api, make_community, community)
+    sid, cid = awarded_case(api, community)
+    url, screens = stack["url"], Screens("cases")
+
+    staff = as_user(browser, url, community.staff, viewport=DESKTOP)
+    staff.goto(f"{url}/staff/submissions/{sid}")
+    assert "待交办" in staff.inner_text("#case")
+    assert staff.eval_on_selector("#unit", "s => s.options[s.selectedIndex].text") == "华冠物业"  # the item's kind
+    screens.shot(staff, "dispatch")
+    staff.click("#case button.primary")
+    staff.wait_for_url(re.compile(r"/staff/cases/\?done=case_dispatch"))
+    assert "已交办" in staff.inner_text(f"#case-{cid}") and "华冠物业" in staff.inner_text(f"#case-{cid}")
+
+    after = tmp_path / "after.jpg"
+    after.write_bytes(photo(1200, 900))
+    handler = as_user(browser, url, units.handler, viewport=PHONE, javascript=False)
+    handler.goto(f"{url}/")
+    handler.wait_for_url(re.compile(r"/handler/"))
+    card = handler.inner_text(f"#case-{cid}")
+    assert "消防通道" in card and "处置时限" in card and "楼道堵了" in card  # what and where, never who
+    assert community.riders[0].phone not in handler.content()
+    handler.click(f"form[action='/handler/cases/{cid}/accept'] button")
+    handler.wait_for_url(re.compile(r"done=case_accept"))
+    handler.set_input_files(f"#after-{cid}", str(after))
+    handler.fill(f"#note-{cid}", "纸箱已清走")
+    screens.shot(handler, "handler")
+    handler.click(f"form[action='/handler/cases/{cid}/dispose'] button")
+    handler.wait_for_url(re.compile(r"done=case_dispose"))
+    assert "已提交处置结果" in handler.inner_text(".flash")
+
+    staff.goto(f"{url}/staff/cases/")
+    staff.click(f"#case-{cid} form[action$='/recheck'] button")
+    staff.wait_for_url(re.compile(r"done=case_recheck"))
+    staff.click(f"#case-{cid} form[action$='/close'] button")
+    staff.wait_for_url(re.compile(r"done=case_close"))
+    assert "已办结" in staff.inner_text(f"#case-{cid}")
+    screens.shot(staff, "board")
+
+    rider = as_user(browser, url, community.riders[0])
+    rider.goto(f"{url}/submissions")
+    assert rider.inner_text(f"#case-of-{sid}") == "已办结"
+    for page in (staff, handler, rider):
+        page.context.close()

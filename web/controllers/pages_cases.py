@@ -1,0 +1,78 @@
+"""The case pages: a handler's phone page of their unit's cases (accept, return, dispose with a photo), and
+staff's case board (dispatch, recheck, close or reopen). Each form calls one function of points/cases.py,
+as the API does."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from points import cases, units
+from points.errors import DomainError
+from points.intake import PhotoLimits
+from points.photos import PhotoStore
+from points.vocabulary import CaseState
+from rules import Rules
+from web.auth import handlers_only, staff_only
+from web.pages import act, form, form_number, render
+from web.schemas import IdPath
+
+
+class HandlerPages(Controller):
+    path = "/handler"
+    include_in_schema = False
+    guards = [handlers_only]
+
+    @get("/")
+    async def mine(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        return render(request, "handler_cases.html", rows=await cases.listing(request.user, limit=100), rules=rules)
+
+    @post("/cases/{case_id:int}/{action:str}", status_code=303)
+    async def act_on(self, request: Request, case_id: IdPath, action: FromPath[Literal["accept", "return", "dispose"]],
+                     rules: NamedDependency[Rules], store: NamedDependency[PhotoStore],
+                     limits: NamedDependency[PhotoLimits]) -> Redirect:
+        data = await request.form()
+        note = str(data.get("note", ""))
+        if action == "accept":
+            call = cases.accept(request.user, case_id)
+        elif action == "return":
+            call = cases.return_case(request.user, rules, case_id, note)
+        else:
+            uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
+            call = cases.dispose(request.user, case_id, note, uploads, store, limits)
+        return await act(call, "/handler/", f"case_{action}")
+
+
+class StaffCasePages(Controller):
+    path = "/staff/cases"
+    include_in_schema = False
+    guards = [staff_only]
+
+    @get("/")
+    async def board(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        rows = await cases.listing(request.user, limit=200)
+        return render(request, "staff_cases.html", rows=rows, rules=rules,
+                      units=await units.serving(request.user.community_id), states=tuple(CaseState))
+
+    @post("/{case_id:int}/{action:str}", status_code=303)
+    async def act_on(self, request: Request, case_id: IdPath,
+                     action: FromPath[Literal["dispatch", "recheck", "close", "reopen"]],
+                     rules: NamedDependency[Rules]) -> Redirect:
+        data = await form(request)
+        note = str(data.get("note", ""))
+        if action == "dispatch":
+            try:
+                unit = form_number(data, "unit") or 0
+            except DomainError:
+                unit = 0
+            call = cases.dispatch(request.user, rules, case_id, unit, note)
+        elif action == "recheck":
+            call = cases.recheck(request.user, case_id)
+        else:
+            call = cases.conclude(request.user, rules, case_id, action == "close", note)
+        return await act(call, "/staff/cases/", f"case_{action}")
