@@ -21,6 +21,7 @@ from points.db import marks, sql, write
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
 from points.intake import PhotoLimits, cleaned_photos
 from points.photos import PhotoStore
+from points.privacy import coarse
 from points.scope import Actor
 from points.sms import Sender
 from points.vocabulary import STAFF_ROLES, CaseState, Role
@@ -459,6 +460,29 @@ def _aware(moment: Any) -> datetime:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment if moment.tzinfo else moment.replace(tzinfo=clock.now().tzinfo)
+
+
+async def recently_fixed(community_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """For the community's public page: its latest closed cases — the item, the grid, a rounded place, the
+    photo of the fix, the days it took. Never who reported or fixed it, never a precise place."""
+    rows = await sql("SELECT c.id, c.created_at, c.updated_at, s.item_id, s.lat, s.lng, g.code AS grid, "
+                     "(SELECT MIN(p.id) FROM case_photo p WHERE p.\"case\" = c.id) AS photo "
+                     "FROM case_file c JOIN submission s ON s.id = c.submission LEFT JOIN grid g ON g.id = s.grid "
+                     "WHERE c.community = {} AND c.state IN ({}, {}) ORDER BY c.updated_at DESC, c.id DESC LIMIT {}",
+                     community_id, S.CLOSED, S.RESOLVED_ON_SITE, limit)
+    return [{"id": r["id"], "item_id": r["item_id"], "grid": r["grid"], "lat": coarse(r["lat"]), "lng": coarse(r["lng"]),
+             "photo": r["photo"], "closed_at": r["updated_at"],
+             "days": max(0, (_aware(r["updated_at"]) - _aware(r["created_at"])).days)} for r in rows]
+
+
+async def public_photo_path(community_id: int, photo_id: int) -> str:
+    """A photo of a fix, shown on the community's public page: only of its closed cases."""
+    rows = await sql("SELECT p.path FROM case_photo p JOIN case_file c ON c.id = p.\"case\" WHERE p.id = {} "
+                     "AND c.community = {} AND c.state IN ({}, {})", photo_id, community_id, S.CLOSED,
+                     S.RESOLVED_ON_SITE)
+    if not rows:
+        raise NotFound("photo")
+    return rows[0]["path"]
 
 
 async def photo_path(actor: Actor, case_id: int, photo_id: int, of_report: bool = False) -> str:

@@ -90,7 +90,7 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
     grids = {g["id"]: g["code"] for g in await sql(f"SELECT id, code FROM grid WHERE id IN ({marks(grid_ids)})",
                                                     *grid_ids)} if grid_ids else {}
     case_of = {c["submission"]: c for c in await sql(
-        f"SELECT id, submission, state FROM case_file WHERE submission IN ({marks(ids)})", *ids)}
+        f"SELECT id, submission, state, rated_at FROM case_file WHERE submission IN ({marks(ids)})", *ids)}
     names: dict[int, str] = {}
     if precise:  # staff of the community see who reported
         member_ids = sorted({r["member"] for r in rows})
@@ -99,6 +99,7 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
     return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": grids.get(row["grid"]),
              "case_id": case_of[row["id"]]["id"] if row["id"] in case_of else None,
              "case_state": case_of[row["id"]]["state"] if row["id"] in case_of else None,
+             "case_rated": row["id"] in case_of and case_of[row["id"]]["rated_at"] is not None,
              **({"reporter": names.get(row["member"], "")} if precise else {})} for row in rows]
 
 

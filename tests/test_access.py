@@ -310,6 +310,7 @@ def test_every_route_is_in_the_matrix(world):
         ("GET", "/api/v1/staff/units"),  # staff: the units serving their own community (test_cases.py)
         ("GET", "/api/v1/cases/{case_id:int}/report-photos/{photo_id:int}"),
         ("POST", "/api/v1/cases/{case_id:int}/rate"), ("POST", "/api/v1/staff/cases/{case_id:int}/reopen"),
+        ("POST", "/cases/{case_id:int}/rate"), ("GET", "/p/{code:str}/fixed/{photo_id:int}"),
         ("GET", "/handler"), ("POST", "/handler/cases/{case_id:int}/{action:str}"),  # the pages: test_cases.py
         ("GET", "/staff/cases"), ("POST", "/staff/cases/{case_id:int}/{action:str}"),
     }

@@ -54,5 +54,12 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     rider = as_user(browser, url, community.riders[0])
     rider.goto(f"{url}/submissions")
     assert rider.inner_text(f"#case-of-{sid}") == "已办结"
+    rider.check(f"#rate-{sid} input[name=stars][value='2']")  # 回访: not satisfied
+    rider.fill(f"#rate-{sid} input[name=comment]", "过两天又堆上了")
+    rider.click(f"#rate-{sid} button")
+    rider.wait_for_url(re.compile(r"done=case_rated"))
+    assert "谢谢您的评价" in rider.inner_text(".flash") and rider.query_selector(f"#rate-{sid}") is None
+    flagged = api.get("/api/v1/staff/cases?needs_look=true", community.staff).json()
+    assert [(c["id"], c["rating"]) for c in flagged] == [(cid, 2)]
     for page in (staff, handler, rider):
         page.context.close()

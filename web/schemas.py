@@ -298,6 +298,7 @@ class SubmissionOut(Out):
     grid: str | None = None  # the grid's code
     case_id: int | None = None  # once awarded, the case of the problem (GET /api/v1/cases/{id}) …
     case_state: str | None = None  # … and where it stands
+    case_rated: bool = False  # 回访: the reporter has rated its outcome
 
 
 @dataclass

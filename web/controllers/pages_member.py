@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from points import (
+    cases,
     counter,
     expiry,
     honours,
@@ -35,7 +36,7 @@ from web import i18n
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
 from web.limits import Limiter
-from web.pages import act, back, error_words, field_errors, form_number, problem, render
+from web.pages import act, back, error_words, field_errors, form, form_number, problem, render
 from web.schemas import IdPath
 from web.sessions import Sessions
 
@@ -111,6 +112,17 @@ class MemberPages(Controller):
             # A browser never sends a chosen file again: the member is told to choose it again.
             return await _report_form(request, rules, exc.status, field_errors(request, exc), sent, bool(photos))
         return back("/submissions", "reported")
+
+    @post("/cases/{case_id:int}/rate", guards=[reporters_only], status_code=303)
+    async def rate_case(self, request: Request, case_id: IdPath, rules: NamedDependency[Rules]) -> Redirect:
+        """回访: the reporter's rating of how their problem was handled."""
+        data = await form(request)
+        try:
+            stars = form_number(data, "stars", fields.RATING) or 0
+        except DomainError as exc:
+            return back("/submissions", f"error.{exc.code}")
+        return await act(cases.rate(request.user, rules, case_id, stars, str(data.get("comment", ""))),
+                         "/submissions", "case_rated")
 
     @get("/submissions")
     async def my_submissions(self, request: Request, rules: NamedDependency[Rules]) -> Template:

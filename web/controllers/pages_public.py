@@ -12,14 +12,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Redirect, Template
 
-from points import clock, communities, honours, members, rewards
+from points import cases, clock, communities, honours, members, rewards
 from points.errors import DomainError, NotFound
+from points.photos import PhotoStore
 from points.scope import Actor
 from points.sms import Sender
 from rules import Rules
 from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form
+from web.schemas import IdPath
 from web.sessions import Session, Sessions, session_cookies
 
 
@@ -106,6 +108,16 @@ class PublicPages(Controller):
         """What a browser asks every site for: the icon, not a 404 in every log."""
         return File(ICON, media_type="image/svg+xml", content_disposition_type="inline")
 
+    @get("/p/{code:str}/fixed/{photo_id:int}", public=True, media_type="image/jpeg")
+    async def fixed_photo(self, code: FromPath[str], photo_id: IdPath, store: NamedDependency[PhotoStore]) -> File:
+        """The photo of a fix on a community's public page (its closed cases only)."""
+        try:
+            community = await communities.community_by_code(code)
+        except DomainError:
+            raise NotFound("community") from None
+        name = await cases.public_photo_path(community["id"], photo_id)
+        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+
     @get("/lang/{lang:str}", public=True, status_code=303)
     async def language(self, lang: FromPath[str], next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Redirect:
         redirect = Redirect(_next(next_), status_code=303)
@@ -122,6 +134,7 @@ class PublicPages(Controller):
             raise NotFound("community") from None
         month = honours.previous_month(honours.month_of(rules, clock.now()))
         return render(request, "scheme.html", community=community, rules=rules,
+                      fixed=await cases.recently_fixed(community["id"]),
                       rewards=await rewards.public_catalogue(community["id"]),
                       board=await honours.board(rules, community["id"], month), month=month)
 
