@@ -21,7 +21,8 @@ ACTIONS = ("community.settings", "member.create", "member.approve", "member.decl
            "order.cancel", "order.fulfil", "reward.create", "reward.restock", "reward.update",
            "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify",
            "token.issue", "token.revoke", "case.dispatch", "case.resolve", "case.accept", "case.return",
-           "case.dispose", "case.recheck", "case.close", "case.reopen", "case.rate", "unit.create")
+           "case.dispose", "case.recheck", "case.close", "case.reopen", "case.rate", "case.ask_extension", "case.grant_extension",
+           "case.refuse_extension", "unit.create")
 
 
 async def record(actor_id: int | None, action: str, object_type: str, object_id: int | str,

@@ -297,6 +297,56 @@ async def reopen_unsatisfied(actor: Actor, rules: Rules, case_id: int, note: str
     return await view(actor, case_id)
 
 
+# ------------------------------------------------------------------ 延期: extensions
+
+
+async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str) -> dict[str, Any]:
+    """The unit asks for more time, with a reason: never past the hard limit. Staff grant or refuse it."""
+    _require(actor, "accept")  # the unit's handlers, as they accept
+    reason = _note(reason)
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        if row["state"] not in HANDLER_STATES:
+            raise Conflict("wrong_state", f"a case that is {row['state']} has no deadline to extend", field="state",
+                           state=row["state"])
+        if until <= _aware(row["deadline"]) or until > _aware(row["hard_deadline"]):
+            raise Invalid("extension_out_of_range", "ask for a time after the deadline and no later than the hard "
+                          "limit", field="until", deadline=str(row["deadline"]), hard_deadline=str(row["hard_deadline"]))
+        now = clock.now()
+        await sql("UPDATE case_file SET extension_until = {}, extension_reason = {}, updated_at = {} WHERE id = {} "
+                  "RETURNING id", until, reason, now, case_id)
+        await _event(case_id, "ask_extension", row["state"], actor.id, row["unit"], reason, now)
+        await audit.record(actor.id, "case.ask_extension", "case", case_id, row["community"],
+                           {"until": until.isoformat(), "reason": reason[:200]})
+
+    await write(run)
+    return await view(actor, case_id)
+
+
+async def decide_extension(actor: Actor, case_id: int, grant: bool, note: str = "") -> dict[str, Any]:
+    """Staff grant the extension asked (the deadline moves to it) or refuse it (the deadline stands)."""
+    _require(actor, "dispatch")
+    note = _note(note, required=not grant)
+
+    async def run() -> None:
+        row = await _case_for(actor, case_id)
+        if row["extension_until"] is None or row["state"] not in HANDLER_STATES:
+            raise Conflict("no_extension_asked", "no extension is waiting for a decision", field="state")
+        now = clock.now()
+        moved = {"deadline": row["extension_until"]} if grant else {}
+        sets = {"extension_until": None, "extension_reason": "", "updated_at": now, **moved}
+        assignments = ", ".join(f"{column} = {{}}" for column in sets)
+        await sql(f"UPDATE case_file SET {assignments} WHERE id = {{}} RETURNING id", *sets.values(), case_id)
+        action = "grant_extension" if grant else "refuse_extension"
+        await _event(case_id, action, row["state"], actor.id, row["unit"], note, now)
+        await audit.record(actor.id, f"case.{action}", "case", case_id, row["community"],
+                           {"until": str(row["extension_until"]), **({"note": note[:200]} if note else {})})
+
+    await write(run)
+    return await view(actor, case_id)
+
+
 # ------------------------------------------------------------------ 回访: the reporter's rating
 
 UNSATISFIED = 2  # a rating this low or lower puts the case in front of staff
@@ -449,6 +499,8 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
         "overdue": bool(r["deadline"]) and r["state"] in (S.DISPATCHED, S.ACCEPTED) and _aware(r["deadline"]) < now,
         "note": r["note"] if insiders else "", "reopened": r["reopened"],
         "escalated": bool(r["escalated"]) if insiders else False,
+        "extension_until": r["extension_until"] if insiders else None,
+        "extension_reason": r["extension_reason"] if insiders else "",
         "rating": r["rating"], "rating_comment": r["rating_comment"] if insiders or r["rating"] else "",
         "rated_at": r["rated_at"],
         "timeline": events[r["id"]] if timeline else None,

@@ -284,6 +284,8 @@ class Case(Table, tablename="case_file"):
     disposed_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, default=None)
     note = Text(default="")  # the latest word: a return's reason, a disposal's note, a recheck's finding
     reopened = Integer(default=0)
+    extension_until = Timestamptz(null=True, default=None)  # 延期: what the unit asks for …
+    extension_reason = Text(default="")  # … and why; staff grant (the deadline moves) or refuse
     chased_for = Timestamptz(null=True, default=None)  # the deadline whose lapse was told (督办), once
     escalated = Boolean(default=False)  # past its hard limit: on the community head's list
     rating = Integer(null=True, default=None)  # 回访: the reporter's 1–5 once it closed …

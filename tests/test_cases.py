@@ -6,7 +6,7 @@ see and act (anyone else: 404 and nothing written); bad input named; cases never
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -263,3 +263,25 @@ def test_the_public_page_shows_what_was_fixed_and_nobody_who(api, make_community
     assert httpx.get(f"{api.url}/p/{other}/fixed/{photo_id}").status_code == 404
     reporter = run(sql("SELECT name FROM member WHERE id = {}", community.riders[0].id))[0]["name"]
     assert reporter not in page and "楼道堵了" not in page  # no names, no words of the report
+
+
+def test_an_extension_is_asked_within_the_hard_limit_and_granted_or_refused(api, community, units):
+    staff = community.staff
+    _, cid = awarded_case(api, community, "order.streetlight_broken", grid="G1")  # P3: 5 working days, 15 at most
+    case = api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property}).json()
+    deadline, hard = datetime.fromisoformat(case["deadline"]), datetime.fromisoformat(case["hard_deadline"])
+    url = f"/api/v1/handler/cases/{cid}/extension"
+    past = api.post(url, units.handler, json={"until": (hard + timedelta(days=1)).isoformat(), "note": "配件未到"})
+    assert past.status_code == 400 and past.json()["error"]["code"] == "extension_out_of_range"
+    assert past.json()["error"]["field"] == "until"
+    wanted = deadline + timedelta(days=3)
+    asked = api.post(url, units.handler, json={"until": wanted.isoformat(), "note": "灯杆配件需三天到货"})
+    assert asked.status_code == 200 and datetime.fromisoformat(asked.json()["extension_until"]) == wanted
+    refused = api.post(f"/api/v1/staff/cases/{cid}/extension", staff, json={"grant": False})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "note"  # a refusal says why
+    granted = api.post(f"/api/v1/staff/cases/{cid}/extension", staff, json={"grant": True})
+    assert datetime.fromisoformat(granted.json()["deadline"]) == wanted and granted.json()["extension_until"] is None
+    again = api.post(f"/api/v1/staff/cases/{cid}/extension", staff, json={"grant": True})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "no_extension_asked"
+    steps = [s["action"] for s in api.get(f"/api/v1/cases/{cid}", staff).json()["timeline"]]
+    assert steps[-2:] == ["ask_extension", "grant_extension"]

@@ -462,6 +462,8 @@ class CaseOut(Out):
     note: str
     reopened: int
     escalated: bool  # past its hard limit: on the community head's list
+    extension_until: datetime | None  # 延期 asked by the unit, waiting for staff
+    extension_reason: str
     rating: int | None  # 回访: the reporter's 1–5
     rating_comment: str
     rated_at: datetime | None
@@ -476,6 +478,16 @@ class DispatchIn(In):
 
 class CaseNoteIn(In):
     note: text(F.CASE_NOTE)
+
+
+class ExtensionIn(In):
+    until: datetime  # with its zone, e.g. 2026-12-04T18:00:00+08:00; no later than the hard limit
+    note: text(F.CASE_NOTE)
+
+
+class ExtensionDecisionIn(In):
+    grant: bool
+    note: text(F.CASE_NOTE) = ""
 
 
 class RatingIn(In):

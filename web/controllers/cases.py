@@ -22,6 +22,8 @@ from web.schemas import (
     CaseOut,
     CasePhotosForm,
     DispatchIn,
+    ExtensionDecisionIn,
+    ExtensionIn,
     IdPath,
     IdQuery,
     RatingIn,
@@ -103,6 +105,11 @@ class StaffCaseController(Controller):
         """The recheck's finding: fixed (办结), or not (back to the unit with a new deadline; a note is needed)."""
         return msgspec.convert(await cases.conclude(request.user, rules, case_id, data.fixed, data.note), CaseOut)
 
+    @post("/{case_id:int}/extension", operation_id="decideExtension", status_code=200)
+    async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionDecisionIn]) -> CaseOut:
+        """延期: grant the time the unit asked (the deadline moves) or refuse it (a note says why)."""
+        return msgspec.convert(await cases.decide_extension(request.user, case_id, data.grant, data.note), CaseOut)
+
     @post("/{case_id:int}/reopen", operation_id="reopenUnsatisfied", status_code=200)
     async def reopen(self, request: Request, case_id: IdPath, data: JSONBody[CaseNoteIn],
                      rules: NamedDependency[Rules]) -> CaseOut:
@@ -140,6 +147,11 @@ class HandlerCaseController(Controller):
                           rules: NamedDependency[Rules]) -> CaseOut:
         """回退: not ours, with the reason; within the rules' window after dispatch."""
         return msgspec.convert(await cases.return_case(request.user, rules, case_id, data.note), CaseOut)
+
+    @post("/{case_id:int}/extension", operation_id="askExtension", status_code=200)
+    async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionIn]) -> CaseOut:
+        """延期: ask for more time, with a reason, no later than the hard limit."""
+        return msgspec.convert(await cases.ask_extension(request.user, case_id, data.until, data.note), CaseOut)
 
     @post("/{case_id:int}/dispose", operation_id="disposeCase", status_code=200)
     async def dispose(self, request: Request, case_id: IdPath, data: MultipartBody[CasePhotosForm],
