@@ -509,6 +509,7 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
 
 
 def _aware(moment: Any) -> datetime:
+    """A moment read back from either database, as an aware datetime."""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment if moment.tzinfo else moment.replace(tzinfo=clock.now().tzinfo)

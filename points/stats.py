@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from points import clock, scope
+from points import case_figures, clock, scope
 from points.db import marks, sql
 from points.errors import checked
 from points.honours import mask_name
@@ -148,6 +148,9 @@ async def export(actor: Actor, kind: str, rules: Rules, since: date | None = Non
                          "WHERE t.created_at >= {} AND t.created_at < {}" + where + " ORDER BY t.id", start, end, *args)
         body = [(r["id"], r["created_at"], r["code"], r["debit"], r["credit"], r["amount"], r["ref"],
                  _one_language(r["reason"], half)) for r in rows]
+    elif kind == "cases":
+        rows = await case_figures.export_rows(actor, rules, start, end, lang, say)
+        return [rows[0], *(tuple(_cell(v, rules) for v in row) for row in rows[1:])]
     elif kind == "orders":
         where, args = scope.clause(actor, "o.community")
         rows = await sql("SELECT o.id, o.created_at, o.member, r.code, r.name_zh, r.name_en, o.price, o.status, "

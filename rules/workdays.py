@@ -52,6 +52,20 @@ class Calendar:
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
         return Deadline(end, tuple(sorted(assumed)))
 
+    def working_hours(self, start: datetime, end: datetime, tz: ZoneInfo) -> float:
+        """The hours between two moments that fall on working days (local), weekends and holidays left out."""
+        if end <= start:
+            return 0.0
+        hours, moment = 0.0, start.astimezone(tz)
+        end = end.astimezone(tz)
+        while moment < end:
+            midnight = datetime.combine(moment.date() + timedelta(days=1), time(0), tzinfo=tz)
+            stop = min(midnight, end)
+            if self.is_working_day(moment.date()):
+                hours += (stop - moment).total_seconds() / 3600
+            moment = stop
+        return hours
+
     @staticmethod
     def after_hours(start: datetime, hours: int) -> Deadline:
         """Urgent work runs round the clock: `hours` after `start`, whatever the day."""

@@ -285,3 +285,28 @@ def test_an_extension_is_asked_within_the_hard_limit_and_granted_or_refused(api,
     assert again.status_code == 409 and again.json()["error"]["code"] == "no_extension_asked"
     steps = [s["action"] for s in api.get(f"/api/v1/cases/{cid}", staff).json()["timeline"]]
     assert steps[-2:] == ["ask_extension", "grant_extension"]
+
+
+def test_the_dashboard_shows_disposal_and_on_time_rates_and_exports_the_cases(api, community, units):
+    import csv
+    import io
+
+    from points import clock
+
+    staff = community.staff
+    _, fixed = awarded_case(api, community)
+    _, waiting = awarded_case(api, community, "order.streetlight_broken", grid="G1")
+    for cid in (fixed, waiting):
+        api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
+    api.post(f"/api/v1/handler/cases/{fixed}/accept", units.handler)
+    dispose(api, units.handler, fixed)
+    until = (clock.now().astimezone(ZoneInfo("Asia/Shanghai")) + timedelta(days=30)).date().isoformat()
+    page = api.get(f"/staff/dashboard?until={until}", staff).text
+    rates = page.split('id="case-rates"')[1].split("</section>")[0]
+    assert "<b>50%</b><span>处置率(应办 2 件)" in rates and "<b>50%</b><span>按时率" in rates
+    assert "华冠物业" in page.split('id="case-rates"')[1]
+    rows = list(csv.DictReader(io.StringIO(api.get(f"/staff/export/cases?until={until}", staff).text.lstrip("\ufeff"))))
+    by_case = {int(r["case"]): r for r in rows}
+    assert by_case[fixed]["on_time"] == "1" and by_case[fixed]["state_name"] == "已处置,待复查"
+    assert by_case[waiting]["on_time"] == "" and by_case[waiting]["unit"] == "华冠物业"
+    assert float(by_case[fixed]["working_hours"]) >= 0

@@ -55,3 +55,10 @@ def test_the_calendar_checker_names_each_problem(tmp_path):
     good = subprocess.run([sys.executable, "-m", "rules", "check", "rules/calendar.toml"], cwd=ROOT,
                           capture_output=True, text=True)
     assert good.returncode == 0 and "working-day calendar for 2026" in good.stdout
+
+
+def test_working_hours_leave_out_weekends_and_holidays():
+    # Friday 16:00 to Monday 10:00: 8 hours of Friday and 10 of Monday
+    assert CALENDAR.working_hours(at("2026-11-27T16:00:00+08:00"), at("2026-11-30T10:00:00+08:00"), SHANGHAI) == 18
+    # 30 September 20:00 to 8 October 02:00: 4 hours, then 国庆 off, then 2 hours of the 8th
+    assert CALENDAR.working_hours(at("2026-09-30T20:00:00+08:00"), at("2026-10-08T02:00:00+08:00"), SHANGHAI) == 6

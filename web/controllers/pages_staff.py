@@ -13,7 +13,19 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import cases, counter, intake, members, reversals, review, rewards, stats, submissions, units
+from points import (
+    case_figures,
+    cases,
+    counter,
+    intake,
+    members,
+    reversals,
+    review,
+    rewards,
+    stats,
+    submissions,
+    units,
+)
 from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.outcomes import REJECT_REASONS
@@ -135,12 +147,14 @@ class StaffPages(Controller):
     async def dashboard(self, request: Request, rules: NamedDependency[Rules], since: FromQuery[date | None] = None,
                         until: FromQuery[date | None] = None) -> Template:
         figures = await stats.dashboard(request.user, rules, since, until)
+        start, end = stats.period(since, until, rules)
         return render(request, "staff_dashboard.html", d=figures, rules=rules,
+                      k=await case_figures.figures(request.user, rules, start, end),
                       peak=max([n for _, n in figures["per_day"]] + [1]),
                       categories={c.id: c for c in rules.categories})
 
     @get("/export/{kind:str}", media_type="text/csv")
-    async def export(self, request: Request, kind: FromPath[Literal["submissions", "ledger", "orders"]],
+    async def export(self, request: Request, kind: FromPath[Literal["submissions", "ledger", "orders", "cases"]],
                      rules: NamedDependency[Rules], since: FromQuery[date | None] = None,
                      until: FromQuery[date | None] = None) -> Response[str]:
         """A period's submissions, ledger or orders as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese)."""
