@@ -20,7 +20,7 @@ DISPOSED = (CaseState.DISPOSED, CaseState.RECHECKING, CaseState.CLOSED, CaseStat
 
 
 def _at(moment: Any) -> datetime:
-    return cases._aware(moment)
+    return cases.aware(moment)
 
 
 async def _cases(actor: Actor, start: datetime, end: datetime) -> list[dict[str, Any]]:

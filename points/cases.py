@@ -310,7 +310,7 @@ async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str
         if row["state"] not in HANDLER_STATES:
             raise Conflict("wrong_state", f"a case that is {row['state']} has no deadline to extend", field="state",
                            state=row["state"])
-        if until <= _aware(row["deadline"]) or until > _aware(row["hard_deadline"]):
+        if until <= aware(row["deadline"]) or until > aware(row["hard_deadline"]):
             raise Invalid("extension_out_of_range", "ask for a time after the deadline and no later than the hard "
                           "limit", field="until", deadline=str(row["deadline"]), hard_deadline=str(row["hard_deadline"]))
         now = clock.now()
@@ -366,7 +366,7 @@ async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: st
             raise Conflict("wrong_state", "a case is rated once it is closed", field="state", state=row["state"])
         closed = (await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
                             "('close', 'resolve')", case_id))[0]["at"]
-        if clock.now() - _aware(closed) > timedelta(days=rules.cases.rate_days):
+        if clock.now() - aware(closed) > timedelta(days=rules.cases.rate_days):
             raise Conflict("rating_too_late", f"a case is rated within {rules.cases.rate_days} days of closing",
                            field="stars", days=rules.cases.rate_days)
         now = clock.now()
@@ -496,7 +496,7 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
         if r["unit"] else None,
         "deadline": r["deadline"], "hard_deadline": r["hard_deadline"] if insiders else None,
         "deadline_counted_weekdays_only": [int(y) for y in r["deadline_assumed"].split(",") if y] if insiders else [],
-        "overdue": bool(r["deadline"]) and r["state"] in (S.DISPATCHED, S.ACCEPTED) and _aware(r["deadline"]) < now,
+        "overdue": bool(r["deadline"]) and r["state"] in (S.DISPATCHED, S.ACCEPTED) and aware(r["deadline"]) < now,
         "note": r["note"] if insiders else "", "reopened": r["reopened"],
         "escalated": bool(r["escalated"]) if insiders else False,
         "extension_until": r["extension_until"] if insiders else None,
@@ -508,7 +508,7 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
     } for r in rows]
 
 
-def _aware(moment: Any) -> datetime:
+def aware(moment: Any) -> datetime:
     """A moment read back from either database, as an aware datetime."""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
@@ -525,7 +525,7 @@ async def recently_fixed(community_id: int, limit: int = 10) -> list[dict[str, A
                      community_id, S.CLOSED, S.RESOLVED_ON_SITE, limit)
     return [{"id": r["id"], "item_id": r["item_id"], "grid": r["grid"], "lat": coarse(r["lat"]), "lng": coarse(r["lng"]),
              "photo": r["photo"], "closed_at": r["updated_at"],
-             "days": max(0, (_aware(r["updated_at"]) - _aware(r["created_at"])).days)} for r in rows]
+             "days": max(0, (aware(r["updated_at"]) - aware(r["created_at"])).days)} for r in rows]
 
 
 async def public_photo_path(community_id: int, photo_id: int) -> str:

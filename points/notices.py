@@ -1,10 +1,11 @@
-"""What changed for a member since their last visit: reports decided or awarded, orders resolved."""
+"""What changed for a member since their last visit: reports decided or awarded, their problems' cases
+moving on (dispatched, fixed, closed), orders resolved."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from points import clock
+from points import cases, clock
 from points.db import sql, write
 from points.scope import Actor
 from points.wording import pair
@@ -31,6 +32,12 @@ async def since_last_visit(actor: Actor, rules: Rules) -> list[dict[str, Any]]:
                            "JOIN reward r ON r.id = o.reward WHERE o.member = {} AND o.resolved_at > {} "
                            "AND (o.resolved_by IS NULL OR o.resolved_by <> {})", actor.id, since, actor.id):
             news.append({"kind": f"order_{o['status']}", "order": o["id"], "reward": o, "at": o["resolved_at"]})
+        for e in await sql("SELECT e.action, e.created_at, s.id AS sid, s.item_id, u.name AS unit FROM case_event e "
+                           "JOIN case_file c ON c.id = e.\"case\" JOIN submission s ON s.id = c.submission "
+                           "LEFT JOIN unit u ON u.id = e.unit WHERE s.member = {} AND e.created_at > {} "
+                           "AND e.action IN ('dispatch', 'dispose', 'close', 'resolve', 'reopen')", actor.id, since):
+            news.append({"kind": f"case_{e['action']}", "submission": e["sid"], "item": rules.item(e["item_id"]),
+                         "points": None, "unit": e["unit"] or "", "reason_zh": "", "reason_en": "", "at": cases.aware(e["created_at"])})
         await sql("UPDATE member SET last_seen_at = {} WHERE id = {} RETURNING id", now, actor.id)
         return sorted(news, key=lambda n: n["at"], reverse=True)
 

@@ -52,6 +52,9 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     screens.shot(staff, "board")
 
     rider = as_user(browser, url, community.riders[0])
+    rider.goto(f"{url}/")
+    news = rider.inner_text("section[aria-labelledby=news]")
+    assert "已交办给 华冠物业 处理" in news and "问题已办结" in news  # 件件有回音: every step comes back
     rider.goto(f"{url}/submissions")
     assert rider.inner_text(f"#case-of-{sid}") == "已办结"
     rider.check(f"#rate-{sid} input[name=stars][value='2']")  # 回访: not satisfied
