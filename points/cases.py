@@ -434,8 +434,17 @@ async def for_report(actor: Actor, submission_id: int) -> dict[str, Any] | None:
         return None
 
 
+async def of_my_reports(actor: Actor, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The cases of the acting member's own reports among `submission_ids`, by report, with their timelines."""
+    if not submission_ids:
+        return {}
+    rows = await sql(f"SELECT c.* FROM case_file c JOIN submission s ON s.id = c.submission WHERE s.member = {{}} "
+                     f"AND c.submission IN ({marks(submission_ids)})", actor.id, *submission_ids)
+    return {v["submission_id"]: v for v in await _views(actor, rows)}
+
+
 async def listing(actor: Actor, state: str | None = None, unit_id: int | None = None,
-                  limit: int = 100, needs_look: bool = False) -> list[dict[str, Any]]:
+                  limit: int = 100, needs_look: bool = False, grid: str | None = None) -> list[dict[str, Any]]:
     """Staff: their community's cases (by state or unit), overdue and soonest deadline first. Handlers: their
     unit's cases still in its hands, soonest deadline first."""
     if actor.role == Role.HANDLER:
@@ -447,6 +456,9 @@ async def listing(actor: Actor, state: str | None = None, unit_id: int | None = 
             where, args = where + " AND state = {}", [*args, state]
         if unit_id:
             where, args = where + " AND unit = {}", [*args, unit_id]
+        if grid:
+            where, args = where + (" AND submission IN (SELECT s.id FROM submission s JOIN grid g ON g.id = s.grid "
+                                   "WHERE g.code = {})"), [*args, grid]
         if needs_look:  # escalated, or rated unsatisfied: in front of staff
             where, args = where + " AND (escalated = {} OR rating <= {})", [*args, True, UNSATISFIED]
         rows = await sql("SELECT * FROM case_file WHERE true" + where +

@@ -5,6 +5,8 @@ recheck and close it on the case board, and the rider sees it closed among their
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from browsing import DESKTOP, PHONE, Screens, as_user, needs_chromium
 from casework import awarded_case, make_units
@@ -36,6 +38,21 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     assert community.riders[0].phone not in handler.content()
     handler.click(f"form[action='/handler/cases/{cid}/accept'] button")
     handler.wait_for_url(re.compile(r"done=case_accept"))
+    # 延期: the handler asks for one more day; staff grant it on the board
+    due = datetime.fromisoformat(api.get(f"/api/v1/cases/{cid}", community.staff).json()["deadline"])
+    wanted = (due.astimezone(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date()
+    handler.click(f"#case-{cid} details summary")
+    handler.fill(f"#until-{cid}", wanted.isoformat())
+    handler.fill(f"#why-more-{cid}", "需要协调业主搬走杂物")
+    handler.click(f"form[action='/handler/cases/{cid}/extension'] button")
+    handler.wait_for_url(re.compile(r"done=case_extension"))
+    staff.goto(f"{url}/staff/cases/")
+    assert "需要协调业主搬走杂物" in staff.inner_text(f"#case-{cid}")
+    staff.click(f"#case-{cid} form[action$='/grant'] button")
+    staff.wait_for_url(re.compile(r"done=case_grant"))
+    moved = datetime.fromisoformat(api.get(f"/api/v1/cases/{cid}", community.staff).json()["deadline"])
+    assert moved.astimezone(ZoneInfo("Asia/Shanghai")).date() == wanted
+    handler.goto(f"{url}/handler/")
     handler.set_input_files(f"#after-{cid}", str(after))
     handler.fill(f"#note-{cid}", "纸箱已清走")
     screens.shot(handler, "handler")
@@ -57,6 +74,9 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     assert "已交办给 华冠物业 处理" in news and "问题已办结" in news  # 件件有回音: every step comes back
     rider.goto(f"{url}/submissions")
     assert rider.inner_text(f"#case-of-{sid}") == "已办结"
+    steps = rider.inner_text(f"#steps-{sid}")
+    assert "已交办 · 华冠物业" in steps and "复查通过,已办结" in steps
+    assert rider.query_selector(f"#steps-{sid} img")  # the photo of the fix
     rider.check(f"#rate-{sid} input[name=stars][value='2']")  # 回访: not satisfied
     rider.fill(f"#rate-{sid} input[name=comment]", "过两天又堆上了")
     rider.click(f"#rate-{sid} button")

@@ -6,6 +6,7 @@ see and act (anyone else: 404 and nothing written); bad input named; cases never
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -310,3 +311,14 @@ def test_the_dashboard_shows_disposal_and_on_time_rates_and_exports_the_cases(ap
     assert by_case[fixed]["on_time"] == "1" and by_case[fixed]["state_name"] == "已处置,待复查"
     assert by_case[waiting]["on_time"] == "" and by_case[waiting]["unit"] == "华冠物业"
     assert float(by_case[fixed]["working_hours"]) >= 0
+
+
+def test_the_case_board_filters_by_state_unit_and_grid(api, community, units):
+    staff = community.staff
+    _, in_g1 = awarded_case(api, community, "order.streetlight_broken", grid="G1")
+    _, elsewhere = awarded_case(api, community)
+    api.post(f"/api/v1/staff/cases/{in_g1}/dispatch", staff, json={"unit": units.gas})
+    shown = lambda query: {int(i) for i in re.findall(r'id="case-(\d+)"', api.get(f"/staff/cases/?{query}", staff).text)}  # noqa: E731
+    assert shown("grid=G1") == {in_g1}
+    assert shown("state=open") == {elsewhere} and shown(f"unit={units.gas}") == {in_g1}
+    assert api.get("/staff/cases/?state=nonsense", staff).status_code == 400

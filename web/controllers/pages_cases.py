@@ -4,23 +4,24 @@ as the API does."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date, datetime, time
+from typing import Annotated, Literal
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import cases, units
+from points import cases, intake, units
 from points.errors import DomainError
 from points.intake import PhotoLimits
 from points.photos import PhotoStore
 from points.vocabulary import CaseState
 from rules import Rules
 from web.auth import handlers_only, staff_only
-from web.pages import act, form, form_number, render
-from web.schemas import IdPath
+from web.pages import act, back, form, form_number, render
+from web.schemas import IdPath, IdQuery
 
 
 class HandlerPages(Controller):
@@ -33,7 +34,8 @@ class HandlerPages(Controller):
         return render(request, "handler_cases.html", rows=await cases.listing(request.user, limit=100), rules=rules)
 
     @post("/cases/{case_id:int}/{action:str}", status_code=303)
-    async def act_on(self, request: Request, case_id: IdPath, action: FromPath[Literal["accept", "return", "dispose"]],
+    async def act_on(self, request: Request, case_id: IdPath,
+                     action: FromPath[Literal["accept", "return", "dispose", "extension"]],
                      rules: NamedDependency[Rules], store: NamedDependency[PhotoStore],
                      limits: NamedDependency[PhotoLimits]) -> Redirect:
         data = await request.form()
@@ -42,6 +44,12 @@ class HandlerPages(Controller):
             call = cases.accept(request.user, case_id)
         elif action == "return":
             call = cases.return_case(request.user, rules, case_id, note)
+        elif action == "extension":
+            try:
+                until = datetime.combine(date.fromisoformat(str(data.get("until", ""))), time(23, 59), rules.tz)
+            except ValueError:
+                return back("/handler/", "error.invalid_input")
+            call = cases.ask_extension(request.user, case_id, until, note)
         else:
             uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
             call = cases.dispose(request.user, case_id, note, uploads, store, limits)
@@ -54,14 +62,21 @@ class StaffCasePages(Controller):
     guards = [staff_only]
 
     @get("/")
-    async def board(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        rows = await cases.listing(request.user, limit=200)
+    async def board(self, request: Request, rules: NamedDependency[Rules],
+                    in_state: Annotated[CaseState | None, QueryParameter(name="state")] = None, unit: IdQuery = None,
+                    grid: Annotated[str | None, QueryParameter(max_length=32)] = None,
+                    needs_look: FromQuery[bool] = False) -> Template:
+        """The case board: by state, unit and grid, soonest deadline first; or what needs a look."""
+        rows = await cases.listing(request.user, in_state, unit, 200, needs_look, grid or None)
         return render(request, "staff_cases.html", rows=rows, rules=rules,
-                      units=await units.serving(request.user.community_id), states=tuple(CaseState))
+                      units=await units.serving(request.user.community_id), states=tuple(CaseState),
+                      grids=await intake.grids(request.user.community_id), state=in_state or "", unit=unit or "",
+                      grid=grid or "", needs_look=needs_look)
 
     @post("/{case_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, case_id: IdPath,
-                     action: FromPath[Literal["dispatch", "recheck", "close", "reopen"]],
+                     action: FromPath[Literal["dispatch", "recheck", "close", "reopen", "grant", "refuse",
+                                              "reopen_unsatisfied"]],
                      rules: NamedDependency[Rules]) -> Redirect:
         data = await form(request)
         note = str(data.get("note", ""))
@@ -73,6 +88,10 @@ class StaffCasePages(Controller):
             call = cases.dispatch(request.user, rules, case_id, unit, note)
         elif action == "recheck":
             call = cases.recheck(request.user, case_id)
+        elif action in ("grant", "refuse"):
+            call = cases.decide_extension(request.user, case_id, action == "grant", note)
+        elif action == "reopen_unsatisfied":
+            call = cases.reopen_unsatisfied(request.user, rules, case_id, note)
         else:
             call = cases.conclude(request.user, rules, case_id, action == "close", note)
         return await act(call, "/staff/cases/", f"case_{action}")

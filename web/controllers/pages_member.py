@@ -126,7 +126,9 @@ class MemberPages(Controller):
 
     @get("/submissions")
     async def my_submissions(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        return render(request, "submissions.html", submissions=await submissions.mine(request.user, rules, 100))
+        mine = await submissions.mine(request.user, rules, 100)
+        return render(request, "submissions.html", submissions=mine,
+                      cases=await cases.of_my_reports(request.user, [m["id"] for m in mine if m["case_id"]]))
 
     @get("/points")
     async def points(self, request: Request, rules: NamedDependency[Rules]) -> Template:
