@@ -311,6 +311,7 @@ def test_every_route_is_in_the_matrix(world):
         ("GET", "/api/v1/cases/{case_id:int}/report-photos/{photo_id:int}"),
         ("POST", "/api/v1/cases/{case_id:int}/rate"), ("POST", "/api/v1/staff/cases/{case_id:int}/reopen"),
         ("POST", "/cases/{case_id:int}/rate"), ("GET", "/p/{code:str}/fixed/{photo_id:int}"),
+        ("GET", "/admin/units"), ("POST", "/admin/units"), ("POST", "/admin/handlers"),  # admins: test_cases.py
         ("POST", "/api/v1/handler/cases/{case_id:int}/extension"), ("POST", "/api/v1/staff/cases/{case_id:int}/extension"),
         ("GET", "/handler"), ("POST", "/handler/cases/{case_id:int}/{action:str}"),  # the pages: test_cases.py
         ("GET", "/staff/cases"), ("POST", "/staff/cases/{case_id:int}/{action:str}"),

@@ -322,3 +322,28 @@ def test_the_case_board_filters_by_state_unit_and_grid(api, community, units):
     assert shown("grid=G1") == {in_g1}
     assert shown("state=open") == {elsewhere} and shown(f"unit={units.gas}") == {in_g1}
     assert api.get("/staff/cases/?state=nonsense", staff).status_code == 400
+
+
+def test_admins_add_units_and_handlers_on_their_page(api, community):
+    from conftest import PASSWORD, new_phone
+    from points import members
+
+    phone = new_phone()
+    run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))
+    admin = api.user(phone)
+    form = {"_csrf_token": admin.csrf}
+    none_ticked = api.post("/admin/units", admin, data={**form, "kind": "urban", "name": "城管中队"})
+    assert none_ticked.status_code == 400
+    assert "请填写必填项" in none_ticked.text.split('id="err-communities"')[1].split("</p>")[0]
+    added = api.post("/admin/units", admin, data={**form, "kind": "urban", "name": "城管中队",
+                                                  "communities": [str(community.id)]}, follow_redirects=False)
+    assert added.status_code == 303 and "done=unit_added" in added.headers["location"]
+    unit = run(sql("SELECT id FROM unit WHERE name = '城管中队' ORDER BY id DESC"))[0]["id"]
+    handler_phone = new_phone()
+    made = api.post("/admin/handlers", admin, data={**form, "unit_id": str(unit), "community_id": str(community.id),
+                                                    "name": "赵队员", "phone": handler_phone, "password": PASSWORD},
+                    follow_redirects=False)
+    assert made.status_code == 303 and "done=handler_added" in made.headers["location"]
+    handler = api.user(handler_phone)
+    assert api.get("/api/v1/handler/cases", handler).json() == []
+    assert api.get("/admin/units", community.staff).status_code == 403

@@ -7,13 +7,20 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from points import audit, communities, members, tokens
+from points import audit, communities, members, tokens, units
 from points.errors import DomainError
 from points.vocabulary import Role
 from rules import Rules, fields
 from web.auth import admin_only
-from web.pages import act, back, form, form_number, problem, render
+from web.pages import act, back, field_errors, form, form_ids, form_number, problem, render
 from web.schemas import IdPath, IdQuery
+
+
+async def _units_page(request: Request, rules: Rules, refused: DomainError | None = None) -> Template:
+    """The units, their kinds and communities, and the forms to add a unit and a handler (with what was refused)."""
+    return render(request, "admin_units.html", http_status=refused.status if refused else 200,
+                  rows=await units.listing(request.user), communities=await communities.directory(),
+                  kinds={k.id: k for k in rules.cases.units}, errors=field_errors(request, refused) if refused else {})
 
 
 class AdminPages(Controller):
@@ -34,6 +41,31 @@ class AdminPages(Controller):
     async def set_role(self, request: Request, member_id: IdPath) -> Redirect:
         role = str((await form(request)).get("role", ""))
         return await act(members.set_role(request.user, member_id, role), "/admin/members", "role_changed")
+
+    @get("/units")
+    async def unit_list(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        return await _units_page(request, rules)
+
+    @post("/units", status_code=303)
+    async def add_unit(self, request: Request, rules: NamedDependency[Rules]) -> Redirect | Template:
+        data = await request.form()
+        try:
+            await units.create_unit(request.user, rules, str(data.get("kind", "")), str(data.get("name", "")),
+                                    form_ids(data.getall("communities", []), "communities"))
+        except DomainError as exc:
+            return await _units_page(request, rules, exc)
+        return back("/admin/units", "unit_added")
+
+    @post("/handlers", status_code=303)
+    async def add_handler(self, request: Request, rules: NamedDependency[Rules]) -> Redirect | Template:
+        data = await form(request)
+        try:
+            await members.create_staff(request.user, form_number(data, "community_id", fields.ID) or 0, Role.HANDLER,
+                                       str(data.get("name", "")), str(data.get("phone", "")),
+                                       str(data.get("password", "")), form_number(data, "unit_id", fields.ID) or 0)
+        except DomainError as exc:
+            return await _units_page(request, rules, exc)
+        return back("/admin/units", "handler_added")
 
     @get("/tokens")
     async def token_list(self, request: Request) -> Template:
