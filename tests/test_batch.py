@@ -39,7 +39,7 @@ def statuses(ids: list[int]) -> dict[int, str]:
 
 def sweep(minutes_later: int = 0):
     """The periodic sweep, run now or as if `minutes_later` had passed."""
-    env = {"JIFEN_CLOCK_OFFSET_SECONDS": str(int(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0")) + 60 * minutes_later)}
+    env = {"JIFEN_CLOCK_OFFSET_SECONDS": str(float(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0")) + 60 * minutes_later)}
     done = python("-m", "points", "sweep", env=env)
     assert done.returncode == 0, done.stderr
 
