@@ -80,7 +80,9 @@ def test_rules_and_openapi_are_public_and_offline(api):
     assert fire_exit["evidence"] == {"photos": 1, "location": True, "description": True}
     assert (fire_exit["points"], fire_exit["daily_cap"], fire_exit["who"]) == (50, 3, "both")
     assert rules["categories"][3] == {"id": "service", "name_zh": "志愿服务与信用类",
-                                      "name_en": "Volunteer tasks and conduct", "daily_cap": 100, "monthly_cap": None}
+                                      "name_en": "Volunteer tasks and conduct", "daily_cap": 100, "monthly_cap": None,
+                                      "case": False, "handled_by": ""}
+    assert (rules["categories"][0]["case"], rules["categories"][0]["handled_by"]) == (True, "property")
     schema = api.get("/schema/openapi.json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]

@@ -4,7 +4,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-30T00:40:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "cases: chasing past the deadline (督办), escalation, the reporter's rating (回访)"
+DESCRIPTION = "cases: chasing past the deadline, escalation, the reporter's rating"
 
 
 async def forwards():

@@ -4,7 +4,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-30T00:50:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "cases: extensions (延期) asked by the unit"
+DESCRIPTION = "cases: extensions asked by the unit"
 
 
 async def forwards():
