@@ -22,7 +22,8 @@ ACTIONS = ("community.settings", "member.create", "member.approve", "member.decl
            "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify",
            "token.issue", "token.revoke", "case.dispatch", "case.resolve", "case.accept", "case.return",
            "case.dispose", "case.recheck", "case.close", "case.reopen", "case.rate", "case.ask_extension", "case.grant_extension",
-           "case.refuse_extension", "unit.create")
+           "case.refuse_extension", "unit.create", "task.publish", "task.attend", "task.confirm", "task.no_show",
+           "task.appeal_grant", "task.appeal_refuse")
 
 
 async def record(actor_id: int | None, action: str, object_type: str, object_id: int | str,

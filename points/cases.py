@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import audit, clock, scope, units
+from points.clock import aware
 from points.db import marks, sql, write
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
 from points.intake import PhotoLimits, cleaned_photos
@@ -518,13 +519,6 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
         "timeline": events[r["id"]] if timeline else None,
         "report": reports.get(r["submission"]),
     } for r in rows]
-
-
-def aware(moment: Any) -> datetime:
-    """A moment read back from either database, as an aware datetime."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=clock.now().tzinfo)
 
 
 async def recently_fixed(community_id: int, limit: int = 10) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 OFFSET_VARIABLE = "JIFEN_CLOCK_OFFSET_SECONDS"
 
@@ -33,6 +34,14 @@ def _shift() -> timedelta:
 def now() -> datetime:
     """The current instant, in UTC."""
     return datetime.now(UTC) + _shift()
+
+
+def aware(moment: Any) -> datetime:
+    """A moment read back from either database (SQLite gives text or naive times, in UTC), as an aware
+    datetime."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def timestamp() -> float:

@@ -134,15 +134,19 @@ async def _resolve_grid(community_id: int, report: Report) -> int | None:
     return None
 
 
+PHOTO_TABLES = ("photo", "case_photo", "task_photo")  # every table that keeps a photo file's path
+
+
 async def sweep_orphan_photos(store: PhotoStore, grace_seconds: int = 3600) -> int:
-    """Delete photo files no report refers to: saved just before a process died, its report never
+    """Delete photo files no report, case or task refers to: saved just before a process died, its report never
     committed. Files younger than the grace period may still be on their way in; return how many went."""
     names = store.recent_files(time.time() - grace_seconds)
     known: set[str] = set()
     for start in range(0, len(names), 500):
         chunk = names[start:start + 500]
-        known.update(r["path"] for r in await sql(
-            f"SELECT path FROM photo WHERE path IN ({marks(chunk)})", *chunk))
+        for table in PHOTO_TABLES:
+            known.update(r["path"] for r in await sql(
+                f"SELECT path FROM {table} WHERE path IN ({marks(chunk)})", *chunk))
     orphans = [n for n in names if n not in known]
     store.discard(orphans)
     return len(orphans)

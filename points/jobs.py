@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import awards, cases, counter, db, expiry, honours, intake, member_data, otp, schemes
+from points import attendance, awards, cases, counter, db, expiry, honours, intake, member_data, otp, schemes
 from points.config import settings
 from points.photos import PhotoStore
 from points.sms import make_sender
@@ -58,11 +58,12 @@ async def drain_awards() -> int:
 
 async def sweep_async() -> dict[str, int]:
     """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
-    orders, chase cases past their deadlines (督办), and (hourly) expire points past their date, keep last month's honour boards, delete photo
+    orders, chase cases past their deadlines (督办), record no-shows of tasks whose window closed, and (hourly) expire points past their date, keep last month's honour boards, delete photo
     files no report refers to and login codes long dead, round the places of old settled reports."""
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch),
-            **await cases.chase(schemes.current(), make_sender(settings().sms_sender))}
+            **await cases.chase(schemes.current(), make_sender(settings().sms_sender)),
+            "no_shows": await attendance.record_no_shows(schemes.current())}
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
         done["points_expired"] = await expiry.expire_points(schemes.current())
         done["board_rows_kept"] = await honours.keep_last_month(schemes.current())

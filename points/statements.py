@@ -45,6 +45,8 @@ async def described(rules: Rules, rows: list[dict[str, Any]], lang: str) -> list
             return pair("ledger", code, reward=reward)[pick]
         if code == TransferCode.DEDUCTION:
             return pair("ledger", code, item=item_name((row["ref"] or "").split(":")[-1]))[pick]
+        if code == TransferCode.REVERSAL and ref and ref.kind == "member":  # a deduction given back (an appeal)
+            return pair("ledger", "deduction_returned", item=item_name((row["ref"] or "").split(":")[-1]))[pick]
         return pair("ledger", code, item="", reward="")[pick]
 
     return [{**row, "words": words(row, ref)} for row, ref in refs]

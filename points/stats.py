@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from points import case_figures, clock, scope
+from points import case_figures, clock, scope, task_figures
 from points.db import marks, sql
 from points.errors import checked
 from points.honours import mask_name
@@ -89,6 +89,7 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
         "issued": flows[TransferCode.AWARD], "redeemed": flows[TransferCode.REDEEM_POST],
         "expired": flows[TransferCode.EXPIRE],
         "top": [{"name": mask_name(t["name"]), "points": int(t["points"])} for t in top],
+        "tasks": await task_figures.figures(actor, rules, start, end),
     }
 
 
@@ -115,6 +116,7 @@ EXPORTS = {
                     "grid", "lat", "lng", "verified_at", "awarded_at"),
     "ledger": ("id", "created_at", "code", "from_account", "to_account", "amount", "ref", "reason"),
     "orders": ("id", "created_at", "member", "reward", "reward_name", "price", "status", "status_name", "resolved_at"),
+    "tasks": task_figures.COLUMNS,
 }
 LANG_HALF = {"zh": 0, "en": 1}  # the ledger writes its reasons "中文 / English"
 
@@ -151,6 +153,9 @@ async def export(actor: Actor, kind: str, rules: Rules, since: date | None = Non
     elif kind == "cases":
         rows = await case_figures.export_rows(actor, rules, start, end, lang, say)
         return [rows[0], *(tuple(_cell(v, rules) for v in row) for row in rows[1:])]
+    elif kind == "tasks":
+        body = [tuple(r[c] for c in task_figures.COLUMNS)
+                for r in await task_figures.figures(actor, rules, start, end, lang)]
     elif kind == "orders":
         where, args = scope.clause(actor, "o.community")
         rows = await sql("SELECT o.id, o.created_at, o.member, r.code, r.name_zh, r.name_en, o.price, o.status, "

@@ -320,3 +320,78 @@ class CasePhoto(Table):
     taken_at = Timestamptz(null=True, default=None)
     exif_lat = Float(null=True, default=None)
     exif_lng = Float(null=True, default=None)
+
+
+class Task(Table):
+    """Something members sign up for and do (志愿活动, 巡查任务, a recheck of a fix), tied to a scoring item:
+    published by staff of its community; written through points/tasks.py, presence through points/presence.py."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    kind = Varchar(length=12)  # activity | patrol | recheck
+    title = Varchar(length=100)
+    description = Text(default="")
+    item_id = Varchar(length=64)
+    units = Integer(default=1)  # what a full attendance earns: hours for an item counted by the hour, else 1
+    place = Varchar(length=200, default="")
+    lat = Float()
+    lng = Float()
+    radius_m = Integer()
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz(index=True)
+    signup_closes_at = Timestamptz()
+    slots = Integer()
+    who = Varchar(length=8, default="both")  # rider | resident | both
+    case = ForeignKey(Case, on_delete=OnDelete.restrict, null=True, default=None)  # a recheck's case
+    secret = Varchar(length=64)  # the rotating code's key: it leaves the server only as codes
+    status = Varchar(length=12, default="published")  # published | cancelled
+    created_by = ForeignKey(Member, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class Checkpoint(Table, tablename="task_checkpoint"):
+    """A place a patrol must photograph, and what to look at there."""
+
+    task = ForeignKey(Task, on_delete=OnDelete.restrict, index=True)
+    position = Integer()
+    name = Varchar(length=100)
+    what = Varchar(length=200, default="")
+    lat = Float()
+    lng = Float()
+
+
+class Signup(Table, tablename="task_signup"):
+    """A member's place on a task and how it went; one per task and member (`key`)."""
+
+    key = Varchar(length=40, unique=True)  # task:member
+    task = ForeignKey(Task, on_delete=OnDelete.restrict, index=True)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, index=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict)
+    state = Varchar(length=12, index=True)  # points/vocabulary.SignupState
+    checked_in_at = Timestamptz(null=True, default=None)
+    checked_in_by = Varchar(length=12, default="")  # code | location | photo | staff
+    checked_out_at = Timestamptz(null=True, default=None)
+    units = Integer(null=True, default=None)  # what the confirmation counted
+    submission = ForeignKey(Submission, on_delete=OnDelete.restrict, null=True, default=None, unique=True)
+    confirmed_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, default=None)
+    appeal = Text(default="")  # a no-show's reason, once …
+    appeal_state = Varchar(length=12, default="")  # … pending | granted | refused
+    appeal_note = Text(default="")  # staff's answer
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class TaskPhoto(Table):
+    """A patrol's photo at a checkpoint (the photo pipeline's clean JPEG); one per sign-up and checkpoint."""
+
+    key = Varchar(length=40, unique=True)  # signup:checkpoint
+    signup = ForeignKey(Signup, on_delete=OnDelete.restrict, index=True)
+    checkpoint = ForeignKey(Checkpoint, on_delete=OnDelete.restrict)
+    path = Varchar(length=200)
+    sha256 = Varchar(length=64)
+    width = Integer()
+    height = Integer()
+    size = Integer()
+    taken_at = Timestamptz(null=True, default=None)
+    lat = Float(null=True, default=None)
+    lng = Float(null=True, default=None)
+    created_at = Timestamptz()

@@ -66,6 +66,35 @@ class CaseState(StrEnum):
     RESOLVED_ON_SITE = "resolved_on_site"  # 就地解决: staff fixed it there and then
 
 
+class TaskKind(StrEnum):
+    ACTIVITY = "activity"  # 志愿活动: be there, for hours
+    PATROL = "patrol"  # 巡查任务: a photo at each checkpoint
+    RECHECK = "recheck"  # 复查: photograph whether a case's problem was fixed
+
+
+class TaskStatus(StrEnum):
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class SignupState(StrEnum):
+    """A member's place on a task: signed_up → checked_in → checked_out → confirmed (points), or cancelled
+    (before sign-up closes), or no_show (never checked in; the penalty item), whose appeal may excuse it."""
+    SIGNED_UP = "signed_up"
+    CANCELLED = "cancelled"
+    CHECKED_IN = "checked_in"
+    CHECKED_OUT = "checked_out"  # a patrol: every checkpoint photographed
+    CONFIRMED = "confirmed"
+    NO_SHOW = "no_show"
+    EXCUSED = "excused"  # a no-show whose appeal staff granted: the penalty came back
+
+
+class AppealState(StrEnum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
 class TransferCode(StrEnum):
     AWARD = "award"
     SETTLE = "settle"
@@ -83,6 +112,9 @@ STAFF_ROLES = (Role.STAFF, Role.ADMIN)
 MEMBER_KINDS = (AccountKind.SPENDABLE, AccountKind.LIFETIME, AccountKind.HOLD, AccountKind.DEBT)
 MINTING_KINDS = (AccountKind.ISSUANCE, AccountKind.LIFETIME_ISSUANCE)
 TAKEN_ORDERS = (OrderStatus.HELD, OrderStatus.FULFILLED)  # orders that count against stock and limits
+# sign-ups that hold a slot; PRESENT ones were seen on site
+HOLDING_SLOT = (SignupState.SIGNED_UP, SignupState.CHECKED_IN, SignupState.CHECKED_OUT, SignupState.CONFIRMED)
+PRESENT = (SignupState.CHECKED_IN, SignupState.CHECKED_OUT)
 
 
 # ------------------------------------------------------------------ references
@@ -144,6 +176,22 @@ def order_hold_key(order_id: int) -> str:
 def order_resolve_key(order_id: int) -> str:
     """The one key both resolutions of an order (fulfil, or cancel/expire) write: it resolves once."""
     return f"order:{order_id}:resolve"
+
+
+def task_award_key(task_id: int, member_id: int) -> str:
+    """The one award of a task to a member: the key of the report its confirmation files (submission's
+    unique `idempotency_key`), so the award path gives it exactly once (``award:submission:{id}``)."""
+    return f"task:{task_id}:member:{member_id}"
+
+
+def no_show_key(task_id: int, member_id: int) -> str:
+    """The no-show penalty of a member on a task: recorded once."""
+    return f"noshow:task:{task_id}:member:{member_id}"
+
+
+def refund_key(key: str) -> str:
+    """Points given back when what `key` took is undone (a no-show's granted appeal)."""
+    return f"{key}:refund"
 
 
 def forfeit_key(member_id: int) -> str:

@@ -112,6 +112,20 @@ NOTE = Text(500, multiline=True)
 CASE_NOTE = Text(1000, 1, multiline=True)  # a return's reason, a disposal's note, a recheck's finding: needed
 UNIT_NAME = Text(100, 1)
 
+# Tasks
+TASK_TITLE = Text(100, 1)
+TASK_DESCRIPTION = Text(2000, multiline=True)
+CHECKPOINT_NAME = Text(100, 1)
+CHECKPOINT_WHAT = Text(200)
+RADIUS_M = Whole(10, 5000)  # a task's place: how far from it counts as there
+SLOTS = Whole(1, 10_000)
+CHECKPOINTS = Whole(1, 50)  # a patrol's checkpoints
+TASK_HOURS = Whole(1, 24 * 14)  # how long a task may run
+TASK_CODE = Text(12, 1, charset=r"^[0-9]*$", charset_says="must be digits")
+APPEAL = Text(500, 1, multiline=True)
+LATITUDE = (-90.0, 90.0)
+LONGITUDE = (-180.0, 180.0)
+
 # The shop
 REWARD_CODE = Text(64, 1, charset=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
                     charset_says="must be lower-case ASCII letters, digits, _ and .")

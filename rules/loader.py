@@ -135,6 +135,16 @@ class Cases:
 
 
 @dataclass(frozen=True)
+class Tasks:
+    """[tasks]: how presence at a task (志愿活动, 巡查任务) is checked, and how long a no-show may appeal."""
+
+    code_seconds: int = 30  # the site's check-in code changes this often (a photo of it soon stops working)
+    early_minutes: int = 15  # check-in opens this long before the start
+    late_minutes: int = 30  # check-out and patrol photos are taken this long after the end; then no-shows count
+    appeal_days: int = 7  # a no-show may be appealed this many days after it was recorded
+
+
+@dataclass(frozen=True)
 class Expiry:
     policy: str  # never | after_days | end_of_next_year
     days: int = 0
@@ -163,6 +173,7 @@ class Rules:
     photo_checks: PhotoChecks
     batch: Batch
     cases: Cases
+    tasks: Tasks
     pickup_days: int
     expiry: Expiry
     honours: Honours
@@ -291,7 +302,8 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(path, [f"not valid TOML: {exc}"]) from None
 
-    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "cases", "category", "item"))
+    _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "cases", "tasks", "category",
+                                                  "item"))
 
     s = _Checker(problems, "[scheme]", doc.get("scheme"), (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates",
@@ -327,6 +339,10 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     cases = _cases(problems, doc.get("cases", {}))
     unit_kinds = {u.id for u in cases.units}
 
+    t = _Checker(problems, "[tasks]", doc.get("tasks", {}), ("code_seconds", "early_minutes", "late_minutes",
+                                                            "appeal_days"))
+    tasks = Tasks(t.whole("code_seconds", 30, low=10, high=600) or 30, t.whole("early_minutes", 15, low=0, high=240),
+                  t.whole("late_minutes", 30, low=0, high=24 * 60), t.whole("appeal_days", 7, low=1, high=90) or 7)
     shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
     pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
     e = _Checker(problems, "[expiry]", doc.get("expiry", {}), ("policy", "days"))
@@ -414,7 +430,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
         name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
         first_reporter_only=first_only, second_approval_over=second_approval_over, duplicates=duplicates,
-        photo_checks=photo_checks, batch=batch, cases=cases, pickup_days=pickup_days, expiry=expiry, honours=honours,
+        photo_checks=photo_checks, batch=batch, cases=cases, tasks=tasks, pickup_days=pickup_days, expiry=expiry, honours=honours,
         categories=tuple(categories), items=tuple(items),
     )
 

@@ -13,7 +13,8 @@ COLUMNS = [
     (F.ITEM_ID, t.Submission.item_id), (F.ITEM_ID, t.Submission.claimed_item_id), (F.ADDRESS, t.Submission.address),
     (F.GRID, t.Grid.code), (F.REWARD_CODE, t.Reward.code), (F.REWARD_NAME, t.Reward.name_zh),
     (F.REWARD_NAME, t.Reward.name_en), (F.REWARD_IMAGE, t.Reward.image), (F.STOCK_REASON, t.StockMovement.reason),
-    (F.NOTE, t.Member.status_reason),
+    (F.NOTE, t.Member.status_reason), (F.TASK_TITLE, t.Task.title), (F.ADDRESS, t.Task.place),
+    (F.ITEM_ID, t.Task.item_id), (F.CHECKPOINT_NAME, t.Checkpoint.name), (F.CHECKPOINT_WHAT, t.Checkpoint.what),
 ]
 ID_PREFIX = len(str(F.INT32_MAX)) + 1  # an Idempotency-Key is stored as "{member id}:{key}"
 
@@ -31,7 +32,7 @@ def test_stored_keys_fit_their_columns():
 
 
 def test_numbers_fit_postgresql_integer():
-    for spec in (F.ID, F.PRICE, F.STOCK, F.QUANTITY, F.LIMIT_COUNT, F.UNITS):
+    for spec in (F.ID, F.PRICE, F.STOCK, F.QUANTITY, F.LIMIT_COUNT, F.UNITS, F.RADIUS_M, F.SLOTS, F.CHECKPOINTS):
         assert -(2**31) <= spec.low <= spec.high <= F.INT32_MAX
 
 

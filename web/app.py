@@ -41,6 +41,7 @@ from web.controllers.public import PublicController
 from web.controllers.shop import CounterController, ShopController
 from web.controllers.staff import StaffController
 from web.controllers.submissions import SubmissionController
+from web.controllers.tasks import StaffTaskController, TaskController
 from web.deps import DEPENDENCIES
 from web.errors import HANDLERS
 from web.guard import InputGuard
@@ -90,6 +91,7 @@ def create_app(config: Settings | None = None) -> Litestar:
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
                         AdminController, PublicController, ShopController, CounterController,
                         CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
+                        TaskController, StaffTaskController,
                         PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages,
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],

@@ -1,6 +1,7 @@
 """The use cases both doors share — the JSON API and the pages call these, so one input meets one decision:
 filing a report (the rate limits, the domain, the award job for an item accepted without staff) and
-verifying one (the domain, then the award job). Signing in lives in web/signin.py. A controller parses,
+verifying one (the domain, then the award job); confirming a task and being at one (the award job for what
+they confirm). Signing in lives in web/signin.py. A controller parses,
 calls one of these (or one domain call), and renders.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from litestar import Request
 
-from points import intake, jobs, review
+from points import attendance, intake, jobs, presence, review
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits, Report
 from points.photos import PhotoStore
@@ -40,3 +41,37 @@ async def verify(request: Request, dispatcher: Dispatcher, rules: Rules, submiss
     """Verify (and perhaps re-classify) a report; the award follows in the background."""
     await review.verify(request.user, rules, submission_id, item, note)
     await award_soon(dispatcher, submission_id)
+
+
+async def award_reports(dispatcher: Dispatcher, submission_ids: list[int]) -> None:
+    """Queue the award job for reports a task's confirmation filed (one job drains them all)."""
+    if submission_ids:
+        await award_soon(dispatcher, min(submission_ids))
+
+
+async def confirm_task(request: Request, dispatcher: Dispatcher, rules: Rules, task_id: int,
+                       member_ids: list[int] | None) -> dict:
+    """Staff confirm who was at a task; the points follow in the background."""
+    done = await attendance.confirm(request.user, rules, task_id, member_ids)
+    await award_reports(dispatcher, done["reports"])
+    return done
+
+
+async def be_there(request: Request, dispatcher: Dispatcher, rules: Rules, task_id: int, leaving: bool,
+                   code: str | None, lat: float | None, lng: float | None) -> dict:
+    """Check in or out of an activity; an item that confirms itself has its points queued."""
+    done = await presence.check(request.user, rules, task_id, leaving, code, lat, lng)
+    if done["confirmed"]:
+        await dispatcher.enqueue(jobs.award_pending, f"award-task-{task_id}-{request.user.id}")
+    return done
+
+
+async def checkpoint_photo(request: Request, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
+                           limits: PhotoLimits, task_id: int, checkpoint_id: int, upload: bytes,
+                           lat: float | None, lng: float | None) -> dict:
+    """A patrol's photo at a checkpoint; the last one may complete (and confirm) the patrol."""
+    done = await presence.checkpoint_photo(request.user, rules, task_id, checkpoint_id, upload, lat, lng, store,
+                                           limits)
+    if done["confirmed"]:
+        await dispatcher.enqueue(jobs.award_pending, f"award-task-{task_id}-{request.user.id}")
+    return done

@@ -154,7 +154,7 @@ class StaffPages(Controller):
                       categories={c.id: c for c in rules.categories})
 
     @get("/export/{kind:str}", media_type="text/csv")
-    async def export(self, request: Request, kind: FromPath[Literal["submissions", "ledger", "orders", "cases"]],
+    async def export(self, request: Request, kind: FromPath[Literal["submissions", "ledger", "orders", "cases", "tasks"]],
                      rules: NamedDependency[Rules], since: FromQuery[date | None] = None,
                      until: FromQuery[date | None] = None) -> Response[str]:
         """A period's submissions, ledger or orders as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese)."""

@@ -1,0 +1,63 @@
+"""Test data for tasks: times around the (pinned) clock, a task published by staff, members who log in, the
+site's code, a photo taken now at a place, and a server running as if hours had passed."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from client import Api
+from harness import PASSWORD, run, start_server
+from makers import G1, near, new_phone, photo
+from points import clock, members
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(minutes: float) -> str:
+    """The instant `minutes` from now, as the API takes it (with its zone)."""
+    return (clock.now() + timedelta(minutes=minutes)).astimezone(SHANGHAI).isoformat()
+
+
+def publish(api: Api, staff, **fields) -> dict:
+    body = {"kind": "activity", "title": "周末清理楼道杂物", "item": "service.volunteer_hour", "starts_at": at(-5),
+            "ends_at": at(180), "signup_closes_at": at(60), "slots": 20, "place": "华冠社区广场",
+            **near(), "radius_m": 100, **fields}
+    made = api.post("/api/v1/staff/tasks", staff, json=body)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def people(api: Api, community_id: int, n: int, role: str = "rider") -> list:
+    """`n` active members of the community, logged in."""
+    phones = [new_phone() for _ in range(n)]
+    for phone in phones:
+        run(members.create_member(community_id, role, f"{role}-{phone[-4:]}", phone, PASSWORD,
+                                  "meituan" if role == "rider" else None))
+    return [api.user(phone) for phone in phones]
+
+
+def code(api: Api, staff, task_id: int) -> str:
+    shown = api.get(f"/api/v1/staff/tasks/{task_id}/code", staff)
+    assert shown.status_code == 200, shown.text
+    return shown.json()["code"]
+
+
+def shot_here(place: dict, minutes: float = 0) -> bytes:
+    """A photo taken `minutes` from now (the phone's local time in EXIF) at `place`."""
+    taken = (clock.now() + timedelta(minutes=minutes)).astimezone(SHANGHAI).strftime("%Y:%m:%d %H:%M:%S")
+    return photo(gps=(place["lat"], place["lng"]), taken=taken)
+
+
+def later_env(hours: float) -> dict[str, str]:
+    return {"JIFEN_CLOCK_OFFSET_SECONDS": str(float(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0")) + hours * 3600)}
+
+
+def later_server(name: str, hours: float):
+    """The app as it will be `hours` from now (the same storage): (process, Api)."""
+    server, url = start_server(name, later_env(hours))
+    return server, Api(url)
+
+
+__all__ = ["G1", "at", "code", "later_env", "later_server", "near", "people", "publish", "shot_here"]

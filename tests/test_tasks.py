@@ -1,0 +1,257 @@
+"""Tasks through the API, on both legs: an activity from publishing to points (a rush for the slots, check-in by
+code and by place, check-out, confirmation, the award job run again and again); a patrol's checkpoints; the
+rotating code; no-shows and their appeals; scope, caps and overlaps. Every window is set around the pinned
+clock, and "later" is a server whose clock runs hours ahead on the same storage."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from taskwork import at, code, later_env, later_server, near, people, publish, shot_here
+
+from casework import awarded_case, make_units
+from conftest import grant, python, run
+from makers import photo
+from points import intake
+from points.config import settings
+from points.db import sql
+from points.photos import PhotoStore
+
+
+@pytest.fixture
+def units(api, make_community, community):
+    return make_units(api, make_community, community)
+
+
+def signups_of(task_id: int) -> dict[int, dict]:
+    return {r["member"]: r for r in run(sql("SELECT * FROM task_signup WHERE task = {}", task_id))}
+
+
+def transfers(key_like: str) -> list[dict]:
+    return run(sql("SELECT idempotency_key, amount FROM transfer WHERE idempotency_key LIKE {}", key_like))
+
+
+def test_an_activity_from_publishing_to_points_exactly_once(api, community):
+    staff = community.staff
+    task = publish(api, staff, slots=20)
+    assert (task["units"], task["points"], task["taken"]) == (2, 20, 0)  # 3 h, counted at most 2 h (max_units)
+    crowd = people(api, community.id, 30)
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(lambda m: api.post(f"/api/v1/tasks/{task['id']}/signup", m), crowd))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] * 20 + [409] * 10, [a.text for a in answers if a.status_code not in (200, 409)]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"task_full"}
+    assert api.get(f"/api/v1/tasks/{task['id']}", staff).json()["taken"] == 20
+    inside = [m for m, a in zip(crowd, answers, strict=True) if a.status_code == 200]
+
+    by_code, by_place = inside[:10], inside[10:]
+    site = code(api, staff, task["id"])
+    for m in by_code:
+        done = api.post(f"/api/v1/tasks/{task['id']}/checkin", m, json={"code": site})
+        assert done.status_code == 200 and done.json()["state"] == "checked_in", done.text
+    far = api.post(f"/api/v1/tasks/{task['id']}/checkin", by_place[0], json=near(metres_north=400))
+    assert far.status_code == 400 and far.json()["error"]["code"] == "too_far"
+    assert 295 <= far.json()["error"]["metres"] <= 305  # 400 m away, 100 m radius: "outside by 300 m"
+    for m in by_place:
+        done = api.post(f"/api/v1/tasks/{task['id']}/checkin", m, json=near(metres_east=30))
+        assert done.status_code == 200 and done.json()["checked_in_by"] == "location", done.text
+
+    # Two hours and ten minutes later: out by the code then shown; the staff confirm everyone present.
+    server, later = later_server("two-hours-on", 2 + 1 / 6)
+    try:
+        staff_later = later.user(staff.phone)
+        site = code(later, staff_later, task["id"])
+        for m in inside:
+            out = later.post(f"/api/v1/tasks/{task['id']}/checkout", m, json={"code": site})
+            assert out.status_code == 200 and out.json()["state"] == "checked_out", out.text
+        confirmed = later.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff_later, json={})
+        assert confirmed.status_code == 200 and confirmed.json()["confirmed"] == 20, confirmed.text
+        again = later.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff_later, json={})
+        assert again.json() == {"confirmed": 0, "reports": []}
+    finally:
+        server.stop()
+    reports = confirmed.json()["reports"]
+    filed = {m: s["submission"] for m, s in signups_of(task["id"]).items()}
+    assert sorted(filed.values()) == sorted(reports)
+    for m in inside:
+        awarded = api.wait_awarded(m, filed[m.id])
+        assert (awarded["units"], awarded["points"]) == (2, 20)
+    for _ in range(3):  # the award job run again, and the sweep: nothing more
+        assert python("-m", "points", "sweep").returncode == 0
+    for m in inside:
+        assert api.balance(m)["spendable"] == 20
+        mine = api.get("/api/v1/tasks/mine", m).json()
+        assert mine[0]["my_signup"]["state"] == "confirmed" and mine[0]["my_signup"]["units"] == 2
+    keys = {t["idempotency_key"] for t in transfers("award:submission:%")}
+    assert all({f"award:submission:{sid}", f"award:submission:{sid}:lifetime"} <= keys for sid in reports)
+    refs = {f"submission:{sid}" for sid in reports}
+    assert sum(t["ref"] in refs for t in run(sql("SELECT ref FROM transfer"))) == 40  # 20 awards, 2 sides, once
+    history = api.get("/api/v1/me/history", inside[0]).json()
+    assert any("社区志愿服务" in (h.get("words") or h.get("reason", "")) for h in history), history
+
+
+def test_a_patrol_needs_a_photo_at_each_checkpoint_taken_there_and_then(api, community):
+    staff, rider = community.staff, community.riders[0]
+    points = [near(metres_north=150 * n) for n in range(10)]
+    task = publish(api, staff, kind="patrol", title="检查10处灭火器", item="service.patrol_task", slots=1, radius_m=50,
+                   checkpoints=[{"name": f"{n + 1}号楼灭火器", "what": "压力表在绿区", **p} for n, p in enumerate(points)])
+    assert [c["position"] for c in task["checkpoints"]] == list(range(1, 11))
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    taken = api.post(f"/api/v1/tasks/{task['id']}/signup", community.riders[1])
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "task_full"  # one taker
+
+    def send(cp: dict, image: bytes, **form):
+        return api.post(f"/api/v1/tasks/{task['id']}/checkpoints/{cp['id']}/photo", rider,
+                        files={"photo": ("cp.jpg", image, "image/jpeg"), **{k: (None, str(v)) for k, v in form.items()}})
+
+    first = task["checkpoints"][0]
+    far = send(first, shot_here(near(metres_north=-200)))
+    assert far.status_code == 400 and far.json()["error"]["code"] == "too_far" and far.json()["error"]["metres"] >= 140
+    stale = send(first, shot_here(points[0], minutes=-24 * 60))
+    assert stale.status_code == 400 and stale.json()["error"]["code"] == "photo_outside_window"
+    assert signups_of(task["id"])[rider.id]["state"] == "signed_up"  # refused photos leave no trace
+    for n, cp in enumerate(task["checkpoints"]):
+        done = send(cp, shot_here(points[n]))
+        assert done.status_code == 200, done.text
+    assert done.json()["state"] == "checked_out" and len(done.json()["checkpoints_done"]) == 10
+    run(intake.sweep_orphan_photos(PhotoStore(settings().photo_dir), grace_seconds=-60))  # the photos are kept
+    roster = api.get(f"/api/v1/staff/tasks/{task['id']}/roster", staff).json()
+    photo_id = roster[0]["photos"][0]["id"]
+    assert api.get(f"/api/v1/tasks/{task['id']}/photos/{photo_id}", staff).status_code == 200
+    assert api.get(f"/api/v1/tasks/{task['id']}/photos/{photo_id}", community.riders[1]).status_code == 404
+
+    confirmed = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={"members": [rider.id]})
+    assert confirmed.status_code == 200 and len(confirmed.json()["reports"]) == 1, confirmed.text
+    assert api.wait_awarded(rider, confirmed.json()["reports"][0])["points"] == 20
+    assert api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={"members": [rider.id]}).status_code == 409
+    assert api.balance(rider)["spendable"] == 20
+
+
+def test_the_site_code_turns_and_belongs_to_its_task(api, community, make_community):
+    staff, rider = community.staff, community.riders[0]
+    task = publish(api, staff)
+    other_task = publish(api, staff, title="另一场活动", starts_at=at(200), ends_at=at(260), signup_closes_at=at(190))
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    wrong = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": code(api, staff, other_task["id"])})
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_code"
+    old = code(api, staff, task["id"])
+    server, later = later_server("five-minutes-on", 5 / 60)
+    try:
+        expired = later.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": old})
+        assert expired.status_code == 400 and expired.json()["error"]["code"] == "code_expired"
+    finally:
+        server.stop()
+    assert api.get(f"/api/v1/staff/tasks/{task['id']}/code", rider).status_code == 403
+    elsewhere = make_community().staff
+    assert api.get(f"/api/v1/staff/tasks/{task['id']}/code", elsewhere).status_code == 404
+    assert api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": "12ab"}).json()["error"]["field"] == "code"
+    soon = publish(api, staff, title="晚上的活动", starts_at=at(300), ends_at=at(360), signup_closes_at=at(290))
+    assert api.post(f"/api/v1/tasks/{soon['id']}/signup", rider).status_code == 200
+    early = api.post(f"/api/v1/tasks/{soon['id']}/checkin", rider, json={"code": code(api, staff, soon["id"])})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "too_early" and early.json()["error"]["opens"]
+    assert signups_of(soon["id"])[rider.id]["state"] == "signed_up"
+
+
+def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, community):
+    staff, paid, broke = community.staff, community.riders[0], community.riders[1]
+    grant(community.id, paid.id, 50)
+    task = publish(api, staff, starts_at=at(-5), ends_at=at(30), signup_closes_at=at(20))
+    for m in (paid, broke):
+        assert api.post(f"/api/v1/tasks/{task['id']}/signup", m).status_code == 200
+    for _ in range(3):
+        swept = python("-m", "points", "sweep", env=later_env(2))
+        assert swept.returncode == 0, swept.stderr[-2000:]
+    assert {m: s["state"] for m, s in signups_of(task["id"]).items()} == {paid.id: "no_show", broke.id: "no_show"}
+    assert api.balance(paid)["spendable"] == 40
+    assert api.balance(broke) == {"spendable": 0, "lifetime": 0, "debt": 10}  # owed
+    assert len(transfers(f"noshow:task:{task['id']}:%")) == 2
+
+    for m in (paid, broke):
+        appealed = api.post(f"/api/v1/tasks/{task['id']}/appeal", m, json={"reason": "送单超时,赶不过去"})
+        assert appealed.status_code == 200 and appealed.json()["appeal_state"] == "pending", appealed.text
+    twice = api.post(f"/api/v1/tasks/{task['id']}/appeal", paid, json={"reason": "再说一次"})
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "appealed_already"
+    granted = api.post(f"/api/v1/staff/tasks/{task['id']}/appeals/{paid.id}", staff, json={"grant": True})
+    assert granted.status_code == 200 and granted.json()["returned"] == 10, granted.text
+    assert api.post(f"/api/v1/staff/tasks/{task['id']}/appeals/{paid.id}", staff,
+                    json={"grant": True}).status_code == 409  # once
+    assert api.balance(paid)["spendable"] == 50
+    forgiven = api.post(f"/api/v1/staff/tasks/{task['id']}/appeals/{broke.id}", staff, json={"grant": True})
+    assert forgiven.json()["returned"] == 10 and api.balance(broke)["debt"] == 0
+    history = api.get("/api/v1/me/history", paid).json()
+    words = [h["reason"] for h in history]
+    assert any("退回扣分" in w for w in words) and any("无故缺席" in w for w in words), words
+    assert python("-m", "points", "sweep", env=later_env(3)).returncode == 0  # excused stays excused
+    assert signups_of(task["id"])[paid.id]["state"] == "excused"
+
+
+def test_another_communitys_task_is_not_there_and_only_active_members_sign_up(api, community, make_community):
+    task = publish(api, community.staff)
+    outsider = make_community().riders[0]
+    for path in ("", "/signup", "/cancel"):
+        call = api.get if not path else api.post
+        assert call(f"/api/v1/tasks/{task['id']}{path}", outsider).status_code == 404
+    assert api.post(f"/api/v1/tasks/{task['id']}/checkin", outsider, json=near()).status_code == 404
+    assert signups_of(task["id"]) == {}
+    pending = people(api, community.id, 1)[0]
+    run(sql("UPDATE member SET status = 'pending' WHERE id = {}", pending.id))
+    refused = api.post(f"/api/v1/tasks/{task['id']}/signup", pending)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "member_pending"
+    assert signups_of(task["id"]) == {}
+
+
+def test_overlaps_caps_and_cancelling(api, community):
+    staff, rider = community.staff, community.riders[0]
+    first = publish(api, staff, starts_at=at(60), ends_at=at(180), signup_closes_at=at(50))
+    clash = publish(api, staff, title="同时段", starts_at=at(120), ends_at=at(240), signup_closes_at=at(50))
+    assert api.post(f"/api/v1/tasks/{first['id']}/signup", rider).status_code == 200
+    overlapping = api.post(f"/api/v1/tasks/{clash['id']}/signup", rider)
+    assert overlapping.status_code == 409 and overlapping.json()["error"]["code"] == "overlapping_task"
+    second = publish(api, staff, title="下午场", starts_at=at(250), ends_at=at(370), signup_closes_at=at(50))
+    third = publish(api, staff, title="晚场", starts_at=at(380), ends_at=at(500), signup_closes_at=at(50))
+    assert api.post(f"/api/v1/tasks/{second['id']}/signup", rider).status_code == 200
+    capped = api.post(f"/api/v1/tasks/{third['id']}/signup", rider)  # 2 + 2 h promised: the daily cap is 4 h
+    same_day = at(60)[:10] == at(250)[:10] == at(380)[:10]  # the cap is per local day
+    assert capped.status_code == (409 if same_day else 200), capped.text
+    if same_day:
+        assert capped.json()["error"]["code"] == "task_cap_reached" and capped.json()["error"]["cap"] == 4
+    cancelled = api.post(f"/api/v1/tasks/{first['id']}/cancel", rider)
+    assert cancelled.status_code == 200 and cancelled.json()["my_state"] == "cancelled"
+    assert api.post(f"/api/v1/tasks/{clash['id']}/signup", rider).status_code == 200  # the overlap is gone
+    mine = {t["id"]: t["my_state"] for t in api.get("/api/v1/tasks/mine", rider).json()}
+    assert mine[clash["id"]] == mine[second["id"]] == "signed_up" and first["id"] not in mine
+
+
+def test_an_item_checked_automatically_confirms_itself(api, community):
+    rider = community.riders[0]
+    task = publish(api, community.staff, title="安全微课堂", item="service.training_course", starts_at=at(-10),
+                   ends_at=at(50), signup_closes_at=at(40))
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    assert api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json=near()).status_code == 200
+    out = api.post(f"/api/v1/tasks/{task['id']}/checkout", rider, json=near())
+    assert out.status_code == 200 and out.json()["confirmed"] is True
+    sid = signups_of(task["id"])[rider.id]["submission"]
+    assert api.wait_awarded(rider, sid)["points"] == 10
+
+
+def test_members_near_a_fixed_problem_can_recheck_it(api, community, units):
+    staff, rider = community.staff, community.riders[1]
+    sid, cid = awarded_case(api, community)
+    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property}).status_code == 200
+    assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).status_code == 200
+    disposed = api.post(f"/api/v1/handler/cases/{cid}/dispose", units.handler,
+                        files=[("note", (None, "已清理")), ("photos", ("a.jpg", photo(), "image/jpeg"))])
+    assert disposed.status_code == 200, disposed.text
+    report = api.get(f"/api/v1/cases/{cid}", staff).json()["report"]
+    task = publish(api, staff, kind="recheck", title="复查:消防通道是否清理", item="service.patrol_task", case=cid,
+                   slots=1, lat=None, lng=None)
+    assert task["case_id"] == cid and len(task["checkpoints"]) == 1
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    spot = {"lat": report["lat"], "lng": report["lng"]}
+    done = api.post(f"/api/v1/tasks/{task['id']}/checkpoints/{task['checkpoints'][0]['id']}/photo", rider,
+                    files={"photo": ("r.jpg", shot_here(spot), "image/jpeg")})
+    assert done.status_code == 200 and done.json()["state"] == "checked_out", done.text
+    confirmed = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={})
+    assert api.wait_awarded(rider, confirmed.json()["reports"][0])["points"] == 20
+    assert sid not in confirmed.json()["reports"]
