@@ -1,15 +1,19 @@
 """Demo data for a newcomer: 华冠社区 with four grids, its shop, three units that fix things (one with a handler),
-an admin, one staff member, three riders (one awaiting approval) and two residents."""
+an admin, one staff member, three riders (one awaiting approval) and two residents, and two tasks open now (an
+activity running, a patrol for three days)."""
 
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
-from points import clock, communities, members, rewards
+from points import clock, communities, members, rewards, schemes, tasks
 from points.config import ROOT
 from points.db import sql
+from points.scope import Actor
 from points.tables import Community
+from points.vocabulary import MemberStatus, Role
 from rules.catalogue import load_catalogue
 
 DEMO = tomllib.loads((Path(__file__).parent / "demo.toml").read_text(encoding="utf-8"))
@@ -50,4 +54,22 @@ async def seed() -> bool | None:
         if phone in HANDLERS:
             await sql("UPDATE member SET unit = {} WHERE id = {} RETURNING id", unit_ids[HANDLERS[phone]], mid)
     await rewards.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
+    await _tasks(community)
     return True
+
+
+async def _tasks(community: int) -> None:
+    """The demo's tasks, published by its staff member around now."""
+    staff = await sql("SELECT id, name FROM member WHERE community = {} AND role = 'staff' ORDER BY id LIMIT 1",
+                      community)
+    actor = Actor(staff[0]["id"], Role.STAFF, community, staff[0]["name"], MemberStatus.ACTIVE)
+    now = clock.now()
+    for t in DEMO.get("task", []):
+        lat, lng = LAT + t["cell"][0] * STEP, LNG + t["cell"][1] * STEP
+        spots = [tasks.Place(f"{n + 1}栋", lat + (n % 5) * 0.0004, lng + (n // 5) * 0.0004, t.get("what", ""))
+                 for n in range(t.get("checkpoints", 0))]
+        await tasks.publish(actor, schemes.current(), tasks.NewTask(
+            kind=t["kind"], title=t["title"], item=t["item"], starts_at=now + timedelta(hours=t["from_hours"]),
+            ends_at=now + timedelta(hours=t["to_hours"]), signup_closes_at=now + timedelta(hours=t["to_hours"]),
+            slots=t["slots"], description=t.get("description", ""),
+            place=t["place"], lat=lat, lng=lng, radius_m=t.get("radius_m", 200), checkpoints=spots))

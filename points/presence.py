@@ -132,7 +132,7 @@ async def check(actor: Actor, rules: Rules, task_id: int, leaving: bool, code: s
         return await attendance.confirm_if_auto(rules, task, actor.id)
 
     awarded = await write(run)
-    return {**await _mine(actor, task_id), "confirmed": awarded}
+    return {**await mine(actor, task_id), "confirmed": awarded}
 
 
 async def attend(actor: Actor, task_id: int, member_id: int) -> dict[str, Any]:
@@ -212,10 +212,10 @@ async def checkpoint_photo(actor: Actor, rules: Rules, task_id: int, checkpoint_
     except BaseException:
         store.discard([name])
         raise
-    return {**await _mine(actor, task_id), "confirmed": awarded}
+    return {**await mine(actor, task_id), "confirmed": awarded}
 
 
-async def _mine(actor: Actor, task_id: int) -> dict[str, Any]:
+async def mine(actor: Actor, task_id: int) -> dict[str, Any]:
     signup = await _signup(actor, task_id)
     done = await sql("SELECT checkpoint FROM task_photo WHERE signup = {} ORDER BY id", signup["id"])
     return {"task_id": task_id, "state": signup["state"], "checked_in_at": signup["checked_in_at"],

@@ -36,6 +36,7 @@ from rules import Rules, fields
 
 WHO = ("rider", "resident", "both")
 RECHECKABLE = (CaseState.DISPOSED, CaseState.RECHECKING)  # a fix waiting to be looked at
+RECHECK_ITEM = "service.patrol_task"  # what a recheck earns unless staff choose otherwise
 
 
 @dataclass(frozen=True)

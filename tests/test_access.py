@@ -315,6 +315,20 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/api/v1/handler/cases/{case_id:int}/extension"), ("POST", "/api/v1/staff/cases/{case_id:int}/extension"),
         ("GET", "/handler"), ("POST", "/handler/cases/{case_id:int}/{action:str}"),  # the pages: test_cases.py
         ("GET", "/staff/cases"), ("POST", "/staff/cases/{case_id:int}/{action:str}"),
+        # tasks: members of the task's community, staff of it (test_tasks.py: 404 elsewhere, 403 for the role)
+        ("GET", "/api/v1/tasks"), ("GET", "/api/v1/tasks/mine"), ("GET", "/api/v1/tasks/{task_id:int}"),
+        ("POST", "/api/v1/tasks/{task_id:int}/signup"), ("POST", "/api/v1/tasks/{task_id:int}/cancel"),
+        ("POST", "/api/v1/tasks/{task_id:int}/checkin"), ("POST", "/api/v1/tasks/{task_id:int}/checkout"),
+        ("POST", "/api/v1/tasks/{task_id:int}/checkpoints/{checkpoint_id:int}/photo"),
+        ("POST", "/api/v1/tasks/{task_id:int}/appeal"), ("GET", "/api/v1/tasks/{task_id:int}/photos/{photo_id:int}"),
+        ("GET", "/api/v1/staff/tasks"), ("POST", "/api/v1/staff/tasks"),
+        ("GET", "/api/v1/staff/tasks/{task_id:int}/roster"), ("GET", "/api/v1/staff/tasks/{task_id:int}/code"),
+        ("POST", "/api/v1/staff/tasks/{task_id:int}/attend"), ("POST", "/api/v1/staff/tasks/{task_id:int}/confirm"),
+        ("POST", "/api/v1/staff/tasks/{task_id:int}/appeals/{member_id:int}"),
+        ("GET", "/tasks"), ("GET", "/tasks/{task_id:int}"), ("POST", "/tasks/{task_id:int}/{action:str}"),
+        ("POST", "/tasks/{task_id:int}/checkpoints/{checkpoint_id:int}"), ("GET", "/staff/tasks"),
+        ("POST", "/staff/tasks"), ("GET", "/staff/tasks/{task_id:int}"), ("GET", "/staff/tasks/{task_id:int}/code"),
+        ("POST", "/staff/tasks/{task_id:int}/{action:str}"),  # the pages: test_task_pages.py
     }
     routes = {(method, route.path) for route in create_app().routes for method in getattr(route, "methods", ())
               if method not in ("OPTIONS", "HEAD") and not route.path.startswith(("/schema", "/static"))}

@@ -194,6 +194,12 @@ def test_another_communitys_task_is_not_there_and_only_active_members_sign_up(ap
         assert call(f"/api/v1/tasks/{task['id']}{path}", outsider).status_code == 404
     assert api.post(f"/api/v1/tasks/{task['id']}/checkin", outsider, json=near()).status_code == 404
     assert signups_of(task["id"]) == {}
+    other_staff = make_community().staff
+    for path in ("/roster", "/code"):
+        assert api.get(f"/api/v1/staff/tasks/{task['id']}{path}", other_staff).status_code == 404
+        assert api.get(f"/api/v1/staff/tasks/{task['id']}{path}", community.riders[0]).status_code == 403
+    assert api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", other_staff, json={}).status_code == 404
+    assert api.post("/api/v1/staff/tasks", community.riders[0], json={}).status_code == 403
     pending = people(api, community.id, 1)[0]
     run(sql("UPDATE member SET status = 'pending' WHERE id = {}", pending.id))
     refused = api.post(f"/api/v1/tasks/{task['id']}/signup", pending)

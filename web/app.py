@@ -37,6 +37,7 @@ from web.controllers.pages_cases import HandlerPages, StaffCasePages
 from web.controllers.pages_member import MemberPages
 from web.controllers.pages_public import PublicPages
 from web.controllers.pages_staff import StaffPages
+from web.controllers.pages_tasks import MemberTaskPages, StaffTaskPages
 from web.controllers.public import PublicController
 from web.controllers.shop import CounterController, ShopController
 from web.controllers.staff import StaffController
@@ -92,7 +93,8 @@ def create_app(config: Settings | None = None) -> Litestar:
                         AdminController, PublicController, ShopController, CounterController,
                         CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
                         TaskController, StaffTaskController,
-                        PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages,
+                        PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages, MemberTaskPages,
+                        StaffTaskPages,
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine,

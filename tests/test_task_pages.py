@@ -1,0 +1,96 @@
+"""The task pages in Chromium: staff publish an activity from the form and put its code on a screen (a QR code
+that opens the task with the code in it); a rider on a phone signs up and checks in through that link, a
+wrong code is refused in Chinese, another rider checks in with "I'm here" by the phone's place; the staff
+confirm everyone present from the roster and the riders see it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+
+from taskwork import SHANGHAI, near
+
+from browsing import DESKTOP, PHONE, Screens, as_user, needs_chromium, shown_errors
+from points import clock
+
+
+def local(minutes: float) -> str:
+    """A datetime-local field's value: the scheme's wall clock, `minutes` from now."""
+    return (clock.now() + timedelta(minutes=minutes)).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+
+
+@needs_chromium
+def test_an_activity_through_the_pages(stack, api, browser, community, tmp_path):
+    url, screens = stack["url"], Screens("tasks")
+    staff = as_user(browser, url, community.staff, viewport=DESKTOP)
+    staff.goto(f"{url}/staff/tasks/")
+    staff.select_option("#kind", "activity")
+    staff.fill("#title", "楼道清理志愿活动")
+    staff.select_option("#item", "service.volunteer_hour")
+    staff.fill("#starts_at", local(-5))
+    staff.fill("#ends_at", local(5))  # ends before it starts: refused beside the field
+    spot = near()
+    staff.fill("#lat", str(spot["lat"]))
+    staff.fill("input[name=lng]", str(spot["lng"]))
+    staff.fill("#slots", "5")
+    staff.fill("#ends_at", local(-10))
+    staff.click("form.publish button.primary")
+    assert "结束时间必须晚于开始时间" in shown_errors(staff).get("err-ends_at", ""), shown_errors(staff)
+    staff.fill("#ends_at", local(180))
+    staff.click("form.publish button.primary")
+    staff.wait_for_url(re.compile(r"/staff/tasks/\d+\?done=task_published"))
+    task_id = int(re.search(r"/staff/tasks/(\d+)", staff.url).group(1))
+    assert "任务已发布" in staff.inner_text("main")
+    screens.shot(staff, "published")
+
+    staff.goto(f"{url}/staff/tasks/{task_id}/code")
+    shown = staff.inner_text(".code").strip()
+    assert re.fullmatch(r"\d{6}", shown) and "扫码签到" in staff.inner_text("body")
+    screens.shot(staff, "code")
+    if shutil.which("zbarimg"):  # the QR code is the task's link with the code in it
+        staff.locator(".qr svg").screenshot(path=str(tmp_path / "qr.png"))
+        read = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "qr.png")], capture_output=True, text=True)
+        assert read.stdout.strip() == f"{url}/tasks/{task_id}?code={shown}", read.stdout + read.stderr
+
+    rider = as_user(browser, url, community.riders[0], viewport=PHONE)
+    rider.goto(f"{url}/tasks/")
+    assert "楼道清理志愿活动" in rider.inner_text(f"#task-{task_id}")
+    rider.click(f"#task-{task_id} a")
+    rider.click("text=报名")
+    rider.wait_for_url(re.compile(r"done=task_signup"))
+    assert "已报名" in rider.inner_text("main")
+    rider.fill("#code", "000000")
+    rider.click("#by-code button.primary")
+    rider.wait_for_url(re.compile(r"error\.wrong_code"))
+    assert "不是本任务的签到码" in rider.inner_text("main")
+    rider.goto(f"{url}/tasks/{task_id}?code={shown}")  # what the QR code opens
+    assert rider.input_value("#code") == shown
+    screens.shot(rider, "check-in")
+    rider.click("#by-code button.primary")
+    rider.wait_for_url(re.compile(r"done=task_checkin"))
+    assert "已签到" in rider.inner_text("main") and "签退" in rider.inner_text("main")
+
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", geolocation={"latitude": spot["lat"],
+                                                                               "longitude": spot["lng"] + 0.0002},
+                                  permissions=["geolocation"])
+    context.add_cookies([{"name": "jifen_session", "value": community.riders[1].session, "url": url},
+                         {"name": "lang", "value": "zh", "url": url}])
+    second = context.new_page()
+    second.goto(f"{url}/tasks/{task_id}")
+    second.click("text=报名")
+    second.wait_for_url(re.compile(r"done=task_signup"))
+    second.click("#by-place button")
+    second.wait_for_url(re.compile(r"done=task_checkin"))
+    assert "已签到" in second.inner_text("main")
+
+    staff.goto(f"{url}/staff/tasks/{task_id}")
+    roster = staff.inner_text("table")
+    assert roster.count("已签到") == 2 and "签到码" in roster and "定位" in roster
+    screens.shot(staff, "roster")
+    staff.click("text=全部确认到场")
+    staff.wait_for_url(re.compile(r"done=task_confirm"))
+    assert staff.inner_text("table").count("已确认") == 2
+    rider.goto(f"{url}/tasks/")
+    assert "已确认" in rider.inner_text(f"#task-{task_id}")
