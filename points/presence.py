@@ -62,7 +62,7 @@ def _code_problem(rules: Rules, task: dict[str, Any], code: str, now: datetime) 
         return None
     if any(hmac.compare_digest(code, code_at(task["secret"], s)) for s in range(step - EXPIRED_STEPS, step - 1)):
         return Invalid("code_expired", "this code has expired: scan the code on site again", field="code")
-    return Invalid("wrong_code", "this is not the code of this task", field="code")
+    return Invalid("wrong_task_code", "this is not the code of this task", field="code")
 
 
 def _place_problem(task_or_point: dict[str, Any], radius_m: int, lat: float, lng: float,

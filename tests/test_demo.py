@@ -40,6 +40,8 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
             assert shell.stdout.count('"status":"fulfilled"') == 1, (attempt, shell.stdout[-3000:], shell.stderr[-3000:])
             assert shell.stdout.count('"state":"closed"') >= 1, (attempt, shell.stdout[-3000:])  # the case, fixed
             assert '"rating":5' in shell.stdout, shell.stdout[-2000:]  # and rated by its reporter
+            assert '"checked_in_by":"code"' in shell.stdout, shell.stdout[-3000:]  # the activity, by the site's code
+            assert '"state":"confirmed"' in shell.stdout, shell.stdout[-3000:]  # the patrol, confirmed
             assert "Traceback" not in shell.stderr, shell.stderr
         waiting = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000005", "password": "jifen-demo"})
         assert waiting.json()["member"]["status"] == "active"  # the pending rider, approved by the first run

@@ -134,7 +134,7 @@ def test_the_site_code_turns_and_belongs_to_its_task(api, community, make_commun
     other_task = publish(api, staff, title="另一场活动", starts_at=at(200), ends_at=at(260), signup_closes_at=at(190))
     assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
     wrong = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": code(api, staff, other_task["id"])})
-    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_code"
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_task_code"
     old = code(api, staff, task["id"])
     server, later = later_server("five-minutes-on", 5 / 60)
     try:
