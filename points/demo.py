@@ -66,7 +66,7 @@ async def _tasks(community: int) -> None:
     now = clock.now()
     for t in DEMO.get("task", []):
         lat, lng = LAT + t["cell"][0] * STEP, LNG + t["cell"][1] * STEP
-        spots = [tasks.Place(f"{n + 1}栋", lat + (n % 5) * 0.0004, lng + (n // 5) * 0.0004, t.get("what", ""))
+        spots = [tasks.Place(t.get("checkpoint_name", "{n}").format(n=n + 1), lat + (n % 5) * 0.0004, lng + (n // 5) * 0.0004, t.get("what", ""))
                  for n in range(t.get("checkpoints", 0))]
         await tasks.publish(actor, schemes.current(), tasks.NewTask(
             kind=t["kind"], title=t["title"], item=t["item"], starts_at=now + timedelta(hours=t["from_hours"]),

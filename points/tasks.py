@@ -3,7 +3,7 @@ recheck of a case's fix offered to members (复查) — each tied to an earning 
 
 Staff of a community publish its tasks; its riders and residents (as the task allows) see them and sign up.
 Sign-up is decided under the member's account lock and then the task's row lock (PostgreSQL; SQLite's write
-lock does the same), so a rush never overfills the slots, a member never holds two tasks whose times
+lock does the same), so a rush never overfills the slots, a member never holds two activities whose times
 overlap, and the item's daily and monthly caps count the hours already promised. A member cancels only
 before sign-up closes. Anyone outside the task's community finds nothing (404) and changes nothing.
 Presence is points/presence.py's; confirmation, no-shows and appeals are points/attendance.py's.
@@ -350,10 +350,12 @@ async def signup(actor: Actor, rules: Rules, task_id: int) -> dict[str, Any]:
             raise Forbidden("role_not_eligible", f"this task is for {task['who']}s", field="task")
         if (await _taken([task_id])).get(task_id, 0) >= task["slots"]:
             raise Conflict("task_full", "every place on this task is taken", field="task", slots=task["slots"])
-        clash = await sql(f"SELECT t.title FROM task_signup s JOIN task t ON t.id = s.task WHERE s.member = {{}} "
-                          f"AND s.state IN ({marks(HOLDING_SLOT)}) AND t.id <> {{}} "
-                          "AND t.starts_at < {} AND t.ends_at > {} LIMIT 1",
-                          actor.id, *HOLDING_SLOT, task_id, task["ends_at"], task["starts_at"])
+        # An activity needs the member there for its whole time; a patrol is walked when it suits them.
+        clash = task["kind"] == TaskKind.ACTIVITY and await sql(
+            f"SELECT t.title FROM task_signup s JOIN task t ON t.id = s.task WHERE s.member = {{}} "
+            f"AND s.state IN ({marks(HOLDING_SLOT)}) AND t.id <> {{}} AND t.kind = {{}} "
+            "AND t.starts_at < {} AND t.ends_at > {} LIMIT 1",
+            actor.id, *HOLDING_SLOT, task_id, TaskKind.ACTIVITY, task["ends_at"], task["starts_at"])
         if clash:
             raise Conflict("overlapping_task", f"you are signed up for {clash[0]['title']} at the same time",
                            field="task", title=clash[0]["title"])
