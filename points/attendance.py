@@ -31,6 +31,7 @@ from points.vocabulary import (
     SignupState,
     SubmissionStatus,
     TaskKind,
+    TaskStatus,
     TransferCode,
     member_ref,
     no_show_key,
@@ -125,8 +126,8 @@ async def record_no_shows(rules: Rules, limit: int = 500) -> int:
     item = rules.item(NO_SHOW_ITEM)
     closed = clock.now() - timedelta(minutes=rules.tasks.late_minutes)
     due = await sql("SELECT s.id, s.member, s.task, s.community FROM task_signup s JOIN task t ON t.id = s.task "
-                    "WHERE s.state = {} AND t.ends_at < {} AND t.status = 'published' ORDER BY s.id LIMIT {}",
-                    SignupState.SIGNED_UP, closed, limit)
+                    "WHERE s.state = {} AND t.ends_at < {} AND t.status = {} ORDER BY s.id LIMIT {}",
+                    SignupState.SIGNED_UP, closed, TaskStatus.PUBLISHED, limit)
     recorded = 0
     for s in due:
         async def run(s: dict[str, Any] = s) -> bool:

@@ -22,7 +22,7 @@ ACTIONS = ("community.settings", "member.create", "member.approve", "member.decl
            "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify",
            "token.issue", "token.revoke", "case.dispatch", "case.resolve", "case.accept", "case.return",
            "case.dispose", "case.recheck", "case.close", "case.reopen", "case.rate", "case.ask_extension", "case.grant_extension",
-           "case.refuse_extension", "unit.create", "task.publish", "task.attend", "task.confirm", "task.no_show",
+           "case.refuse_extension", "unit.create", "task.publish", "task.cancel", "task.attend", "task.confirm", "task.no_show",
            "task.appeal_grant", "task.appeal_refuse")
 
 

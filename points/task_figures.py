@@ -1,5 +1,5 @@
 """What tasks gave, for the dashboard and the tasks export: per item and month (the scheme's months) — tasks
-run, sign-ups, attendance (present of those signed up, once the task is over), hours given and points
+run, sign-ups, attendance (present, of those present or recorded absent), hours given and points
 confirmed. Sign-ups are counted per task in SQL; the few tasks of a period are rolled up here."""
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ async def figures(actor: Actor, rules: Rules, start: datetime, end: datetime, la
         " GROUP BY t.id, t.item_id, t.starts_at, t.ends_at",
         SignupState.CANCELLED, *present, SignupState.NO_SHOW, SignupState.EXCUSED, SignupState.CONFIRMED,
         start, end, TaskStatus.PUBLISHED, *args)
-    now = clock.now()
     rolled: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
         item = rules.item(r["item_id"])
@@ -42,9 +41,6 @@ async def figures(actor: Actor, rules: Rules, start: datetime, end: datetime, la
         one["signups"] += int(r["signups"] or 0)
         one["present"] += int(r["present"] or 0)
         one["no_shows"] += int(r["no_shows"] or 0)
-        if clock.aware(r["ends_at"]) <= now:  # attendance counts once a task is over
-            one["over_signups"] += int(r["signups"] or 0)
-            one["over_present"] += int(r["present"] or 0)
         if item is not None and item.unit == "hour":
             one["hours"] += int(r["units"] or 0)
     half = 0 if lang == "zh" else 1
@@ -54,6 +50,8 @@ async def figures(actor: Actor, rules: Rules, start: datetime, end: datetime, la
         out.append({"month": month, "item": item_id,
                     "item_name": (item.name_zh, item.name_en)[half] if item else item_id,
                     "tasks": v["tasks"], "signups": v["signups"], "present": v["present"], "no_shows": v["no_shows"],
-                    "attendance": round(v["over_present"] / v["over_signups"], 3) if v["over_signups"] else None,
+                    # of those whose attendance is known: present, or recorded absent once the task was over
+                    "attendance": round(v["present"] / (v["present"] + v["no_shows"]), 3)
+                    if v["present"] + v["no_shows"] else None,
                     "hours": v["hours"]})
     return out

@@ -401,6 +401,27 @@ async def _within_caps(rules: Rules, member_id: int, task: dict[str, Any]) -> No
                            which=code)
 
 
+async def withdraw(actor: Actor, rules: Rules, task_id: int, note: str) -> dict[str, Any]:
+    """Staff call a task off (rain, an emergency): nobody can sign up or check in any more, and nobody who
+    signed up is counted a no-show. Its members see it called off, with the reason."""
+    scope.require_staff(actor)
+    note = checked(fields.NOTE, "note", (note or "").strip())
+    if not note:
+        raise Invalid("required", "say why the task is called off", field="note")
+
+    async def run() -> None:
+        task = await task_for(actor, task_id, lock=True)
+        done = await sql("UPDATE task SET status = {}, description = {} WHERE id = {} AND status = {} RETURNING id",
+                         TaskStatus.CANCELLED, f"{note}\n\n{task['description']}".strip()[:fields.TASK_DESCRIPTION.max_length],
+                         task_id, TaskStatus.PUBLISHED)
+        if not done:
+            raise Conflict("task_cancelled", "this task was called off already", field="task")
+        await audit.record(actor.id, "task.cancel", "task", task_id, task["community"], {"note": note[:200]})
+
+    await write(run)
+    return await view(actor, rules, task_id)
+
+
 async def cancel(actor: Actor, rules: Rules, task_id: int) -> dict[str, Any]:
     """Give the slot back, before sign-up closes."""
     task = await task_for(actor, task_id)

@@ -5,6 +5,8 @@ clock, and "later" is a server whose clock runs hours ahead on the same storage.
 
 from __future__ import annotations
 
+import csv
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -182,6 +184,8 @@ def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, com
     history = api.get("/api/v1/me/history", paid).json()
     words = [h["reason"] for h in history]
     assert any("退回扣分" in w for w in words) and any("无故缺席" in w for w in words), words
+    page = api.get("/points", paid).text  # the history in plain words
+    assert "退回扣分:报名活动/任务无故缺席" in page and "扣分:报名活动/任务无故缺席" in page
     assert python("-m", "points", "sweep", env=later_env(3)).returncode == 0  # excused stays excused
     assert signups_of(task["id"])[paid.id]["state"] == "excused"
 
@@ -261,3 +265,38 @@ def test_members_near_a_fixed_problem_can_recheck_it(api, community, units):
     confirmed = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={})
     assert api.wait_awarded(rider, confirmed.json()["reports"][0])["points"] == 20
     assert sid not in confirmed.json()["reports"]
+
+
+def test_the_dashboard_counts_tasks_per_item_and_month(api, community):
+    staff, there, away = community.staff, community.riders[0], community.residents[0]
+    task = publish(api, staff, starts_at=at(-5), ends_at=at(30), signup_closes_at=at(20))
+    for m in (there, away):
+        assert api.post(f"/api/v1/tasks/{task['id']}/signup", m).status_code == 200
+    assert api.post(f"/api/v1/tasks/{task['id']}/checkin", there, json=near()).status_code == 200
+    assert api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={}).json()["confirmed"] == 1
+    assert python("-m", "points", "sweep", env=later_env(1)).returncode == 0  # the other one: a no-show
+    page = api.get("/staff/dashboard", staff).text
+    assert "任务:参与情况" in page and "社区志愿服务" in page and "50%" in page.split('id="task-figures"')[1]
+    rows = list(csv.reader(io.StringIO(api.get("/staff/export/tasks", staff).text.lstrip("\ufeff"))))
+    assert rows[0] == ["month", "item", "item_name", "tasks", "signups", "present", "no_shows", "attendance", "hours"]
+    assert rows[1][1:] == ["service.volunteer_hour", "社区志愿服务(按小时,每次最多计2小时)", "1", "2", "1", "1", "0.5",
+                           "0"], rows  # present under an hour: no hours given
+
+
+def test_a_task_called_off_takes_no_one_and_counts_no_one_absent(api, community):
+    staff, rider = community.staff, community.riders[0]
+    task = publish(api, staff, starts_at=at(-5), ends_at=at(30), signup_closes_at=at(20))
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    bare = api.post(f"/api/v1/staff/tasks/{task['id']}/cancel", staff, json={"note": ""})
+    assert bare.status_code == 400 and bare.json()["error"]["field"] == "note"
+    off = api.post(f"/api/v1/staff/tasks/{task['id']}/cancel", staff, json={"note": "台风预警,活动取消"})
+    assert off.status_code == 200 and off.json()["status"] == "cancelled"
+    assert off.json()["description"].startswith("台风预警")
+    late = api.post(f"/api/v1/tasks/{task['id']}/signup", community.riders[1])
+    assert late.status_code == 409 and late.json()["error"]["code"] == "task_cancelled"
+    refused = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json=near())
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "task_cancelled"
+    assert task["id"] not in [t["id"] for t in api.get("/api/v1/tasks", rider).json()]
+    assert python("-m", "points", "sweep", env=later_env(2)).returncode == 0
+    assert signups_of(task["id"])[rider.id]["state"] == "signed_up" and api.balance(rider)["debt"] == 0
+    assert "该任务已取消" in api.get(f"/tasks/{task['id']}", rider).text

@@ -68,12 +68,13 @@ async def signed_out_form(request: Request) -> dict[str, Any]:
     return data
 
 
-def qr(text: str) -> Markup:
+def qr(text: str, fluid: bool = False) -> Markup:
     """A QR code of `text` as inline SVG (a pickup code, for the counter's scanner): a standard QR code
-    (never a Micro QR, which WeChat and many scanners do not read), large enough to scan from a phone."""
+    (never a Micro QR, which WeChat and many scanners do not read), large enough to scan from a phone.
+    `fluid`: without a fixed size, so the page's style scales it (the site's check-in code, full screen)."""
     out = io.BytesIO()
     segno.make(text, error="m", micro=False).save(out, kind="svg", scale=8, border=4, xmldecl=False, svgns=True,
-                                                 title=text)
+                                                 title=text, omitsize=fluid)
     return Markup(out.getvalue().decode())
 
 

@@ -136,10 +136,13 @@ class StaffTaskPages(Controller):
 
     @post("/{task_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, task_id: IdPath,
-                     action: FromPath[Literal["confirm", "attend", "grant", "refuse"]], rules: NamedDependency[Rules],
-                     dispatcher: NamedDependency[Dispatcher]) -> Redirect:
+                     action: FromPath[Literal["confirm", "attend", "grant", "refuse", "cancel"]],
+                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> Redirect:
         data = await form(request)
         here = f"/staff/tasks/{task_id}"
+        if action == "cancel":
+            return await act(tasks.withdraw(request.user, rules, task_id, str(data.get("note", ""))), here,
+                             "task_called_off")
         try:
             chosen = form_ids(data.get("member"), "member")
         except DomainError as exc:

@@ -26,6 +26,7 @@ from web.schemas import (
     AppealIn,
     AppealOut,
     AttendIn,
+    CaseNoteIn,
     CheckpointPhotoForm,
     CodeOut,
     ConfirmIn,
@@ -134,6 +135,12 @@ class StaffTaskController(Controller):
     async def publish(self, request: Request, data: JSONBody[TaskIn], rules: NamedDependency[Rules]) -> TaskOut:
         """Publish an activity, a patrol (with `checkpoints`) or a recheck of a `case` in the community."""
         return msgspec.convert(await tasks.publish(request.user, rules, new_task(data)), TaskOut)
+
+    @post("/{task_id:int}/cancel", operation_id="callOffTask", status_code=200)
+    async def call_off(self, request: Request, task_id: IdPath, data: JSONBody[CaseNoteIn],
+                       rules: NamedDependency[Rules]) -> TaskOut:
+        """Call the task off, saying why: no more sign-ups or check-ins, and no no-shows."""
+        return msgspec.convert(await tasks.withdraw(request.user, rules, task_id, data.note), TaskOut)
 
     @get("/{task_id:int}/roster", operation_id="taskRoster")
     async def roster(self, request: Request, task_id: IdPath) -> list[RosterOut]:
