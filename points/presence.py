@@ -13,9 +13,7 @@ itself when every check has passed (points/attendance.py).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,18 +23,12 @@ from points.errors import Conflict, DomainError, Invalid, NotFound, checked
 from points.intake import PhotoLimits, cleaned_photos
 from points.photos import PhotoStore
 from points.scope import Actor
+from points.task_codes import code_at, pass_code
 from points.tasks import task_for, timed
 from points.vocabulary import PRESENT, SignupState, TaskKind, TaskStatus
 from rules import Rules, fields
 
 EXPIRED_STEPS = 20  # a code this many steps old is "expired" rather than "wrong", to say why it failed
-
-
-def code_at(secret: str, step: int) -> str:
-    """The six-digit code of a time step (HOTP, RFC 4226)."""
-    digest = hmac.new(bytes.fromhex(secret), struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 def _step(rules: Rules, moment: datetime) -> int:
@@ -135,22 +127,38 @@ async def check(actor: Actor, rules: Rules, task_id: int, leaving: bool, code: s
     return {**await mine(actor, task_id), "confirmed": awarded}
 
 
-async def attend(actor: Actor, task_id: int, member_id: int) -> dict[str, Any]:
-    """Staff mark a member present whom they see on site (a phone out of battery): audited."""
+async def attend(actor: Actor, rules: Rules, task_id: int, member_id: int | None = None,
+                 code: str | None = None) -> dict[str, Any]:
+    """Staff mark a member present whom they see on site — named, or by the pass code on the member's phone
+    (报名码) — when the member cannot check in themselves: audited."""
     scope.require_staff(actor)
+    if code is not None:
+        checked(fields.TASK_CODE, "code", code)
 
-    async def run() -> None:
+    async def run() -> int:
         task = await task_for(actor, task_id, lock=True)
         now = clock.now()
+        if problem := _window_problem(rules, task, now, leaving=False):
+            raise problem
+        member = member_id
+        if code is not None:
+            held = await sql("SELECT member FROM task_signup WHERE task = {} AND state = {}", task_id,
+                             SignupState.SIGNED_UP)
+            member = next((h["member"] for h in held if hmac.compare_digest(pass_code(task["secret"], h["member"]),
+                                                                            code)), None)
+            if member is None:
+                raise Invalid("wrong_pass_code", "no one waiting to check in holds this pass code", field="code")
         done = await sql("UPDATE task_signup SET state = {}, checked_in_at = {}, checked_in_by = 'staff', updated_at = {} "
                          "WHERE task = {} AND member = {} AND state = {} RETURNING id", SignupState.CHECKED_IN, now, now,
-                         task_id, member_id, SignupState.SIGNED_UP)
+                         task_id, member, SignupState.SIGNED_UP)
         if not done:
             raise Conflict("not_signed_up", "that member holds no place waiting to check in", field="member")
-        await audit.record(actor.id, "task.attend", "task", task_id, task["community"], {"member": member_id})
+        await audit.record(actor.id, "task.attend", "task", task_id, task["community"],
+                           {"member": member, "by": "pass_code" if code is not None else "name"})
+        return member
 
-    await write(run)
-    return {"task_id": task_id, "member_id": member_id, "state": SignupState.CHECKED_IN}
+    member = await write(run)
+    return {"task_id": task_id, "member_id": member, "state": SignupState.CHECKED_IN}
 
 
 async def checkpoint_photo(actor: Actor, rules: Rules, task_id: int, checkpoint_id: int, upload: bytes,

@@ -21,6 +21,7 @@ from points import audit, clock, geo, ledger, scope
 from points.db import lock_rows_sql, marks, sql, write
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
 from points.scope import Actor
+from points.task_codes import pass_code
 from points.vocabulary import (
     HOLDING_SLOT,
     REPORTER_ROLES,
@@ -257,7 +258,8 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], member_id: int | None
             "case_id": r["case"], "checkpoints": points[r["id"]],
             "distance_m": round(geo.distance_m(near[0], near[1], r["lat"], r["lng"])) if near else None,
             "my_state": signup["state"] if signup else None,
-            "my_signup": _signup_brief(signup) if signup else None,
+            "my_signup": {**_signup_brief(signup), "pass_code": pass_code(r["secret"], signup["member"])}
+            if signup else None,
         })
     return out
 

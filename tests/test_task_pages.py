@@ -86,12 +86,21 @@ def test_an_activity_through_the_pages(stack, api, browser, community, tmp_path)
     second.wait_for_url(re.compile(r"done=task_checkin"))
     assert "已签到" in second.inner_text("main")
 
+    # A resident with no signal shows the pass code on their phone; staff type it on the roster
+    resident = as_user(browser, url, community.residents[0], viewport=PHONE, javascript=False)
+    resident.goto(f"{url}/tasks/{task_id}")
+    resident.click("form[action$='/signup'] button")
+    resident.click("details.pass summary")
+    pass_code = resident.inner_text("details.pass .code").strip()
     staff.goto(f"{url}/staff/tasks/{task_id}")
+    staff.fill("#pass", pass_code)
+    staff.click("#by-pass button")
+    staff.wait_for_url(re.compile(r"done=task_attend"))
     roster = staff.inner_text("table")
-    assert roster.count("已签到") == 2 and "签到码" in roster and "定位" in roster
+    assert roster.count("已签到") == 3 and "签到码" in roster and "定位" in roster and "工作人员" in roster
     screens.shot(staff, "roster")
     staff.click("form[action$='/confirm'] button.big")
     staff.wait_for_url(re.compile(r"done=task_confirm"))
-    assert staff.inner_text("table").count("已确认") == 2
+    assert staff.inner_text("table").count("已确认") == 3
     rider.goto(f"{url}/tasks/")
     assert "已确认" in rider.inner_text(f"#task-{task_id}")

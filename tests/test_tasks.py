@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -153,6 +154,24 @@ def test_the_site_code_turns_and_belongs_to_its_task(api, community, make_commun
     early = api.post(f"/api/v1/tasks/{soon['id']}/checkin", rider, json={"code": code(api, staff, soon["id"])})
     assert early.status_code == 409 and early.json()["error"]["code"] == "too_early" and early.json()["error"]["opens"]
     assert signups_of(soon["id"])[rider.id]["state"] == "signed_up"
+    not_yet = api.post(f"/api/v1/staff/tasks/{soon['id']}/attend", staff, json={"member": rider.id})
+    assert not_yet.status_code == 409 and not_yet.json()["error"]["code"] == "too_early"
+
+    # No signal: the member shows their pass code, staff check them in with it (another member's is wrong)
+    other = community.riders[1]
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", other).status_code == 200
+    pass_code = api.get(f"/api/v1/tasks/{task['id']}", other).json()["my_signup"]["pass_code"]
+    assert re.fullmatch(r"\d{6}", pass_code)
+    mine = api.get(f"/api/v1/tasks/{task['id']}", rider).json()["my_signup"]["pass_code"]
+    assert api.post(f"/api/v1/tasks/{other_task['id']}/signup", other).status_code == 200
+    elsewhere = api.get(f"/api/v1/tasks/{other_task['id']}", other).json()["my_signup"]["pass_code"]
+    wrong = api.post(f"/api/v1/staff/tasks/{task['id']}/attend", staff, json={"code": elsewhere})
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_pass_code"  # another task's
+    both = api.post(f"/api/v1/staff/tasks/{task['id']}/attend", staff, json={"code": pass_code, "member": other.id})
+    assert both.status_code == 400 and both.json()["error"]["field"] == "member"
+    marked = api.post(f"/api/v1/staff/tasks/{task['id']}/attend", staff, json={"code": pass_code})
+    assert marked.status_code == 200 and marked.json()["member_id"] == other.id and mine != pass_code
+    assert signups_of(task["id"])[other.id]["checked_in_by"] == "staff"
 
 
 def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, community):

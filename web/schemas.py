@@ -562,6 +562,7 @@ class MySignupOut(Out):
     appeal: str
     appeal_state: str  # "" | pending | granted | refused
     appeal_note: str
+    pass_code: str  # 报名码: staff type or scan it to check in a member who cannot
 
 
 class TaskOut(Out):
@@ -651,7 +652,10 @@ class ConfirmOut(Out):
 
 
 class AttendIn(In):
-    member: Id
+    """The member staff see on site: named, or by the pass code on their phone."""
+
+    member: Id | None = None
+    code: text(F.TASK_CODE) | None = None
 
 
 class AppealIn(In):

@@ -147,12 +147,15 @@ class StaffTaskPages(Controller):
             chosen = form_ids(data.get("member"), "member")
         except DomainError as exc:
             return back(here, f"error.{exc.code}")
+        code = str(data.get("code", "")).strip()
         if action == "confirm":
             call = flows.confirm_task(request, dispatcher, rules, task_id, chosen or None)
+        elif action == "attend" and code:
+            call = presence.attend(request.user, rules, task_id, code=code)
         elif not chosen:
             return back(here, "error.required")
         elif action == "attend":
-            call = presence.attend(request.user, task_id, chosen[0])
+            call = presence.attend(request.user, rules, task_id, chosen[0])
         else:
             call = attendance.decide_appeal(request.user, task_id, chosen[0], action == "grant",
                                             str(data.get("note", "")))

@@ -152,9 +152,12 @@ class StaffTaskController(Controller):
         return msgspec.convert(await presence.current_code(request.user, rules, task_id), CodeOut)
 
     @post("/{task_id:int}/attend", operation_id="markPresent", status_code=200)
-    async def attend(self, request: Request, task_id: IdPath, data: JSONBody[AttendIn]) -> dict:
-        """Mark a member present whom staff see on site."""
-        return await presence.attend(request.user, task_id, data.member)
+    async def attend(self, request: Request, task_id: IdPath, data: JSONBody[AttendIn],
+                     rules: NamedDependency[Rules]) -> dict:
+        """Mark a member present whom staff see on site: `{"member"}`, or `{"code"}` (the member's pass code)."""
+        if (data.member is None) == (data.code is None):
+            raise Invalid("member_or_code", "name the member, or give their pass code", field="member")
+        return await presence.attend(request.user, rules, task_id, data.member, data.code)
 
     @post("/{task_id:int}/confirm", operation_id="confirmTask", status_code=200)
     async def confirm(self, request: Request, task_id: IdPath, data: JSONBody[ConfirmIn],
