@@ -33,6 +33,7 @@ from points.vocabulary import (
     TaskKind,
     TaskStatus,
 )
+from points.wording import both
 from rules import Rules, fields
 
 WHO = ("rider", "resident", "both")
@@ -188,7 +189,7 @@ async def _recheck_place(actor: Actor, case_id: int | None, problems: list[Domai
     if row["lat"] is None:
         problems.append(Invalid("case_has_no_place", "the case's report has no place to go to", field="case"))
         return None
-    return {**row, "what": "is it fixed? photograph it as it is now"}
+    return {**row, "what": both("task", "recheck_what")[:fields.CHECKPOINT_WHAT.max_length]}
 
 
 # ------------------------------------------------------------------ reading
