@@ -1,5 +1,6 @@
 """What changed for a member since their last visit: reports decided or awarded, their problems' cases
-moving on (dispatched, fixed, closed), orders resolved."""
+moving on (dispatched, fixed, closed), orders resolved, their tasks called off, no-shows recorded and appeals
+decided (a task's points come as its report's award)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from points import cases, clock
 from points.db import sql, write
 from points.scope import Actor
+from points.vocabulary import SignupState
 from points.wording import pair
 from rules import Rules
 
@@ -38,6 +40,16 @@ async def since_last_visit(actor: Actor, rules: Rules) -> list[dict[str, Any]]:
                            "AND e.action IN ('dispatch', 'dispose', 'close', 'resolve', 'reopen')", actor.id, since):
             news.append({"kind": f"case_{e['action']}", "submission": e["sid"], "item": rules.item(e["item_id"]),
                          "points": None, "unit": e["unit"] or "", "reason_zh": "", "reason_en": "", "at": cases.aware(e["created_at"])})
+        for t in await sql("SELECT t.id, t.title, t.status, t.cancelled_at, s.state, s.appeal_state, s.updated_at "
+                           "FROM task_signup s JOIN task t ON t.id = s.task WHERE s.member = {} AND s.state <> {} "
+                           "AND (t.cancelled_at > {} OR s.updated_at > {})", actor.id, SignupState.CANCELLED, since, since):
+            if t["cancelled_at"] and cases.aware(t["cancelled_at"]) > cases.aware(since):
+                kind, at = "task_called_off", t["cancelled_at"]
+            elif t["state"] in (SignupState.NO_SHOW, SignupState.EXCUSED):
+                kind, at = f"task_{t['appeal_state'] or 'no_show'}", t["updated_at"]
+            else:
+                continue
+            news.append({"kind": kind, "task": t["id"], "title": t["title"], "at": cases.aware(at)})
         await sql("UPDATE member SET last_seen_at = {} WHERE id = {} RETURNING id", now, actor.id)
         return sorted(news, key=lambda n: n["at"], reverse=True)
 

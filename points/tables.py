@@ -344,6 +344,7 @@ class Task(Table):
     case = ForeignKey(Case, on_delete=OnDelete.restrict, null=True, default=None)  # a recheck's case
     secret = Varchar(length=64)  # the rotating code's key: it leaves the server only as codes
     status = Varchar(length=12, default="published")  # published | cancelled
+    cancelled_at = Timestamptz(null=True, default=None)  # called off: when (its members are told)
     created_by = ForeignKey(Member, on_delete=OnDelete.restrict)
     created_at = Timestamptz()
 

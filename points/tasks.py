@@ -414,8 +414,9 @@ async def withdraw(actor: Actor, rules: Rules, task_id: int, note: str) -> dict[
 
     async def run() -> None:
         task = await task_for(actor, task_id, lock=True)
-        done = await sql("UPDATE task SET status = {}, description = {} WHERE id = {} AND status = {} RETURNING id",
-                         TaskStatus.CANCELLED, f"{note}\n\n{task['description']}".strip()[:fields.TASK_DESCRIPTION.max_length],
+        done = await sql("UPDATE task SET status = {}, cancelled_at = {}, description = {} WHERE id = {} AND status = {} "
+                         "RETURNING id", TaskStatus.CANCELLED, clock.now(),
+                         f"{note}\n\n{task['description']}".strip()[:fields.TASK_DESCRIPTION.max_length],
                          task_id, TaskStatus.PUBLISHED)
         if not done:
             raise Conflict("task_cancelled", "this task was called off already", field="task")

@@ -187,6 +187,7 @@ def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, com
     assert api.balance(paid)["spendable"] == 40
     assert api.balance(broke) == {"spendable": 0, "lifetime": 0, "debt": 10}  # owed
     assert len(transfers(f"noshow:task:{task['id']}:%")) == 2
+    assert "记为缺席,已扣分" in api.get("/", paid).text  # told on the next visit
 
     for m in (paid, broke):
         appealed = api.post(f"/api/v1/tasks/{task['id']}/appeal", m, json={"reason": "送单超时,赶不过去"})
@@ -198,6 +199,7 @@ def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, com
     assert api.post(f"/api/v1/staff/tasks/{task['id']}/appeals/{paid.id}", staff,
                     json={"grant": True}).status_code == 409  # once
     assert api.balance(paid)["spendable"] == 50
+    assert "缺席申诉成立,扣分已退回" in api.get("/", paid).text
     forgiven = api.post(f"/api/v1/staff/tasks/{task['id']}/appeals/{broke.id}", staff, json={"grant": True})
     assert forgiven.json()["returned"] == 10 and api.balance(broke)["debt"] == 0
     history = api.get("/api/v1/me/history", paid).json()
@@ -319,3 +321,4 @@ def test_a_task_called_off_takes_no_one_and_counts_no_one_absent(api, community)
     assert python("-m", "points", "sweep", env=later_env(2)).returncode == 0
     assert signups_of(task["id"])[rider.id]["state"] == "signed_up" and api.balance(rider)["debt"] == 0
     assert "该任务已取消" in api.get(f"/tasks/{task['id']}", rider).text
+    assert "活动已取消" in api.get("/", rider).text

@@ -116,14 +116,14 @@ async def forwards():
     )
 
     manager.add_table(
+        class_name="Task", tablename="task", schema=None, columns=None
+    )
+
+    manager.add_table(
         class_name="Checkpoint",
         tablename="task_checkpoint",
         schema=None,
         columns=None,
-    )
-
-    manager.add_table(
-        class_name="Task", tablename="task", schema=None, columns=None
     )
 
     manager.add_column(
@@ -743,137 +743,6 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Checkpoint",
-        tablename="task_checkpoint",
-        column_name="task",
-        db_column_name="task",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Task,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Checkpoint",
-        tablename="task_checkpoint",
-        column_name="position",
-        db_column_name="position",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Checkpoint",
-        tablename="task_checkpoint",
-        column_name="name",
-        db_column_name="name",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 100,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Checkpoint",
-        tablename="task_checkpoint",
-        column_name="what",
-        db_column_name="what",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 200,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Checkpoint",
-        tablename="task_checkpoint",
-        column_name="lat",
-        db_column_name="lat",
-        column_class_name="Float",
-        column_class=Float,
-        params={
-            "default": 0.0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Checkpoint",
-        tablename="task_checkpoint",
-        column_name="lng",
-        db_column_name="lng",
-        column_class_name="Float",
-        column_class=Float,
-        params={
-            "default": 0.0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
         table_class_name="Task",
         tablename="task",
         column_name="community",
@@ -1267,6 +1136,27 @@ async def forwards():
     manager.add_column(
         table_class_name="Task",
         tablename="task",
+        column_name="cancelled_at",
+        db_column_name="cancelled_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Task",
+        tablename="task",
         column_name="created_by",
         db_column_name="created_by",
         column_class_name="ForeignKey",
@@ -1297,6 +1187,137 @@ async def forwards():
         column_class=Timestamptz,
         params={
             "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Checkpoint",
+        tablename="task_checkpoint",
+        column_name="task",
+        db_column_name="task",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Task,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Checkpoint",
+        tablename="task_checkpoint",
+        column_name="position",
+        db_column_name="position",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Checkpoint",
+        tablename="task_checkpoint",
+        column_name="name",
+        db_column_name="name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 100,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Checkpoint",
+        tablename="task_checkpoint",
+        column_name="what",
+        db_column_name="what",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Checkpoint",
+        tablename="task_checkpoint",
+        column_name="lat",
+        db_column_name="lat",
+        column_class_name="Float",
+        column_class=Float,
+        params={
+            "default": 0.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Checkpoint",
+        tablename="task_checkpoint",
+        column_name="lng",
+        db_column_name="lng",
+        column_class_name="Float",
+        column_class=Float,
+        params={
+            "default": 0.0,
             "null": False,
             "primary_key": False,
             "unique": False,
