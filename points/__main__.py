@@ -87,6 +87,22 @@ async def _load_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _import_grids(args: argparse.Namespace) -> int:
+    from points import grids
+    from points.tables import Community
+    from rules.grids import load_grids
+
+    community = await Community.select(Community.id).where(Community.code == args.community).first()
+    if community is None:
+        print(f"--community: no community with code {args.community!r}", file=sys.stderr)
+        return 1
+    done = await grids.import_shapes(None, community["id"], load_grids(args.file))
+    kept = done["left_as_they_were"]
+    print(f"{args.community}: {done['added']} grid(s) added, {done['updated']} changed"
+          + (f"; not in the file, left as they were: {', '.join(kept)}" if kept else ""))
+    return 0
+
+
 async def _sweep() -> int:
     from points import jobs
 
@@ -113,6 +129,9 @@ def main(argv: list[str]) -> int:
     cat = sub.add_parser("load-catalogue", help="add a reward catalogue file's rewards to a community's shop")
     cat.add_argument("--community", required=True, help="community code")
     cat.add_argument("file", nargs="?", default="rules/rewards.toml")
+    g = sub.add_parser("import-grids", help="set a community's grid boundaries from a GeoJSON file")
+    g.add_argument("--community", required=True, help="community code")
+    g.add_argument("file", help="a GeoJSON FeatureCollection: properties code and name, Polygon or MultiPolygon")
     sub.add_parser("reconcile", help="recompute every balance, award and stock level; exit 1 on any mismatch")
     sub.add_parser("sweep", help="the periodic sweep, now: awards the queue may have lost, expiries, housekeeping")
     args = parser.parse_args(argv)
@@ -128,6 +147,7 @@ def main(argv: list[str]) -> int:
 
     run = {"seed-demo": lambda: _seed_demo(), "add-community": lambda: _add_community(args),
            "add-member": lambda: _add_member(args), "load-catalogue": lambda: _load_catalogue(args),
+           "import-grids": lambda: _import_grids(args),
            "reconcile": _reconcile, "sweep": _sweep}[args.command]
     try:
         return asyncio.run(run())

@@ -15,15 +15,12 @@ from points.scope import Actor
 from points.tables import Community
 from points.vocabulary import MemberStatus, Role
 from rules.catalogue import load_catalogue
+from rules.grids import square
 
 DEMO = tomllib.loads((Path(__file__).parent / "demo.toml").read_text(encoding="utf-8"))
 LAT, LNG, STEP = 23.4660, 116.7560, 0.004
-GRIDS = [
-    {"code": f"G{n + 1}", "name": g["name"],
-     "polygon": [[LAT + r * STEP, LNG + c * STEP], [LAT + r * STEP, LNG + (c + 1) * STEP],
-                 [LAT + (r + 1) * STEP, LNG + (c + 1) * STEP], [LAT + (r + 1) * STEP, LNG + c * STEP]]}
-    for n, g in enumerate(DEMO["grid"]) for r, c in [g["cell"]]
-]
+GRIDS = [{"code": f"G{n + 1}", "name": g["name"], "polygon": square(LAT + r * STEP, LNG + c * STEP, STEP)}
+         for n, g in enumerate(DEMO["grid"]) for r, c in [g["cell"]]]
 PEOPLE = [(p["role"], p["name"], p["phone"], p.get("platform"), p.get("status", "active")) for p in DEMO["person"]]
 HANDLERS = {p["phone"]: p["unit"] for p in DEMO["person"] if p["role"] == "handler"}
 PASSWORD = "jifen-demo"

@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from points import clock, geo, idempotency
+from points import clock, geo, grids, idempotency
 from points.db import marks, sql, write
 from points.errors import DomainError, Forbidden, Invalid, checked, collected
 from points.photos import CleanPhoto, PhotoStore, clean_off_loop, distance
 from points.scope import Actor
 from points.submissions import member_view
-from points.tables import Grid, Photo, Submission
+from points.tables import Photo, Submission
 from points.vocabulary import SubmissionStatus
 from rules import Item, Rules, fields
 
@@ -114,26 +114,6 @@ async def cleaned_photos(uploads: list[bytes], limits: PhotoLimits) -> list[Clea
     return photos
 
 
-async def grids(community_id: int) -> list[dict[str, Any]]:
-    """A community's grids, to pick from when the phone gives no location."""
-    return await sql("SELECT code, name FROM grid WHERE community = {} ORDER BY code", community_id)
-
-
-async def _resolve_grid(community_id: int, report: Report) -> int | None:
-    grids = await Grid.select(Grid.id, Grid.code, Grid.polygon).where(Grid.community == community_id)
-    if report.grid:
-        for g in grids:
-            if g["code"] == report.grid:
-                return g["id"]
-        raise Invalid("unknown_grid", f"no grid {report.grid!r} in your community", field="grid")
-    if report.lat is not None:
-        for g in grids:
-            polygon = json.loads(g["polygon"]) if isinstance(g["polygon"], str) else g["polygon"]
-            if polygon and geo.contains(polygon, report.lat, report.lng):
-                return g["id"]
-    return None
-
-
 PHOTO_TABLES = ("photo", "case_photo", "task_photo")  # every table that keeps a photo file's path
 
 
@@ -169,7 +149,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     request_hash = _request_hash(report, photos)
     if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):
         return earlier, False
-    grid_id = await _resolve_grid(actor.community_id, report)
+    grid_id, out_of_area = await grids.resolve(actor.community_id, report.grid, report.lat, report.lng)
     names = [store.save(p) for p in photos]
 
     async def insert() -> int | None:
@@ -183,7 +163,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
             lat=report.lat, lng=report.lng, local_day=rules.local_date(now), submitted_at=now,
             status=SubmissionStatus.VERIFIED if auto else SubmissionStatus.SUBMITTED, verified_at=now if auto else None,
             rules_version=rules.version, idempotency_key=stored_key, request_hash=request_hash,
-            photo_like=like[0] if like else None, photo_distance=like[1] if like else None,
+            photo_like=like[0] if like else None, photo_distance=like[1] if like else None, out_of_area=out_of_area,
         )).on_conflict(target=Submission.idempotency_key, action="DO NOTHING").returning(Submission.id)
         if not rows:
             return None

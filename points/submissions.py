@@ -136,6 +136,7 @@ def _one_view(rules: Rules, row: dict[str, Any], photo_rows: list[dict[str, Any]
         "lat": place(row["lat"]),
         "lng": place(row["lng"]),
         "grid_id": row["grid"],
+        "out_of_area": bool(row["out_of_area"]),  # in none of the community's grids
         "duplicate_of": row["duplicate_of"],
         # Which report an earlier photo is like is for the community's staff, not the reporter.
         "photo_like": row["photo_like"] if precise else None,

@@ -30,12 +30,12 @@ class Community(Table):
 
 
 class Grid(Table):
-    """A grid (网格) of a community; `polygon` is a list of [lat, lng] corners."""
+    """A grid (网格) of a community; `polygon` is its boundary, a GeoJSON Polygon or MultiPolygon ([lng, lat])."""
 
     community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
     code = Varchar(length=32)
     name = Varchar(length=100)
-    polygon = JSON(default=[])
+    polygon = JSON(default=[])  # [] until a boundary is given
 
 
 class Unit(Table):
@@ -145,6 +145,7 @@ class Submission(Table):
     duplicate_of = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
     photo_like = ForeignKey("self", on_delete=OnDelete.restrict, null=True)  # an earlier report with a like photo
     photo_distance = Integer(null=True, default=None)  # bits its photo's dHash differs by (0 = the same picture)
+    out_of_area = Boolean(default=False)  # its place lies in none of its community's grids
     local_day = Date(index=True)  # the scheme's local date of the report, for caps
     submitted_at = Timestamptz()
     rules_version = Varchar(length=16)

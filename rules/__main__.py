@@ -1,10 +1,12 @@
-"""`python -m rules check FILE…`: check rules or reward-catalogue files without starting anything (exit 0 or 1)."""
+"""`python -m rules check FILE…`: check rules files, reward catalogues, working-day calendars and grid boundary
+files (GeoJSON) without starting anything (exit 0 or 1)."""
 
 import sys
 from collections import Counter
 from pathlib import Path
 
 from rules.catalogue import load_catalogue
+from rules.grids import load_grids
 from rules.loader import RulesError, load_rules
 from rules.workdays import load_calendar
 
@@ -15,12 +17,14 @@ def _kind(path: str) -> str:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "rules"  # the rules loader reports it
+    if text.lstrip().startswith("{"):
+        return "grids"
     return "catalogue" if "[[reward]]" in text else "calendar" if "[[year]]" in text else "rules"
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] != "check":
-        print("usage: python -m rules check FILE [FILE…]  (rules files, reward catalogues, working-day calendars)",
+        print("usage: python -m rules check FILE [FILE…]  (rules files, reward catalogues, working-day calendars, grid boundaries)",
               file=sys.stderr)
         return 2
     status = 0
@@ -29,6 +33,10 @@ def main(argv: list[str]) -> int:
             if _kind(path) == "catalogue":
                 catalogue = load_catalogue(path)
                 print(f"{path}: OK, reward catalogue: {len(catalogue.rewards)} rewards")
+                continue
+            if _kind(path) == "grids":
+                shapes = load_grids(path)
+                print(f"{path}: OK, grid boundaries: {len(shapes)} grids ({', '.join(g.code for g in shapes[:10])})")
                 continue
             if _kind(path) == "calendar":
                 calendar = load_calendar(path)

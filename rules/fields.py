@@ -108,6 +108,8 @@ ITEM_ID = Text(64, 1)
 DESCRIPTION = Text(2000, multiline=True)
 ADDRESS = Text(200)
 GRID = Text(32)
+GRID_CODE = Text(32, 1)  # a grid's own code and name, as a boundary file gives them
+GRID_NAME = Text(100, 1)
 NOTE = Text(500, multiline=True)
 CASE_NOTE = Text(1000, 1, multiline=True)  # a return's reason, a disposal's note, a recheck's finding: needed
 UNIT_NAME = Text(100, 1)

@@ -183,7 +183,7 @@ def test_the_phone_layout_has_a_tab_bar_with_tap_sized_targets(stack, browser, c
     page = as_user(browser, stack["url"], community.riders[0], viewport=PHONE)
     page.goto(f"{stack['url']}/")
     tabs = page.query_selector_all("nav.tabs a")
-    assert [t.inner_text().split("\n")[-1] for t in tabs] == ["首页", "随手拍", "我的上报", "积分超市", "我的"]
+    assert [t.inner_text().split("\n")[-1] for t in tabs] == ["首页", "随手拍", "任务", "我的上报", "积分超市", "我的"]
     for target in [*tabs, *page.query_selector_all("nav.top a, nav.top button")]:
         box = target.bounding_box()
         assert box["height"] >= 44, (target.inner_text(), box)

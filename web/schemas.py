@@ -284,6 +284,7 @@ class SubmissionOut(Out):
     lat: float | None
     lng: float | None
     grid_id: int | None
+    out_of_area: bool  # its place lies in none of the community's grids
     duplicate_of: int | None
     photo_like: int | None
     photo_distance: int | None

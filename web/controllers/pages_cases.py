@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import cases, intake, units
+from points import cases, grids, units
 from points.errors import DomainError
 from points.intake import PhotoLimits
 from points.photos import PhotoStore
@@ -31,7 +31,11 @@ class HandlerPages(Controller):
 
     @get("/")
     async def mine(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        return render(request, "handler_cases.html", rows=await cases.listing(request.user, limit=100), rules=rules)
+        rows = await cases.listing(request.user, limit=100)
+        pins = [{"id": c["id"], "lat": c["report"]["lat"], "lng": c["report"]["lng"], "priority": c["priority"],
+                 "href": f"#case-{c['id']}"} for c in rows if c["report"]]
+        return render(request, "handler_cases.html", rows=rows, rules=rules,
+                      map=await grids.map_view(request.user.community_id, pins))
 
     @post("/cases/{case_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, case_id: IdPath,
@@ -70,7 +74,7 @@ class StaffCasePages(Controller):
         rows = await cases.listing(request.user, in_state, unit, 200, needs_look, grid or None)
         return render(request, "staff_cases.html", rows=rows, rules=rules,
                       units=await units.serving(request.user.community_id), states=tuple(CaseState),
-                      grids=await intake.grids(request.user.community_id), state=in_state or "", unit=unit or "",
+                      grids=await grids.listing(request.user.community_id), state=in_state or "", unit=unit or "",
                       grid=grid or "", needs_look=needs_look)
 
     @post("/{case_id:int}/{action:str}", status_code=303)

@@ -17,7 +17,7 @@ from points import (
     case_figures,
     cases,
     counter,
-    intake,
+    grids,
     members,
     reversals,
     review,
@@ -53,10 +53,13 @@ class StaffPages(Controller):
         except DomainError:
             undo = []  # a hand-edited link: no undo offered
         return render(request, "staff_queue.html", rows=rows, rules=rules, status=status, category=category or "",
-                      grid=grid or "", priority=priority or "", grids=await intake.grids(request.user.community_id)
+                      grid=grid or "", priority=priority or "", grids=await grids.listing(request.user.community_id)
                       if request.user.role != Role.ADMIN else [],
                       batch={r["id"] for r in rows if submissions.batchable(rules, r)}, undo=undo,
-                      refused=request.query_params.get("refused", ""), undo_minutes=rules.batch.undo_minutes)
+                      refused=request.query_params.get("refused", ""), undo_minutes=rules.batch.undo_minutes,
+                      map=await grids.map_view(request.user.community_id,
+                                               [{**r, "priority": r["item"]["priority"] if r["item"] else "P3",
+                                                 "href": f"/staff/submissions/{r['id']}"} for r in rows]))
 
     @post("/queue/approve", status_code=303)
     async def approve_batch(self, request: Request, rules: NamedDependency[Rules]) -> Redirect:
@@ -148,7 +151,9 @@ class StaffPages(Controller):
                         until: FromQuery[date | None] = None) -> Template:
         figures = await stats.dashboard(request.user, rules, since, until)
         start, end = stats.period(since, until, rules)
+        community = request.user.community_id
         return render(request, "staff_dashboard.html", d=figures, rules=rules,
+                      map=await grids.map_view(community, await grids.open_report_pins(community)),
                       k=await case_figures.figures(request.user, rules, start, end),
                       peak=max([n for _, n in figures["per_day"]] + [1]),
                       categories={c.id: c for c in rules.categories})
