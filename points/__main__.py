@@ -103,6 +103,31 @@ async def _import_grids(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _set_scheme(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from points import schemes
+    from points.errors import DomainError
+    from points.tables import Community
+
+    community = await Community.select(Community.id).where(Community.code == args.community).first()
+    if community is None:
+        print(f"--community: no community with code {args.community!r}", file=sys.stderr)
+        return 1
+    try:
+        content = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        rules = await schemes.set_for_community(None, community["id"], content)
+    except DomainError as exc:
+        print("\n".join([f"{args.file}: {exc.message}", *exc.extra.get("problems_found", [])]), file=sys.stderr)
+        return 1
+    print(f"{args.community} now runs {rules.id} (version {rules.version}): {len(rules.items)} items")
+    return 0
+
+
 async def _sweep() -> int:
     from points import jobs
 
@@ -132,6 +157,9 @@ def main(argv: list[str]) -> int:
     g = sub.add_parser("import-grids", help="set a community's grid boundaries from a GeoJSON file")
     g.add_argument("--community", required=True, help="community code")
     g.add_argument("file", help="a GeoJSON FeatureCollection: properties code and name, Polygon or MultiPolygon")
+    sc = sub.add_parser("set-scheme", help="give a community a scheme of its own (a rules file), in force at once")
+    sc.add_argument("--community", required=True, help="community code")
+    sc.add_argument("file", help="the rules file, checked first")
     sub.add_parser("reconcile", help="recompute every balance, award and stock level; exit 1 on any mismatch")
     sub.add_parser("sweep", help="the periodic sweep, now: awards the queue may have lost, expiries, housekeeping")
     args = parser.parse_args(argv)
@@ -147,7 +175,7 @@ def main(argv: list[str]) -> int:
 
     run = {"seed-demo": lambda: _seed_demo(), "add-community": lambda: _add_community(args),
            "add-member": lambda: _add_member(args), "load-catalogue": lambda: _load_catalogue(args),
-           "import-grids": lambda: _import_grids(args),
+           "import-grids": lambda: _import_grids(args), "set-scheme": lambda: _set_scheme(args),
            "reconcile": _reconcile, "sweep": _sweep}[args.command]
     try:
         return asyncio.run(run())

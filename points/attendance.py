@@ -120,14 +120,17 @@ async def confirm_if_auto(rules: Rules, task: dict[str, Any], member_id: int) ->
 # ------------------------------------------------------------------ no-shows
 
 
-async def record_no_shows(rules: Rules, limit: int = 500) -> int:
+async def record_no_shows(rules: Rules, limit: int = 500, communities: list[int] | None = None) -> int:
     """The sweep: sign-ups never checked in, of tasks whose window has closed, become no-shows, each with the
-    penalty item once. Run it any number of times."""
+    penalty item once (of the `communities` running `rules`; all when not given). Run it any number of times."""
+    if communities == []:
+        return 0
     item = rules.item(NO_SHOW_ITEM)
     closed = clock.now() - timedelta(minutes=rules.tasks.late_minutes)
+    only = f" AND s.community IN ({marks(communities)})" if communities else ""
     due = await sql("SELECT s.id, s.member, s.task, s.community FROM task_signup s JOIN task t ON t.id = s.task "
-                    "WHERE s.state = {} AND t.ends_at < {} AND t.status = {} ORDER BY s.id LIMIT {}",
-                    SignupState.SIGNED_UP, closed, TaskStatus.PUBLISHED, limit)
+                    f"WHERE s.state = {{}} AND t.ends_at < {{}} AND t.status = {{}}{only} ORDER BY s.id LIMIT {{}}",
+                    SignupState.SIGNED_UP, closed, TaskStatus.PUBLISHED, *(communities or []), limit)
     recorded = 0
     for s in due:
         async def run(s: dict[str, Any] = s) -> bool:

@@ -119,16 +119,19 @@ async def _usage(rules: Rules, members: list[int], since: date) -> Usage:
     return usage
 
 
-async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None) -> int:
-    """Award up to `limit` verified submissions (oldest first, or those in `ids`); return how many."""
+async def award_batch(rules: Rules, limit: int, ids: list[int] | None = None, community: int | None = None) -> int:
+    """Award up to `limit` verified submissions (oldest first, or those in `ids`; of one `community`, whose
+    scheme `rules` is, when given); return how many."""
 
     async def run() -> int:
         only = f" AND id IN ({marks(ids)})" if ids else ""
+        only += " AND community = {}" if community is not None else ""
         # A batch approval's reports wait out its undo window (points/review.py); the sweep awards them after.
         rows = await sql("SELECT id, member, community, item_id, units, local_day FROM submission "
                          "WHERE status = {} AND (award_after IS NULL OR award_after <= {})"
                          f"{only} ORDER BY id LIMIT {{}}{skip_locked_sql()}",
-                         SubmissionStatus.VERIFIED, clock.now(), *(ids or []), limit)
+                         SubmissionStatus.VERIFIED, clock.now(), *(ids or []),
+                         *([community] if community is not None else []), limit)
         if not rows:
             return 0
         candidates = [Candidate(r["id"], r["member"], r["community"], r["item_id"], r["units"],

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import clock, ledger
-from points.db import sql, write
+from points.db import marks, sql, write
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key
 from points.scope import Actor
 from points.vocabulary import TransferCode, expired_lot, expiry_key, lot_ref
@@ -106,15 +106,18 @@ def _cutoff(rules: Rules, now: datetime) -> datetime:
     return datetime(now.astimezone(rules.tz).year - 1, 1, 1, tzinfo=rules.tz).astimezone(UTC)
 
 
-async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 200) -> int:
-    """Write an expiry transfer for every lot past its date; return the points expired."""
-    if rules.expiry.policy == "never":
+async def expire_points(rules: Rules, now: datetime | None = None, batch: int = 200,
+                        communities: list[int] | None = None) -> int:
+    """Write an expiry transfer for every lot past its date (of the members of the `communities` running
+    `rules`; all when not given); return the points expired."""
+    if rules.expiry.policy == "never" or communities == []:
         return 0
     now = now or clock.now()
+    only = f" AND a.community IN ({marks(communities)})" if communities else ""
     candidates = await sql(
-        "SELECT a.id, a.member, a.community FROM account a WHERE a.kind = {} AND a.balance > 0 AND EXISTS "
+        f"SELECT a.id, a.member, a.community FROM account a WHERE a.kind = {{}} AND a.balance > 0{only} AND EXISTS "
         "(SELECT 1 FROM transfer t WHERE t.credit_account = a.id AND t.created_at <= {}) ORDER BY a.id",
-        SPENDABLE, _cutoff(rules, now))
+        SPENDABLE, *(communities or []), _cutoff(rules, now))
     total = 0
     for start in range(0, len(candidates), batch):
         chunk = candidates[start:start + batch]

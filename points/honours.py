@@ -91,14 +91,16 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
 
 
-async def keep_last_month(rules: Rules, now: datetime | None = None) -> int:
-    """Keep each community's board for the month just ended (once); return the rows written."""
+async def keep_last_month(rules: Rules, now: datetime | None = None, communities: list[int] | None = None) -> int:
+    """Keep each community's board for the month just ended (once), of the `communities` running `rules` (all
+    when not given); return the rows written."""
     month = previous_month(month_of(rules, now or clock.now()))
     written = 0
-    for community in await sql("SELECT id FROM community ORDER BY id"):
-        rows = await _live_board(rules, community["id"], month)
+    ids = communities if communities is not None else [c["id"] for c in await sql("SELECT id FROM community ORDER BY id")]
+    for community in ids:
+        rows = await _live_board(rules, community, month)
 
-        async def run(rows: list[dict[str, Any]] = rows, cid: int = community["id"]) -> int:
+        async def run(rows: list[dict[str, Any]] = rows, cid: int = community) -> int:
             done = 0
             for r in rows:
                 inserted = await HonourBoard.insert(HonourBoard(

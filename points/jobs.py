@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from points import attendance, awards, cases, counter, db, expiry, honours, intake, member_data, otp, schemes
 from points.config import settings
+from points.db import sql
 from points.photos import PhotoStore
 from points.sms import make_sender
+from points.vocabulary import SubmissionStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,14 +45,20 @@ async def startup() -> None:
 
 
 async def drain_awards() -> int:
-    """Award verified submissions in batches until none are left (or the time budget is spent)."""
-    rules, batch = schemes.current(), settings().award_batch
-    total, deadline = 0, time.monotonic() + DRAIN_BUDGET_S
-    while time.monotonic() < deadline:
-        done = await awards.award_batch(rules, batch)
-        total += done
-        if done < batch:
-            break
+    """Award verified submissions in batches until none are left (or the time budget is spent), each
+    community's under its own scheme."""
+    batch, total, deadline = settings().award_batch, 0, time.monotonic() + DRAIN_BUDGET_S
+    waiting = [r["community"] for r in await sql("SELECT DISTINCT community FROM submission WHERE status = {}",
+                                                 SubmissionStatus.VERIFIED)]
+    if not waiting:
+        return 0
+    schemes_of = await schemes.by_community()
+    for community in waiting:
+        while time.monotonic() < deadline:
+            done = await awards.award_batch(schemes_of.get(community, schemes.current()), batch, community=community)
+            total += done
+            if done < batch:
+                break
     if total:
         log.info("awarded %d submission(s)", total)
     return total
@@ -62,11 +70,12 @@ async def sweep_async() -> dict[str, int]:
     files no report refers to and login codes long dead, round the places of old settled reports."""
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch),
-            **await cases.chase(schemes.current(), make_sender(settings().sms_sender)),
-            "no_shows": await attendance.record_no_shows(schemes.current())}
+            **await cases.chase(schemes.current(), make_sender(settings().sms_sender))}
+    grouped = await schemes.groups()  # each community's scheme: its own penalty, expiry policy and board size
+    done["no_shows"] = sum([await attendance.record_no_shows(rules, communities=ids) for rules, ids in grouped])
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
-        done["points_expired"] = await expiry.expire_points(schemes.current())
-        done["board_rows_kept"] = await honours.keep_last_month(schemes.current())
+        done["points_expired"] = sum([await expiry.expire_points(rules, communities=ids) for rules, ids in grouped])
+        done["board_rows_kept"] = sum([await honours.keep_last_month(rules, communities=ids) for rules, ids in grouped])
         done["orphan_photos_deleted"] = await intake.sweep_orphan_photos(PhotoStore(settings().photo_dir))
         done["codes_purged"] = await otp.purge()
         done["places_coarsened"] = await member_data.coarsen_old_places(settings().precise_place_days)

@@ -1,29 +1,94 @@
-"""The scheme this process runs: the rules file named by JIFEN_RULES, loaded once.
+"""The schemes in force: the deployment's default (the rules file JIFEN_RULES names, loaded once) and each
+community's own, when an admin has given it one.
 
-Each version a process starts with is stored in the database, so an award made
-under an older file can still be explained after the file changes.
+Every rules file any process has run with, or an admin has given a community, is stored by its version
+(`rules_version`), so an award made under an older file can still be explained. A community's scheme is
+the stored version its row names; changing it is an admin action with an audit row, checked by the same
+checker as the file, and takes effect without a restart: each request reads its community's version (one
+small query), and a version's parsed rules are kept in the process.
 """
 
 from __future__ import annotations
 
-from points import clock
+from points import audit, clock, scope
 from points.config import settings
+from points.db import sql, write
+from points.errors import Invalid, NotFound
+from points.scope import Actor
 from points.tables import RulesVersion
-from rules import Rules, load_rules
+from rules import Rules, RulesError, load_rules, parse_rules
 
 _current: Rules | None = None
+_parsed: dict[str, Rules] = {}
 
 
 def current() -> Rules:
+    """The deployment's default scheme."""
     global _current
     if _current is None:
         _current = load_rules(settings().rules_path)
     return _current
 
 
-async def record_version(rules: Rules) -> None:
+def _from_stored(version: str, content: str) -> Rules:
+    if version not in _parsed:
+        _parsed[version] = parse_rules(content, f"rules_version:{version}")
+    return _parsed[version]
+
+
+async def for_community(community_id: int) -> Rules:
+    """The scheme a community runs: its own, or the default."""
+    rows = await sql("SELECT c.rules_version, v.content FROM community c LEFT JOIN rules_version v "
+                     "ON v.version = c.rules_version WHERE c.id = {}", community_id)
+    if not rows or not rows[0]["rules_version"] or rows[0]["content"] is None:
+        return current()
+    return _from_stored(rows[0]["rules_version"], rows[0]["content"])
+
+
+async def by_community() -> dict[int, Rules]:
+    """Every community's scheme, for the jobs that work across communities."""
+    rows = await sql("SELECT c.id, c.rules_version, v.content FROM community c LEFT JOIN rules_version v "
+                     "ON v.version = c.rules_version ORDER BY c.id")
+    return {r["id"]: _from_stored(r["rules_version"], r["content"]) if r["rules_version"] and r["content"]
+            else current() for r in rows}
+
+
+async def groups() -> list[tuple[Rules, list[int]]]:
+    """The communities grouped by the scheme they run (most run the default): what the sweep works through."""
+    grouped: dict[str, tuple[Rules, list[int]]] = {}
+    for community, rules in (await by_community()).items():
+        grouped.setdefault(rules.version, (rules, []))[1].append(community)
+    return list(grouped.values())
+
+
+async def set_for_community(actor: Actor | None, community_id: int, content: str) -> Rules:
+    """An admin (or the operator, `actor` None: the CLI) gives a community a scheme of its own (the whole rules
+    file): checked, stored, in force from the next request; every problem named (400, field `rules`)."""
+    if actor is not None:
+        scope.require_admin(actor, "change a community's scheme")
+    try:
+        rules = parse_rules(content, "rules")
+    except RulesError as exc:
+        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="rules",
+                      problems_found=exc.problems) from None
+
+    async def run() -> None:
+        rows = await sql("SELECT rules_version FROM community WHERE id = {}", community_id)
+        if not rows:
+            raise NotFound("community")
+        await record_version(rules, f"community:{community_id}")
+        await sql("UPDATE community SET rules_version = {} WHERE id = {}", rules.version, community_id)
+        await audit.record(actor.id if actor else None, "community.scheme", "community", community_id, community_id,
+                           {"from": rows[0]["rules_version"] or current().version, "to": rules.version,
+                            "scheme": rules.id})
+
+    await write(run)
+    return rules
+
+
+async def record_version(rules: Rules, path: str | None = None) -> None:
     await RulesVersion.insert(RulesVersion(
-        version=rules.version, path=rules.path[-200:], content=rules.content, first_seen_at=clock.now(),
+        version=rules.version, path=(path or rules.path)[-200:], content=rules.content, first_seen_at=clock.now(),
     )).on_conflict(target=RulesVersion.version, action="DO NOTHING")
 
 

@@ -26,6 +26,7 @@ class Community(Table):
     name = Varchar(length=100)
     name_en = Varchar(length=100, default="")
     residents_need_approval = Boolean(default=False)
+    rules_version = Varchar(length=16, default="")  # the community's own scheme (rules_version); "": the default
     created_at = Timestamptz()
 
 

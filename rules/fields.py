@@ -114,6 +114,9 @@ NOTE = Text(500, multiline=True)
 CASE_NOTE = Text(1000, 1, multiline=True)  # a return's reason, a disposal's note, a recheck's finding: needed
 UNIT_NAME = Text(100, 1)
 
+# A community's own scheme: a whole rules file (the default one is about 25 kB)
+RULES_FILE = Text(500_000, 1, multiline=True)
+
 # Tasks
 TASK_TITLE = Text(100, 1)
 TASK_DESCRIPTION = Text(2000, multiline=True)

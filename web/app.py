@@ -64,7 +64,6 @@ def create_app(config: Settings | None = None) -> Litestar:
     config.photo_dir.mkdir(parents=True, exist_ok=True)
     state = State({
         "settings": config,
-        "rules": rules,
         "store": PhotoStore(config.photo_dir),
         "limits": PhotoLimits(config.max_photos, config.max_photo_bytes, config.max_photo_pixels),
         "dispatcher": make_dispatcher(config.redis_url, config.sweep_seconds),

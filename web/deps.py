@@ -1,20 +1,23 @@
-"""Dependencies the controllers ask for by name, all kept on the app's state."""
+"""Dependencies the controllers ask for by name: those kept on the app's state, and the caller's scheme."""
 
 from __future__ import annotations
 
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from points import schemes
 from points.config import Settings
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits
 from points.photos import PhotoStore
+from points.scope import Actor
 from points.sms import Sender
 from rules import Rules
 from web.limits import Limiter
 from web.sessions import Sessions
 
-TYPES = {"rules": Rules, "dispatcher": Dispatcher, "store": PhotoStore, "limits": PhotoLimits, "limiter": Limiter,
+TYPES = {"dispatcher": Dispatcher, "store": PhotoStore, "limits": PhotoLimits, "limiter": Limiter,
          "sessions": Sessions, "sender": Sender, "settings": Settings}
 
 
@@ -26,5 +29,11 @@ def _provider(name: str):
     return provide
 
 
+async def _rules(request: Request) -> Rules:
+    """The scheme of the caller's community (the default scheme for a visitor not signed in)."""
+    user = request.scope.get("user")
+    return await schemes.for_community(user.community_id) if isinstance(user, Actor) else schemes.current()
+
+
 # Every controller asks for what it needs by name (`NamedDependency[...]`); nothing reaches into the state.
-DEPENDENCIES = {name: Provide(_provider(name), sync_to_thread=False) for name in TYPES}
+DEPENDENCIES = {**{name: Provide(_provider(name), sync_to_thread=False) for name in TYPES}, "rules": Provide(_rules)}

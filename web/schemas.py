@@ -10,7 +10,7 @@ import msgspec
 from litestar.datastructures import UploadFile
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
-from rules import Category, Item
+from rules import Category, Item, Rules
 from rules import fields as F
 
 
@@ -326,6 +326,10 @@ class RejectIn(In):
     note: Reason = ""
 
 
+class SchemeIn(In):
+    rules: Annotated[str, msgspec.Meta(min_length=1, max_length=F.RULES_FILE.max_length)]  # the whole rules file (TOML)
+
+
 class RulesOut(Out):
     id: str
     version: str
@@ -340,6 +344,15 @@ class RulesOut(Out):
     duplicate_window_hours: int
     categories: list[Category]
     items: list[Item]
+
+
+def rules_out(rules: Rules) -> RulesOut:
+    return RulesOut(
+        id=rules.id, version=rules.version, name_zh=rules.name_zh, name_en=rules.name_en,
+        timezone=rules.timezone, daily_cap=rules.daily_cap, monthly_cap=rules.monthly_cap,
+        first_reporter_only=rules.first_reporter_only, second_approval_over=rules.second_approval_over,
+        duplicate_distance_m=rules.duplicates.distance_m, duplicate_window_hours=rules.duplicates.window_hours,
+        categories=list(rules.categories), items=list(rules.items))
 
 
 class RewardOut(Out):

@@ -1,4 +1,4 @@
-"""Admins: staff accounts and roles, community settings, API tokens, the audit log."""
+"""Admins: staff accounts and roles, community settings and schemes, API tokens, the audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody
 
-from points import audit, communities, members, tokens
+from points import audit, communities, members, schemes, tokens
 from web.auth import admin_only
 from web.schemas import (
     AuditOut,
@@ -17,10 +17,13 @@ from web.schemas import (
     IdQuery,
     MemberOut,
     RoleIn,
+    RulesOut,
+    SchemeIn,
     StaffCreateIn,
     TokenIn,
     TokenOut,
     limit_query,
+    rules_out,
 )
 
 
@@ -43,6 +46,12 @@ class AdminController(Controller):
     async def community(self, request: Request, community_id: IdPath,
                         data: JSONBody[CommunitySettingsIn]) -> None:
         await communities.set_community(request.user, community_id, data.residents_need_approval)
+
+    @post("/communities/{community_id:int}/scheme", operation_id="setCommunityScheme", status_code=200)
+    async def scheme(self, request: Request, community_id: IdPath, data: JSONBody[SchemeIn]) -> RulesOut:
+        """Give the community a scheme of its own (the whole rules file, checked as `./dev check-rules` does;
+        400 listing every problem in `problems_found`); in force from the next request, no restart."""
+        return rules_out(await schemes.set_for_community(request.user, community_id, data.rules))
 
     @post("/tokens", operation_id="issueToken", status_code=201)
     async def issue_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenOut:

@@ -12,12 +12,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Redirect, Template
 
-from points import cases, clock, communities, honours, members, rewards
+from points import cases, clock, communities, honours, members, rewards, schemes
 from points.errors import DomainError, NotFound
 from points.photos import PhotoStore
 from points.scope import Actor
 from points.sms import Sender
-from rules import Rules
 from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form
@@ -126,12 +125,13 @@ class PublicPages(Controller):
         return redirect
 
     @get("/p/{code:str}", public=True)
-    async def scheme(self, request: Request, code: FromPath[str], rules: NamedDependency[Rules]) -> Template:
+    async def scheme(self, request: Request, code: FromPath[str]) -> Template:
         """积分公示: the scheme, the shop's catalogue and last month's honour board of one community."""
         try:
             community = await communities.community_by_code(code)
         except DomainError:
             raise NotFound("community") from None
+        rules = await schemes.for_community(community["id"])
         month = honours.previous_month(honours.month_of(rules, clock.now()))
         return render(request, "scheme.html", community=community, rules=rules,
                       fixed=await cases.recently_fixed(community["id"]),

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from points import db, honours, schemes
+from points import communities, db, honours, schemes
 from points.errors import NotFound
 from rules import Rules
-from web.schemas import BoardEntry, RulesOut
+from web.schemas import BoardEntry, RulesOut, rules_out
 from web.sessions import Sessions
 
 READY_TIMEOUT_S = 3
@@ -22,14 +23,12 @@ class PublicController(Controller):
     tags = ["public"]
 
     @get("/api/v1/rules", operation_id="rules", public=True)
-    async def rules(self, rules: NamedDependency[Rules]) -> RulesOut:
-        return RulesOut(
-            id=rules.id, version=rules.version, name_zh=rules.name_zh, name_en=rules.name_en,
-            timezone=rules.timezone, daily_cap=rules.daily_cap, monthly_cap=rules.monthly_cap,
-            first_reporter_only=rules.first_reporter_only, second_approval_over=rules.second_approval_over,
-            duplicate_distance_m=rules.duplicates.distance_m,
-            duplicate_window_hours=rules.duplicates.window_hours, categories=list(rules.categories),
-            items=list(rules.items))
+    async def rules(self, rules: NamedDependency[Rules],
+                    community: Annotated[str | None, QueryParameter(max_length=32)] = None) -> RulesOut:
+        """The scheme in force: of the community whose code is given, else the caller's (or the default)."""
+        if community:
+            rules = await schemes.for_community((await communities.community_by_code(community))["id"])
+        return rules_out(rules)
 
     @get("/api/v1/rules/versions/{version:str}", operation_id="rulesVersion", public=True,
          media_type="text/plain; charset=utf-8")
