@@ -9,7 +9,6 @@ import json
 import re
 
 from conftest import photo, python, run
-
 from points.db import sql
 
 # Around (23.50 N, 116.80 E), away from the demo layout's grids. A1 is an L: the square [0, 0.01]² less its

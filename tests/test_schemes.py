@@ -6,7 +6,6 @@ is refused with every problem named, and changes nothing; only admins may change
 from __future__ import annotations
 
 from conftest import PASSWORD, ROOT, new_phone, photo, python, run
-
 from points import members
 from points.db import sql
 
