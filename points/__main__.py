@@ -39,11 +39,23 @@ async def _seed_demo() -> int:
     return 0
 
 
-async def _add_community(args: argparse.Namespace) -> int:
-    from points import communities
+async def _add_area(args: argparse.Namespace) -> int:
+    from points import areas
 
+    aid = await areas.create_area(args.code, args.name, args.kind, args.parent)
+    print(f"{args.kind} {args.code} created (id {aid})")
+    return 0
+
+
+async def _add_community(args: argparse.Namespace) -> int:
+    from points import areas, communities
+
+    if args.area:
+        await areas.area_by_code(args.area, "--area")
     cid = await communities.create_community(args.code, args.name, args.name_en)
-    print(f"community {args.code} created (id {cid})")
+    if args.area:
+        await areas.place_community(cid, args.area)
+    print(f"community {args.code} created (id {cid})" + (f" in {args.area}" if args.area else ""))
     return 0
 
 
@@ -56,8 +68,16 @@ async def _add_member(args: argparse.Namespace) -> int:
         print(f"--community: no community with code {args.community!r}", file=sys.stderr)
         return 1
     password = os.environ.get("JIFEN_NEW_PASSWORD") or getpass.getpass("Password (8+ characters): ")
+    area = None
+    if args.area:
+        from points import areas
+
+        if args.role != Role.ADMIN:
+            print("--area: only an admin is an admin of an area", file=sys.stderr)
+            return 1
+        area = (await areas.area_by_code(args.area, "--area"))["id"]
     mid = await members.create_member(community["id"], args.role, args.name, args.phone, password, args.platform,
-                                      platform_rider_id=args.rider_id)
+                                      platform_rider_id=args.rider_id, area=area)
     print(f"{args.role} {args.name} created (id {mid})")
     return 0
 
@@ -140,10 +160,16 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("seed-demo", help="add the demo community and logins to an empty database")
+    a = sub.add_parser("add-area", help="add a district, or a street (or town) under one")
+    a.add_argument("--code", required=True)
+    a.add_argument("--name", required=True)
+    a.add_argument("--kind", required=True, choices=["district", "street"])
+    a.add_argument("--parent", help="the code of the area above it")
     c = sub.add_parser("add-community", help="add a community")
     c.add_argument("--code", required=True)
     c.add_argument("--name", required=True)
     c.add_argument("--name-en", default="")
+    c.add_argument("--area", help="the code of its street")
     m = sub.add_parser("add-member", help="add a member (password from JIFEN_NEW_PASSWORD or a prompt)")
     m.add_argument("--community", required=True, help="community code")
     m.add_argument("--role", required=True, choices=list(Role))
@@ -151,6 +177,7 @@ def main(argv: list[str]) -> int:
     m.add_argument("--phone", required=True)
     m.add_argument("--platform", choices=["meituan", "eleme", "sf", "jd", "other"])
     m.add_argument("--rider-id", help="the rider's id on their delivery platform")
+    m.add_argument("--area", help="an admin of this street or district only (its code)")
     cat = sub.add_parser("load-catalogue", help="add a reward catalogue file's rewards to a community's shop")
     cat.add_argument("--community", required=True, help="community code")
     cat.add_argument("file", nargs="?", default="rules/rewards.toml")
@@ -174,6 +201,7 @@ def main(argv: list[str]) -> int:
     from rules import RulesError
 
     run = {"seed-demo": lambda: _seed_demo(), "add-community": lambda: _add_community(args),
+           "add-area": lambda: _add_area(args),
            "add-member": lambda: _add_member(args), "load-catalogue": lambda: _load_catalogue(args),
            "import-grids": lambda: _import_grids(args), "set-scheme": lambda: _set_scheme(args),
            "reconcile": _reconcile, "sweep": _sweep}[args.command]

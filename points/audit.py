@@ -40,7 +40,8 @@ async def listing(actor: Actor, action: str | None = None, community_id: int | N
                   before_id: int | None = None) -> list[dict[str, Any]]:
     """Audit rows matching every filter given, newest first (admins only)."""
     scope.require_admin(actor, "read the audit log")
-    where, args = [], []
+    area, area_args = scope.clause(actor, "a.community")
+    where, args = ([area.removeprefix(" AND ")], area_args) if area else ([], [])
     for clause, value in (("a.action = {}", action), ("a.community = {}", community_id), ("a.actor = {}", actor_id),
                           ("a.object_type = {}", object_type), ("a.object_id = {}", object_id),
                           ("a.created_at >= {}", since), ("a.created_at < {}", until), ("a.id < {}", before_id)):

@@ -45,6 +45,7 @@ async def set_community(actor: Actor, community_id: int, residents_need_approval
     scope.require_admin(actor)
 
     async def run() -> None:
+        await scope.community(actor, community_id)
         if not await sql("UPDATE community SET residents_need_approval = {} WHERE id = {} RETURNING id",
                          residents_need_approval, community_id):
             raise NotFound("community")

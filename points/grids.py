@@ -62,6 +62,8 @@ async def import_shapes(actor: Actor | None, community_id: int, found: list[Grid
         scope.require_admin(actor, "change grid boundaries")
 
     async def run() -> dict[str, Any]:
+        if actor is not None:
+            await scope.community(actor, community_id)
         have = {r["code"]: r["id"] for r in await sql("SELECT id, code FROM grid WHERE community = {}", community_id)}
         added = updated = 0
         for shape in found:

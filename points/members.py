@@ -54,8 +54,9 @@ def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> s
 
 async def create_member(community_id: int, role: str, name: str, phone: str, password: str,
                         platform: str | None = None, status: str = MemberStatus.ACTIVE, platform_rider_id: str | None = None,
-                        building: str = "") -> int:
-    """Insert a member with their ledger accounts; the unique phone is the check for a duplicate."""
+                        building: str = "", area: int | None = None) -> int:
+    """Insert a member with their ledger accounts; the unique phone is the check for a duplicate. `area`: an
+    admin of that street or district only."""
     if role not in ROLES:
         raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
     if platform is not None and platform not in PLATFORMS:
@@ -66,8 +67,11 @@ async def create_member(community_id: int, role: str, name: str, phone: str, pas
     hashed = await passwords.hashed(password)
 
     async def run() -> int:
-        return await _insert_member(community_id, role, name, phone, hashed, platform, status,
-                                    platform_rider_id, building)
+        mid = await _insert_member(community_id, role, name, phone, hashed, platform, status, platform_rider_id,
+                                   building)
+        if area is not None:
+            await sql("UPDATE member SET area = {} WHERE id = {} RETURNING id", area, mid)
+        return mid
 
     return await write(run)
 
@@ -145,7 +149,7 @@ async def by_phone(phone: str) -> Actor | None:
 
 def _actor(row: dict[str, Any]) -> Actor:
     return Actor(id=row["id"], role=row["role"], community_id=row["community"], name=row["name"],
-                 status=row["status"])
+                 status=row["status"], area_id=row.get("area"))
 
 
 async def session_actor(member_id: int, epoch: int) -> Actor | None:
@@ -161,7 +165,7 @@ async def _members_by_id(member_ids: list[int]) -> list[dict[str, Any] | None]:
     # SQL: building it through the ORM costs more than running it).
     unique = sorted(set(member_ids))
     rows = {r["id"]: r for r in await sql(
-        "SELECT id, role, community, name, status, session_epoch FROM member "
+        "SELECT id, role, community, name, status, session_epoch, area FROM member "
         f"WHERE id IN ({marks(unique)})", *unique)}
     return [rows.get(m) for m in member_ids]
 
@@ -270,8 +274,9 @@ async def set_role(actor: Actor, member_id: int, role: str) -> dict[str, Any]:
 
     async def run() -> dict[str, Any]:
         row = await _target(actor, member_id)
-        done = await sql("UPDATE member SET role = {}, session_epoch = session_epoch + 1 WHERE id = {} RETURNING *",
-                         role, member_id)
+        # An admin made by an area's admin is an admin of that area, never of the whole deployment.
+        done = await sql("UPDATE member SET role = {}, area = {}, session_epoch = session_epoch + 1 WHERE id = {} "
+                         "RETURNING *", role, actor.area_id if role == Role.ADMIN else None, member_id)
         await audit.record(actor.id, "member.role", "member", member_id, row["community"],
                            {"from": row["role"], "to": role})
         return staff_view(done[0])
@@ -292,14 +297,15 @@ async def create_staff(actor: Actor, community_id: int, role: str, name: str, ph
     name, phone, hashed = _text(name, "name", fields.PERSON_NAME), normalise_phone(phone), await passwords.hashed(password)
 
     async def run() -> int:
-        if not await sql("SELECT id FROM community WHERE id = {}", community_id):
-            raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
+        await scope.known_community(actor, community_id)
         if unit_id is not None and not await sql("SELECT id FROM unit_community WHERE unit = {} AND community = {}",
                                                    unit_id, community_id):
             raise Invalid("unknown_unit", "no unit with this id serves the community", field="unit_id")
         mid = await _insert_member(community_id, role, name, phone, hashed, None, MemberStatus.ACTIVE, None, "")
         if unit_id is not None:
             await sql("UPDATE member SET unit = {} WHERE id = {} RETURNING id", unit_id, mid)
+        if role == Role.ADMIN and actor.area_id is not None:  # an area's admin makes admins of that area only
+            await sql("UPDATE member SET area = {} WHERE id = {} RETURNING id", actor.area_id, mid)
         await audit.record(actor.id, "member.create", "member", mid, community_id,
                            {"role": role, **({"unit": unit_id} if unit_id else {})})
         return mid

@@ -73,7 +73,8 @@ async def set_for_community(actor: Actor | None, community_id: int, content: str
                       problems_found=exc.problems) from None
 
     async def run() -> None:
-        rows = await sql("SELECT rules_version FROM community WHERE id = {}", community_id)
+        rows = [await scope.community(actor, community_id)] if actor is not None else await sql(
+            "SELECT rules_version FROM community WHERE id = {}", community_id)
         if not rows:
             raise NotFound("community")
         await record_version(rules, f"community:{community_id}")

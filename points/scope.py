@@ -1,6 +1,7 @@
 """Who is acting, and what they may touch: every authorisation rule of the domain lives here.
 
-Staff act in their own community, admins in all. A scoped lookup of an object
+Staff act in their own community; an admin of a street or district in every community of its subtree; an
+admin of the deployment in all. A scoped lookup of an object
 outside the actor's scope answers 404 (`NotFound`), never 403, so existence
 does not leak, and it raises before anything is written. Nobody decides on
 their own report. Members' own rows are reached through `own()`, which takes
@@ -14,7 +15,7 @@ from typing import Any
 
 from points import vocabulary
 from points.db import sql
-from points.errors import Forbidden, NotFound
+from points.errors import Forbidden, Invalid, NotFound
 from points.vocabulary import STAFF_ROLES, MemberStatus, Role
 
 ROLES = tuple(Role)
@@ -30,6 +31,7 @@ class Actor:
     community_id: int
     name: str
     status: str
+    area_id: int | None = None  # an admin of a street or district: their area (None: the whole deployment)
 
     @property
     def is_staff(self) -> bool:
@@ -42,18 +44,35 @@ class Actor:
 
 
 def clause(actor: Actor, column: str = "community") -> tuple[str, list[Any]]:
-    """An ``AND <column> = …`` restriction for `actor` (empty for admins), and its arguments."""
+    """An ``AND <column> …`` restriction of a community column to the actor's scope, and its arguments: staff
+    their own community; an admin of an area the communities of its whole subtree; an admin of the
+    deployment everything (no restriction)."""
     require_staff(actor)
     if actor.role == Role.ADMIN:
-        return "", []
+        if actor.area_id is None:
+            return "", []
+        return (f" AND {column} IN (SELECT sc.id FROM community sc JOIN area sa ON sa.id = sc.area "
+                "WHERE sa.path LIKE (SELECT path FROM area WHERE id = {}) || '%')"), [actor.area_id]
     return f" AND {column} = {{}}", [actor.community_id]
 
 
+async def known_community(actor: Actor, community_id: int, field: str = "community_id") -> None:
+    """A community named in a request body: 400 naming the field unless it exists in the actor's scope."""
+    where, args = clause(actor, "id")
+    if not await sql("SELECT id FROM community WHERE id = {}" + where, community_id, *args):
+        raise Invalid("unknown_community", f"no community {community_id}", field=field)
+
+
+async def community(actor: Actor, community_id: int) -> dict[str, Any]:
+    """A community the actor (staff or admin) may act on; else 404 (an area's admin: one in their subtree)."""
+    return await one(actor, "community", community_id, "community", prefix="", column="id")
+
+
 async def one(actor: Actor, source: str, object_id: int, what: str | None = None,
-              select: str = "*", prefix: str = "") -> dict[str, Any]:
+              select: str = "*", prefix: str = "", column: str = "community") -> dict[str, Any]:
     """The row `object_id` of `source` (a table, or a join whose main table is `prefix`) if it lies in
     the actor's scope; else 404."""
-    where, args = clause(actor, f"{prefix}community")
+    where, args = clause(actor, f"{prefix}{column}")
     rows = await sql(f"SELECT {select} FROM {source} WHERE {prefix}id = {{}}" + where, object_id, *args)
     if not rows:
         raise NotFound(what or source)

@@ -21,12 +21,25 @@ from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 
+class Area(Table):
+    """An area above communities: a district (区) holds streets or towns (街道/镇), which hold communities.
+    `path` is the chain of ids from the top ("/1/4/"), so an area's whole subtree is one prefix match."""
+
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=100)
+    kind = Varchar(length=12)  # district | street
+    parent = ForeignKey("self", on_delete=OnDelete.restrict, null=True, default=None)
+    path = Varchar(length=200, index=True)
+    created_at = Timestamptz()
+
+
 class Community(Table):
     code = Varchar(length=32, unique=True)
     name = Varchar(length=100)
     name_en = Varchar(length=100, default="")
     residents_need_approval = Boolean(default=False)
     rules_version = Varchar(length=16, default="")  # the community's own scheme (rules_version); "": the default
+    area = ForeignKey(Area, on_delete=OnDelete.restrict, null=True, default=None, index=True)  # its street
     created_at = Timestamptz()
 
 
@@ -75,6 +88,7 @@ class Member(Table):
     board_name = Varchar(length=8, default="masked")  # on the public honour board: masked | full | hidden
     last_seen_at = Timestamptz(null=True, default=None)  # for "what changed since your last visit"
     unit = ForeignKey(Unit, on_delete=OnDelete.restrict, null=True, default=None)  # a handler's unit
+    area = ForeignKey(Area, on_delete=OnDelete.restrict, null=True, default=None)  # an admin's street or district
     created_at = Timestamptz()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from points import audit, clock, ledger, scope
 from points.db import sql, write
-from points.errors import Invalid, NotFound
+from points.errors import Invalid
 from points.scope import Actor
 from points.vocabulary import MemberStatus, Role
 
@@ -35,8 +35,7 @@ async def issue(actor: Actor, name: str, community_id: int, role: str) -> dict[s
     token = PREFIX + secrets.token_urlsafe(32)
 
     async def run() -> int:
-        if not await sql("SELECT id FROM community WHERE id = {}", community_id):
-            raise Invalid("unknown_community", f"no community {community_id}", field="community_id")
+        await scope.known_community(actor, community_id)
         now = clock.now()
         member = await sql("INSERT INTO member (community, role, name, phone, password_hash, building, status, "
                            "status_reason, session_epoch, created_at) VALUES ({}, {}, {}, {}, '!', '', {}, "
@@ -58,9 +57,7 @@ async def revoke(actor: Actor, token_id: int) -> dict[str, Any]:
     scope.require_admin(actor)
 
     async def run() -> None:
-        rows = await sql("SELECT * FROM api_token WHERE id = {}", token_id)
-        if not rows:
-            raise NotFound("token")
+        rows = [await scope.one(actor, "api_token", token_id, "token")]
         if await sql("UPDATE api_token SET revoked_at = {} WHERE id = {} AND revoked_at IS NULL RETURNING id",
                      clock.now(), token_id):
             await audit.record(actor.id, "token.revoke", "api_token", token_id, rows[0]["community"],
@@ -72,9 +69,11 @@ async def revoke(actor: Actor, token_id: int) -> dict[str, Any]:
 
 async def listing(actor: Actor, token_id: int | None = None) -> list[dict[str, Any]]:
     scope.require_admin(actor)
-    only, args = (" WHERE id = {}", [token_id]) if token_id is not None else ("", [])
+    where, args = scope.clause(actor)
+    if token_id is not None:
+        where, args = where + " AND id = {}", [*args, token_id]
     return await sql("SELECT id, name, community AS community_id, role, created_by, created_at, revoked_at "
-                     "FROM api_token" + only + " ORDER BY id", *args)
+                     "FROM api_token WHERE true" + where + " ORDER BY id", *args)
 
 
 async def actor_for(token: str) -> Actor | None:

@@ -25,7 +25,8 @@ async def create_unit(actor: Actor, rules: Rules, kind: str, name: str, communit
         raise Invalid("required", "a unit serves at least one community", field="communities")
 
     async def run() -> int:
-        known = {r["id"] for r in await sql(f"SELECT id FROM community WHERE id IN ({marks(ids)})", *ids)}
+        where, args = scope.clause(actor, "id")
+        known = {r["id"] for r in await sql(f"SELECT id FROM community WHERE id IN ({marks(ids)}){where}", *ids, *args)}
         if missing := [i for i in ids if i not in known]:
             raise Invalid("unknown_community", f"no community {missing[0]}", field="communities")
         uid = (await sql("INSERT INTO unit (kind, name, created_at) VALUES ({}, {}, {}) RETURNING id",
@@ -49,7 +50,10 @@ async def unit(unit_id: int) -> dict[str, Any]:
 async def listing(actor: Actor, community_id: int | None = None) -> list[dict[str, Any]]:
     """Every unit (an admin's view), or those serving one community."""
     scope.require_admin(actor, "list units")
-    ids = [u["id"] for u in (await serving(community_id) if community_id else await sql("SELECT id FROM unit ORDER BY id"))]
+    where, args = scope.clause(actor, "uc.community")
+    ids = [u["id"] for u in (await serving(community_id) if community_id else await sql(
+        "SELECT DISTINCT u.id FROM unit u JOIN unit_community uc ON uc.unit = u.id WHERE true" + where + " ORDER BY u.id",
+        *args))]
     return [await unit(i) for i in ids]
 
 

@@ -327,6 +327,7 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/api/v1/staff/tasks/{task_id:int}/appeals/{member_id:int}"),
         ("POST", "/api/v1/staff/tasks/{task_id:int}/cancel"),
         ("POST", "/api/v1/admin/communities/{community_id:int}/scheme"),  # admins only: test_schemes.py
+        ("GET", "/api/v1/admin/compare"), ("GET", "/admin/compare"),  # admins, their area only: test_areas.py
         ("GET", "/tasks"), ("GET", "/tasks/{task_id:int}"), ("POST", "/tasks/{task_id:int}/{action:str}"),
         ("POST", "/tasks/{task_id:int}/checkpoints/{checkpoint_id:int}"), ("GET", "/staff/tasks"),
         ("POST", "/staff/tasks"), ("GET", "/staff/tasks/{task_id:int}"), ("GET", "/staff/tasks/{task_id:int}/code"),

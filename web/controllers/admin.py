@@ -6,13 +6,16 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
-from points import audit, communities, members, schemes, tokens
+from points import areas, audit, communities, members, schemes, stats, tokens
+from rules import Rules
 from web.auth import admin_only
 from web.schemas import (
     AuditOut,
     CommunitySettingsIn,
+    DayQuery,
     IdPath,
     IdQuery,
     MemberOut,
@@ -52,6 +55,15 @@ class AdminController(Controller):
         """Give the community a scheme of its own (the whole rules file, checked as `./dev check-rules` does;
         400 listing every problem in `problems_found`); in force from the next request, no restart."""
         return rules_out(await schemes.set_for_community(request.user, community_id, data.rules))
+
+    @get("/compare", operation_id="compareCommunities")
+    async def compare(self, request: Request, rules: NamedDependency[Rules], since: DayQuery = None,
+                      until: DayQuery = None) -> dict:
+        """Every community in the admin's area (an area's admin: its subtree) over a period, the last 30 days by
+        default: reports, verified share, hours to verify, points issued and redeemed, disposal rate; and
+        the roll-up (`total`)."""
+        start, end = stats.period(since, until, rules)
+        return await areas.compare(request.user, start, end)
 
     @post("/tokens", operation_id="issueToken", status_code=201)
     async def issue_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenOut:

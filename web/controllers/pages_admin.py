@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from points import audit, communities, members, tokens, units
+from points import areas, audit, communities, members, stats, tokens, units
 from points.errors import DomainError
 from points.vocabulary import Role
 from rules import Rules, fields
 from web.auth import admin_only
 from web.pages import act, back, field_errors, form, form_ids, form_number, problem, render
-from web.schemas import IdPath, IdQuery
+from web.schemas import DayQuery, IdPath, IdQuery
 
 
 async def _units_page(request: Request, rules: Rules, refused: DomainError | None = None) -> Template:
@@ -30,7 +32,16 @@ class AdminPages(Controller):
 
     @get("/")
     async def home(self, request: Request) -> Template:
-        return render(request, "admin_home.html")
+        return render(request, "admin_home.html", area=await areas.admin_area(request.user))
+
+    @get("/compare")
+    async def compare(self, request: Request, rules: NamedDependency[Rules], since: DayQuery = None,
+                      until: DayQuery = None) -> Template:
+        """Every community in the admin's area side by side over a period (the last 30 days), and the roll-up."""
+        start, end = stats.period(since, until, rules)
+        return render(request, "admin_compare.html", c=await areas.compare(request.user, start, end),
+                      area=await areas.admin_area(request.user), since=rules.local_date(start),
+                      until=rules.local_date(end) - timedelta(days=1))
 
     @get("/members")
     async def member_list(self, request: Request, status: FromQuery[str | None] = None) -> Template:
