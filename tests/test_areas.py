@@ -5,8 +5,8 @@ sees both. Each compares the communities they oversee side by side, with the rol
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, new_phone, photo, python, run
 
+from conftest import PASSWORD, new_phone, photo, python, run
 from points import areas, members
 from points.db import sql
 
