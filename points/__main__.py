@@ -31,8 +31,9 @@ async def _seed_demo() -> int:
     if made is None:
         print("The database has other data; no demo data added.")
         return 0
-    place = demo.DEMO["community"]
-    print(f"Demo community {place['name']} ({place['code']}) with grids G1-G4"
+    place, neighbour, street = demo.DEMO["community"], demo.DEMO["neighbour"], demo.DEMO["street"]
+    print(f"Demo community {place['name']} ({place['code']}) with grids G1-G4, and {neighbour['name']} "
+          f"({neighbour['code']}, a scheme of its own), both in {street['name']} ({street['code']})"
           f"{'' if made else ', from an earlier run (./dev run --fresh starts again)'}. Logins (phone / password):")
     for role, name, phone, password in demo.logins():
         print(f"  {role:<9} {name}  {phone} / {password}")

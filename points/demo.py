@@ -1,14 +1,16 @@
 """Demo data for a newcomer: 华冠社区 with four grids, its shop, three units that fix things (one with a handler),
 an admin, one staff member, three riders (one awaiting approval) and two residents, and two tasks open now (an
-activity running, a patrol for three days)."""
+activity running, a patrol for three days); its street (澄华街道, in 澄海区) with a second community running a
+scheme of its own (its grid, shop, staff and a rider), and the street's admin."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 
-from points import clock, communities, members, rewards, schemes, tasks
+from points import areas, clock, communities, members, rewards, schemes, tasks
 from points.config import ROOT
 from points.db import sql
 from points.scope import Actor
@@ -22,14 +24,22 @@ LAT, LNG, STEP = 23.4660, 116.7560, 0.004
 GRIDS = [{"code": f"G{n + 1}", "name": g["name"], "polygon": square(LAT + r * STEP, LNG + c * STEP, STEP)}
          for n, g in enumerate(DEMO["grid"]) for r, c in [g["cell"]]]
 PEOPLE = [(p["role"], p["name"], p["phone"], p.get("platform"), p.get("status", "active")) for p in DEMO["person"]]
+WHERE = {p["phone"]: (p.get("community", DEMO["community"]["code"]), p.get("area")) for p in DEMO["person"]}
+NAMES = {DEMO["community"]["code"]: DEMO["community"]["name"], DEMO["neighbour"]["code"]: DEMO["neighbour"]["name"],
+         DEMO["street"]["code"]: DEMO["street"]["name"]}
 HANDLERS = {p["phone"]: p["unit"] for p in DEMO["person"] if p["role"] == "handler"}
 PASSWORD = "jifen-demo"
 
 
 def logins() -> list[tuple[str, str, str, str]]:
     """The demo's logins: (role, name, phone, password)."""
-    return [(role if status == "active" else f"{role} ({status})", name, phone, PASSWORD)
-            for role, name, phone, _, status in PEOPLE]
+    def role_of(role: str, phone: str, status: str) -> str:
+        community, area = WHERE[phone]
+        said = [status] if status != "active" else []
+        said += [NAMES[area]] if area else [NAMES[community]] if community != DEMO["community"]["code"] else []
+        return f"{role} ({', '.join(said)})" if said else role
+
+    return [(role_of(role, phone, status), name, phone, PASSWORD) for role, name, phone, _, status in PEOPLE]
 
 
 async def seed() -> bool | None:
@@ -37,8 +47,18 @@ async def seed() -> bool | None:
     holds other data, which the demo never touches."""
     if await Community.count() > 0:
         return False if await Community.exists().where(Community.code == DEMO["community"]["code"]) else None
-    place = DEMO["community"]
+    place, neighbour = DEMO["community"], DEMO["neighbour"]
+    await areas.create_area(DEMO["district"]["code"], DEMO["district"]["name"], "district")
+    await areas.create_area(DEMO["street"]["code"], DEMO["street"]["name"], "street", DEMO["district"]["code"])
     community = await communities.create_community(place["code"], place["name"], place["name_en"], GRIDS)
+    corner = neighbour["grid"]["corner"]
+    second = await communities.create_community(neighbour["code"], neighbour["name"], neighbour["name_en"], [
+        {"code": neighbour["grid"]["code"], "name": neighbour["grid"]["name"], "polygon": square(*corner, STEP)}])
+    ids = {place["code"]: community, neighbour["code"]: second}
+    for cid in ids.values():
+        await areas.place_community(cid, DEMO["street"]["code"])
+        await rewards.load_catalogue(cid, load_catalogue(ROOT / "rules" / "rewards.toml"))
+    await schemes.set_for_community(None, second, own_scheme(schemes.current().content, neighbour))
     unit_ids = {}
     for u in DEMO["unit"]:
         unit_ids[u["name"]] = (await sql("INSERT INTO unit (kind, name, created_at) VALUES ({}, {}, {}) RETURNING id",
@@ -46,13 +66,25 @@ async def seed() -> bool | None:
         await sql("INSERT INTO unit_community (key, unit, community) VALUES ({}, {}, {})",
                   f"{unit_ids[u['name']]}:{community}", unit_ids[u["name"]], community)
     for role, name, phone, platform, status in PEOPLE:
-        mid = await members.create_member(community, role, name, phone, PASSWORD, platform, status,
-                                          f"{platform.upper()}-{phone[-4:]}" if platform else None)
+        home, area = WHERE[phone]
+        mid = await members.create_member(ids[home], role, name, phone, PASSWORD, platform, status,
+                                          f"{platform.upper()}-{phone[-4:]}" if platform else None,
+                                          area=(await areas.area_by_code(area))["id"] if area else None)
         if phone in HANDLERS:
             await sql("UPDATE member SET unit = {} WHERE id = {} RETURNING id", unit_ids[HANDLERS[phone]], mid)
-    await rewards.load_catalogue(community, load_catalogue(ROOT / "rules" / "rewards.toml"))
     await _tasks(community)
     return True
+
+
+def own_scheme(default: str, spec: dict) -> str:
+    """The default rules file as the neighbour runs it: its own id and names, and a few items' points."""
+    text = default
+    for key in ("id", "name_zh", "name_en"):
+        text = re.sub(rf'^{key} = ".*"$', f'{key} = "{spec["scheme"][key]}"', text, count=1, flags=re.M)
+    for item, points in spec["points"].items():
+        text = re.sub(rf'(id = "{re.escape(item)}"\n(?:(?!\[\[item\]\]).*\n)*?)points = -?\d+',
+                      rf"\g<1>points = {points}", text, count=1)
+    return text
 
 
 async def _tasks(community: int) -> None:

@@ -18,8 +18,10 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
     seeded = python("-m", "points", "seed-demo", env=env)
     assert seeded.returncode == 0, seeded.stderr
     assert "华冠社区" in seeded.stdout
-    for phone in ("13800000000", "13800000001", "13800000002", "13800000003", "13800000004", "13800000006"):
+    for phone in ("13800000000", "13800000001", "13800000002", "13800000003", "13800000004", "13800000006",
+                  "13800000010", "13800000011", "13800000012"):
         assert f"{phone} / jifen-demo" in seeded.stdout
+    assert "下长宁社区 (xiachangning, a scheme of its own), both in 澄华街道" in seeded.stdout
     again = python("-m", "points", "seed-demo", env=env)  # ./dev run, the next day: the logins again
     assert again.returncode == 0 and "from an earlier run" in again.stdout and "13800000001 / jifen-demo" in again.stdout
 
@@ -43,6 +45,13 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
             assert '"checked_in_by":"code"' in shell.stdout, shell.stdout[-3000:]  # the activity, by the site's code
             assert '"state":"confirmed"' in shell.stdout, shell.stdout[-3000:]  # the patrol, confirmed
             assert "Traceback" not in shell.stderr, shell.stderr
+        # The street: its admin compares the two communities; the neighbour runs its own scheme
+        street = httpx.Client(base_url=url)
+        assert street.post("/api/v1/auth/login", json={"phone": "13800000011", "password": "jifen-demo"}).status_code == 200
+        assert {r["code"] for r in street.get("/api/v1/admin/compare").json()["rows"]} == {"huaguan", "xiachangning"}
+        own = httpx.get(f"{url}/api/v1/rules?community=xiachangning").json()
+        assert own["id"] == "xiachangning-2026"
+        assert next(i["points"] for i in own["items"] if i["id"] == "hazard.fire_exit_blocked") == 40
         waiting = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000005", "password": "jifen-demo"})
         assert waiting.json()["member"]["status"] == "active"  # the pending rider, approved by the first run
     finally:
