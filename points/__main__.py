@@ -127,25 +127,33 @@ async def _import_grids(args: argparse.Namespace) -> int:
 async def _set_scheme(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from points import schemes
+    from points import areas, schemes
     from points.errors import DomainError
     from points.tables import Community
 
-    community = await Community.select(Community.id).where(Community.code == args.community).first()
-    if community is None:
-        print(f"--community: no community with code {args.community!r}", file=sys.stderr)
+    if bool(args.community) == bool(args.area):
+        print("give --community or --area", file=sys.stderr)
         return 1
+    if args.community:
+        community = await Community.select(Community.id).where(Community.code == args.community).first()
+        if community is None:
+            print(f"--community: no community with code {args.community!r}", file=sys.stderr)
+            return 1
     try:
         content = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 1
     try:
-        rules = await schemes.set_for_community(None, community["id"], content)
+        if args.community:
+            rules = await schemes.set_for_community(None, community["id"], content)
+        else:
+            rules = await schemes.set_for_area((await areas.area_by_code(args.area, "--area"))["id"], content)
     except DomainError as exc:
         print("\n".join([f"{args.file}: {exc.message}", *exc.extra.get("problems_found", [])]), file=sys.stderr)
         return 1
-    print(f"{args.community} now runs {rules.id} (version {rules.version}): {len(rules.items)} items")
+    print(f"{args.community or args.area} now runs {rules.id} (version {rules.version}): {len(rules.items)} items"
+          + (" (its communities without a scheme of their own)" if args.area else ""))
     return 0
 
 
@@ -185,8 +193,10 @@ def main(argv: list[str]) -> int:
     g = sub.add_parser("import-grids", help="set a community's grid boundaries from a GeoJSON file")
     g.add_argument("--community", required=True, help="community code")
     g.add_argument("file", help="a GeoJSON FeatureCollection: properties code and name, Polygon or MultiPolygon")
-    sc = sub.add_parser("set-scheme", help="give a community a scheme of its own (a rules file), in force at once")
-    sc.add_argument("--community", required=True, help="community code")
+    sc = sub.add_parser("set-scheme", help="give a community a scheme of its own, or a street or district a template "
+                                           "its communities run (a rules file), in force at once")
+    sc.add_argument("--community", help="community code")
+    sc.add_argument("--area", help="street or district code: the template scheme")
     sc.add_argument("file", help="the rules file, checked first")
     sub.add_parser("reconcile", help="recompute every balance, award and stock level; exit 1 on any mismatch")
     sub.add_parser("sweep", help="the periodic sweep, now: awards the queue may have lost, expiries, housekeeping")

@@ -16,7 +16,7 @@ from points.scope import Actor
 from points.tables import AuditEvent
 
 # Every action the log records (the admin's filter offers these).
-ACTIONS = ("community.settings", "community.grids", "community.scheme", "member.create", "member.approve", "member.decline", "member.suspend",
+ACTIONS = ("community.settings", "community.grids", "community.scheme", "area.scheme", "member.create", "member.approve", "member.decline", "member.suspend",
            "member.reinstate", "member.deduct", "member.delete", "member.phone_view", "member.promote", "member.role",
            "order.cancel", "order.fulfil", "reward.create", "reward.restock", "reward.update",
            "submission.reclassify", "submission.reject", "submission.reverse", "submission.undo", "submission.verify",

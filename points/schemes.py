@@ -36,21 +36,25 @@ def _from_stored(version: str, content: str) -> Rules:
     return _parsed[version]
 
 
+# The version a community runs: its own, else the template of the nearest area above it that has one.
+IN_FORCE = ("SELECT c.id, v.version, v.content FROM community c LEFT JOIN rules_version v ON v.version = "
+            "COALESCE(NULLIF(c.rules_version, ''), (SELECT t.rules_version FROM area a JOIN area t "
+            "ON a.path LIKE t.path || '%' WHERE a.id = c.area AND t.rules_version <> '' "
+            "ORDER BY LENGTH(t.path) DESC LIMIT 1))")
+
+
 async def for_community(community_id: int) -> Rules:
-    """The scheme a community runs: its own, or the default."""
-    rows = await sql("SELECT c.rules_version, v.content FROM community c LEFT JOIN rules_version v "
-                     "ON v.version = c.rules_version WHERE c.id = {}", community_id)
-    if not rows or not rows[0]["rules_version"] or rows[0]["content"] is None:
+    """The scheme a community runs: its own, else its street's (or district's) template, else the default."""
+    rows = await sql(IN_FORCE + " WHERE c.id = {}", community_id)
+    if not rows or rows[0]["version"] is None:
         return current()
-    return _from_stored(rows[0]["rules_version"], rows[0]["content"])
+    return _from_stored(rows[0]["version"], rows[0]["content"])
 
 
 async def by_community() -> dict[int, Rules]:
     """Every community's scheme, for the jobs that work across communities."""
-    rows = await sql("SELECT c.id, c.rules_version, v.content FROM community c LEFT JOIN rules_version v "
-                     "ON v.version = c.rules_version ORDER BY c.id")
-    return {r["id"]: _from_stored(r["rules_version"], r["content"]) if r["rules_version"] and r["content"]
-            else current() for r in rows}
+    return {r["id"]: _from_stored(r["version"], r["content"]) if r["version"] else current()
+            for r in await sql(IN_FORCE + " ORDER BY c.id")}
 
 
 async def groups() -> list[tuple[Rules, list[int]]]:
@@ -82,6 +86,24 @@ async def set_for_community(actor: Actor | None, community_id: int, content: str
         await audit.record(actor.id if actor else None, "community.scheme", "community", community_id, community_id,
                            {"from": rows[0]["rules_version"] or current().version, "to": rules.version,
                             "scheme": rules.id})
+
+    await write(run)
+    return rules
+
+
+async def set_for_area(area_id: int, content: str) -> Rules:
+    """The operator publishes a street's (or district's) template scheme: its communities without a scheme of
+    their own run it from the next request; checked like any rules file."""
+    try:
+        rules = parse_rules(content, "rules")
+    except RulesError as exc:
+        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="rules",
+                      problems_found=exc.problems) from None
+
+    async def run() -> None:
+        await record_version(rules, f"area:{area_id}")
+        await sql("UPDATE area SET rules_version = {} WHERE id = {}", rules.version, area_id)
+        await audit.record(None, "area.scheme", "area", area_id, None, {"to": rules.version, "scheme": rules.id})
 
     await write(run)
     return rules

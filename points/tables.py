@@ -30,6 +30,7 @@ class Area(Table):
     kind = Varchar(length=12)  # district | street
     parent = ForeignKey("self", on_delete=OnDelete.restrict, null=True, default=None)
     path = Varchar(length=200, index=True)
+    rules_version = Varchar(length=16, default="")  # a template scheme its communities run until given their own
     created_at = Timestamptz()
 
 

@@ -6,7 +6,7 @@ is refused with every problem named, and changes nothing; only admins may change
 from __future__ import annotations
 
 from conftest import PASSWORD, ROOT, new_phone, photo, python, run
-from points import members
+from points import areas, members
 from points.db import sql
 
 DEFAULT = (ROOT / "rules" / "default.toml").read_text(encoding="utf-8")
@@ -73,3 +73,24 @@ def test_the_operator_sets_a_scheme_from_the_command_line(make_community, tmp_pa
     path.write_text(OWN.replace("points = 40", "points = 0", 1), encoding="utf-8")
     refused = python("-m", "points", "set-scheme", "--community", code_of(community), str(path))
     assert refused.returncode == 1 and "item 'hazard.fire_exit_blocked', field 'points': must not be 0" in refused.stderr
+
+
+def test_a_street_template_is_run_by_its_communities_without_a_scheme_of_their_own(api, make_community, tmp_path):
+    plain, own = make_community(), make_community()
+    tag = new_phone()[-6:]
+    assert python("-m", "points", "add-area", "--code", f"s{tag}", "--name", "模板街道", "--kind", "street").returncode == 0
+    for community in (plain, own):
+        run(areas.place_community(community.id, f"s{tag}"))
+    mine = tmp_path / "own.toml"
+    mine.write_text(OWN, encoding="utf-8")
+    assert python("-m", "points", "set-scheme", "--community", code_of(own), str(mine)).returncode == 0
+    template = tmp_path / "street.toml"
+    template.write_text(OWN.replace('id = "second-2026"', 'id = "street-2026"', 1).replace("points = 40", "points = 45",
+                                                                                           1), encoding="utf-8")
+    published = python("-m", "points", "set-scheme", "--area", f"s{tag}", str(template))
+    assert published.returncode == 0 and "its communities without a scheme of their own" in published.stdout
+    assert api.get("/api/v1/rules", plain.riders[0]).json()["id"] == "street-2026"  # at once, no restart
+    assert api.get("/api/v1/rules", own.riders[0]).json()["id"] == "second-2026"  # its own stays
+    made = api.submit(plain.riders[0], "hazard.fire_exit_blocked", [photo()], description="堵了", lat=23.61, lng=116.7)
+    assert api.verify(plain.staff, made.json()["id"]).status_code == 200
+    assert api.wait_awarded(plain.riders[0], made.json()["id"])["points"] == 45
