@@ -181,7 +181,9 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
                 credit=account[(c.member, kind)], amount=d.points, code=TransferCode.AWARD, reason=reason,
                 ref=submission_ref(c.id), rules_version=rules.version))
     transfers += _settlements(decisions, by_id, accounts, account)
-    await ledger.post(transfers)
+    written = await ledger.post(transfers)
+    await honours.add_to_month(rules, [(by_id[d.id].community, by_id[d.id].member, d.points) for d in decisions
+                                       if award_key(d.id) in written], now)
     await _promotions(rules, candidates, decisions, accounts)
     # The problem goes on to be fixed: a case for each report that is not a second report of it.
     await cases.open_cases(rules, [{"id": d.id, "community": by_id[d.id].community, "item_id": by_id[d.id].item_id}

@@ -10,11 +10,12 @@ board is kept as it stood.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 from points import clock
-from points.db import marks, sql, write
+from points.db import marks, sql, values_list, write
 from points.errors import Invalid
 from points.ledger import SPENDABLE
 from points.tables import HonourBoard
@@ -53,14 +54,38 @@ def previous_month(month: str) -> str:
     return f"{year - (mon == 1)}-{(mon - 2) % 12 + 1:02d}"
 
 
+async def add_to_month(rules: Rules, awards: list[tuple[int, int, int]], now: datetime) -> None:
+    """In the award's transaction: add each (community, member, points) award to the member's month (the
+    month of `now` in the scheme's calendar), which the standing board reads."""
+    month, totals = month_of(rules, now), defaultdict(int)
+    for community, member, points in awards:
+        if points > 0:
+            totals[(community, member)] += points
+    if not totals:
+        return
+    rows = [(f"{c}:{month}:{m}", c, month, m, p, now) for (c, m), p in sorted(totals.items())]
+    values, args = values_list(rows, ("TEXT", "INTEGER", "TEXT", "INTEGER", "BIGINT", "TIMESTAMPTZ"))
+    await sql(f"INSERT INTO month_points (key, community, month, member, points, reached_at) SELECT v.* FROM "
+              f"(VALUES {values}) AS v WHERE true ON CONFLICT (key) DO UPDATE SET "
+              "points = month_points.points + excluded.points, reached_at = excluded.reached_at", *args)
+
+
+async def reconcile_months() -> list[str]:
+    """Each member's kept monthly points add up to the awards the ledger credited them."""
+    kept = {(r["community"], r["member"]): int(r["points"]) for r in await sql(
+        "SELECT community, member, SUM(points) AS points FROM month_points GROUP BY community, member")}
+    awarded = {(r["community"], r["member"]): int(r["points"]) for r in await sql(
+        "SELECT a.community, a.member, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
+        "WHERE t.code = {} AND a.kind = {} GROUP BY a.community, a.member", TransferCode.AWARD, SPENDABLE)}
+    return [f"member {member} of community {community}: months keep {kept.get(key, 0)} points, awards say "
+            f"{awarded.get(key, 0)}" for key in sorted(set(kept) | set(awarded))
+            if kept.get(key, 0) != awarded.get(key, 0) for community, member in [key]]
+
+
 async def _live_board(rules: Rules, community_id: int, month: str) -> list[dict[str, Any]]:
-    start, end = month_bounds(rules, month)
-    rows = await sql(
-        "SELECT a.member, CAST(SUM(t.amount) AS BIGINT) AS points, MAX(t.created_at) AS reached_at FROM transfer t "
-        "JOIN account a ON a.id = t.credit_account WHERE a.kind = {} AND a.community = {} AND t.code = {} "
-        "AND t.created_at >= {} AND t.created_at < {} GROUP BY a.member "
-        "ORDER BY SUM(t.amount) DESC, MAX(t.created_at), a.member LIMIT {}",
-        SPENDABLE, community_id, TransferCode.AWARD, start, end, rules.honours.board_size)
+    """A month's standing board, from the points the award path keeps per member and month."""
+    rows = await sql("SELECT member, points, reached_at FROM month_points WHERE community = {} AND month = {} "
+                     "ORDER BY points DESC, reached_at, member LIMIT {}", community_id, month, rules.honours.board_size)
     return [{"rank": n, "member": r["member"], "points": r["points"], "reached_at": r["reached_at"]}
             for n, r in enumerate(rows, 1)]
 

@@ -6,12 +6,13 @@ commits meanwhile cannot show up as a false mismatch.
 
 from __future__ import annotations
 
-from points import awards, counter, ledger
+from points import awards, counter, honours, ledger
 from points.db import in_snapshot
 
 
 async def run() -> list[str]:
     async def checks() -> list[str]:
-        return await ledger.reconcile() + await awards.reconcile_awards() + await counter.reconcile()
+        return (await ledger.reconcile() + await awards.reconcile_awards() + await counter.reconcile()
+                + await honours.reconcile_months())
 
     return await in_snapshot(checks)

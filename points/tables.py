@@ -286,6 +286,18 @@ class HonourBoard(Table):
     reached_at = Timestamptz()
 
 
+class MonthPoints(Table):
+    """Points each member earned (awards) in a month of the scheme's calendar: the standing honour board, kept
+    by the award path in the award's transaction, so the board is an index read, not a month's ledger summed."""
+
+    key = Varchar(length=60, unique=True)  # community:YYYY-MM:member
+    community = ForeignKey(Community, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict)
+    points = BigInt(default=0)
+    reached_at = Timestamptz()  # when the latest of them came (ties go to whoever got there first)
+
+
 class Case(Table, tablename="case_file"):
     """A verified problem handed to a unit to fix (交办 → 处置 → 复查 → 办结): one per report whose item opens a
     case. Written only through points/cases.py, which keeps the state machine; its timeline is CaseEvent."""

@@ -77,3 +77,31 @@ def test_a_finished_month_is_kept_once(api, community):
     earn(api, rider, "order.street_vending", 1, offset=10)  # after the month was kept
     board = api.get(f"/api/v1/honours/board?month={this_month}", rider).json()
     assert [(b["member"], b["points"]) for b in board] == [(rider.id, 5)]  # as it stood
+
+
+def test_the_months_of_an_older_database_are_filled_in_from_its_awards(tmp_path, monkeypatch):
+    """Awards made before the board kept months: each lands in its month of the scheme's calendar (an award at
+    01:00 on 1 December in Shanghai is December's, though it is still 30 November in UTC)."""
+    import sqlite3
+
+    from conftest import python
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    env = {"JIFEN_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "PICCOLO_CONF": "piccolo_conf"}
+    older = python("-m", "piccolo.main", "migrations", "forwards", "points", "2026-11-30T02:00:00:000000", env=env)
+    assert older.returncode == 0, older.stdout + older.stderr
+    with sqlite3.connect(tmp_path / "jifen.sqlite3") as db:
+        db.execute("INSERT INTO community (code, name, name_en, residents_need_approval, created_at) "
+                   "VALUES ('old', '老社区', 'Old', 0, '2026-11-01T00:00:00+00:00')")
+        db.execute("INSERT INTO member (community, role, name, phone, password_hash, status, created_at) "
+                   "VALUES (1, 'rider', '骑手', '+8613900000001', 'x', 'active', '2026-11-01T00:00:00+00:00')")
+        db.execute("INSERT INTO account (key, kind, member, community, balance) VALUES "
+                   "('issuance:community:1', 'issuance', NULL, 1, -30), ('spendable:member:1', 'spendable', 1, 1, 30)")
+        for n, (amount, at) in enumerate(((10, "2026-11-30T15:00:00+00:00"), (20, "2026-11-30T17:00:00+00:00"))):
+            db.execute("INSERT INTO transfer (idempotency_key, debit_account, credit_account, amount, code, reason, ref, "
+                       "rules_version, created_at) VALUES (?, 1, 2, ?, 'award', 'r', ?, '', ?)",
+                       (f"award:submission:{n}", amount, f"submission:{n}", at))
+    assert python("-m", "points", "migrate", env=env).returncode == 0
+    with sqlite3.connect(tmp_path / "jifen.sqlite3") as db:
+        months = db.execute("SELECT key, month, points FROM month_points ORDER BY month").fetchall()
+    assert months == [("1:2026-11:1", "2026-11", 10), ("1:2026-12:1", "2026-12", 20)]
