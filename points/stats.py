@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from statistics import median
 from typing import Any
 
 from points import case_figures, clock, scope, task_figures
-from points.db import marks, sql
+from points.db import is_sqlite, marks, sql
 from points.errors import checked
 from points.honours import mask_name
 from points.privacy import coarse
@@ -32,36 +31,46 @@ def period(since: date | None, until: date | None, rules: Rules) -> tuple[dateti
     return start, end
 
 
+def _seconds_between(later: str, earlier: str) -> str:
+    """SQL for the seconds from one timestamp column to another, in either database."""
+    if is_sqlite():
+        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+
+
 async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until: date | None = None) -> dict[str, Any]:
+    """The period's figures, each aggregated in SQL over the reports submitted in it (an index on the
+    community and the time), so a month's dashboard costs the same whatever the history behind it."""
     start, end = period(since, until, rules)
     where, args = scope.clause(actor, "s.community")
-    rows = await sql("SELECT s.item_id, s.status, s.local_day, s.submitted_at, s.verified_at, s.verified_by, s.member, "
-                     "g.code AS grid "
-                     "FROM submission s LEFT JOIN grid g ON g.id = s.grid "
-                     "WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where, start, end, *args)
-    per_day: Counter = Counter()
+    span = ("FROM submission s WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where, [start, end, *args])
+    undecided = (SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND)
+
+    async def grouped(by: str, join: str = "") -> list[dict[str, Any]]:
+        source = span[0].replace("FROM submission s", f"FROM submission s{join}", 1)
+        return await sql(f"SELECT {by} AS key, COUNT(*) AS n {source} GROUP BY {by}", *span[1])
+
+    per_day = Counter({(r["key"] if isinstance(r["key"], date) else date.fromisoformat(str(r["key"]))): r["n"]
+                       for r in await grouped("s.local_day")})
     per_category: Counter = Counter()
-    per_grid: Counter = Counter()
-    waits = []
-    decided = verified = 0
-    by_verifier: dict[int, Counter] = defaultdict(Counter)  # per staff member: decided, approved, each reporter
-    for r in rows:
-        day = r["local_day"] if isinstance(r["local_day"], date) else date.fromisoformat(str(r["local_day"]))
-        per_day[day] += 1
-        item = rules.item(r["item_id"])
-        per_category[item.category if item else "?"] += 1
-        per_grid[r["grid"] or "—"] += 1
-        if r["status"] not in (SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND):
-            decided += 1
-            if r["status"] != SubmissionStatus.REJECTED:
-                verified += 1
-            if r["verified_by"] is not None:
-                tally = by_verifier[r["verified_by"]]
-                tally["decided"] += 1
-                tally["approved"] += r["status"] != SubmissionStatus.REJECTED
-                tally[("reporter", r["member"])] += 1
-        if r["verified_at"] and r["status"] != SubmissionStatus.REJECTED:
-            waits.append((r["verified_at"] - r["submitted_at"]).total_seconds())
+    for r in await grouped("s.item_id"):
+        item = rules.item(r["key"])
+        per_category[item.category if item else "?"] += r["n"]
+    per_grid = Counter({r["key"] or "—": r["n"] for r in await grouped("g.code", " LEFT JOIN grid g ON g.id = s.grid")})
+    totals = (await sql(f"SELECT COUNT(*) AS reports, SUM(CASE WHEN s.status NOT IN ({marks(undecided)}) THEN 1 ELSE 0 "
+                        f"END) AS decided, SUM(CASE WHEN s.status NOT IN ({marks(undecided)}) AND s.status <> {{}} "
+                        f"THEN 1 ELSE 0 END) AS verified {span[0]}", *undecided, *undecided,
+                        SubmissionStatus.REJECTED, *span[1]))[0]
+    decided, verified = int(totals["decided"] or 0), int(totals["verified"] or 0)
+    # The median wait: the middle one of the verified reports' waits, sorted in the database.
+    waited = "s.verified_at IS NOT NULL AND s.status <> {}"
+    count = (await sql(f"SELECT COUNT(*) AS n {span[0]} AND {waited}", *span[1], SubmissionStatus.REJECTED))[0]["n"]
+    median_wait = None
+    if count:
+        seconds = _seconds_between("s.verified_at", "s.submitted_at")
+        middle = await sql(f"SELECT {seconds} AS w {span[0]} AND {waited} ORDER BY w LIMIT {{}} OFFSET {{}}",
+                           *span[1], SubmissionStatus.REJECTED, 2 - count % 2, (count - 1) // 2)
+        median_wait = sum(float(r["w"]) for r in middle) / len(middle)
     days = []
     day = rules.local_date(start)
     while datetime.combine(day, datetime.min.time(), rules.tz).astimezone(UTC) < end:
@@ -81,11 +90,11 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
                     " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", TransferCode.AWARD,
                     AccountKind.SPENDABLE, start, end, *targs)
     return {
-        "verifiers": await _verifiers(by_verifier),
+        "verifiers": await _verifiers(span, undecided),
         "since": rules.local_date(start), "until": rules.local_date(end - timedelta(seconds=1)),
-        "reports": len(rows), "per_day": days, "per_category": per_category.most_common(),
+        "reports": int(totals["reports"] or 0), "per_day": days, "per_category": per_category.most_common(),
         "per_grid": sorted(per_grid.items()), "verified_share": verified / decided if decided else None,
-        "median_hours_to_verify": median(waits) / 3600 if waits else None,
+        "median_hours_to_verify": median_wait / 3600 if median_wait is not None else None,
         "issued": flows[TransferCode.AWARD], "redeemed": flows[TransferCode.REDEEM_POST],
         "expired": flows[TransferCode.EXPIRE],
         "top": [{"name": mask_name(t["name"]), "points": int(t["points"])} for t in top],
@@ -93,21 +102,18 @@ async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until
     }
 
 
-async def _verifiers(by_verifier: dict[int, Counter]) -> list[dict[str, Any]]:
+async def _verifiers(span: tuple[str, list[Any]], undecided: tuple[str, ...]) -> list[dict[str, Any]]:
     """Each staff member's decisions in the period: how many, the share approved, and the largest share
     that went to one reporter — a verifier who approves nearly everything, or mostly one rider, is worth
     a second look (reliability: four-eyes is one guard, watching the approvers another)."""
-    if not by_verifier:
-        return []
-    ids = sorted(by_verifier)
-    names = {r["id"]: r["name"] for r in await sql(
-        f"SELECT id, name FROM member WHERE id IN ({marks(ids)})", *ids)}
-    out = []
-    for staff_id, tally in by_verifier.items():
-        one_reporter = max(n for key, n in tally.items() if isinstance(key, tuple))
-        out.append({"name": names.get(staff_id, "?"), "decided": tally["decided"],
-                    "approved_share": tally["approved"] / tally["decided"],
-                    "one_reporter_share": one_reporter / tally["decided"]})
+    rows = await sql(
+        f"SELECT v.verified_by, m.name, SUM(v.n) AS decided, SUM(v.approved) AS approved, MAX(v.n) AS most "
+        f"FROM (SELECT s.verified_by, s.member, COUNT(*) AS n, SUM(CASE WHEN s.status <> {{}} THEN 1 ELSE 0 END) "
+        f"AS approved {span[0]} AND s.verified_by IS NOT NULL AND s.status NOT IN ({marks(undecided)}) "
+        "GROUP BY s.verified_by, s.member) v JOIN member m ON m.id = v.verified_by GROUP BY v.verified_by, m.name",
+        SubmissionStatus.REJECTED, *span[1], *undecided)
+    out = [{"name": r["name"], "decided": int(r["decided"]), "approved_share": int(r["approved"]) / int(r["decided"]),
+            "one_reporter_share": int(r["most"]) / int(r["decided"])} for r in rows]
     return sorted(out, key=lambda v: (-v["decided"], v["name"]))
 
 
