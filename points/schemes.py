@@ -65,16 +65,22 @@ async def groups() -> list[tuple[Rules, list[int]]]:
     return list(grouped.values())
 
 
+def checked_rules(content: str) -> Rules:
+    """A rules file given as text, checked as `./dev check-rules` checks one; 400 naming field `rules`, with every
+    problem in `problems_found`."""
+    try:
+        return parse_rules(content, "rules")
+    except RulesError as exc:
+        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="rules",
+                      problems_found=exc.problems) from None
+
+
 async def set_for_community(actor: Actor | None, community_id: int, content: str) -> Rules:
     """An admin (or the operator, `actor` None: the CLI) gives a community a scheme of its own (the whole rules
     file): checked, stored, in force from the next request; every problem named (400, field `rules`)."""
     if actor is not None:
         scope.require_admin(actor, "change a community's scheme")
-    try:
-        rules = parse_rules(content, "rules")
-    except RulesError as exc:
-        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="rules",
-                      problems_found=exc.problems) from None
+    rules = checked_rules(content)
 
     async def run() -> None:
         rows = [await scope.community(actor, community_id)] if actor is not None else await sql(
@@ -94,11 +100,7 @@ async def set_for_community(actor: Actor | None, community_id: int, content: str
 async def set_for_area(area_id: int, content: str) -> Rules:
     """The operator publishes a street's (or district's) template scheme: its communities without a scheme of
     their own run it from the next request; checked like any rules file."""
-    try:
-        rules = parse_rules(content, "rules")
-    except RulesError as exc:
-        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="rules",
-                      problems_found=exc.problems) from None
+    rules = checked_rules(content)
 
     async def run() -> None:
         await record_version(rules, f"area:{area_id}")

@@ -108,6 +108,20 @@ def python(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> subp
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def older_database(data_dir: Path, migration_id: str) -> Callable[[], None]:
+    """An embedded database in `data_dir` made by the migrations up to `migration_id`, for a test to put an older
+    release's rows in (sqlite3, `data_dir / "jifen.sqlite3"`); returns what then migrates it to head."""
+    env = {"JIFEN_DATA_DIR": str(data_dir), "DATABASE_URL": "", "PICCOLO_CONF": "piccolo_conf"}
+    older = python("-m", "piccolo.main", "migrations", "forwards", "points", migration_id, env=env)
+    assert older.returncode == 0, older.stdout + older.stderr
+
+    def to_head() -> None:
+        done = python("-m", "points", "migrate", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    return to_head
+
+
 class Process:
     """A server or worker subprocess with its own log file."""
 

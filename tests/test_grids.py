@@ -9,6 +9,7 @@ import json
 import re
 
 from conftest import photo, python, run
+from harness import older_database
 from points.db import sql
 
 # Around (23.50 N, 116.80 E), away from the demo layout's grids. A1 is an L: the square [0, 0.01]² less its
@@ -102,20 +103,17 @@ def test_a_bad_boundary_file_is_refused_naming_the_feature_and_field(community, 
     assert run(sql("SELECT code, polygon FROM grid WHERE community = {} ORDER BY code", community.id)) == before
 
 
-def test_an_older_database_keeps_its_grids_as_boundaries(tmp_path, monkeypatch):
+def test_an_older_database_keeps_its_grids_as_boundaries(tmp_path):
     """A database made before boundaries were GeoJSON: its [lat, lng] corners become a closed GeoJSON ring."""
     import sqlite3
 
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    env = {"JIFEN_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "PICCOLO_CONF": "piccolo_conf"}
-    older = python("-m", "piccolo.main", "migrations", "forwards", "points", "2026-11-30T01:00:00:000000", env=env)
-    assert older.returncode == 0, older.stdout + older.stderr
+    to_head = older_database(tmp_path, "2026-11-30T01:00:00:000000")
     with sqlite3.connect(tmp_path / "jifen.sqlite3") as db:
         db.execute("INSERT INTO community (code, name, name_en, residents_need_approval, created_at) "
                    "VALUES ('old', '老社区', 'Old', 0, '2026-11-01T00:00:00+00:00')")
         db.execute("INSERT INTO grid (community, code, name, polygon) VALUES (1, 'G1', '一格', ?)",
                    (json.dumps([[23.46, 116.75], [23.46, 116.76], [23.47, 116.76], [23.47, 116.75]]),))
-    assert python("-m", "points", "migrate", env=env).returncode == 0
+    to_head()
     with sqlite3.connect(tmp_path / "jifen.sqlite3") as db:
         boundary = json.loads(db.execute("SELECT polygon FROM grid WHERE code = 'G1'").fetchone()[0])
     assert boundary == {"type": "Polygon", "coordinates": [[[116.75, 23.46], [116.76, 23.46], [116.76, 23.47],

@@ -79,17 +79,14 @@ def test_a_finished_month_is_kept_once(api, community):
     assert [(b["member"], b["points"]) for b in board] == [(rider.id, 5)]  # as it stood
 
 
-def test_the_months_of_an_older_database_are_filled_in_from_its_awards(tmp_path, monkeypatch):
+def test_the_months_of_an_older_database_are_filled_in_from_its_awards(tmp_path):
     """Awards made before the board kept months: each lands in its month of the scheme's calendar (an award at
     01:00 on 1 December in Shanghai is December's, though it is still 30 November in UTC)."""
     import sqlite3
 
-    from conftest import python
+    from harness import older_database
 
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    env = {"JIFEN_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "PICCOLO_CONF": "piccolo_conf"}
-    older = python("-m", "piccolo.main", "migrations", "forwards", "points", "2026-11-30T02:00:00:000000", env=env)
-    assert older.returncode == 0, older.stdout + older.stderr
+    to_head = older_database(tmp_path, "2026-11-30T02:00:00:000000")
     with sqlite3.connect(tmp_path / "jifen.sqlite3") as db:
         db.execute("INSERT INTO community (code, name, name_en, residents_need_approval, created_at) "
                    "VALUES ('old', '老社区', 'Old', 0, '2026-11-01T00:00:00+00:00')")
@@ -101,7 +98,7 @@ def test_the_months_of_an_older_database_are_filled_in_from_its_awards(tmp_path,
             db.execute("INSERT INTO transfer (idempotency_key, debit_account, credit_account, amount, code, reason, ref, "
                        "rules_version, created_at) VALUES (?, 1, 2, ?, 'award', 'r', ?, '', ?)",
                        (f"award:submission:{n}", amount, f"submission:{n}", at))
-    assert python("-m", "points", "migrate", env=env).returncode == 0
+    to_head()
     with sqlite3.connect(tmp_path / "jifen.sqlite3") as db:
         months = db.execute("SELECT key, month, points FROM month_points ORDER BY month").fetchall()
     assert months == [("1:2026-11:1", "2026-11", 10), ("1:2026-12:1", "2026-12", 20)]
