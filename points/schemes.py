@@ -66,18 +66,18 @@ async def groups() -> list[tuple[Rules, list[int]]]:
 
 
 def checked_rules(content: str) -> Rules:
-    """A rules file given as text, checked as `./dev check-rules` checks one; 400 naming field `rules`, with every
-    problem in `problems_found`."""
+    """A rules file given as text, checked as `./dev check-rules` checks one; 400 naming field `content`, with
+    every problem in `problems_found`."""
     try:
         return parse_rules(content, "rules")
     except RulesError as exc:
-        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="rules",
+        raise Invalid("invalid_rules", f"the rules file has {len(exc.problems)} problem(s)", field="content",
                       problems_found=exc.problems) from None
 
 
 async def set_for_community(actor: Actor | None, community_id: int, content: str) -> Rules:
     """An admin (or the operator, `actor` None: the CLI) gives a community a scheme of its own (the whole rules
-    file): checked, stored, in force from the next request; every problem named (400, field `rules`)."""
+    file): checked, stored, in force from the next request; every problem named (400, field `content`)."""
     if actor is not None:
         scope.require_admin(actor, "change a community's scheme")
     rules = checked_rules(content)

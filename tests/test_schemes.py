@@ -28,8 +28,8 @@ def test_two_communities_award_the_same_item_under_their_own_schemes(api, make_c
     run(members.create_member(first.id, "admin", "管理员", phone, PASSWORD))
     admin = api.user(phone)
     assert api.post(f"/api/v1/admin/communities/{second.id}/scheme", second.staff,
-                    json={"rules": OWN}).status_code == 403
-    given = api.post(f"/api/v1/admin/communities/{second.id}/scheme", admin, json={"rules": OWN})
+                    json={"content": OWN}).status_code == 403
+    given = api.post(f"/api/v1/admin/communities/{second.id}/scheme", admin, json={"content": OWN})
     assert given.status_code == 200, given.text
     own_version, default_version = given.json()["version"], api.get("/api/v1/rules").json()["version"]
     assert own_version != default_version and given.json()["id"] == "second-2026"
@@ -57,8 +57,8 @@ def test_two_communities_award_the_same_item_under_their_own_schemes(api, make_c
     assert len(changes) == 1
 
     broken = OWN.replace("points = 40", "points = -40", 1).replace('timezone = "Asia/Shanghai"', 'timezone = "Mars"')
-    refused = api.post(f"/api/v1/admin/communities/{second.id}/scheme", admin, json={"rules": broken})
-    assert refused.status_code == 400 and refused.json()["error"]["field"] == "rules"
+    refused = api.post(f"/api/v1/admin/communities/{second.id}/scheme", admin, json={"content": broken})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "content"
     found = " ".join(refused.json()["error"]["problems_found"])
     assert "unknown time zone 'Mars'" in found and "hazard.fire_exit_blocked" in found
     assert api.get("/api/v1/rules", second.riders[0]).json()["version"] == own_version  # unchanged

@@ -327,7 +327,9 @@ class RejectIn(In):
 
 
 class SchemeIn(In):
-    rules: Annotated[str, msgspec.Meta(min_length=1, max_length=F.RULES_FILE.max_length)]  # the whole rules file (TOML)
+    # The whole rules file (TOML). Not named `rules`: litestar takes a failing field named like a dependency
+    # (the `rules` one) for a server error.
+    content: Annotated[str, msgspec.Meta(min_length=1, max_length=F.RULES_FILE.max_length)]
 
 
 class RulesOut(Out):

@@ -54,7 +54,7 @@ class AdminController(Controller):
     async def scheme(self, request: Request, community_id: IdPath, data: JSONBody[SchemeIn]) -> RulesOut:
         """Give the community a scheme of its own (the whole rules file, checked as `./dev check-rules` does;
         400 listing every problem in `problems_found`); in force from the next request, no restart."""
-        return rules_out(await schemes.set_for_community(request.user, community_id, data.rules))
+        return rules_out(await schemes.set_for_community(request.user, community_id, data.content))
 
     @get("/compare", operation_id="compareCommunities")
     async def compare(self, request: Request, rules: NamedDependency[Rules], since: DayQuery = None,
