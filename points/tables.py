@@ -298,6 +298,17 @@ class MonthPoints(Table):
     reached_at = Timestamptz()  # when the latest of them came (ties go to whoever got there first)
 
 
+class LotSummary(Table):
+    """Where an account's points-expiry lots stood as of one transfer (`as_of`, inclusive), under the expiry
+    policy named by `policy`: a read replays only the transfers after it. Written under the account's lock,
+    so no transfer at or below `as_of` can still be uncommitted; a changed policy ignores it."""
+
+    account = ForeignKey(Account, on_delete=OnDelete.restrict, unique=True)
+    as_of = BigInt(default=0)
+    policy = Varchar(length=60)
+    book = Text()  # JSON: the open lots and the slices each order's hold took
+
+
 class Case(Table, tablename="case_file"):
     """A verified problem handed to a unit to fix (交办 → 处置 → 复查 → 办结): one per report whose item opens a
     case. Written only through points/cases.py, which keeps the state machine; its timeline is CaseEvent."""

@@ -22,7 +22,7 @@ def spendable(member_id: int) -> int:
 
 def lots(member_id: int, rules=AFTER_30_DAYS) -> list[expiry.Lot]:
     account = run(Account.select(Account.id).where(Account.key == member_account_key(SPENDABLE, member_id)).first())
-    return run(expiry._account_lots(rules, account["id"]))[0]
+    return run(expiry.account_lots(rules, account["id"]))
 
 
 def spend(community, member, amount: int, ref: str) -> None:
@@ -117,3 +117,43 @@ def test_never_policy_and_the_sweep_expire_nothing_early(community):
     assert run(expiry.expire_points(never, now=clock.now() + timedelta(days=10_000))) == 0
     assert python("-m", "points", "sweep").returncode == 0
     assert spendable(community.staff.id) == 10
+
+
+def test_a_long_history_is_read_from_its_kept_summary_and_gives_what_a_full_replay_gives(api, community):
+    """A read that replays over KEEP_EVERY transfers keeps a summary; later reads replay only what came after
+    it, a hold kept in the summary comes back on cancel, and another expiry policy ignores the summary."""
+    member = community.residents[0]
+    rules = schemes.current()
+    for _ in range(expiry.KEEP_EVERY + 5):
+        grant(community.id, member.id, 1)
+    account = run(Account.select(Account.id).where(Account.key == member_account_key(SPENDABLE, member.id)).first())["id"]
+
+    def full_replay(policy=rules) -> list[expiry.Lot]:
+        book = expiry.LotBook()
+        book.replay(policy, account, run(db.sql(
+            "SELECT * FROM transfer WHERE debit_account = {} OR credit_account = {} ORDER BY id", account, account)))
+        return book.lots
+
+    def kept() -> dict:
+        return run(db.sql("SELECT as_of, book FROM lot_summary WHERE account = {}", account))[0]
+
+    assert [e["points"] for e in api.get("/api/v1/me/expiring", member).json()] == [expiry.KEEP_EVERY + 5]
+    first = kept()["as_of"]
+    assert first == max(t.id for t in full_replay())
+
+    actor, order = raincoat_order(community, member, "resident")  # +500, then 400 held
+    assert [e["points"] for e in api.get("/api/v1/me/expiring", member).json()] == [expiry.KEEP_EVERY + 5 + 100]
+    assert kept()["as_of"] == first  # a few transfers on top: replayed, not kept
+    for _ in range(expiry.KEEP_EVERY + 1):
+        grant(community.id, member.id, 1)
+    total = 2 * expiry.KEEP_EVERY + 6
+    assert [e["points"] for e in api.get("/api/v1/me/expiring", member).json()] == [total + 100]
+    assert kept()["as_of"] > first and f"order:{order['id']}" in kept()["book"]  # kept with the hold's slices
+    run(counter.cancel(actor, order["id"]))
+    assert [e["points"] for e in api.get("/api/v1/me/expiring", member).json()] == [total + 500]
+    assert lots(member.id, rules) == full_replay()
+    assert lots(member.id, AFTER_30_DAYS) == full_replay(AFTER_30_DAYS)  # another policy: dates of its own
+    assert lots(member.id, AFTER_30_DAYS)[0].expires_at < lots(member.id, rules)[0].expires_at
+
+    run(expiry.expire_points(rules, now=lots(member.id, rules)[-1].expires_at))
+    assert spendable(member.id) == 0 and api.get("/api/v1/me/expiring", member).json() == []
