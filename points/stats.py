@@ -3,6 +3,7 @@ exports of submissions, ledger and orders. Names are masked, places coarse, phon
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -39,81 +40,117 @@ def _seconds_between(later: str, earlier: str) -> str:
 
 
 async def dashboard(actor: Actor, rules: Rules, since: date | None = None, until: date | None = None) -> dict[str, Any]:
-    """The period's figures, each aggregated in SQL over the reports submitted in it (an index on the
-    community and the time), so a month's dashboard costs the same whatever the history behind it."""
+    """The period's figures, aggregated in SQL: one read of the reports submitted in it (an index on the
+    community and the time) and one of the points that moved in it (an index on the code and the time), so
+    a month's dashboard costs the same whatever the history behind it."""
     start, end = period(since, until, rules)
-    where, args = scope.clause(actor, "s.community")
-    span = ("FROM submission s WHERE s.submitted_at >= {} AND s.submitted_at < {}" + where, [start, end, *args])
-    undecided = (SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND)
-
-    async def grouped(by: str, join: str = "") -> list[dict[str, Any]]:
-        source = span[0].replace("FROM submission s", f"FROM submission s{join}", 1)
-        return await sql(f"SELECT {by} AS key, COUNT(*) AS n {source} GROUP BY {by}", *span[1])
-
-    per_day = Counter({(r["key"] if isinstance(r["key"], date) else date.fromisoformat(str(r["key"]))): r["n"]
-                       for r in await grouped("s.local_day")})
+    # Three independent reads, side by side on the pool (PostgreSQL runs them on separate cores).
+    figures, (flows, top), tasks = await asyncio.gather(
+        _report_figures(actor, start, end), _points_figures(actor, start, end),
+        task_figures.figures(actor, rules, start, end))
+    per_day = Counter({(k if isinstance(k, date) else date.fromisoformat(str(k))): n for k, n in figures["day"]})
     per_category: Counter = Counter()
-    for r in await grouped("s.item_id"):
-        item = rules.item(r["key"])
-        per_category[item.category if item else "?"] += r["n"]
-    per_grid = Counter({r["key"] or "—": r["n"] for r in await grouped("g.code", " LEFT JOIN grid g ON g.id = s.grid")})
-    totals = (await sql(f"SELECT COUNT(*) AS reports, SUM(CASE WHEN s.status NOT IN ({marks(undecided)}) THEN 1 ELSE 0 "
-                        f"END) AS decided, SUM(CASE WHEN s.status NOT IN ({marks(undecided)}) AND s.status <> {{}} "
-                        f"THEN 1 ELSE 0 END) AS verified {span[0]}", *undecided, *undecided,
-                        SubmissionStatus.REJECTED, *span[1]))[0]
-    decided, verified = int(totals["decided"] or 0), int(totals["verified"] or 0)
-    # The median wait: the middle one of the verified reports' waits, sorted in the database.
-    waited = "s.verified_at IS NOT NULL AND s.status <> {}"
-    count = (await sql(f"SELECT COUNT(*) AS n {span[0]} AND {waited}", *span[1], SubmissionStatus.REJECTED))[0]["n"]
-    median_wait = None
-    if count:
-        seconds = _seconds_between("s.verified_at", "s.submitted_at")
-        middle = await sql(f"SELECT {seconds} AS w {span[0]} AND {waited} ORDER BY w LIMIT {{}} OFFSET {{}}",
-                           *span[1], SubmissionStatus.REJECTED, 2 - count % 2, (count - 1) // 2)
-        median_wait = sum(float(r["w"]) for r in middle) / len(middle)
+    for key, n in figures["item"]:
+        item = rules.item(key)
+        per_category[item.category if item else "?"] += n
+    statuses = Counter(dict(figures["status"]))
+    reports = sum(statuses.values())
+    decided = reports - sum(statuses[s] for s in UNDECIDED)
+    verified = decided - statuses[SubmissionStatus.REJECTED]
+    waits = figures["wait"]
     days = []
     day = rules.local_date(start)
     while datetime.combine(day, datetime.min.time(), rules.tz).astimezone(UTC) < end:
         days.append((day, per_day[day]))
         day += timedelta(days=1)
-
-    twhere, targs = scope.clause(actor, "a.community")
-    flows: dict[str, int] = defaultdict(int)
-    for r in await sql("SELECT t.code, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
-                       "WHERE t.created_at >= {} AND t.created_at < {} AND t.code IN ({}, {}, {}) "
-                       "AND t.idempotency_key NOT LIKE '%:lifetime'" + twhere + " GROUP BY t.code", start, end,
-                       TransferCode.AWARD, TransferCode.REDEEM_POST, TransferCode.EXPIRE, *targs):
-        flows[r["code"]] = int(r["points"] or 0)
-    top = await sql("SELECT m.name, SUM(t.amount) AS points FROM transfer t JOIN account a ON a.id = t.credit_account "
-                    "JOIN member m ON m.id = a.member WHERE t.code = {} AND a.kind = {} "
-                    "AND t.created_at >= {} AND t.created_at < {}" + twhere +
-                    " GROUP BY m.id, m.name ORDER BY SUM(t.amount) DESC, m.id LIMIT 10", TransferCode.AWARD,
-                    AccountKind.SPENDABLE, start, end, *targs)
     return {
-        "verifiers": await _verifiers(span, undecided),
+        "verifiers": await _verifiers(figures["verifier"]),
         "since": rules.local_date(start), "until": rules.local_date(end - timedelta(seconds=1)),
-        "reports": int(totals["reports"] or 0), "per_day": days, "per_category": per_category.most_common(),
-        "per_grid": sorted(per_grid.items()), "verified_share": verified / decided if decided else None,
-        "median_hours_to_verify": median_wait / 3600 if median_wait is not None else None,
+        "reports": reports, "per_day": days, "per_category": per_category.most_common(),
+        "per_grid": sorted((k or "—", n) for k, n in figures["grid"]),
+        "verified_share": verified / decided if decided else None,
+        "median_hours_to_verify": sum(waits) / len(waits) / 3600 if waits else None,
         "issued": flows[TransferCode.AWARD], "redeemed": flows[TransferCode.REDEEM_POST],
         "expired": flows[TransferCode.EXPIRE],
         "top": [{"name": mask_name(t["name"]), "points": int(t["points"])} for t in top],
-        "tasks": await task_figures.figures(actor, rules, start, end),
+        "tasks": tasks,
     }
 
 
-async def _verifiers(span: tuple[str, list[Any]], undecided: tuple[str, ...]) -> list[dict[str, Any]]:
+UNDECIDED = (SubmissionStatus.SUBMITTED, SubmissionStatus.AWAITING_SECOND)
+
+
+async def _report_figures(actor: Actor, start: datetime, end: datetime) -> dict[str, list[Any]]:
+    """The period's reports read once (a CTE) and counted several ways in one statement: per day, item,
+    grid and status; the middle one or two of the verified reports' waits (the median, ranked in the
+    database); and per verifier, decisions, approvals and the most that went to one reporter."""
+    where, args = scope.clause(actor, "s.community")
+    seconds = _seconds_between("s.verified_at", "s.submitted_at")
+    rejected = SubmissionStatus.REJECTED
+    text = "TEXT" if is_sqlite() else "VARCHAR"
+    rows = await sql(
+        f"WITH r AS (SELECT CAST(s.local_day AS {text}) AS day, s.item_id, g.code AS grid, s.status, s.member, "
+        f"s.verified_by, CASE WHEN s.verified_at IS NOT NULL AND s.status <> {{}} THEN {seconds} END AS wait "
+        "FROM submission s LEFT JOIN grid g ON g.id = s.grid "
+        f"WHERE s.submitted_at >= {{}} AND s.submitted_at < {{}}{where}), "
+        "waits AS (SELECT wait, ROW_NUMBER() OVER (ORDER BY wait) AS rank, COUNT(*) OVER () AS n "
+        "FROM r WHERE wait IS NOT NULL), "
+        "pairs AS (SELECT verified_by, COUNT(*) AS n, "
+        "SUM(CASE WHEN status <> {} THEN 1 ELSE 0 END) AS approved FROM r "
+        f"WHERE verified_by IS NOT NULL AND status NOT IN ({marks(UNDECIDED)}) GROUP BY verified_by, member) "
+        "SELECT 'day' AS kind, day AS key, COUNT(*) AS n, 0 AS a, 0 AS b FROM r GROUP BY day "
+        "UNION ALL SELECT 'item', item_id, COUNT(*), 0, 0 FROM r GROUP BY item_id "
+        "UNION ALL SELECT 'grid', grid, COUNT(*), 0, 0 FROM r GROUP BY grid "
+        "UNION ALL SELECT 'status', status, COUNT(*), 0, 0 FROM r GROUP BY status "
+        "UNION ALL SELECT 'wait', NULL, 0, wait, 0 FROM waits WHERE rank IN ((n + 1) / 2, (n + 2) / 2) "
+        f"UNION ALL SELECT 'verifier', CAST(verified_by AS {text}), SUM(n), SUM(approved), MAX(n) FROM pairs "
+        "GROUP BY verified_by",
+        rejected, start, end, *args, rejected, *UNDECIDED)
+    out: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "wait":
+            out["wait"].append(float(r["a"]))
+        elif r["kind"] == "verifier":
+            out["verifier"].append((int(r["key"]), int(r["n"]), int(r["a"]), int(r["b"])))
+        else:
+            out[r["kind"]].append((r["key"], int(r["n"])))
+    return out
+
+
+async def _points_figures(actor: Actor, start: datetime, end: datetime) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Points issued, redeemed and expired in the period, and the ten members who earned most: one read of
+    the period's transfers of those kinds."""
+    where, args = scope.clause(actor, "a.community")
+    codes = (TransferCode.AWARD, TransferCode.REDEEM_POST, TransferCode.EXPIRE)
+    rows = await sql(
+        "WITH t AS (SELECT t.code, t.amount, a.member, a.kind FROM transfer t JOIN account a ON a.id = t.credit_account "
+        f"WHERE t.created_at >= {{}} AND t.created_at < {{}} AND t.code IN ({marks(codes)}) "
+        f"AND t.idempotency_key NOT LIKE '%:lifetime'{where}), "
+        "earners AS (SELECT member, SUM(amount) AS points FROM t WHERE code = {} AND kind = {} GROUP BY member "
+        "ORDER BY SUM(amount) DESC, member LIMIT 10) "
+        "SELECT t.code AS kind, NULL AS name, SUM(t.amount) AS points, 0 AS member FROM t GROUP BY t.code "
+        "UNION ALL SELECT 'top', m.name, e.points, m.id FROM earners e JOIN member m ON m.id = e.member",
+        start, end, *codes, *args, TransferCode.AWARD, AccountKind.SPENDABLE)
+    flows: dict[str, int] = defaultdict(int)
+    top = []
+    for r in rows:
+        if r["kind"] == "top":
+            top.append({"name": r["name"], "points": int(r["points"]), "member": r["member"]})
+        else:
+            flows[r["kind"]] = int(r["points"] or 0)
+    return flows, sorted(top, key=lambda t: (-t["points"], t["member"]))
+
+
+async def _verifiers(figures: list[tuple[int, int, int, int]]) -> list[dict[str, Any]]:
     """Each staff member's decisions in the period: how many, the share approved, and the largest share
     that went to one reporter — a verifier who approves nearly everything, or mostly one rider, is worth
     a second look (reliability: four-eyes is one guard, watching the approvers another)."""
-    rows = await sql(
-        f"SELECT v.verified_by, m.name, SUM(v.n) AS decided, SUM(v.approved) AS approved, MAX(v.n) AS most "
-        f"FROM (SELECT s.verified_by, s.member, COUNT(*) AS n, SUM(CASE WHEN s.status <> {{}} THEN 1 ELSE 0 END) "
-        f"AS approved {span[0]} AND s.verified_by IS NOT NULL AND s.status NOT IN ({marks(undecided)}) "
-        "GROUP BY s.verified_by, s.member) v JOIN member m ON m.id = v.verified_by GROUP BY v.verified_by, m.name",
-        SubmissionStatus.REJECTED, *span[1], *undecided)
-    out = [{"name": r["name"], "decided": int(r["decided"]), "approved_share": int(r["approved"]) / int(r["decided"]),
-            "one_reporter_share": int(r["most"]) / int(r["decided"])} for r in rows]
+    if not figures:
+        return []
+    names = {r["id"]: r["name"] for r in await sql(
+        f"SELECT id, name FROM member WHERE id IN ({marks(figures)})", *(f[0] for f in figures))}
+    out = [{"name": names[who], "decided": decided, "approved_share": approved / decided,
+            "one_reporter_share": most / decided} for who, decided, approved, most in figures]
     return sorted(out, key=lambda v: (-v["decided"], v["name"]))
 
 

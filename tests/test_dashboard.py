@@ -26,6 +26,11 @@ def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community,
     # The verifiers' table: 2 decided, half approved, half of them for one reporter.
     verifiers = page.text[page.text.index("核验人员"):page.text.index("<h2>", page.text.index("核验人员"))]
     assert re.search(r"<td>2</td><td>50%</td><td>50%</td>", verifiers), verifiers
+    tiles = {label: figure for figure, label in re.findall(r"<div><b>(.*?)</b><span>(.*?)</span></div>", page.text)}
+    assert (tiles["上报数"], tiles["核实通过率"], tiles["发放积分"], tiles["核实用时中位数(小时)"]) == (
+        "2", "50%", str(points), "0.0"), tiles
+    top = page.text[page.text.index("贡献排行"):page.text.index("<h2>", page.text.index("贡献排行"))]
+    assert f"· {points}</li>" in top and top.count("<li>") == 1
     assert api.get("/staff/dashboard", rider).status_code == 403
 
     exported = api.get("/staff/export/submissions", a.staff)
