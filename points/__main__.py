@@ -157,6 +157,47 @@ async def _set_scheme(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from points import backup
+
+    try:
+        path, manifest = backup.backup(settings(), Path(args.dest))
+    except backup.BackupError as exc:
+        print(f"backup: {exc}", file=sys.stderr)
+        return 1
+    counts = manifest["row_counts"]
+    print(f"backup written: {path} ({path.stat().st_size:,} bytes; {counts.get('transfer', 0):,} transfers, "
+          f"{counts.get('submission', 0):,} reports, {manifest['photos']:,} photos)")
+    for name in manifest["photos_missing"]:
+        print(f"warning: photo {name} is referenced by the database but missing on disk", file=sys.stderr)
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from points import backup
+
+    config = settings()
+    try:
+        manifest = backup.restore(config, Path(args.src), force=args.force)
+    except backup.BackupError as exc:
+        print(f"restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.src} (taken {manifest['created_at']}, release {manifest['release']}, "
+          f"{len(manifest['migrations'])} migrations); migrating forward")
+    if (migrated := _migrate()) != 0:
+        return migrated
+    after = backup.counts_now(config)
+    before = manifest["row_counts"]
+    print(f"{'table':<24}{'in the backup':>15}{'now':>12}")
+    for table in sorted(set(before) | set(after)):
+        print(f"{table:<24}{before.get(table, '—'):>15}{after.get(table, '—'):>12}")
+    return asyncio.run(_reconcile())
+
+
 async def _sweep() -> int:
     from points import jobs
 
@@ -200,6 +241,12 @@ def main(argv: list[str]) -> int:
     sc.add_argument("file", help="the rules file, checked first")
     sub.add_parser("reconcile", help="recompute every balance, award and stock level; exit 1 on any mismatch")
     sub.add_parser("sweep", help="the periodic sweep, now: awards the queue may have lost, expiries, housekeeping")
+    b = sub.add_parser("backup", help="write one archive of the database, photos and secret key while the app serves")
+    b.add_argument("dest", help="the archive's path, or a directory to write a dated archive in")
+    r = sub.add_parser("restore", help="restore an archive into an empty data directory or database, migrate, "
+                                       "reconcile")
+    r.add_argument("src", help="the archive")
+    r.add_argument("--force", action="store_true", help="replace what the target holds")
     args = parser.parse_args(argv)
     try:
         settings()
@@ -208,6 +255,8 @@ def main(argv: list[str]) -> int:
         return 2
     if args.command == "migrate":
         return _migrate()
+    if args.command in ("backup", "restore"):
+        return (_backup if args.command == "backup" else _restore)(args)
     from points.errors import DomainError
     from rules import RulesError
 
