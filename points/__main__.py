@@ -188,6 +188,8 @@ def _restore(args: argparse.Namespace) -> int:
         return 1
     print(f"restored {args.src} (taken {manifest['created_at']}, release {manifest['release']}, "
           f"{len(manifest['migrations'])} migrations); migrating forward")
+    for name in manifest["photos_missing"]:
+        print(f"warning: photo {name} is referenced by the database but not in the photo store", file=sys.stderr)
     if (migrated := _migrate()) != 0:
         return migrated
     after = backup.counts_now(config)

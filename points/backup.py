@@ -5,8 +5,9 @@ What it guarantees:
 - The database copy is one snapshot taken while the app serves: SQLite's online backup API (embedded), or
   `pg_dump` in custom format on a snapshot exported from a transaction (production) — the row counts and
   the list of photos are read in that same snapshot, so they describe exactly what the copy holds.
-- Photos are written before the report that refers to them commits, so every photo in the snapshot is on
-  disk when it is copied (one missing is named in the manifest, never silently skipped).
+- Photos are written before the report that refers to them commits, so every photo in the snapshot is in
+  the store when it is copied (one missing is named in the manifest, never silently skipped). With object
+  storage, which keeps its own copies, the archive lists the objects instead, and restore checks them.
 - The manifest records the release, the migrations applied, the rules versions in use, row counts and the
   SHA-256 of every file. `restore` checks every file against it before anything reaches the target, writes
   only into an empty target (unless forced), runs the migrations forward, then reconciles.
@@ -32,12 +33,14 @@ from typing import Any
 from points import clock
 from points.config import Settings
 from points.intake import PHOTO_TABLES
+from points.photo_store import PhotoMissing, photo_store
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 SQLITE_NAME = "database/jifen.sqlite3"
 PG_NAME = "database/jifen.pgdump"
 SECRET_NAME = "secret_key"
+PHOTO_LIST = "photos.txt"  # with object storage: the objects the snapshot refers to
 
 
 class BackupError(Exception):
@@ -163,14 +166,21 @@ def backup(config: Settings, dest: Path) -> tuple[Path, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="jifen-backup-", dir=dest.parent) as work:
         root = Path(work)
         database, snapshot = _copy_database(config, root)
+        store = photo_store(config)
         missing = []
-        for name in snapshot.photos:
-            source = config.photo_dir / name
-            if not _safe(name) or not source.is_file():
-                missing.append(name)
-                continue
-            (root / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / "photos" / name)
+        if store.kind == "local":
+            for name in snapshot.photos:
+                try:
+                    data = store.read(name) if _safe(name) else None
+                except PhotoMissing:
+                    data = None
+                if data is None:
+                    missing.append(name)
+                    continue
+                (root / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / "photos" / name).write_bytes(data)
+        else:  # object storage keeps its own copies (versioning, replication): the archive lists what it needs
+            (root / PHOTO_LIST).write_text("".join(f"{name}\n" for name in snapshot.photos))
         secret = config.data_dir / SECRET_NAME
         if not config.is_postgres and secret.is_file():
             shutil.copy2(secret, root / SECRET_NAME)
@@ -180,6 +190,7 @@ def backup(config: Settings, dest: Path) -> tuple[Path, dict[str, Any]]:
             "database": {"kind": "postgres" if config.is_postgres else "sqlite", "file": database},
             "migrations": snapshot.migrations, "rules_versions": snapshot.rules_versions,
             "row_counts": snapshot.counts, "photos": len(snapshot.photos) - len(missing), "photos_missing": missing,
+            "photo_store": config.photo_store or "local",
             "files": {name: {"sha256": _sha256(root / name), "bytes": (root / name).stat().st_size} for name in files},
         }
         partial = dest.with_name(dest.name + ".part")
@@ -256,7 +267,7 @@ def _target_holds_data(config: Settings) -> str | None:
             return f"the database already has {n} table(s)"
     elif config.sqlite_path.exists() and config.sqlite_path.stat().st_size > 0:
         return f"{config.sqlite_path} exists"
-    if config.photo_dir.is_dir() and any(config.photo_dir.iterdir()):
+    if not config.photo_store and config.photo_dir.is_dir() and any(config.photo_dir.iterdir()):
         return f"{config.photo_dir} holds photos"
     return None
 
@@ -284,12 +295,14 @@ def restore(config: Settings, src: Path, force: bool = False) -> dict[str, Any]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{config.sqlite_path}{suffix}").unlink(missing_ok=True)
             os.replace(database, config.sqlite_path)
-        if (root / "photos").is_dir():
+        store = photo_store(config)
+        if (root / "photos").is_dir():  # into whichever store this deployment uses: disk to S3 is a restore
             for photo in (root / "photos").rglob("*"):
                 if photo.is_file():
-                    target = config.photo_dir / photo.relative_to(root / "photos")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(photo, target)
+                    store.put(str(photo.relative_to(root / "photos")), photo.read_bytes())
+        if (root / PHOTO_LIST).is_file():
+            listed = (root / PHOTO_LIST).read_text().split()
+            manifest["photos_missing"] = [name for name in listed if not store.exists(name)]
         if (root / SECRET_NAME).is_file() and (force or not (config.data_dir / SECRET_NAME).exists()):
             os.replace(root / SECRET_NAME, config.data_dir / SECRET_NAME)
     return manifest

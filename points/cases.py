@@ -16,12 +16,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from points import audit, clock, scope, units
+from points import audit, clock, photo_store, scope, units
 from points.clock import aware
 from points.db import marks, sql, write
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
 from points.intake import PhotoLimits, cleaned_photos
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.privacy import coarse
 from points.scope import Actor
 from points.sms import Sender
@@ -231,7 +231,7 @@ async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploa
                                 max=limits.max_photos))
     collected(problems)
     photos = await cleaned_photos(uploads, limits)
-    names = [store.save(p) for p in photos]
+    names = await photo_store.save_all(store, photos)
 
     async def run() -> None:
         row = await _case_for(actor, case_id)
@@ -246,7 +246,7 @@ async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploa
     try:
         await write(run)
     except BaseException:
-        store.discard(names)
+        await photo_store.discard(store, names)
         raise
     return await view(actor, case_id)
 

@@ -90,6 +90,9 @@ class Settings:
     log_level: str
     precise_place_days: int
     secret_key: str | None
+    photo_store: str = ""  # "" (the local disk) or s3://bucket/prefix
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -147,7 +150,21 @@ class Settings:
             log_level=_choice(env, "JIFEN_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             precise_place_days=_int(env, "JIFEN_PRECISE_PLACE_DAYS", 180, 1, 36500),
             secret_key=_secret_key(env),
+            photo_store=_photo_store(env),
+            s3_endpoint=env.get("JIFEN_S3_ENDPOINT_URL") or None,
+            s3_region=env.get("JIFEN_S3_REGION") or env.get("AWS_REGION") or None,
         )
+
+
+def _photo_store(env: dict[str, str]) -> str:
+    value = env.get("JIFEN_PHOTO_STORE") or ""
+    if value in ("", "local"):
+        return ""
+    bucket = value.removeprefix("s3://").split("/")[0]
+    if not value.startswith("s3://") or not bucket:
+        raise ConfigError("JIFEN_PHOTO_STORE: local, or s3://bucket/prefix (object storage; the endpoint in "
+                          "JIFEN_S3_ENDPOINT_URL, credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    return value
 
 
 def _secret_key(env: dict[str, str]) -> str | None:

@@ -9,6 +9,7 @@ first (首报), one whose photo is like an earlier one as `photo_like`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -16,10 +17,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from points import clock, geo, grids, idempotency
+from points import clock, geo, grids, idempotency, photo_store
 from points.db import marks, sql, write
 from points.errors import DomainError, Forbidden, Invalid, checked, collected
-from points.photos import CleanPhoto, PhotoStore, clean_off_loop, distance
+from points.photo_store import PhotoStore
+from points.photos import CleanPhoto, clean_off_loop, distance
 from points.scope import Actor
 from points.submissions import member_view
 from points.tables import Photo, Submission
@@ -120,7 +122,7 @@ PHOTO_TABLES = ("photo", "case_photo", "task_photo")  # every table that keeps a
 async def sweep_orphan_photos(store: PhotoStore, grace_seconds: int = 3600) -> int:
     """Delete photo files no report, case or task refers to: saved just before a process died, its report never
     committed. Files younger than the grace period may still be on their way in; return how many went."""
-    names = store.recent_files(time.time() - grace_seconds)
+    names = await asyncio.to_thread(store.recent_files, time.time() - grace_seconds)
     known: set[str] = set()
     for start in range(0, len(names), 500):
         chunk = names[start:start + 500]
@@ -128,7 +130,7 @@ async def sweep_orphan_photos(store: PhotoStore, grace_seconds: int = 3600) -> i
             known.update(r["path"] for r in await sql(
                 f"SELECT path FROM {table} WHERE path IN ({marks(chunk)})", *chunk))
     orphans = [n for n in names if n not in known]
-    store.discard(orphans)
+    await photo_store.discard(store, orphans)
     return len(orphans)
 
 
@@ -150,7 +152,7 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):
         return earlier, False
     grid_id, out_of_area = await grids.resolve(actor.community_id, report.grid, report.lat, report.lng)
-    names = [store.save(p) for p in photos]
+    names = await photo_store.save_all(store, photos)
 
     async def insert() -> int | None:
         now = clock.now()
@@ -180,10 +182,10 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     try:
         sid = await write(insert)
     except BaseException:
-        store.discard(names)
+        await photo_store.discard(store, names)
         raise
     if sid is None:  # the same key won a race with us: theirs stands
-        store.discard(names)
+        await photo_store.discard(store, names)
         earlier = await _replay(actor, rules, stored_key, request_hash)
         assert earlier is not None
         return earlier, False

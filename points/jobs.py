@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from points import attendance, awards, cases, counter, db, expiry, honours, intake, member_data, otp, schemes
 from points.config import settings
-from points.db import sql
-from points.photos import PhotoStore
+from points.db import Unavailable, sql
+from points.photo_store import photo_store
 from points.sms import make_sender
 from points.vocabulary import SubmissionStatus
 
@@ -76,7 +76,11 @@ async def sweep_async() -> dict[str, int]:
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
         done["points_expired"] = sum([await expiry.expire_points(rules, communities=ids) for rules, ids in grouped])
         done["board_rows_kept"] = sum([await honours.keep_last_month(rules, communities=ids) for rules, ids in grouped])
-        done["orphan_photos_deleted"] = await intake.sweep_orphan_photos(PhotoStore(settings().photo_dir))
+        try:
+            done["orphan_photos_deleted"] = await intake.sweep_orphan_photos(photo_store(settings()))
+        except Unavailable as exc:  # the photo store is down: the next hour's sweep tries again
+            log.warning("orphan photo sweep skipped: %s", exc)
+            done["orphan_photos_deleted"] = 0
         done["codes_purged"] = await otp.purge()
         done["places_coarsened"] = await member_data.coarsen_old_places(settings().precise_place_days)
         _hourly_last_run = time.monotonic()

@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 from PIL import Image
 
@@ -142,39 +140,3 @@ def _degrees(dms, ref, negative: str) -> float | None:
         return None
     value = d + m / 60 + s / 3600
     return -value if ref == negative else value
-
-
-class PhotoStore:
-    """Photos on local disk, under random names, outside any static route."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def save(self, photo: CleanPhoto) -> str:
-        day = datetime.now(UTC).strftime(DAY_FOLDER)  # files go by the system clock, as their mtimes do
-        name = f"{day}/{uuid.uuid4().hex}.jpg"
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(photo.jpeg)
-        tmp.rename(path)
-        return name
-
-    def discard(self, names: list[str]) -> None:
-        for name in names:
-            (self.root / name).unlink(missing_ok=True)
-
-    def path(self, name: str) -> Path:
-        return self.root / name
-
-    def recent_files(self, older_than: float, days: int = 3) -> list[str]:
-        """Files in the last `days` day folders last written before `older_than` (a POSIX time):
-        where a photo whose report was never committed (a killed process) is left behind."""
-        today = datetime.now(UTC)
-        names = []
-        for back in range(days):
-            folder = self.root / (today - timedelta(days=back)).strftime(DAY_FOLDER)
-            if folder.is_dir():
-                names += [str(f.relative_to(self.root)) for f in folder.iterdir()
-                          if f.suffix in (".jpg", ".part") and f.stat().st_mtime < older_than]
-        return sorted(names)

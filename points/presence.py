@@ -17,11 +17,11 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from points import attendance, audit, clock, geo, scope
+from points import attendance, audit, clock, geo, photo_store, scope
 from points.db import sql, write
 from points.errors import Conflict, DomainError, Invalid, NotFound, checked
 from points.intake import PhotoLimits, cleaned_photos
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.scope import Actor
 from points.task_codes import code_at, pass_code
 from points.tasks import task_for, timed
@@ -195,7 +195,7 @@ async def checkpoint_photo(actor: Actor, rules: Rules, task_id: int, checkpoint_
         raise Invalid("location_required", "the photo has no place: allow the location and try again", field="location")
     if problem := _place_problem(point, task["radius_m"], where[0], where[1], "photo"):
         raise problem
-    name = store.save(photo)
+    [name] = await photo_store.save_all(store, [photo])
 
     async def run() -> bool:
         await task_for(actor, task_id, lock=True)
@@ -220,7 +220,7 @@ async def checkpoint_photo(actor: Actor, rules: Rules, task_id: int, checkpoint_
     try:
         awarded = await write(run)
     except BaseException:
-        store.discard([name])
+        await photo_store.discard(store, [name])
         raise
     return {**await mine(actor, task_id), "confirmed": awarded}
 

@@ -11,9 +11,10 @@ fixtures live here, and tests import the helpers from here.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -104,6 +105,21 @@ def make_community(api: Api) -> Callable[[], Community]:
 @pytest.fixture
 def community(make_community) -> Community:
     return make_community()
+
+
+@pytest.fixture
+def place(tmp_path) -> Iterator[dict[str, str]]:
+    """The environment of an empty place to restore into: a data directory, and on the production leg an
+    empty database on the same server (dropped afterwards)."""
+    env = {"JIFEN_DATA_DIR": str(tmp_path / "restored"), "DATABASE_URL": "", "REDIS_URL": ""}
+    base = os.environ.get("JIFEN_TEST_DATABASE_URL", "")
+    name = f"jifen_restore_{uuid.uuid4().hex[:8]}"
+    if LEG == "postgres":
+        _pg_admin(base, f'CREATE DATABASE "{name}"')
+        env["DATABASE_URL"] = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    yield env
+    if LEG == "postgres":
+        _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from datetime import timedelta
 from conftest import LEG, ROOT, Process, near, python, requires_rq, run, start_server, wait_for
 from points import awards, clock, jobs, review, schemes
 from points.config import settings
-from points.photos import PhotoStore
 from points.scope import Actor
 from points.tables import OneTimeCode, Photo, Submission, Transfer
 
@@ -161,8 +160,7 @@ def test_the_sweep_deletes_orphan_photos_and_dead_codes(api, community, jpeg):
     deletes it once it is an hour old; the photos of reports, and a file still on its way in, stay."""
     rider = community.riders[0]
     sid = api.submit(rider, "order.streetlight_broken", [jpeg], **near(metres_north=90)).json()["id"]
-    photos = PhotoStore(settings().photo_dir)
-    [kept] = [photos.path(r["path"]) for r in run(Photo.select(Photo.path).where(Photo.submission == sid))]
+    [kept] = [settings().photo_dir / r["path"] for r in run(Photo.select(Photo.path).where(Photo.submission == sid))]
     folder = kept.parent
     orphan, arriving = folder / "0rphan.jpg", folder / "arriving.part"
     orphan.write_bytes(jpeg)

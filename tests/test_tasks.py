@@ -19,7 +19,7 @@ from makers import photo
 from points import intake
 from points.config import settings
 from points.db import sql
-from points.photos import PhotoStore
+from points.photo_store import photo_store
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_a_patrol_needs_a_photo_at_each_checkpoint_taken_there_and_then(api, com
         done = send(cp, shot_here(points[n]))
         assert done.status_code == 200, done.text
     assert done.json()["state"] == "checked_out" and len(done.json()["checkpoints_done"]) == 10
-    run(intake.sweep_orphan_photos(PhotoStore(settings().photo_dir), grace_seconds=-60))  # the photos are kept
+    run(intake.sweep_orphan_photos(photo_store(settings()), grace_seconds=-60))  # the photos are kept
     roster = api.get(f"/api/v1/staff/tasks/{task['id']}/roster", staff).json()
     photo_id = roster[0]["photos"][0]["id"]
     assert api.get(f"/api/v1/tasks/{task['id']}/photos/{photo_id}", staff).status_code == 200

@@ -18,7 +18,7 @@ from points import db, schemes
 from points.config import Settings, settings
 from points.dispatch import make_dispatcher
 from points.intake import PhotoLimits
-from points.photos import PhotoStore
+from points.photo_store import photo_store
 from points.sms import make_sender
 from web.auth import AuthMiddleware, signed_in
 from web.controllers.admin import AdminController
@@ -61,10 +61,9 @@ def _with_i18n(engine: JinjaTemplateEngine) -> None:
 def create_app(config: Settings | None = None) -> Litestar:
     config = config or settings()
     rules = schemes.current()
-    config.photo_dir.mkdir(parents=True, exist_ok=True)
     state = State({
         "settings": config,
-        "store": PhotoStore(config.photo_dir),
+        "store": photo_store(config),
         "limits": PhotoLimits(config.max_photos, config.max_photo_bytes, config.max_photo_pixels),
         "dispatcher": make_dispatcher(config.redis_url, config.sweep_seconds),
         "sessions": Sessions(make_store(config), config),

@@ -10,7 +10,7 @@ from points import schemes
 from points.config import Settings
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.scope import Actor
 from points.sms import Sender
 from rules import Rules

@@ -12,7 +12,7 @@ from litestar import Request
 from points import attendance, intake, jobs, presence, review
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits, Report
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web.limits import Limiter, client_ip

@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, MultipartBody, QueryParameter
-from litestar.response import File
 
 from points import cases, units
 from points.intake import PhotoLimits
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.vocabulary import CaseState
 from rules import Rules
 from web.auth import admin_only, handlers_only, staff_only
+from web.photos import photo_response
 from web.schemas import (
     CaseNoteIn,
     CaseOut,
@@ -46,17 +46,17 @@ class CaseController(Controller):
 
     @get("/{case_id:int}/photos/{photo_id:int}", operation_id="getCasePhoto", media_type="image/jpeg")
     async def photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
-                    store: NamedDependency[PhotoStore]) -> File:
+                    store: NamedDependency[PhotoStore]) -> Response[bytes]:
         name = await cases.photo_path(request.user, case_id, photo_id)
-        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+        return await photo_response(store, name)
 
 
     @get("/{case_id:int}/report-photos/{photo_id:int}", operation_id="getCaseReportPhoto", media_type="image/jpeg")
     async def report_photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
-                           store: NamedDependency[PhotoStore]) -> File:
+                           store: NamedDependency[PhotoStore]) -> Response[bytes]:
         """A photo of the case's report, for staff and the unit (to find the problem)."""
         name = await cases.photo_path(request.user, case_id, photo_id, of_report=True)
-        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+        return await photo_response(store, name)
 
 
     @post("/{case_id:int}/rate", operation_id="rateCase", status_code=200)

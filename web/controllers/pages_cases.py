@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from points import cases, grids, units
 from points.errors import DomainError
 from points.intake import PhotoLimits
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.vocabulary import CaseState
 from rules import Rules
 from web.auth import handlers_only, staff_only

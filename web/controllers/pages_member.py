@@ -29,7 +29,7 @@ from points import (
 from points.dispatch import Dispatcher
 from points.errors import DomainError, NotFound
 from points.intake import PhotoLimits, Report
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.vocabulary import MemberStatus, OrderStatus, Role
 from rules import Rules, fields
 from web import i18n

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
@@ -14,12 +14,13 @@ from litestar.response import File, Redirect, Template
 
 from points import cases, clock, communities, honours, members, rewards, schemes
 from points.errors import DomainError, NotFound
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.scope import Actor
 from points.sms import Sender
 from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form
+from web.photos import photo_response
 from web.schemas import IdPath
 from web.sessions import Session, Sessions, session_cookies
 
@@ -108,14 +109,14 @@ class PublicPages(Controller):
         return File(ICON, media_type="image/svg+xml", content_disposition_type="inline")
 
     @get("/p/{code:str}/fixed/{photo_id:int}", public=True, media_type="image/jpeg")
-    async def fixed_photo(self, code: FromPath[str], photo_id: IdPath, store: NamedDependency[PhotoStore]) -> File:
+    async def fixed_photo(self, code: FromPath[str], photo_id: IdPath, store: NamedDependency[PhotoStore]) -> Response[bytes]:
         """The photo of a fix on a community's public page (its closed cases only)."""
         try:
             community = await communities.community_by_code(code)
         except DomainError:
             raise NotFound("community") from None
         name = await cases.public_photo_path(community["id"], photo_id)
-        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+        return await photo_response(store, name)
 
     @get("/lang/{lang:str}", public=True, status_code=303)
     async def language(self, lang: FromPath[str], next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Redirect:

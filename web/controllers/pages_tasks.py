@@ -19,7 +19,7 @@ from points import attendance, presence, tasks
 from points.dispatch import Dispatcher
 from points.errors import DomainError, Invalid
 from points.intake import PhotoLimits
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from points.vocabulary import TaskKind
 from rules import Rules, fields
 from web import flows, i18n

@@ -6,16 +6,16 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import MultipartBody
-from litestar.response import File
 
 from points import submissions
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits, Report
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from rules import Rules
 from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
+from web.photos import photo_response
 from web.schemas import IdPath, OptionalIdempotencyKey, SubmissionOut, SubmitForm
 
 
@@ -45,6 +45,6 @@ class SubmissionController(Controller):
 
     @get("/{submission_id:int}/photos/{photo_id:int}", operation_id="getPhoto", media_type="image/jpeg")
     async def photo(self, request: Request, submission_id: IdPath, photo_id: IdPath,
-                    rules: NamedDependency[Rules], store: NamedDependency[PhotoStore]) -> File:
+                    rules: NamedDependency[Rules], store: NamedDependency[PhotoStore]) -> Response[bytes]:
         name = await submissions.photo_path(request.user, rules, submission_id, photo_id)
-        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+        return await photo_response(store, name)

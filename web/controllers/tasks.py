@@ -8,19 +8,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, MultipartBody, QueryParameter
-from litestar.response import File
 
 from points import attendance, presence, tasks
 from points.dispatch import Dispatcher
 from points.errors import Invalid
 from points.intake import PhotoLimits
-from points.photos import PhotoStore
+from points.photo_store import PhotoStore
 from rules import Rules
 from web import flows
 from web.auth import staff_only
+from web.photos import photo_response
 from web.schemas import (
     AppealDecisionIn,
     AppealIn,
@@ -116,9 +116,9 @@ class TaskController(Controller):
 
     @get("/{task_id:int}/photos/{photo_id:int}", operation_id="getTaskPhoto", media_type="image/jpeg")
     async def photo(self, request: Request, task_id: IdPath, photo_id: IdPath,
-                    store: NamedDependency[PhotoStore]) -> File:
+                    store: NamedDependency[PhotoStore]) -> Response[bytes]:
         name = await presence.photo_path(request.user, task_id, photo_id)
-        return File(path=store.path(name), media_type="image/jpeg", content_disposition_type="inline")
+        return await photo_response(store, name)
 
 
 class StaffTaskController(Controller):
