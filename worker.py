@@ -27,7 +27,7 @@ from rq import Queue, SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
-from points import jobs, schemes
+from points import jobs, logs, schemes
 from points.config import ConfigError, settings
 from points.dispatch import QUEUE_NAME, enqueue_rq
 from rules import RulesError
@@ -35,6 +35,14 @@ from rules import RulesError
 log = logging.getLogger("jifen.worker")
 SCHEDULER_EVERY_S = 1.0
 REDIS_WAIT_S = (1, 2, 5, 10, 30)  # back-off while Redis is down at start; the last step repeats
+
+
+class Worker(SimpleWorker):
+    """rq's in-process worker; a job's log lines carry the id of the request that enqueued it."""
+
+    def perform_job(self, job, queue, *args, **kwargs):
+        with logs.request_id(job.meta.get("request_id")):
+            return super().perform_job(job, queue, *args, **kwargs)
 
 
 def sweeper(redis: Redis, queue: Queue, every: int, stop: threading.Event) -> None:
@@ -91,7 +99,7 @@ def main(argv: list[str]) -> int:
         print("configuration error: REDIS_URL: is needed to run worker.py "
               "(without it the app runs jobs itself)", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config.log_level, config.log_format)
     redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
     wait_for_redis(redis)
     jobs.run(jobs.startup())
@@ -104,8 +112,8 @@ def main(argv: list[str]) -> int:
     # dequeue only for connections made after it starts, and one made earlier (with the 5 s of the
     # client above) timed out every idle dequeue, then backed off for up to a minute with jobs waiting.
     rq_redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
-    worker = SimpleWorker([Queue(QUEUE_NAME, connection=rq_redis, serializer=JSONSerializer)],
-                          connection=rq_redis, serializer=JSONSerializer)
+    worker = Worker([Queue(QUEUE_NAME, connection=rq_redis, serializer=JSONSerializer)],
+                    connection=rq_redis, serializer=JSONSerializer)
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level=config.log_level)
     finally:

@@ -93,6 +93,9 @@ class Settings:
     photo_store: str = ""  # "" (the local disk) or s3://bucket/prefix
     s3_endpoint: str | None = None
     s3_region: str | None = None
+    metrics: str = "off"  # off | loopback | token: who may read /metrics
+    metrics_token: str | None = None
+    log_format: str = "text"  # text | json
 
     @property
     def is_postgres(self) -> bool:
@@ -153,6 +156,9 @@ class Settings:
             photo_store=_photo_store(env),
             s3_endpoint=env.get("JIFEN_S3_ENDPOINT_URL") or None,
             s3_region=env.get("JIFEN_S3_REGION") or env.get("AWS_REGION") or None,
+            metrics=_choice(env, "JIFEN_METRICS", "OFF", ("OFF", "LOOPBACK", "TOKEN")).lower(),
+            metrics_token=_metrics_token(env),
+            log_format=_choice(env, "JIFEN_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
         )
 
 
@@ -165,6 +171,14 @@ def _photo_store(env: dict[str, str]) -> str:
         raise ConfigError("JIFEN_PHOTO_STORE: local, or s3://bucket/prefix (object storage; the endpoint in "
                           "JIFEN_S3_ENDPOINT_URL, credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     return value
+
+
+def _metrics_token(env: dict[str, str]) -> str | None:
+    token = env.get("JIFEN_METRICS_TOKEN") or None
+    if (env.get("JIFEN_METRICS") or "").lower() == "token" and (token is None or len(token) < 32):
+        raise ConfigError("JIFEN_METRICS_TOKEN: JIFEN_METRICS=token needs a token of at least 32 characters, "
+                          "sent by the scraper as 'Authorization: Bearer <token>'")
+    return token
 
 
 def _secret_key(env: dict[str, str]) -> str | None:

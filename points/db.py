@@ -137,6 +137,12 @@ async def start(pool_max: int = 10, name: str = "jifen") -> None:
         await db.start_connection_pool(min_size=1, max_size=pool_max, reset=_release)
 
 
+def pool():
+    """The PostgreSQL pool this process keeps (asyncpg's), or None (SQLite, or not started)."""
+    db = engine()
+    return getattr(db, "pool", None) if isinstance(db, PostgresEngine) else None
+
+
 async def stop() -> None:
     db = engine()
     if isinstance(db, PostgresEngine):

@@ -20,7 +20,8 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
-from points import jobs
+from points import jobs, logs
+from points.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "jifen"
@@ -39,8 +40,9 @@ def rq_queue(redis_url: str) -> Queue:
                  serializer=JSONSerializer)
 
 
-def enqueue_rq(queue: Queue, job: Callable[[], Any], job_id: str) -> None:
-    queue.enqueue(job, job_id=job_id, retry=RETRY, job_timeout=300, result_ttl=600, failure_ttl=7 * 86400)
+def enqueue_rq(queue: Queue, job: Callable[[], Any], job_id: str, request_id: str | None = None) -> None:
+    queue.enqueue(job, job_id=job_id, retry=RETRY, job_timeout=300, result_ttl=600, failure_ttl=7 * 86400,
+                  meta={"request_id": request_id})
 
 
 class RQDispatcher:
@@ -49,7 +51,7 @@ class RQDispatcher:
 
     async def enqueue(self, job: Callable[[], Any], job_id: str) -> None:
         try:
-            await anyio.to_thread.run_sync(functools.partial(enqueue_rq, self.queue, job, job_id))
+            await anyio.to_thread.run_sync(functools.partial(enqueue_rq, self.queue, job, job_id, REQUEST_ID.get()))
         except RedisError as exc:
             log.warning("could not enqueue %s (%s); the sweeper will find the work", job_id, exc)
 
@@ -65,7 +67,7 @@ class InProcessDispatcher:
 
     def __init__(self, sweep_seconds: int):
         self.sweep_seconds = sweep_seconds
-        self.queue: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Callable[[], Any], str | None]] = asyncio.Queue()
         self.pending: set[Callable[[], Any]] = set()
         self.tasks: list[asyncio.Task] = []
 
@@ -73,19 +75,20 @@ class InProcessDispatcher:
         if job in self.pending:  # a queued run will do this work too
             return
         self.pending.add(job)
-        self.queue.put_nowait(job)
+        self.queue.put_nowait((job, REQUEST_ID.get()))  # its log lines carry the request that asked for it
 
     async def _work(self) -> None:
         while True:
-            job = await self.queue.get()
+            job, request_id = await self.queue.get()
             self.pending.discard(job)
-            for attempt in range(1, 4):
-                try:
-                    await jobs.ASYNC[job]()
-                    break
-                except Exception:
-                    log.exception("job %s failed (attempt %d); retrying", job.__name__, attempt)
-                    await asyncio.sleep(attempt)
+            with logs.request_id(request_id):
+                for attempt in range(1, 4):
+                    try:
+                        await jobs.ASYNC[job]()
+                        break
+                    except Exception:
+                        log.exception("job %s failed (attempt %d); retrying", job.__name__, attempt)
+                        await asyncio.sleep(attempt)
 
     async def _sweep(self) -> None:
         while True:

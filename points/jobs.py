@@ -10,12 +10,26 @@ pool lives across jobs. The embedded worker awaits the coroutines directly.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from points import attendance, awards, cases, counter, db, expiry, honours, intake, member_data, otp, schemes
+from points import (
+    attendance,
+    awards,
+    cases,
+    counter,
+    db,
+    expiry,
+    honours,
+    intake,
+    member_data,
+    metrics,
+    otp,
+    schemes,
+)
 from points.config import settings
 from points.db import Unavailable, sql
 from points.photo_store import photo_store
@@ -36,7 +50,7 @@ def run(coro: Awaitable[T]) -> T:
     global _runner
     if _runner is None:
         _runner = asyncio.Runner()
-    return _runner.run(coro)
+    return _runner.run(coro, context=contextvars.copy_context())  # the caller's: a job's request id (points/logs.py)
 
 
 async def startup() -> None:
@@ -68,6 +82,18 @@ async def sweep_async() -> dict[str, int]:
     """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
     orders, chase cases past their deadlines (督办), record no-shows of tasks whose window closed, and (hourly) expire points past their date, keep last month's honour boards, delete photo
     files no report refers to and login codes long dead, round the places of old settled reports."""
+    started = time.monotonic()
+    try:
+        done = await _sweep_once()
+    except BaseException:
+        metrics.SWEEPS.labels("failed").inc()
+        raise
+    metrics.SWEEPS.labels("done").inc()
+    metrics.SWEEP_SECONDS.observe(time.monotonic() - started)
+    return done
+
+
+async def _sweep_once() -> dict[str, int]:
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch),
             **await cases.chase(schemes.current(), make_sender(settings().sms_sender))}

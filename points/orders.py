@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from points import clock, idempotency, ledger, scope
+from points import clock, idempotency, ledger, metrics, scope
 from points.batching import Batcher
 from points.db import lock_rows_sql, marks, sql, write
 from points.errors import Conflict, DomainError, NotFound, checked
@@ -103,6 +103,9 @@ async def _place_batch(asks: list[_Ask]) -> list[dict[str, Any] | str | Exceptio
     if live:
         for i, outcome in zip(live, await write(lambda: _place_locked([asks[i] for i in live])), strict=True):
             outcomes[i] = outcome
+    metrics.ORDER_BATCH.observe(len(asks))
+    for outcome in outcomes:
+        metrics.ORDERS.labels("placed" if isinstance(outcome, dict) else getattr(outcome, "code", "replay")).inc()
     return outcomes
 
 

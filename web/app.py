@@ -14,7 +14,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from points import db, schemes
+from points import db, logs, schemes
 from points.config import Settings, settings
 from points.dispatch import make_dispatcher
 from points.intake import PhotoLimits
@@ -47,6 +47,8 @@ from web.deps import DEPENDENCIES
 from web.errors import HANDLERS
 from web.guard import InputGuard
 from web.limits import Limiter
+from web.metrics import metrics_routes, request_metrics
+from web.request_log import RequestIds
 from web.sessions import Sessions, make_store
 
 WEB = Path(__file__).parent
@@ -60,6 +62,7 @@ def _with_i18n(engine: JinjaTemplateEngine) -> None:
 
 def create_app(config: Settings | None = None) -> Litestar:
     config = config or settings()
+    logs.install_record_factory()
     rules = schemes.current()
     state = State({
         "settings": config,
@@ -92,13 +95,14 @@ def create_app(config: Settings | None = None) -> Litestar:
                         CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
                         TaskController, StaffTaskController,
                         PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages, MemberTaskPages,
-                        StaffTaskPages,
+                        StaffTaskPages, *metrics_routes(config),
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=_with_i18n),
         dependencies=DEPENDENCIES,
-        middleware=[InputGuard(), AuthMiddleware()],
+        middleware=[*request_metrics(config), RequestIds(access_lines=config.log_format == "json"), InputGuard(),
+                    AuthMiddleware()],
         guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True
         exception_handlers=HANDLERS,
         state=state,
@@ -106,6 +110,7 @@ def create_app(config: Settings | None = None) -> Litestar:
         # A report may carry several photos; each is limited again on its own.
         request_max_body_size=config.max_photos * config.max_photo_bytes + 1_000_000,
         logging_config=LoggingConfig(root={"level": config.log_level, "handlers": ["queue_listener"]},
+                                     formatters={"standard": logs.formatter_config(config.log_format)},
                                      log_exceptions="never"),  # web/errors.py logs what went wrong, once
         openapi_config=OpenAPIConfig(title="Jifen API", version="1", path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),

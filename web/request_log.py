@@ -1,0 +1,46 @@
+"""Each request's id: taken from the proxy's X-Request-ID when well formed, else made here; set for every log
+line the request causes and every job it enqueues (points/logs.py), and sent back as X-Request-ID. With
+JIFEN_LOG_FORMAT=json, one access line per request (method, route path without its query — a query may hold
+a place — status, milliseconds); run uvicorn with --no-access-log then, its own lines being text."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from points import logs
+
+log = logging.getLogger("jifen.access")
+
+
+class RequestIds(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, access_lines: bool):
+        self.access_lines = access_lines
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if logs.WELL_FORMED.fullmatch(sent) else uuid.uuid4().hex
+        status = 500
+        started = time.monotonic()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with logs.request_id(request_id):
+            try:
+                await next_app(scope, receive, send_with_id)
+            finally:
+                if self.access_lines:
+                    log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status,
+                             (time.monotonic() - started) * 1000)
