@@ -13,7 +13,7 @@ import httpx
 import redis
 
 from client import Api
-from conftest import LEG, Process, grant, near, photo, python, run, start_server, wait_for
+from conftest import LEG, Process, free_port, grant, near, photo, python, run, start_server, wait_for
 from points import clock, review, rewards, schemes
 from points.scope import Actor
 from points.tables import Reward, Submission
@@ -122,3 +122,26 @@ def test_json_logs_carry_the_request_id_into_the_job(community):
         server.stop()
         if worker:
             worker.stop()
+
+
+def test_several_app_processes_are_scraped_as_one(stack, tmp_path):
+    """uvicorn --workers 2 with PROMETHEUS_MULTIPROC_DIR: whichever process answers the scrape counts them all."""
+    port = free_port()
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    server = Process("metrics-multiproc", ["-m", "uvicorn", "app:app", "--port", str(port), "--workers", "2"],
+                     {"JIFEN_METRICS": "loopback", "PROMETHEUS_MULTIPROC_DIR": str(shared)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz").status_code == 200
+            except httpx.HTTPError:
+                return server.proc.poll() is not None
+        wait_for(up, timeout=30, what="two app processes")
+        for _ in range(20):  # new connections each: the kernel hands them to either process
+            httpx.get(f"{url}/readyz")
+        scraped = httpx.get(f"{url}/metrics").text
+        assert metric(scraped, "jifen_requests_total", method="GET", path="/readyz", status_code="200") == 20
+    finally:
+        server.stop()
