@@ -93,7 +93,7 @@ def test_json_logs_carry_the_request_id_into_the_job(community):
     env = {"JIFEN_LOG_FORMAT": "json"}
     worker = None
     if LEG == "postgres":  # a queue of its own, so that this test's worker is the one that runs the job
-        env["REDIS_URL"] = re.sub(r"/\d+$", "/14", os.environ["REDIS_URL"])
+        env["REDIS_URL"] = re.sub(r"/\d+$", "/10", os.environ["REDIS_URL"])
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
         worker = Process("json-worker", ["worker.py"], env)
     server, url = start_server("json-logs", env)
