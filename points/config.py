@@ -96,6 +96,7 @@ class Settings:
     metrics: str = "off"  # off | loopback | token: who may read /metrics
     metrics_token: str | None = None
     log_format: str = "text"  # text | json
+    open311_media_hosts: tuple[str, ...] = ()  # hosts an Open311 media_url may be fetched from
 
     @property
     def is_postgres(self) -> bool:
@@ -159,6 +160,8 @@ class Settings:
             metrics=_choice(env, "JIFEN_METRICS", "OFF", ("OFF", "LOOPBACK", "TOKEN")).lower(),
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "JIFEN_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
+            open311_media_hosts=tuple(h.strip().lower() for h in (env.get("JIFEN_OPEN311_MEDIA_HOSTS") or "").split(",")
+                                      if h.strip()),
         )
 
 

@@ -5,7 +5,7 @@ Every rules file any process has run with, or an admin has given a community, is
 (`rules_version`), so an award made under an older file can still be explained. A community's scheme is
 the stored version its row names; changing it is an admin action with an audit row, checked by the same
 checker as the file, and takes effect without a restart: each request reads its community's version (one
-small query), and a version's parsed rules are kept in the process.
+small query: the version's name, not its text), and a version's parsed rules are kept in the process.
 """
 
 from __future__ import annotations
@@ -30,31 +30,33 @@ def current() -> Rules:
     return _current
 
 
-def _from_stored(version: str, content: str) -> Rules:
+async def _parsed_version(version: str | None) -> Rules:
+    """A stored version's rules, parsed once per process; its text is read only the first time."""
+    if version is None:
+        return current()
     if version not in _parsed:
-        _parsed[version] = parse_rules(content, f"rules_version:{version}")
+        rows = await sql("SELECT content FROM rules_version WHERE version = {}", version)
+        if not rows:
+            return current()
+        _parsed[version] = parse_rules(rows[0]["content"], f"rules_version:{version}")
     return _parsed[version]
 
 
 # The version a community runs: its own, else the template of the nearest area above it that has one.
-IN_FORCE = ("SELECT c.id, v.version, v.content FROM community c LEFT JOIN rules_version v ON v.version = "
-            "COALESCE(NULLIF(c.rules_version, ''), (SELECT t.rules_version FROM area a JOIN area t "
+IN_FORCE = ("SELECT c.id, COALESCE(NULLIF(c.rules_version, ''), (SELECT t.rules_version FROM area a JOIN area t "
             "ON a.path LIKE t.path || '%' WHERE a.id = c.area AND t.rules_version <> '' "
-            "ORDER BY LENGTH(t.path) DESC LIMIT 1))")
+            "ORDER BY LENGTH(t.path) DESC LIMIT 1)) AS version FROM community c")
 
 
 async def for_community(community_id: int) -> Rules:
     """The scheme a community runs: its own, else its street's (or district's) template, else the default."""
     rows = await sql(IN_FORCE + " WHERE c.id = {}", community_id)
-    if not rows or rows[0]["version"] is None:
-        return current()
-    return _from_stored(rows[0]["version"], rows[0]["content"])
+    return await _parsed_version(rows[0]["version"] if rows else None)
 
 
 async def by_community() -> dict[int, Rules]:
     """Every community's scheme, for the jobs that work across communities."""
-    return {r["id"]: _from_stored(r["version"], r["content"]) if r["version"] else current()
-            for r in await sql(IN_FORCE + " ORDER BY c.id")}
+    return {r["id"]: await _parsed_version(r["version"]) for r in await sql(IN_FORCE + " ORDER BY c.id")}
 
 
 async def groups() -> list[tuple[Rules, list[int]]]:

@@ -289,6 +289,9 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/code"),
         ("POST", "/api/v1/auth/login/code"), ("POST", "/api/v1/auth/logout"),  # test_accounts.py, test_hardening.py
         ("POST", "/api/v1/submissions"),  # test_submit.py: reporters only, the member's own community
+        ("GET", "/open311/v2/{name:str}"), ("GET", "/open311/v2/services/{name:str}"),  # public reads, and filing
+        ("GET", "/open311/v2/requests/{name:str}"), ("GET", "/open311/v2/tokens/{name:str}"),  # by api_key:
+        ("POST", "/open311/v2/{name:str}"),  # test_open311.py
         ("POST", "/api/v1/shop/orders/{order_id:int}/cancel"),  # test_shop.py: the member's own order
         ("POST", "/api/v1/staff/shop/rewards"), ("PUT", "/api/v1/staff/shop/rewards/{reward_id:int}"),  # test_shop
         ("POST", "/api/v1/admin/members"),  # test_only_admins_make_staff, below

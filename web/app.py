@@ -32,6 +32,7 @@ from web.controllers.cases import (
 )
 from web.controllers.me import MeController
 from web.controllers.members import MembersController
+from web.controllers.open311 import Open311Controller
 from web.controllers.pages_admin import AdminPages
 from web.controllers.pages_cases import HandlerPages, StaffCasePages
 from web.controllers.pages_member import MemberPages
@@ -95,7 +96,7 @@ def create_app(config: Settings | None = None) -> Litestar:
                         CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
                         TaskController, StaffTaskController,
                         PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages, MemberTaskPages,
-                        StaffTaskPages, *metrics_routes(config),
+                        StaffTaskPages, Open311Controller, *metrics_routes(config),
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
                                                    include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine,

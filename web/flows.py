@@ -13,6 +13,7 @@ from points import attendance, intake, jobs, presence, review
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits, Report
 from points.photo_store import PhotoStore
+from points.scope import Actor
 from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web.limits import Limiter, client_ip
@@ -26,11 +27,13 @@ async def award_soon(dispatcher: Dispatcher, submission_id: int) -> None:
 
 async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
                       limits: PhotoLimits, report: Report, uploads: list[bytes],
-                      idempotency_key: str | None) -> tuple[dict, bool]:
-    """Returns (the submission, whether it was created now)."""
-    await limiter.hit("submit_member", str(request.user.id))
+                      idempotency_key: str | None, actor: Actor | None = None) -> tuple[dict, bool]:
+    """Returns (the submission, whether it was created now). `actor`: who files it, when not the signed-in
+    member (an Open311 request's api_key)."""
+    actor = actor or request.user
+    await limiter.hit("submit_member", str(actor.id))
     await limiter.hit("submit_ip", client_ip(request))
-    view, created = await intake.submit(request.user, rules, report, uploads, store, limits, idempotency_key)
+    view, created = await intake.submit(actor, rules, report, uploads, store, limits, idempotency_key)
     if created and view["status"] == SubmissionStatus.VERIFIED:
         await award_soon(dispatcher, view["id"])
     return view, created
