@@ -154,9 +154,9 @@ def test_a_partner_files_a_request_and_follows_it_to_closed(api, community, part
     assert [f.text for f in discovery.find("endpoints/endpoint/formats")] == ["text/xml", "application/json"]
 
 
-def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, partner, open311):
+def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, partner, open311, make_community):
     base, media = open311
-    code = code_of(community)
+    code, elsewhere = code_of(community), code_of(make_community())
     before = run(sql("SELECT COUNT(*) AS n FROM submission"))[0]["n"]
     good = {"api_key": partner, "jurisdiction_id": code, "service_code": "hazard.fire_exit_blocked",
             "lat": "23.47", "long": "116.76", "description": "x", "media_url": f"http://{media}/p.jpg"}
@@ -165,6 +165,7 @@ def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, par
              ({"api_key": "jft_not_a_token"}, 403, "invalid_api_key"),
              ({"media_url": "http://203.0.113.7/p.jpg"}, 400, "media_host_not_allowed"),
              ({"jurisdiction_id": "nowhere"}, 404, "not_found"),
+             ({"jurisdiction_id": elsewhere}, 403, "wrong_jurisdiction"),  # a token files at home only
              ({"lat": "north"}, 400, "invalid_number")]
     for change, status, error in cases:
         for fmt in ("json", "xml"):

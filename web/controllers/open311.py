@@ -23,7 +23,6 @@ from points.dispatch import Dispatcher
 from points.errors import DomainError, Forbidden, Invalid, NotFound
 from points.intake import PhotoLimits, Report
 from points.photo_store import PhotoStore
-from points.vocabulary import REPORTER_ROLES
 from web.flows import file_report
 from web.limits import Limiter
 
@@ -174,12 +173,8 @@ class Open311Controller(Controller):
         actor = await tokens.actor_for(str(form.get("api_key") or "")) if form.get("api_key") else None
         if actor is None:
             raise Forbidden("invalid_api_key", "api_key: an API token an admin issued, not revoked", field="api_key")
-        if actor.role not in REPORTER_ROLES:
-            raise Forbidden("role_not_eligible", "api_key: this token's account cannot file reports", field="api_key")
         community = await open311.jurisdiction(str(form.get("jurisdiction_id") or "") or None)
-        if community["id"] != actor.community_id:
-            raise Forbidden("wrong_jurisdiction", "jurisdiction_id: this token files in its own community only",
-                            field="jurisdiction_id")
+        open311.require_filer(actor, community)
         rules = await schemes.for_community(community["id"])
         code = str(form.get("service_code") or "")
         if not code:
