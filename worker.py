@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 import time
@@ -106,8 +107,13 @@ def main(argv: list[str]) -> int:
     queue = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
     stop = threading.Event()
     if not args.burst:
+        # The helper threads start with SIGTERM and SIGINT blocked, so those reach the main thread and wake it
+        # from Redis's blocking dequeue: rq stops warmly at once. Landing on a helper thread, they waited for
+        # that dequeue's timeout (minutes), and a supervisor's stop timed out.
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         for target, extra in ((sweeper, (queue, config.sweep_seconds)), (scheduler, ())):
             threading.Thread(target=target, args=(redis, *extra, stop), daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
     # rq's worker needs a connection of its own: rq raises the socket timeout above its blocking
     # dequeue only for connections made after it starts, and one made earlier (with the 5 s of the
     # client above) timed out every idle dequeue, then backed off for up to a minute with jobs waiting.
