@@ -16,6 +16,7 @@ worker waits for it instead of exiting.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sys
@@ -30,7 +31,7 @@ from rq.serializers import JSONSerializer
 
 from points import jobs, logs, schemes
 from points.config import ConfigError, settings
-from points.dispatch import QUEUE_NAME, enqueue_rq
+from points.dispatch import QUEUE_NAME, enqueue_rq, enqueue_rq_later
 from rules import RulesError
 
 log = logging.getLogger("jifen.worker")
@@ -105,6 +106,7 @@ def main(argv: list[str]) -> int:
     wait_for_redis(redis)
     jobs.run(jobs.startup())
     queue = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
+    jobs.later = functools.partial(enqueue_rq_later, queue)  # a forwarded event's retry, when its back-off ends
     stop = threading.Event()
     if not args.burst:
         # The helper threads start with SIGTERM and SIGINT blocked, so those reach the main thread and wake it

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from points import audit, clock, photo_store, scope, units
+from points import audit, clock, outbox, photo_store, scope, units
 from points.clock import aware
 from points.db import marks, sql, write
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
@@ -81,7 +81,19 @@ async def open_cases(rules: Rules, reports: list[dict[str, Any]]) -> int:
         if rows:
             await _event(rows[0]["id"], "open", S.OPEN, None, None, "", now)
             opened += 1
+            await _auto_dispatch(rules, rows[0]["id"], r["community"])
     return opened
+
+
+async def _auto_dispatch(rules: Rules, case_id: int, community_id: int) -> None:
+    """A community that forwards all its cases (points/forwarding.py, `auto_dispatch`): the new case goes to the
+    forwarded unit at once, dispatched by that unit's service account."""
+    linked = await sql("SELECT f.unit, f.member FROM forwarding f JOIN unit_community uc ON uc.unit = f.unit "
+                       "WHERE uc.community = {} AND f.auto_dispatch = {} AND f.disabled_at IS NULL ORDER BY f.id "
+                       "LIMIT 1", community_id, True)
+    if linked:
+        row = (await sql("SELECT * FROM case_file WHERE id = {}", case_id))[0]
+        await _dispatch(await units.service_actor(linked[0]["member"]), rules, row, "dispatch", linked[0]["unit"], "")
 
 
 # ------------------------------------------------------------------ who sees what
@@ -128,6 +140,7 @@ async def _move(actor: Actor, row: dict[str, Any], action: str, said: str = "",
     if not done:
         raise Conflict("wrong_state", "the case changed just now; look again", field="state")
     event = await _event(row["id"], action, reaches, actor.id, changes.get("unit", row["unit"]), said, now)
+    await outbox.record({**row, **sets}, action, event, actor.id if action in HANDLER_ACTIONS else None)
     await audit.record(actor.id, f"case.{action}", "case", row["id"], row["community"],
                        {"state": reaches, **({"note": said[:200]} if said else {}),
                         **({"unit": changes["unit"]} if "unit" in changes else {})})
@@ -188,20 +201,39 @@ async def return_case(actor: Actor, rules: Rules, case_id: int, reason: str) -> 
     reason = _note(reason)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
-        since = await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
-                          "('dispatch', 'reopen')", case_id)
-        dispatched = since[0]["at"]
-        if isinstance(dispatched, str):
-            dispatched = datetime.fromisoformat(dispatched)
-        window = calendar().after_working_days(dispatched, rules.cases.return_working_days, rules.tz)
-        if row["state"] in TRANSITIONS["return"][0] and clock.now() > window.at:
-            raise Conflict("return_too_late", f"a case can be returned within {rules.cases.return_working_days} "
-                           "working days of its dispatch", field="state", days=rules.cases.return_working_days)
-        await _move(actor, row, "return", reason, note=reason)
+        await _return(actor, rules, await _case_for(actor, case_id), reason)
 
     await write(run)
     return await view(actor, case_id)
+
+
+async def _return(actor: Actor, rules: Rules, row: dict[str, Any], reason: str) -> None:
+    since = await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
+                      "('dispatch', 'reopen')", row["id"])
+    dispatched = since[0]["at"]
+    if isinstance(dispatched, str):
+        dispatched = datetime.fromisoformat(dispatched)
+    window = calendar().after_working_days(dispatched, rules.cases.return_working_days, rules.tz)
+    if row["state"] in TRANSITIONS["return"][0] and clock.now() > window.at:
+        raise Conflict("return_too_late", f"a case can be returned within {rules.cases.return_working_days} "
+                       "working days of its dispatch", field="state", days=rules.cases.return_working_days)
+    await _move(actor, row, "return", reason, note=reason)
+
+
+async def move_for_unit(actor: Actor, rules: Rules, row: dict[str, Any], action: str, note: str) -> None:
+    """A handler's move that the unit's outside system asked for (points/forwarding.py), inside the caller's
+    transaction: the same state machine and checks as the handler's own, except that the disposal's evidence
+    stays in that system — staff's recheck (复查) is what closes the case."""
+    _require(actor, action)
+    if action == "accept":
+        await _move(actor, row, "accept")
+    elif action == "return":
+        await _return(actor, rules, row, _note(note))
+    elif action == "dispose":
+        note = _note(note)
+        await _move(actor, row, "dispose", note, note=note, disposed_by=actor.id)
+    else:
+        raise Invalid("invalid_choice", f"action must be one of {', '.join(HANDLER_ACTIONS)}", field="action")
 
 
 async def dispose(actor: Actor, case_id: int, note: str, uploads: list[bytes], store: PhotoStore,
@@ -407,8 +439,8 @@ async def chase(rules: Rules, sender: Sender) -> dict[str, int]:
         chased, over = await write(one)
         told, escalated = told + chased, escalated + over
         if chased or over:
-            phones = await sql("SELECT phone FROM member WHERE status = 'active' AND ((role = {} AND unit = {}) OR "
-                               "(role = {} AND community = {}))", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
+            phones = await sql("SELECT phone FROM member WHERE status = 'active' AND phone NOT LIKE 'svc:%' AND "
+                               "((role = {} AND unit = {}) OR (role = {} AND community = {}))", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
             words = " ".join(pair("sms", "case_escalated" if over else "case_overdue", case=str(row["id"])))
             for p in phones:
                 await sender.send(p["phone"], words)

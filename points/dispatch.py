@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
@@ -45,6 +47,17 @@ def enqueue_rq(queue: Queue, job: Callable[[], Any], job_id: str, request_id: st
                   meta={"request_id": request_id})
 
 
+def enqueue_rq_later(queue: Queue, job: Callable[[], Any], delay: float) -> None:
+    """Have rq run `job` after `delay` seconds (worker.py's scheduler thread moves it onto the queue then); jobs
+    due in the same second are one."""
+    due = int(time.time() + delay)
+    try:
+        queue.enqueue_at(datetime.fromtimestamp(due, UTC), job, job_id=f"{job.__name__}-at-{due}", retry=RETRY,
+                         job_timeout=300, result_ttl=600, failure_ttl=7 * 86400)
+    except RedisError as exc:
+        log.warning("could not schedule %s (%s); the sweeper will find the work", job.__name__, exc)
+
+
 class RQDispatcher:
     def __init__(self, redis_url: str):
         self.queue = rq_queue(redis_url)
@@ -70,12 +83,20 @@ class InProcessDispatcher:
         self.queue: asyncio.Queue[tuple[Callable[[], Any], str | None]] = asyncio.Queue()
         self.pending: set[Callable[[], Any]] = set()
         self.tasks: list[asyncio.Task] = []
+        self.timers: set[asyncio.TimerHandle] = set()
 
     async def enqueue(self, job: Callable[[], Any], job_id: str) -> None:
+        self._put(job)
+
+    def _put(self, job: Callable[[], Any]) -> None:
         if job in self.pending:  # a queued run will do this work too
             return
         self.pending.add(job)
         self.queue.put_nowait((job, REQUEST_ID.get()))  # its log lines carry the request that asked for it
+
+    def later(self, job: Callable[[], Any], delay: float) -> None:
+        timer = asyncio.get_running_loop().call_later(delay, lambda: (self.timers.discard(timer), self._put(job)))
+        self.timers.add(timer)
 
     async def _work(self) -> None:
         while True:
@@ -96,9 +117,13 @@ class InProcessDispatcher:
             await asyncio.sleep(self.sweep_seconds)
 
     async def start(self) -> None:
+        jobs.later = self.later
         self.tasks = [asyncio.create_task(self._work()), asyncio.create_task(self._sweep())]
 
     async def stop(self) -> None:
+        jobs.later = None
+        for timer in self.timers:
+            timer.cancel()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

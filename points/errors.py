@@ -67,6 +67,10 @@ class UnsupportedMedia(DomainError):
     status = 415
 
 
+class Unauthenticated(DomainError):
+    status = 401
+
+
 class Forbidden(DomainError):
     status = 403
 

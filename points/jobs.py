@@ -23,11 +23,13 @@ from points import (
     counter,
     db,
     expiry,
+    forwarding,
     honours,
     intake,
     member_data,
     metrics,
     otp,
+    outbox,
     schemes,
 )
 from points.config import settings
@@ -41,8 +43,13 @@ T = TypeVar("T")
 DRAIN_BUDGET_S = 240.0  # below the rq job timeout, so a long backlog hands over cleanly
 HOURLY_S = 3600.0  # points expire and months end by the day: an hourly look is plenty (it reads every balance)
 
+MIN_FOLLOW_UP_S = 1.0
+
 _runner: asyncio.Runner | None = None
 _hourly_last_run = float("-inf")
+later: Callable[[Callable[[], Any], float], None] | None = None
+"""How this process has a job run again after a delay (rq's scheduler in worker.py, a timer in the app's embedded
+worker); None in a one-off command, where the periodic sweep picks the work up."""
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -62,6 +69,7 @@ async def drain_awards() -> int:
     """Award verified submissions in batches until none are left (or the time budget is spent), each
     community's under its own scheme."""
     batch, total, deadline = settings().award_batch, 0, time.monotonic() + DRAIN_BUDGET_S
+    forwarded_before = outbox.recorded()
     waiting = [r["community"] for r in await sql("SELECT DISTINCT community FROM submission WHERE status = {}",
                                                  SubmissionStatus.VERIFIED)]
     if not waiting:
@@ -75,12 +83,24 @@ async def drain_awards() -> int:
                 break
     if total:
         log.info("awarded %d submission(s)", total)
+    if outbox.recorded() != forwarded_before:  # cases opened and dispatched to a forwarded unit (auto_dispatch)
+        await deliver_forwarded()
     return total
+
+
+async def deliver_forwarded() -> int:
+    """Deliver the outbox's due events, and have this job run again when the next one (a retry) falls due."""
+    delivered = await outbox.deliver_due()
+    wait = await outbox.next_due_in()
+    if wait is not None and later is not None:
+        later(deliver_outbox, max(wait, MIN_FOLLOW_UP_S))
+    return delivered
 
 
 async def sweep_async() -> dict[str, int]:
     """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
-    orders, chase cases past their deadlines (督办), record no-shows of tasks whose window closed, and (hourly) expire points past their date, keep last month's honour boards, delete photo
+    orders, chase cases past their deadlines (督办), send forwarded case events and read back what outside systems
+    did with them, record no-shows of tasks whose window closed, and (hourly) expire points past their date, keep last month's honour boards, delete photo
     files no report refers to and login codes long dead, round the places of old settled reports."""
     started = time.monotonic()
     try:
@@ -96,7 +116,8 @@ async def sweep_async() -> dict[str, int]:
 async def _sweep_once() -> dict[str, int]:
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch),
-            **await cases.chase(schemes.current(), make_sender(settings().sms_sender))}
+            **await cases.chase(schemes.current(), make_sender(settings().sms_sender)),
+            "forwarded": await deliver_forwarded(), "forwarded_cases_moved": await forwarding.poll()}
     grouped = await schemes.groups()  # each community's scheme: its own penalty, expiry policy and board size
     done["no_shows"] = sum([await attendance.record_no_shows(rules, communities=ids) for rules, ids in grouped])
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
@@ -121,7 +142,12 @@ def sweep() -> dict[str, int]:
     return run(sweep_async())
 
 
+def deliver_outbox() -> int:
+    return run(deliver_forwarded())
+
+
 ASYNC: dict[Callable[[], Any], Callable[[], Awaitable[Any]]] = {
     award_pending: drain_awards,
     sweep: sweep_async,
+    deliver_outbox: deliver_forwarded,
 }

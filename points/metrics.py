@@ -16,7 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from points import clock, db
 from points.db import marks, sql
-from points.vocabulary import CaseState, SubmissionStatus, TaskStatus
+from points.vocabulary import CaseState, OutboxState, SubmissionStatus, TaskStatus
 
 ORDERS = Counter("jifen_orders_total", "Orders decided, by outcome (placed, or the refusal's code)", ["outcome"])
 ORDER_BATCH = Histogram("jifen_order_batch_size", "Orders written per transaction (group commit)",
@@ -36,6 +36,9 @@ POOL = Gauge("jifen_db_pool_connections", "This process's PostgreSQL pool, by st
              multiprocess_mode="livesum")
 CASES = Gauge("jifen_cases_open", "Cases not yet closed, by state", ["state"], multiprocess_mode="mostrecent")
 CASES_OVERDUE = Gauge("jifen_cases_overdue", "Open cases past their deadline", multiprocess_mode="mostrecent")
+OUTBOX = Counter("jifen_outbox_sends_total", "Attempts to deliver forwarded case events, by outcome", ["outcome"])
+OUTBOX_WAITING = Gauge("jifen_outbox_events", "Forwarded case events not yet delivered, by state", ["state"],
+                       multiprocess_mode="mostrecent")
 TASKS_RUNNING = Gauge("jifen_tasks_running", "Published tasks whose window is open now", multiprocess_mode="mostrecent")
 
 OPEN_CASES = [s for s in CaseState if s not in (CaseState.CLOSED, CaseState.RESOLVED_ON_SITE)]
@@ -66,6 +69,11 @@ async def read_gauges(redis_url: str | None) -> None:
                                  "AND deadline < {}", *OPEN_CASES, now))[0]["n"])
     TASKS_RUNNING.set((await sql("SELECT COUNT(*) AS n FROM task WHERE status = {} AND starts_at <= {} AND ends_at > {}",
                                  TaskStatus.PUBLISHED, now, now))[0]["n"])
+    waiting = {r["state"]: r["n"] for r in await sql(
+        "SELECT state, COUNT(*) AS n FROM outbox_event WHERE state IN ({}, {}) GROUP BY state",
+        OutboxState.PENDING, OutboxState.PARKED)}
+    for state in (OutboxState.PENDING, OutboxState.PARKED):
+        OUTBOX_WAITING.labels(state.value).set(waiting.get(state, 0))
     if (pool := db.pool()) is not None:
         POOL.labels("in_use").set(pool.get_size() - pool.get_idle_size())
         POOL.labels("idle").set(pool.get_idle_size())

@@ -436,3 +436,49 @@ class TaskPhoto(Table):
     lat = Float(null=True, default=None)
     lng = Float(null=True, default=None)
     created_at = Timestamptz()
+
+
+class Forwarding(Table):
+    """A unit reached through an outside system (智网, 12345, a district platform) instead of handler accounts:
+    cases dispatched to `unit` are sent there — as signed JSON webhooks, or as Open311 GeoReport v2 requests
+    whose status is polled — and what comes back moves the case as the unit's own handlers would, acting as
+    `member` (the unit's service account). Written only through points/forwarding.py."""
+
+    unit = ForeignKey(Unit, on_delete=OnDelete.restrict, unique=True)
+    kind = Varchar(length=12)  # points/vocabulary.ForwardKind
+    url = Varchar(length=500)
+    secret = Varchar(length=200)  # webhook: the HMAC key both sides hold; georeport: their api_key
+    service_code = Varchar(length=64, default="")  # georeport: their service code ("" → our item id)
+    jurisdiction = Varchar(length=64, default="")  # georeport: their jurisdiction_id, when they need one
+    auto_dispatch = Boolean(default=False)  # every new case of the communities the unit serves goes there at once
+    member = ForeignKey(Member, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    disabled_at = Timestamptz(null=True, default=None)
+
+
+class OutboxEvent(Table):
+    """One case event owed to a forwarding, written in the transaction that moved the case (points/outbox.py):
+    delivered in order per case, retried with back-off, parked for staff when retries run out."""
+
+    forwarding = ForeignKey(Forwarding, on_delete=OnDelete.restrict, index=True)
+    case = ForeignKey(Case, on_delete=OnDelete.restrict, index=True)
+    action = Varchar(length=20)  # the case action it tells of
+    body = Text()  # the JSON sent, fixed when written: every attempt sends the same bytes
+    state = Varchar(length=12, index=True)  # points/vocabulary.OutboxState
+    attempts = Integer(default=0)
+    next_at = Timestamptz(index=True)  # not before
+    lease_until = Timestamptz(null=True, default=None)  # a sender holds it until then (a killed one lets go)
+    last_error = Varchar(length=300, default="")
+    remote_id = Varchar(length=64, default="")  # georeport: the service_request_id their server gave
+    created_at = Timestamptz()
+    delivered_at = Timestamptz(null=True, default=None)
+
+
+class InboundEvent(Table):
+    """A status update an outside system sent back, by its event id: applied once however often it comes."""
+
+    key = Varchar(length=120, unique=True)  # forwarding:event_id
+    forwarding = ForeignKey(Forwarding, on_delete=OnDelete.restrict)
+    case = ForeignKey(Case, on_delete=OnDelete.restrict)
+    action = Varchar(length=20)
+    received_at = Timestamptz()

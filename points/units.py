@@ -10,7 +10,7 @@ from points import audit, clock, scope
 from points.db import marks, sql, write
 from points.errors import Invalid, NotFound, checked
 from points.scope import Actor
-from points.vocabulary import Role
+from points.vocabulary import MemberStatus, Role
 from rules import Rules, fields
 
 
@@ -75,3 +75,10 @@ async def handler_unit(actor: Actor) -> int:
     if not rows or rows[0]["unit"] is None:
         raise NotFound("case")
     return rows[0]["unit"]
+
+
+async def service_actor(member_id: int) -> Actor:
+    """The service account an outside system moves its unit's cases as (points/forwarding.py)."""
+    row = (await sql("SELECT id, name, community FROM member WHERE id = {}", member_id))[0]
+    return Actor(id=row["id"], role=Role.HANDLER, community_id=row["community"], name=row["name"],
+                 status=MemberStatus.ACTIVE)

@@ -66,6 +66,18 @@ class CaseState(StrEnum):
     RESOLVED_ON_SITE = "resolved_on_site"  # 就地解决: staff fixed it there and then
 
 
+class ForwardKind(StrEnum):
+    """How a forwarding reaches its outside system (points/forwarding.py)."""
+    WEBHOOK = "webhook"  # signed JSON POSTs; it answers with signed callbacks
+    GEOREPORT = "georeport"  # we are an Open311 GeoReport v2 client: POST requests, poll their status
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # to be sent (now, or after its back-off)
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    PARKED = "parked"  # retries ran out, or the receiver refused it: staff look and retry
+
+
 class TaskKind(StrEnum):
     ACTIVITY = "activity"  # 志愿活动: be there, for hours
     PATROL = "patrol"  # 巡查任务: a photo at each checkpoint

@@ -114,6 +114,12 @@ NOTE = Text(500, multiline=True)
 CASE_NOTE = Text(1000, 1, multiline=True)  # a return's reason, a disposal's note, a recheck's finding: needed
 UNIT_NAME = Text(100, 1)
 
+# Forwarding to outside systems
+FORWARD_URL = Text(500, 8, charset=r"^https?://[\x21-\x7e]+$", charset_says="must be an http:// or https:// URL")
+FORWARD_SECRET = Text(200, 16, charset=r"^[\x21-\x7e]*$", charset_says="must be visible ASCII characters")
+SERVICE_CODE = Text(64, charset=r"^[\x21-\x7e]*$", charset_says="must be visible ASCII characters")
+EVENT_ID = Text(100, 1, charset=r"^[\x21-\x7e]*$", charset_says="must be visible ASCII characters")
+
 # A community's own scheme: a whole rules file (the default one is about 25 kB)
 RULES_FILE = Text(500_000, 1, multiline=True)
 

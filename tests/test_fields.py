@@ -15,7 +15,9 @@ COLUMNS = [
     (F.REWARD_NAME, t.Reward.name_en), (F.REWARD_IMAGE, t.Reward.image), (F.STOCK_REASON, t.StockMovement.reason),
     (F.NOTE, t.Member.status_reason), (F.TASK_TITLE, t.Task.title), (F.ADDRESS, t.Task.place),
     (F.ITEM_ID, t.Task.item_id), (F.CHECKPOINT_NAME, t.Checkpoint.name), (F.CHECKPOINT_WHAT, t.Checkpoint.what),
-    (F.GRID_CODE, t.Grid.code), (F.GRID_NAME, t.Grid.name),
+    (F.GRID_CODE, t.Grid.code), (F.GRID_NAME, t.Grid.name), (F.FORWARD_URL, t.Forwarding.url),
+    (F.FORWARD_SECRET, t.Forwarding.secret), (F.SERVICE_CODE, t.Forwarding.service_code),
+    (F.SERVICE_CODE, t.Forwarding.jurisdiction), (F.SERVICE_CODE, t.OutboxEvent.remote_id),
 ]
 ID_PREFIX = len(str(F.INT32_MAX)) + 1  # an Idempotency-Key is stored as "{member id}:{key}"
 

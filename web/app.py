@@ -30,6 +30,7 @@ from web.controllers.cases import (
     StaffUnitController,
     UnitController,
 )
+from web.controllers.forwarding import CallbackController, ForwardingController, StaffOutboxController
 from web.controllers.me import MeController
 from web.controllers.members import MembersController
 from web.controllers.open311 import Open311Controller
@@ -94,7 +95,8 @@ def create_app(config: Settings | None = None) -> Litestar:
         route_handlers=[AuthController, MeController, SubmissionController, StaffController, MembersController,
                         AdminController, PublicController, ShopController, CounterController,
                         CaseController, StaffCaseController, StaffUnitController, HandlerCaseController, UnitController,
-                        TaskController, StaffTaskController,
+                        TaskController, StaffTaskController, ForwardingController, StaffOutboxController,
+                        CallbackController,
                         PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages, MemberTaskPages,
                         StaffTaskPages, Open311Controller, *metrics_routes(config),
                         create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},

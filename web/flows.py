@@ -1,15 +1,18 @@
 """The use cases both doors share — the JSON API and the pages call these, so one input meets one decision:
 filing a report (the rate limits, the domain, the award job for an item accepted without staff) and
 verifying one (the domain, then the award job); confirming a task and being at one (the award job for what
-they confirm). Signing in lives in web/signin.py. A controller parses,
+they confirm); moving a case (the delivery job when the move owes an outside system an event). Signing in lives in web/signin.py. A controller parses,
 calls one of these (or one domain call), and renders.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from litestar import Request
 
-from points import attendance, intake, jobs, presence, review
+from points import attendance, intake, jobs, outbox, presence, review
 from points.dispatch import Dispatcher
 from points.intake import PhotoLimits, Report
 from points.photo_store import PhotoStore
@@ -17,6 +20,8 @@ from points.scope import Actor
 from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web.limits import Limiter, client_ip
+
+T = TypeVar("T")
 
 
 async def award_soon(dispatcher: Dispatcher, submission_id: int) -> None:
@@ -77,4 +82,21 @@ async def checkpoint_photo(request: Request, dispatcher: Dispatcher, rules: Rule
                                            limits)
     if done["confirmed"]:
         await dispatcher.enqueue(jobs.award_pending, f"award-task-{task_id}-{request.user.id}")
+    return done
+
+
+async def move_case(dispatcher: Dispatcher, move: Awaitable[T]) -> T:
+    """Any move of a case (points/cases.py): when it recorded an event for an outside system (points/outbox.py),
+    the delivery job follows. A lost enqueue is found by the sweep."""
+    before = outbox.recorded()
+    done = await move
+    if outbox.recorded() != before:
+        await dispatcher.enqueue(jobs.deliver_outbox, "outbox")
+    return done
+
+
+async def retry_forwarded(dispatcher: Dispatcher, actor: Actor, outbox_id: int) -> dict:
+    """Staff send a parked event again; the delivery job follows."""
+    done = await outbox.retry(actor, outbox_id)
+    await dispatcher.enqueue(jobs.deliver_outbox, "outbox")
     return done

@@ -11,10 +11,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, MultipartBody, QueryParameter
 
 from points import cases, units
+from points.dispatch import Dispatcher
 from points.intake import PhotoLimits
 from points.photo_store import PhotoStore
 from points.vocabulary import CaseState
 from rules import Rules
+from web import flows
 from web.auth import admin_only, handlers_only, staff_only
 from web.photos import photo_response
 from web.schemas import (
@@ -82,28 +84,29 @@ class StaffCaseController(Controller):
 
     @post("/{case_id:int}/dispatch", operation_id="dispatchCase", status_code=200)
     async def dispatch(self, request: Request, case_id: IdPath, data: JSONBody[DispatchIn],
-                       rules: NamedDependency[Rules]) -> CaseOut:
+                       rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """交办 to a unit serving the community; the deadline follows from the priority and the calendar."""
-        return msgspec.convert(await cases.dispatch(request.user, rules, case_id, data.unit, data.note), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, cases.dispatch(request.user, rules, case_id, data.unit, data.note)), CaseOut)
 
     @post("/{case_id:int}/resolve", operation_id="resolveCaseOnSite", status_code=200)
     async def resolve(self, request: Request, case_id: IdPath, data: MultipartBody[CasePhotosForm],
-                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits]) -> CaseOut:
+                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
+                      dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """就地解决: fixed there and then, with a note and a photo."""
         uploads = [await f.read() for f in data.photos]
-        return msgspec.convert(await cases.resolve_on_site(request.user, case_id, data.note, uploads, store, limits),
+        return msgspec.convert(await flows.move_case(dispatcher, cases.resolve_on_site(request.user, case_id, data.note, uploads, store, limits)),
                                CaseOut)
 
     @post("/{case_id:int}/recheck", operation_id="recheckCase", status_code=200)
-    async def recheck(self, request: Request, case_id: IdPath) -> CaseOut:
+    async def recheck(self, request: Request, case_id: IdPath, dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """复查 begins."""
-        return msgspec.convert(await cases.recheck(request.user, case_id), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, cases.recheck(request.user, case_id)), CaseOut)
 
     @post("/{case_id:int}/conclude", operation_id="concludeCase", status_code=200)
     async def conclude(self, request: Request, case_id: IdPath, data: JSONBody[RecheckIn],
-                       rules: NamedDependency[Rules]) -> CaseOut:
+                       rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """The recheck's finding: fixed (办结), or not (back to the unit with a new deadline; a note is needed)."""
-        return msgspec.convert(await cases.conclude(request.user, rules, case_id, data.fixed, data.note), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, cases.conclude(request.user, rules, case_id, data.fixed, data.note)), CaseOut)
 
     @post("/{case_id:int}/extension", operation_id="decideExtension", status_code=200)
     async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionDecisionIn]) -> CaseOut:
@@ -112,9 +115,9 @@ class StaffCaseController(Controller):
 
     @post("/{case_id:int}/reopen", operation_id="reopenUnsatisfied", status_code=200)
     async def reopen(self, request: Request, case_id: IdPath, data: JSONBody[CaseNoteIn],
-                     rules: NamedDependency[Rules]) -> CaseOut:
+                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """A closed case its reporter rated 1 or 2: back to its unit with a new deadline, once."""
-        return msgspec.convert(await cases.reopen_unsatisfied(request.user, rules, case_id, data.note), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, cases.reopen_unsatisfied(request.user, rules, case_id, data.note)), CaseOut)
 
 
 class StaffUnitController(Controller):
@@ -139,14 +142,14 @@ class HandlerCaseController(Controller):
         return msgspec.convert(await cases.listing(request.user, limit=limit), list[CaseOut])
 
     @post("/{case_id:int}/accept", operation_id="acceptCase", status_code=200)
-    async def accept(self, request: Request, case_id: IdPath) -> CaseOut:
-        return msgspec.convert(await cases.accept(request.user, case_id), CaseOut)
+    async def accept(self, request: Request, case_id: IdPath, dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
+        return msgspec.convert(await flows.move_case(dispatcher, cases.accept(request.user, case_id)), CaseOut)
 
     @post("/{case_id:int}/return", operation_id="returnCase", status_code=200)
     async def return_case(self, request: Request, case_id: IdPath, data: JSONBody[CaseNoteIn],
-                          rules: NamedDependency[Rules]) -> CaseOut:
+                          rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """回退: not ours, with the reason; within the rules' window after dispatch."""
-        return msgspec.convert(await cases.return_case(request.user, rules, case_id, data.note), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, cases.return_case(request.user, rules, case_id, data.note)), CaseOut)
 
     @post("/{case_id:int}/extension", operation_id="askExtension", status_code=200)
     async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionIn]) -> CaseOut:
@@ -155,10 +158,11 @@ class HandlerCaseController(Controller):
 
     @post("/{case_id:int}/dispose", operation_id="disposeCase", status_code=200)
     async def dispose(self, request: Request, case_id: IdPath, data: MultipartBody[CasePhotosForm],
-                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits]) -> CaseOut:
+                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
+                      dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """处置完成: a note and at least one photo of the fix."""
         uploads = [await f.read() for f in data.photos]
-        return msgspec.convert(await cases.dispose(request.user, case_id, data.note, uploads, store, limits), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, cases.dispose(request.user, case_id, data.note, uploads, store, limits)), CaseOut)
 
 
 class UnitController(Controller):

@@ -13,12 +13,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import cases, grids, units
+from points import cases, grids, outbox, units
+from points.dispatch import Dispatcher
 from points.errors import DomainError
 from points.intake import PhotoLimits
 from points.photo_store import PhotoStore
-from points.vocabulary import CaseState
+from points.vocabulary import CaseState, OutboxState
 from rules import Rules
+from web import flows
 from web.auth import handlers_only, staff_only
 from web.pages import act, back, form, form_number, render
 from web.schemas import IdPath, IdQuery
@@ -41,7 +43,7 @@ class HandlerPages(Controller):
     async def act_on(self, request: Request, case_id: IdPath,
                      action: FromPath[Literal["accept", "return", "dispose", "extension"]],
                      rules: NamedDependency[Rules], store: NamedDependency[PhotoStore],
-                     limits: NamedDependency[PhotoLimits]) -> Redirect:
+                     limits: NamedDependency[PhotoLimits], dispatcher: NamedDependency[Dispatcher]) -> Redirect:
         data = await request.form()
         note = str(data.get("note", ""))
         if action == "accept":
@@ -57,7 +59,7 @@ class HandlerPages(Controller):
         else:
             uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
             call = cases.dispose(request.user, case_id, note, uploads, store, limits)
-        return await act(call, "/handler/", f"case_{action}")
+        return await act(flows.move_case(dispatcher, call), "/handler/", f"case_{action}")
 
 
 class StaffCasePages(Controller):
@@ -77,11 +79,23 @@ class StaffCasePages(Controller):
                       grids=await grids.listing(request.user.community_id), state=in_state or "", unit=unit or "",
                       grid=grid or "", needs_look=needs_look)
 
+    @get("/forwarded")
+    async def forwarded(self, request: Request,
+                        in_state: Annotated[OutboxState | None, QueryParameter(name="state")] = None) -> Template:
+        """What went to outside systems, and what waits for a person (parked)."""
+        return render(request, "staff_outbox.html", rows=await outbox.listing(request.user, in_state, 200),
+                      states=tuple(OutboxState), state=in_state or "")
+
+    @post("/forwarded/{event_id:int}/retry", status_code=303)
+    async def retry(self, request: Request, event_id: IdPath, dispatcher: NamedDependency[Dispatcher]) -> Redirect:
+        return await act(flows.retry_forwarded(dispatcher, request.user, event_id), "/staff/cases/forwarded",
+                         "outbox_retried")
+
     @post("/{case_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, case_id: IdPath,
                      action: FromPath[Literal["dispatch", "recheck", "close", "reopen", "grant", "refuse",
                                               "reopen_unsatisfied"]],
-                     rules: NamedDependency[Rules]) -> Redirect:
+                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> Redirect:
         data = await form(request)
         note = str(data.get("note", ""))
         if action == "dispatch":
@@ -98,4 +112,4 @@ class StaffCasePages(Controller):
             call = cases.reopen_unsatisfied(request.user, rules, case_id, note)
         else:
             call = cases.conclude(request.user, rules, case_id, action == "close", note)
-        return await act(call, "/staff/cases/", f"case_{action}")
+        return await act(flows.move_case(dispatcher, call), "/staff/cases/", f"case_{action}")
