@@ -335,6 +335,11 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/tasks/{task_id:int}/checkpoints/{checkpoint_id:int}"), ("GET", "/staff/tasks"),
         ("POST", "/staff/tasks"), ("GET", "/staff/tasks/{task_id:int}"), ("GET", "/staff/tasks/{task_id:int}/code"),
         ("POST", "/staff/tasks/{task_id:int}/{action:str}"),  # the pages: test_task_pages.py
+        ("POST", "/api/v1/admin/forwardings"), ("GET", "/api/v1/admin/forwardings"),  # admins, and staff of
+        ("POST", "/api/v1/admin/forwardings/{forwarding_id:int}/disable"), ("GET", "/api/v1/staff/outbox"),  # their
+        ("POST", "/api/v1/staff/outbox/{event_id:int}/retry"), ("GET", "/staff/cases/forwarded"),  # community only;
+        ("POST", "/staff/cases/forwarded/{event_id:int}/retry"),  # callbacks signed, not signed in:
+        ("POST", "/api/v1/forwarding/{forwarding_id:int}/callback"),  # test_forwarding.py
     }
     routes = {(method, route.path) for route in create_app().routes for method in getattr(route, "methods", ())
               if method not in ("OPTIONS", "HEAD") and not route.path.startswith(("/schema", "/static"))}

@@ -154,6 +154,8 @@ def test_a_refused_event_is_parked_for_staff_who_send_it_again(api, make_communi
     assert "已搁置" in page and "HTTP 410" in page and "重新发送" in page
     other = make_community()
     assert api.post(f"/api/v1/staff/outbox/{parked[0]['id']}/retry", other.staff).status_code == 404
+    assert api.get("/api/v1/staff/outbox", other.staff).json() == []
+    assert api.get("/api/v1/staff/outbox", community.riders[0]).status_code == 403
     receiver.status = 200
     sent = api.post(f"/staff/cases/forwarded/{parked[0]['id']}/retry", community.staff,
                     data={"_csrf_token": community.staff.csrf}, follow_redirects=False)
@@ -187,6 +189,15 @@ def test_bad_links_and_callbacks_are_refused_naming_the_field(api, community, un
     assert api.post(url, content=b"{}").status_code == 400  # no signature headers
     assert api.post("/api/v1/forwarding/999999/callback", **signed(made["secret"], {}, stamp)).status_code == 404
     assert run(sql("SELECT COUNT(*) AS n FROM inbound_event WHERE forwarding = {}", made["id"]))[0]["n"] == 0
+
+    # Disabled: nothing more is sent, and the system's word is no longer taken.
+    assert api.post(f"/api/v1/admin/forwardings/{made['id']}/disable", community.staff).status_code == 403
+    off = api.post(f"/api/v1/admin/forwardings/{made['id']}/disable", units.admin)
+    assert off.status_code == 200 and off.json()["disabled_at"]
+    _, case_id = awarded_case(api, community)
+    dispatch(api, community, case_id, units.property)
+    assert outbox_rows(case_id) == [] and api.post(url, **signed(made["secret"], {
+        "event_id": "late", "case": case_id, "action": "accept"}, _now())).status_code == 404
 
 
 def test_an_event_whose_job_was_lost_is_sent_by_the_sweep(api, community, units, receiver):
