@@ -130,6 +130,7 @@ async def _sweep_once() -> dict[str, int]:
             done["orphan_photos_deleted"] = 0
         done["codes_purged"] = await otp.purge()
         done["places_coarsened"] = await member_data.coarsen_old_places(settings().precise_place_days)
+        done["forwarded_bodies_emptied"] = await outbox.forget_delivered(settings().precise_place_days)
         _hourly_last_run = time.monotonic()
     return done
 

@@ -213,6 +213,14 @@ async def _failed(event: dict[str, Any], error: str, status: int | None) -> None
                 "parked for staff" if park else f"next try at {next_at.isoformat()}")
 
 
+async def forget_delivered(days: int) -> int:
+    """Empty the bodies of events delivered more than `days` ago: they hold a report's words and precise place,
+    which the report itself keeps only so long (points/member_data.py)."""
+    before = clock.now() - timedelta(days=days)
+    return len(await write(lambda: sql("UPDATE outbox_event SET body = {} WHERE state = {} AND delivered_at < {} "
+                                       "AND body <> {} RETURNING id", "{}", OutboxState.DELIVERED, before, "{}")))
+
+
 # ------------------------------------------------------------------ staff
 
 

@@ -10,8 +10,10 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+import redis
 from receiver import Receiver
 
 from casework import awarded_case, make_units
@@ -19,7 +21,7 @@ from client import Api
 from conftest import run, wait_for
 from harness import LEG, Process, python, start_server
 from makers import Community
-from points import cases, outbox
+from points import cases, clock, outbox
 from points.db import sql
 from points.wire import signature, signature_holds
 
@@ -210,6 +212,11 @@ def test_an_event_whose_job_was_lost_is_sent_by_the_sweep(api, community, units,
     swept = python("-m", "points", "sweep")
     assert swept.returncode == 0, swept.stdout + swept.stderr
     assert outbox_rows(case_id)[0]["state"] == "delivered" and len(receiver.posts()) == 1
+    # A delivered event's copy of the report (its words, its precise place) is kept no longer than the report's.
+    run(sql("UPDATE outbox_event SET delivered_at = {} WHERE \"case\" = {}", clock.now() - timedelta(days=31), case_id))
+    swept = python("-m", "points", "sweep", env={"JIFEN_PRECISE_PLACE_DAYS": "30"})
+    assert "'forwarded_bodies_emptied': 1" in swept.stdout, swept.stdout + swept.stderr
+    assert outbox_rows(case_id)[0]["body"] == "{}"
 
 
 def _staff_actor(community):
@@ -224,13 +231,11 @@ def _rules():
     return schemes.current()
 
 
-def test_a_sender_killed_mid_delivery_leaves_the_event_to_the_next(api, community, units, receiver):
+def test_a_sender_killed_mid_delivery_and_redis_lost_leave_the_event_to_the_next(api, community, units, receiver):
     link(api, units, receiver.url)
     env = {"JIFEN_SWEEP_SECONDS": "1"}
     if LEG == "postgres":  # an app and a worker of their own, on a Redis database of their own
         redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/11"
-        import redis
-
         redis.Redis.from_url(redis_url).flushdb()
         env["REDIS_URL"] = redis_url
     server, url = start_server("killed-sender-app", env)
@@ -251,6 +256,8 @@ def test_a_sender_killed_mid_delivery_leaves_the_event_to_the_next(api, communit
             if process is not None and process.proc.poll() is None:
                 process.stop()
     assert outbox_rows(case_id)[0]["state"] == "pending" and outbox_rows(case_id)[0]["lease_until"] is not None
+    if LEG == "postgres":  # and Redis lost everything it held (the queue, any scheduled retry)
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     # The next sender starts after the killed one's lease ended (a minute on: the clock shifted forward).
     later = {**env, "JIFEN_CLOCK_OFFSET_SECONDS": str(float(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0"))
                                                        + outbox.LEASE_S + 30)}
