@@ -339,7 +339,8 @@ def test_every_route_is_in_the_matrix(world):
         ("POST", "/api/v1/admin/forwardings/{forwarding_id:int}/disable"), ("GET", "/api/v1/staff/outbox"),  # their
         ("POST", "/api/v1/staff/outbox/{event_id:int}/retry"), ("GET", "/staff/cases/forwarded"),  # community only;
         ("POST", "/staff/cases/forwarded/{event_id:int}/retry"),  # callbacks signed, not signed in:
-        ("POST", "/api/v1/forwarding/{forwarding_id:int}/callback"),  # test_forwarding.py
+        ("POST", "/api/v1/forwarding/{forwarding_id:int}/callback"), ("POST", "/admin/forwardings"),
+        ("POST", "/admin/forwardings/{forwarding_id:int}/disable"),  # test_forwarding.py
     }
     routes = {(method, route.path) for route in create_app().routes for method in getattr(route, "methods", ())
               if method not in ("OPTIONS", "HEAD") and not route.path.startswith(("/schema", "/static"))}

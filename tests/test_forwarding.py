@@ -314,3 +314,22 @@ def test_the_back_off_runs_from_a_second_to_an_hour_then_parks():
     assert outbox.BACKOFF_S[0] == 1 and outbox.BACKOFF_S[-1] == 3600
     assert all(b > a for a, b in zip(outbox.BACKOFF_S, outbox.BACKOFF_S[1:], strict=False))
     assert sum(outbox.BACKOFF_S[:-1]) > 3600  # a receiver down for an hour is still reached before parking
+
+
+def test_admins_link_a_unit_on_the_units_page(api, community, units, receiver):
+    form = {"_csrf_token": units.admin.csrf, "unit": str(units.gas), "kind": "webhook"}
+    refused = api.post("/admin/forwardings", units.admin, data={**form, "url": "ftp://nowhere"})
+    assert refused.status_code == 400 and 'id="err-url"' in refused.text
+    assert api.post("/admin/forwardings", community.staff, data={**form, "url": receiver.url}).status_code == 403
+    linked = api.post("/admin/forwardings", units.admin, data={**form, "url": receiver.url, "auto_dispatch": "on"})
+    assert linked.status_code == 200 and "燃气公司 已关联外部系统" in linked.text and "签名密钥只显示这一次" in linked.text
+    secret = linked.text.split('<b class="code">')[1].split("</b>")[0]
+    assert secret.startswith("whsec_") and secret not in api.get("/admin/units", units.admin).text
+    row = api.get("/admin/units", units.admin).text.split(f'id="unit-{units.gas}"')[1].split("</tr>")[0]
+    assert "签名 Webhook" in row and receiver.url in row and "全部新案件" in row and "停止转发" in row
+    fid = run(sql("SELECT id FROM forwarding WHERE unit = {}", units.gas))[0]["id"]
+    stopped = api.post(f"/admin/forwardings/{fid}/disable", units.admin, data={"_csrf_token": units.admin.csrf},
+                       follow_redirects=False)
+    assert stopped.status_code == 303 and "done=forwarding_disabled" in stopped.headers["location"]
+    row = api.get("/admin/units", units.admin).text.split(f'id="unit-{units.gas}"')[1].split("</tr>")[0]
+    assert "停止转发" not in row

@@ -1,4 +1,5 @@
-"""Admins' pages: members and roles, API tokens, the audit log, the rules in force."""
+"""Admins' pages: members and roles, units and the outside systems they are reached through, API tokens, the audit
+log, the rules in force."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from points import areas, audit, communities, members, stats, tokens, units
+from points import areas, audit, communities, forwarding, members, stats, tokens, units
 from points.errors import DomainError
 from points.vocabulary import Role
 from rules import Rules, fields
@@ -18,10 +19,13 @@ from web.pages import act, back, field_errors, form, form_ids, form_number, prob
 from web.schemas import DayQuery, IdPath, IdQuery
 
 
-async def _units_page(request: Request, rules: Rules, refused: DomainError | None = None) -> Template:
-    """The units, their kinds and communities, and the forms to add a unit and a handler (with what was refused)."""
+async def _units_page(request: Request, rules: Rules, refused: DomainError | None = None,
+                      linked: dict | None = None) -> Template:
+    """The units, their kinds, communities and outside systems, and the forms to add a unit and a handler and to
+    link a unit to its system (with what was refused; a new webhook secret, shown this once)."""
     return render(request, "admin_units.html", http_status=refused.status if refused else 200,
                   rows=await units.listing(request.user), communities=await communities.directory(),
+                  links={f["unit"]: f for f in await forwarding.listing(request.user)}, linked=linked,
                   kinds={k.id: k for k in rules.cases.units}, errors=field_errors(request, refused) if refused else {})
 
 
@@ -77,6 +81,22 @@ class AdminPages(Controller):
         except DomainError as exc:
             return await _units_page(request, rules, exc)
         return back("/admin/units", "handler_added")
+
+    @post("/forwardings", status_code=200)
+    async def link_unit(self, request: Request, rules: NamedDependency[Rules]) -> Template:
+        data = await form(request)
+        try:
+            linked = await forwarding.configure(
+                request.user, form_number(data, "unit", fields.ID) or 0, str(data.get("kind", "")),
+                str(data.get("url", "")), str(data.get("secret", "")), str(data.get("service_code", "")),
+                str(data.get("jurisdiction", "")), data.get("auto_dispatch") == "on")
+        except DomainError as exc:
+            return await _units_page(request, rules, exc)
+        return await _units_page(request, rules, linked=linked)
+
+    @post("/forwardings/{forwarding_id:int}/disable", status_code=303)
+    async def unlink_unit(self, request: Request, forwarding_id: IdPath) -> Redirect:
+        return await act(forwarding.disable(request.user, forwarding_id), "/admin/units", "forwarding_disabled")
 
     @get("/tokens")
     async def token_list(self, request: Request) -> Template:
