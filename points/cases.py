@@ -25,7 +25,7 @@ from points.photo_store import PhotoStore
 from points.privacy import coarse
 from points.scope import Actor
 from points.sms import Sender
-from points.vocabulary import STAFF_ROLES, CaseState, Role
+from points.vocabulary import SERVICE_PHONE_PREFIX, STAFF_ROLES, CaseState, Role
 from points.wording import pair
 from rules import Rules, fields
 from rules.workdays import Calendar, Deadline, load_calendar
@@ -439,8 +439,8 @@ async def chase(rules: Rules, sender: Sender) -> dict[str, int]:
         chased, over = await write(one)
         told, escalated = told + chased, escalated + over
         if chased or over:
-            phones = await sql("SELECT phone FROM member WHERE status = 'active' AND phone NOT LIKE 'svc:%' AND "
-                               "((role = {} AND unit = {}) OR (role = {} AND community = {}))", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
+            phones = await sql("SELECT phone FROM member WHERE status = 'active' AND phone NOT LIKE {} AND "
+                               "((role = {} AND unit = {}) OR (role = {} AND community = {}))", f"{SERVICE_PHONE_PREFIX}%", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
             words = " ".join(pair("sms", "case_escalated" if over else "case_overdue", case=str(row["id"])))
             for p in phones:
                 await sender.send(p["phone"], words)

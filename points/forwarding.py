@@ -24,7 +24,7 @@ from points import audit, cases, clock, ledger, schemes, scope, units
 from points.db import marks, sql, write
 from points.errors import Conflict, Invalid, NotFound, Unauthenticated, checked
 from points.scope import Actor
-from points.vocabulary import CaseState, ForwardKind, MemberStatus, OutboxState, Role
+from points.vocabulary import SERVICE_PHONE_PREFIX, CaseState, ForwardKind, MemberStatus, OutboxState, Role
 from points.wire import WireError, call, signature_holds
 from rules import fields
 
@@ -65,7 +65,7 @@ async def configure(actor: Actor, unit_id: int, kind: str, url: str, secret: str
             member = await sql("INSERT INTO member (community, role, name, phone, password_hash, building, status, "
                                "status_reason, session_epoch, unit, created_at) VALUES ({}, {}, {}, {}, '!', '', {}, "
                                "'', 0, {}, {}) RETURNING id", served[0]["community"], Role.HANDLER,
-                               served[0]["name"][:fields.PERSON_NAME.max_length], f"svc:{secrets.token_hex(8)}",
+                               served[0]["name"][:fields.PERSON_NAME.max_length], f"{SERVICE_PHONE_PREFIX}{secrets.token_hex(8)}",
                                MemberStatus.ACTIVE, unit_id, now)
             await ledger.open_member_accounts(member[0]["id"], served[0]["community"])
             fid = (await sql("INSERT INTO forwarding (unit, kind, url, secret, service_code, jurisdiction, "

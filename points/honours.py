@@ -19,7 +19,7 @@ from points.db import marks, sql, values_list, write
 from points.errors import Invalid
 from points.ledger import SPENDABLE
 from points.tables import HonourBoard
-from points.vocabulary import TransferCode
+from points.vocabulary import SERVICE_PHONE_PREFIX, TransferCode
 from rules import Rules
 
 
@@ -84,8 +84,12 @@ async def reconcile_months() -> list[str]:
 
 async def _live_board(rules: Rules, community_id: int, month: str) -> list[dict[str, Any]]:
     """A month's standing board, from the points the award path keeps per member and month."""
-    rows = await sql("SELECT member, points, reached_at FROM month_points WHERE community = {} AND month = {} "
-                     "ORDER BY points DESC, reached_at, member LIMIT {}", community_id, month, rules.honours.board_size)
+    # A partner's API token files as a service account of the community (points/tokens.py): its points are the
+    # partner's, and no person's place on the board.
+    rows = await sql("SELECT p.member, p.points, p.reached_at FROM month_points p JOIN member m ON m.id = p.member "
+                     "WHERE p.community = {} AND p.month = {} AND m.phone NOT LIKE {} "
+                     "ORDER BY p.points DESC, p.reached_at, p.member LIMIT {}", community_id, month,
+                     f"{SERVICE_PHONE_PREFIX}%", rules.honours.board_size)
     return [{"rank": n, "member": r["member"], "points": r["points"], "reached_at": r["reached_at"]}
             for n, r in enumerate(rows, 1)]
 

@@ -23,7 +23,7 @@ from points.honours import BOARD_NAMES
 from points.privacy import mask_phone
 from points.scope import REPORTER_ROLES, ROLES, Actor
 from points.tables import Member
-from points.vocabulary import STAFF_ROLES, MemberStatus, Role
+from points.vocabulary import SERVICE_PHONE_PREFIX, STAFF_ROLES, MemberStatus, Role
 from rules import fields
 
 T = TypeVar("T")
@@ -142,8 +142,8 @@ async def authenticate_id(member_id: int, password: str) -> bool:
 
 async def by_phone(phone: str) -> Actor | None:
     """The member who may receive a login code on this number (any but deleted ones)."""
-    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> {} AND phone NOT LIKE 'svc:%'",
-                     phone, MemberStatus.DELETED)
+    rows = await sql("SELECT * FROM member WHERE phone = {} AND status <> {} AND phone NOT LIKE {}",
+                     phone, MemberStatus.DELETED, f"{SERVICE_PHONE_PREFIX}%")
     return _actor(rows[0]) if rows else None
 
 
@@ -194,7 +194,7 @@ async def _target(actor: Actor, member_id: int) -> dict[str, Any]:
     row = await scope.one(actor, "member", member_id, "member")
     if row["id"] == actor.id:
         raise Forbidden("self_management", "nobody approves, suspends or re-roles themselves")
-    if row["status"] == MemberStatus.DELETED or row["phone"].startswith("svc:"):
+    if row["status"] == MemberStatus.DELETED or row["phone"].startswith(SERVICE_PHONE_PREFIX):
         raise NotFound("member")
     if actor.role != Role.ADMIN and row["role"] not in REPORTER_ROLES:
         raise Forbidden("admin_only", "only an admin manages staff accounts")
@@ -214,8 +214,8 @@ async def listing(actor: Actor, status: str | None, limit: int, offset: int) -> 
     if status is not None:
         where += " AND status = {}"
         args.append(status)
-    rows = await sql("SELECT * FROM member WHERE phone NOT LIKE 'svc:%'" + where +
-                     " ORDER BY id LIMIT {} OFFSET {}", *args, limit, offset)
+    rows = await sql("SELECT * FROM member WHERE phone NOT LIKE {}" + where + " ORDER BY id LIMIT {} OFFSET {}",
+                     f"{SERVICE_PHONE_PREFIX}%", *args, limit, offset)
     return [staff_view(r) for r in rows]
 
 
@@ -228,7 +228,7 @@ async def phone_to_call(actor: Actor, member_id: int) -> str:
 
     async def run() -> str:
         row = await scope.one(actor, "member", member_id, "member")
-        if row["status"] == MemberStatus.DELETED or row["phone"].startswith("svc:"):
+        if row["status"] == MemberStatus.DELETED or row["phone"].startswith(SERVICE_PHONE_PREFIX):
             raise NotFound("member")
         await audit.record(actor.id, "member.phone_view", "member", member_id, row["community"], {})
         return row["phone"]

@@ -15,7 +15,7 @@ from points import audit, clock, ledger, scope
 from points.db import sql, write
 from points.errors import Invalid
 from points.scope import Actor
-from points.vocabulary import MemberStatus, Role
+from points.vocabulary import SERVICE_PHONE_PREFIX, MemberStatus, Role
 
 TOKEN_ROLES = (Role.RIDER, Role.RESIDENT, Role.STAFF)
 PREFIX = "jft_"
@@ -40,7 +40,7 @@ async def issue(actor: Actor, name: str, community_id: int, role: str) -> dict[s
         member = await sql("INSERT INTO member (community, role, name, phone, password_hash, building, status, "
                            "status_reason, session_epoch, created_at) VALUES ({}, {}, {}, {}, '!', '', {}, "
                            "'', 0, {}) RETURNING id", community_id, role, f"API: {name}",
-                           f"svc:{secrets.token_hex(8)}", MemberStatus.ACTIVE, now)
+                           f"{SERVICE_PHONE_PREFIX}{secrets.token_hex(8)}", MemberStatus.ACTIVE, now)
         await ledger.open_member_accounts(member[0]["id"], community_id)
         rows = await sql("INSERT INTO api_token (name, token_hash, member, community, role, created_by, created_at) "
                          "VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id", name, digest(token), member[0]["id"],

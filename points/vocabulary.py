@@ -231,3 +231,5 @@ def expiry_key(account_id: int, lot_id: int, last_transfer_id: int) -> str:
 def expired_lot(key: str) -> int:
     """The lot (the transfer that brought the points in) an expiry key expired."""
     return int(key.split(":")[2])
+
+SERVICE_PHONE_PREFIX = "svc:"  # a service account's "phone" (an API token's, an outside system's): no person, no login

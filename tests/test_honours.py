@@ -62,6 +62,23 @@ def test_the_board_ranks_by_points_this_month_ties_to_the_first(api, community):
     assert api.get("/api/v1/honours/board").status_code == 401
 
 
+def test_a_partners_token_earns_for_the_partner_and_never_takes_a_place_on_the_board(api, community):
+    from client import User
+    from conftest import PASSWORD, new_phone
+    from points import members
+
+    phone = new_phone()
+    run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))
+    issued = api.post("/api/v1/admin/tokens", api.user(phone), json={"name": "12345热线", "community_id": community.id,
+                                                                    "role": "resident"}).json()
+    partner = User(issued["id"], "resident", "", None, None, community.id, bearer=issued["token"])
+    earn(api, partner, "order.illegal_ads", 3)  # 15 points, more than anyone
+    earn(api, community.riders[0], "order.street_vending", 1, 20)
+    assert api.get("/api/v1/me", partner).json()["balance"]["spendable"] == 15
+    board = api.get("/api/v1/honours/board", community.riders[0]).json()
+    assert [(b["rank"], b["member"], b["points"]) for b in board] == [(1, community.riders[0].id, 5)]
+
+
 def test_a_finished_month_is_kept_once(api, community):
     rider = community.riders[0]
     earn(api, rider, "order.illegal_ads", 1)
