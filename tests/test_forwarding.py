@@ -1,12 +1,13 @@
 """Cases handed to outside systems (points/forwarding.py, points/outbox.py), against a small receiver this test
 starts on 127.0.0.1 (tests/receiver.py): signed webhooks and their callbacks, retries with back-off, parking and
 staff's retry, a sender killed mid-delivery, the queue's job lost, and the Open311 GeoReport v2 client with its
-polled status — on both legs."""
+polled status — on both legs; and the pages in Chromium."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 import redis
 from receiver import Receiver
 
+from browsing import DESKTOP, PHONE, as_user, needs_chromium
 from casework import awarded_case, make_units
 from client import Api
 from conftest import run, wait_for
@@ -333,3 +335,31 @@ def test_admins_link_a_unit_on_the_units_page(api, community, units, receiver):
     assert stopped.status_code == 303 and "done=forwarding_disabled" in stopped.headers["location"]
     row = api.get("/admin/units", units.admin).text.split(f'id="unit-{units.gas}"')[1].split("</tr>")[0]
     assert "停止转发" not in row
+
+
+@needs_chromium
+def test_staff_see_a_parked_event_and_send_it_again_in_the_browser(stack, api, browser, community, units, receiver):
+    url = stack["url"]
+    admin = as_user(browser, url, units.admin, viewport=DESKTOP)
+    admin.goto(f"{url}/admin/units")
+    admin.select_option("#lunit", str(units.property))
+    admin.fill("#lurl", receiver.url)
+    admin.click("#new-link button.primary")
+    assert "华冠物业 已关联外部系统" in admin.inner_text("main") and "whsec_" in admin.inner_text(".flash")
+    receiver.status = 401  # say the system's people have not set the secret yet: refused for good
+    _, case_id = awarded_case(api, community)
+    dispatch(api, community, case_id, units.property)
+    wait_for(lambda: outbox_rows(case_id)[0]["state"] == "parked", what="the event to be parked")
+
+    staff = as_user(browser, url, community.staff, viewport=PHONE)
+    staff.goto(f"{url}/staff/cases/")
+    staff.click("text=转发外部系统")
+    row = staff.inner_text(f"#event-{outbox_rows(case_id)[0]['id']}")
+    assert "交办" in row and "已搁置" in row and "HTTP 401" in row and "华冠物业" in row
+    receiver.status = 200
+    staff.click(f"#event-{outbox_rows(case_id)[0]['id']} button")
+    staff.wait_for_url(re.compile(r"done=outbox_retried"))
+    assert "已重新发送" in staff.inner_text("main")
+    wait_for(lambda: outbox_rows(case_id)[0]["state"] == "delivered", what="the event to be delivered")
+    staff.reload()
+    assert "已送达" in staff.inner_text(f"#event-{outbox_rows(case_id)[0]['id']}")
