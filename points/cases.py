@@ -440,7 +440,8 @@ async def chase(rules: Rules, sender: Sender) -> dict[str, int]:
         told, escalated = told + chased, escalated + over
         if chased or over:
             phones = await sql("SELECT phone FROM member WHERE status = 'active' AND phone NOT LIKE {} AND "
-                               "((role = {} AND unit = {}) OR (role = {} AND community = {}))", f"{SERVICE_PHONE_PREFIX}%", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
+                               "((role = {} AND unit = {}) OR (role = {} AND community = {}))",
+                               f"{SERVICE_PHONE_PREFIX}%", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
             words = " ".join(pair("sms", "case_escalated" if over else "case_overdue", case=str(row["id"])))
             for p in phones:
                 await sender.send(p["phone"], words)

@@ -98,10 +98,11 @@ async def deliver_forwarded() -> int:
 
 
 async def sweep_async() -> dict[str, int]:
-    """Periodic work, and what the queue may have lost: award verified submissions, expire overdue
-    orders, chase cases past their deadlines (督办), send forwarded case events and read back what outside systems
-    did with them, record no-shows of tasks whose window closed, and (hourly) expire points past their date, keep last month's honour boards, delete photo
-    files no report refers to and login codes long dead, round the places of old settled reports."""
+    """Periodic work, and what the queue may have lost: award verified submissions, expire overdue orders, chase
+    cases past their deadlines (督办), send forwarded case events and read back what outside systems did with
+    them, record no-shows of tasks whose window closed, and (hourly) expire points past their date, keep last
+    month's honour boards, delete photo files no report refers to and login codes long dead, round the places
+    of old settled reports and empty the copies forwarded events keep of them."""
     started = time.monotonic()
     try:
         done = await _sweep_once()

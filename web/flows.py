@@ -1,8 +1,8 @@
 """The use cases both doors share — the JSON API and the pages call these, so one input meets one decision:
 filing a report (the rate limits, the domain, the award job for an item accepted without staff) and
 verifying one (the domain, then the award job); confirming a task and being at one (the award job for what
-they confirm); moving a case (the delivery job when the move owes an outside system an event). Signing in lives in web/signin.py. A controller parses,
-calls one of these (or one domain call), and renders.
+they confirm); moving a case (the delivery job when the move owes an outside system an event). Signing in
+lives in web/signin.py. A controller parses, calls one of these (or one domain call), and renders.
 """
 
 from __future__ import annotations
