@@ -20,7 +20,7 @@ import secrets
 import urllib.parse
 from typing import Any
 
-from points import audit, cases, clock, ledger, schemes, scope, units
+from points import audit, cases, clock, ledger, outbox, schemes, scope, units
 from points.db import marks, sql, write
 from points.errors import Conflict, Invalid, NotFound, Unauthenticated, checked
 from points.scope import Actor
@@ -180,12 +180,13 @@ async def poll() -> int:
     for forwarding in await sql("SELECT * FROM forwarding WHERE kind = {} AND disabled_at IS NULL",
                                 ForwardKind.GEOREPORT):
         # Each open case's latest request there (a reopened case was sent again, as a new request).
-        sent = await sql("SELECT c.id, e.remote_id FROM case_file c JOIN outbox_event e ON e.\"case\" = c.id "
-                         "WHERE c.unit = {} AND c.state IN ({}, {}) AND e.forwarding = {} AND e.remote_id <> '' "
-                         "AND e.remote_id NOT LIKE 'token:%' AND e.id = (SELECT MAX(l.id) FROM outbox_event l "
+        sent = await sql("SELECT c.id, e.id AS event, e.remote_id FROM case_file c JOIN outbox_event e "
+                         "ON e.\"case\" = c.id WHERE c.unit = {} AND c.state IN ({}, {}) AND e.forwarding = {} "
+                         "AND e.remote_id <> '' AND e.id = (SELECT MAX(l.id) FROM outbox_event l "
                          "WHERE l.\"case\" = c.id AND l.forwarding = {})", forwarding["unit"], CaseState.DISPATCHED,
                          CaseState.ACCEPTED, forwarding["id"], forwarding["id"])
-        case_of = {r["remote_id"]: r["id"] for r in sent}
+        case_of = {await _request_id(forwarding, r): r["id"] for r in sent}
+        case_of.pop(None, None)
         remote = list(case_of)
         for start in range(0, len(remote), POLL_AT_ONCE):
             try:
@@ -198,6 +199,26 @@ async def poll() -> int:
                 if case_id is not None:
                     moved += await _follow(forwarding, case_id, status)
     return moved
+
+
+async def _request_id(forwarding: dict[str, Any], sent: dict[str, Any]) -> str | None:
+    """The service_request_id of a request sent: as their server gave it, or looked up by the token it gave
+    instead (GET tokens/{token}) and kept once known; None while they have not named it."""
+    if not sent["remote_id"].startswith(outbox.TOKEN_PREFIX):
+        return sent["remote_id"]
+    token = sent["remote_id"].removeprefix(outbox.TOKEN_PREFIX)
+    query = {"jurisdiction_id": forwarding["jurisdiction"]} if forwarding["jurisdiction"] else {}
+    try:
+        answer = await call("GET", f"{forwarding['url'].rstrip('/')}/tokens/{urllib.parse.quote(token, safe='')}.json"
+                            + (f"?{urllib.parse.urlencode(query)}" if query else ""))
+        named = str(json.loads(answer.body)[0].get("service_request_id") or "")[:64]
+    except (WireError, ValueError, LookupError, TypeError, AttributeError) as exc:
+        log.warning("forwarding %d: could not look up token %s (%s)", forwarding["id"], token[:20], exc)
+        return None
+    if not named:
+        return None
+    await write(lambda: sql("UPDATE outbox_event SET remote_id = {} WHERE id = {}", named, sent["event"]))
+    return named
 
 
 async def _statuses(forwarding: dict[str, Any], ids: list[str]) -> list[dict[str, Any]]:

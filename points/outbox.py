@@ -40,6 +40,7 @@ BATCH = 50
 SENDING_AT_ONCE = 8
 PASS_BUDGET_S = 120.0
 RETRYABLE_4XX = (408, 425, 429)
+TOKEN_PREFIX = "token:"  # a remote id that is an Open311 server's token, until it names the request
 GEOREPORT_ACTIONS = ("dispatch", "reopen")  # an Open311 server is told of a case by a new request; nothing else
 _HEADS = ("FROM outbox_event e WHERE e.state = {} AND NOT EXISTS (SELECT 1 FROM outbox_event p "
           "WHERE p.forwarding = e.forwarding AND p.\"case\" = e.\"case\" AND p.id < e.id AND p.state <> {})")
@@ -183,10 +184,10 @@ async def _deliver(outbox_id: int) -> bool:
 async def _send(forwarding: dict[str, Any], body: str) -> str:
     """Send one event; its remote id (an Open311 server's service_request_id) or ''."""
     if forwarding["kind"] == ForwardKind.WEBHOOK:
-        data, stamp = body.encode(), int(clock.timestamp())
+        data, stamp, event = body.encode(), int(clock.timestamp()), json.loads(body)
         await call("POST", forwarding["url"], data, {
-            "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": json.loads(body)["event_id"],
-            "X-Jifen-Event": json.loads(body)["event"], "X-Jifen-Timestamp": str(stamp),
+            "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": event["event_id"],
+            "X-Jifen-Event": event["event"], "X-Jifen-Timestamp": str(stamp),
             "X-Jifen-Signature": signature(forwarding["secret"], stamp, data)})
         return ""
     fields = {**json.loads(body), "api_key": forwarding["secret"]}
@@ -195,7 +196,7 @@ async def _send(forwarding: dict[str, Any], body: str) -> str:
                         {"Content-Type": "application/x-www-form-urlencoded"})
     try:
         first = json.loads(answer.body)[0]
-        return str(first.get("service_request_id") or f"token:{first['token']}")[:64]
+        return str(first.get("service_request_id") or f"{TOKEN_PREFIX}{first['token']}")[:64]
     except (ValueError, LookupError, TypeError, AttributeError):
         raise WireError("the Open311 server's answer has no service_request_id or token") from None
 

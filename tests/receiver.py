@@ -37,6 +37,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     applied: dict[str, dict[str, Any]] = field(default_factory=dict)  # by Idempotency-Key, first one only
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # GeoReport: service_request_id → status
+    tokens: bool = False  # GeoReport: answer a POST with a token, named by GET tokens/{token}
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> Receiver:
@@ -76,6 +77,9 @@ class Receiver:
         status = 500 if failing else self.status
         if status >= 300:
             return self._answer(handler, got, status, {"error": "not now"})
+        if got.method == "GET" and "/tokens/" in got.path:  # GeoReport: GET tokens/T-n.json
+            rid = "R-" + got.path.split("/tokens/T-")[1].split(".")[0]
+            return self._answer(handler, got, 200, [{"service_request_id": rid, "token": f"T-{rid[2:]}"}])
         if got.method == "GET":  # GeoReport: GET requests.json?service_request_id=…
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(got.path).query)
             ids = query.get("service_request_id", [""])[0].split(",")
@@ -85,7 +89,8 @@ class Receiver:
             with self.lock:
                 rid = f"R-{len(self.requests) + 1}"
                 self.requests[rid] = {"status": "open", "status_notes": ""}
-            return self._answer(handler, got, 200, [{"service_request_id": rid}])
+            return self._answer(handler, got, 200, [{"token": f"T-{rid[2:]}"} if self.tokens else
+                                                    {"service_request_id": rid}])
         with self.lock:
             self.applied.setdefault(got.headers.get("Idempotency-Key", ""), got.json())
         return self._answer(handler, got, 200, {"ok": True})

@@ -312,6 +312,21 @@ def test_an_open311_server_gets_each_case_and_its_status_comes_back_once(api, co
     assert gets and "service_request_id=R-1" in gets[0].path and "jurisdiction_id=dg.gov.cn" in gets[0].path
 
 
+def test_an_open311_server_that_answers_with_a_token_is_followed_to_its_request(api, community, units, receiver):
+    receiver.tokens = True
+    made = api.post("/api/v1/admin/forwardings", units.admin, json={
+        "unit": units.property, "kind": "georeport", "url": receiver.url, "secret": "their-key-0123456789"})
+    assert made.status_code == 201, made.text
+    _, case_id = awarded_case(api, community)
+    dispatch(api, community, case_id, units.property)
+    wait_for(lambda: outbox_rows(case_id)[0]["state"] == "delivered", what="the request to be posted")
+    assert outbox_rows(case_id)[0]["remote_id"] == "token:T-1"
+    swept = python("-m", "points", "sweep")
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    assert outbox_rows(case_id)[0]["remote_id"] == "R-1" and events(case_id)[-1] == "accept"
+    assert [r.path for r in receiver.received if r.method == "GET"][0] == "/tokens/T-1.json"
+
+
 def test_the_back_off_runs_from_a_second_to_an_hour_then_parks():
     assert outbox.BACKOFF_S[0] == 1 and outbox.BACKOFF_S[-1] == 3600
     assert all(b > a for a, b in zip(outbox.BACKOFF_S, outbox.BACKOFF_S[1:], strict=False))
