@@ -131,7 +131,8 @@ def test_a_receiver_failing_five_times_gets_each_event_once_in_order(api, commun
     wait_for(lambda: receiver.posts(), what="the first attempt")
     # The handler accepts while the dispatch is still failing: that event waits behind it.
     assert api.post(f"/api/v1/handler/cases/{case_id}/accept", units.handler).status_code == 200
-    wait_for(lambda: len(receiver.posts()) == 7, timeout=90, what="5 failures, then both events")
+    wait_for(lambda: len(receiver.posts()) == 7 and all(r.answered for r in receiver.posts()), timeout=90,
+             what="5 failures, then both events")
     attempts = receiver.posts()
     assert [r.answered for r in attempts] == [500] * 5 + [200, 200]
     assert len({r.headers["Idempotency-Key"] for r in attempts[:6]}) == 1 and len({r.body for r in attempts[:6]}) == 1
