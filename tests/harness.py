@@ -174,7 +174,8 @@ def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "conditi
 ONE_ADDRESS = "login_ip=0/1,code_ip=0/1,register_ip=0/1,submit_ip=0/1,submit_member=0/1"
 
 
-FULL_PHONE = re.compile(r"(?<![\d*])1[3-9]\d{9}(?!\d)")
+# A mainland mobile number on its own or in E.164 (+86…), not digits inside a longer word (a hex request id).
+FULL_PHONE = re.compile(r"(?:(?<=\+86)|(?<![0-9A-Za-z*]))1[3-9]\d{9}(?![0-9A-Za-z])")
 PRECISE_PLACE = re.compile(r"(?<![\d.:])-?\d{1,3}\.\d{4,}(?![\d.])")  # not a duration (0:00:00.0299)
 
 

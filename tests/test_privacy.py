@@ -16,6 +16,8 @@ from rules.catalogue import load_catalogue
 def test_the_log_scan_finds_what_it_looks_for():
     assert personal_data('SMS to 139****1234 … "POST /api/v1/me" 200 … lat 23.466 … (0:00:00.029952)') == []
     assert personal_data("phone 13912341234 at 23.46621,116.7605") == ["13912341234", "23.46621", "116.7605"]
+    assert personal_data("+8613912341234 电话13912341234号") == ["13912341234", "13912341234"]
+    assert personal_data('"request_id": "0102d17213764795bcb72ffeb65bd28f"') == []  # a hex id, no number
 
 
 def test_staff_see_masked_phones_and_ask_for_a_full_one_on_the_record(api, community):
