@@ -341,6 +341,7 @@ def test_admins_link_a_unit_on_the_units_page(api, community, units, receiver):
     assert api.post("/admin/forwardings", community.staff, data={**form, "url": receiver.url}).status_code == 403
     linked = api.post("/admin/forwardings", units.admin, data={**form, "url": receiver.url, "auto_dispatch": "on"})
     assert linked.status_code == 200 and "燃气公司 已关联外部系统" in linked.text and "签名密钥只显示这一次" in linked.text
+    assert linked.text.count('id="new-link"') == 1 and "<form" not in linked.text.split("<title>")[1].split("</title>")[0]
     secret = linked.text.split('<b class="code">')[1].split("</b>")[0]
     assert secret.startswith("whsec_") and secret not in api.get("/admin/units", units.admin).text
     row = api.get("/admin/units", units.admin).text.split(f'id="unit-{units.gas}"')[1].split("</tr>")[0]
