@@ -13,10 +13,14 @@ from client import User
 from harness import LEG, run
 from points import db, ledger
 from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
+from points.photos import dhash
 from points.scope import Actor
 
 _phones = itertools.count(int.from_bytes(os.urandom(3)) % 10**7 * 10)  # this run's own block of numbers
 _codes = itertools.count(1)
+_scenes: list[int] = []  # the dHash of every new scene this run has drawn
+# a new scene differs from every earlier one in more bits than this; the app calls ≤ 12 bits "like"
+UNLIKE_BITS = 16
 
 
 def as_member(member_id: int, role: str = "rider") -> Actor:
@@ -53,28 +57,51 @@ def near(metres_north: float = 0, metres_east: float = 0, base: tuple[float, flo
     return {"lat": round(lat, 7), "lng": round(lng, 7)}
 
 
-def photo(width: int = 640, height: int = 480, fmt: str = "JPEG", gps: tuple[float, float] | None = (23.4662, 116.7605),
-          taken: str = "2026:11:20 08:30:00", seed: int | None = None, quality: int = 90,
-          orientation: int = 1) -> bytes:
+def photo(
+    width: int = 640,
+    height: int = 480,
+    fmt: str = "JPEG",
+    gps: tuple[float, float] | None = (23.4662, 116.7605),
+    taken: str = "2026:11:20 08:30:00",
+    seed: int | None = None,
+    quality: int = 90,
+    orientation: int = 1,
+) -> bytes:
     """A photo of a made-up scene (blocks of colour): a new scene each call, or the scene `seed` names (the
     same picture at any size), so that only a test that means to send one picture twice does."""
     import random
 
     from PIL import Image, ImageDraw
 
-    rng = random.Random(seed if seed is not None else os.urandom(8))
-    scene = Image.new("RGB", (120, 90), (180, 40, 40))
-    draw = ImageDraw.Draw(scene)
-    for _ in range(30):
-        x, y = rng.randrange(110), rng.randrange(80)
-        draw.rectangle((x, y, x + rng.randrange(5, 40), y + rng.randrange(5, 30)),
-                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    def draw(rng: random.Random) -> Image.Image:
+        # a coarse random ground under the blocks, so that two scenes' dHashes differ in about half their bits
+        ground = bytes(rng.randrange(256) for _ in range(9 * 8 * 3))
+        scene = Image.frombytes("RGB", (9, 8), ground).resize((120, 90), Image.Resampling.NEAREST)
+        pen = ImageDraw.Draw(scene)
+        for _ in range(30):
+            x, y = rng.randrange(110), rng.randrange(80)
+            pen.rectangle(
+                (x, y, x + rng.randrange(5, 40), y + rng.randrange(5, 30)),
+                fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+            )
+        return scene
+
+    if seed is not None:
+        scene = draw(random.Random(seed))
+    else:  # random scenes are now and then alike enough for the app's like-photo check: draw again
+        while True:
+            scene = draw(random.Random(os.urandom(8)))
+            bits = int(dhash(scene), 16)
+            if all((bits ^ earlier).bit_count() > UNLIKE_BITS for earlier in _scenes):
+                _scenes.append(bits)
+                break
     image = scene.resize((width, height), Image.Resampling.NEAREST)
     exif = image.getexif()
     exif.get_ifd(0x8769)[0x9003] = taken
     if orientation != 1:  # how the phone was held: viewers turn the picture by this
         exif[0x0112] = orientation
     if gps:
+
         def dms(value: float) -> tuple[float, float, float]:
             d = int(value)
             m = int((value - d) * 60)
@@ -90,9 +117,23 @@ def grant(community_id: int, member_id: int, points: int) -> None:
     """Give a member points as the ledger would for earned awards (a test's shortcut past reporting)."""
     keys = [community_account_key(ISSUANCE, community_id), member_account_key(SPENDABLE, member_id)]
     ids = run(ledger.accounts_by_key(keys))
-    run(db.write(lambda: ledger.post([TransferSpec(f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
-                                                   ids[keys[0]], ids[keys[1]], points, "test_grant",
-                                                   "test grant", "test")])))
+    run(
+        db.write(
+            lambda: ledger.post(
+                [
+                    TransferSpec(
+                        f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
+                        ids[keys[0]],
+                        ids[keys[1]],
+                        points,
+                        "test_grant",
+                        "test grant",
+                        "test",
+                    )
+                ]
+            )
+        )
+    )
 
 
 def signed_in(member_id: int, role: str, community_id: int) -> User:
@@ -115,5 +156,3 @@ def signed_in(member_id: int, role: str, community_id: int) -> User:
 
 def requires_rq(reason: str = "needs Redis and worker.py (the production leg)"):
     return pytest.mark.skipif(LEG != "postgres", reason=reason)
-
-
