@@ -164,12 +164,26 @@ async def settle_debt(member_id: int, up_to: int, key: str, ref: str) -> int:
     return max(amount, 0)
 
 
+MEMBER_BALANCES = (SPENDABLE, LIFETIME, DEBT)
+
+
+def balance_columns(member_id: str = "m.id") -> str:
+    """Select-list items reading a member's balances beside the other columns of one query (a read page's
+    one round trip); `member_id` is the SQL naming the member. `balances_in` turns them into balances."""
+    return ", ".join(f"COALESCE((SELECT balance FROM account WHERE member = {member_id} AND kind = '{kind}'), 0) "
+                     f"AS balance_{kind}" for kind in MEMBER_BALANCES)
+
+
+def balances_in(row: dict[str, Any]) -> dict[str, int]:
+    """A member's balances from a row read with `balance_columns` (debt as the points owed)."""
+    return {SPENDABLE: row[f"balance_{SPENDABLE}"], LIFETIME: row[f"balance_{LIFETIME}"],
+            DEBT: -row[f"balance_{DEBT}"]}
+
+
 async def balances(member: Actor) -> dict[str, int]:
     """The acting member's own balances (debt as the points owed)."""
-    where, args = scope.mine(member)
-    rows = await sql("SELECT kind, balance FROM account WHERE true" + where, *args)
-    found = {r["kind"]: r["balance"] for r in rows}
-    return {SPENDABLE: found.get(SPENDABLE, 0), LIFETIME: found.get(LIFETIME, 0), DEBT: -found.get(DEBT, 0)}
+    where, args = scope.mine(member, "m.id")
+    return balances_in((await sql(f"SELECT {balance_columns()} FROM member m WHERE true" + where, *args))[0])
 
 
 async def history(member: Actor, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
@@ -178,16 +192,14 @@ async def history(member: Actor, limit: int = 50, before_id: int | None = None) 
     Each side (points in, points out) is read newest first on its own (account, id) index and the two are
     merged, so a page costs the same whatever the length of the history (an OR of the two would walk the
     whole ledger backwards)."""
-    rows = await sql("SELECT id FROM account WHERE key = {}", member_account_key(SPENDABLE, member.id))
-    if not rows:
-        return []
-    account, before = rows[0]["id"], " AND id < {}" if before_id is not None else ""
+    account = "(SELECT id FROM account WHERE key = {})"  # in the statement: one round trip a page
+    before = " AND id < {}" if before_id is not None else ""
     columns = "id, code, reason, ref, rules_version, created_at"
-    side_args = [account, *([before_id] if before_id is not None else []), limit]
+    side_args = [member_account_key(SPENDABLE, member.id), *([before_id] if before_id is not None else []), limit]
     return await sql(
-        f"SELECT * FROM (SELECT {columns}, amount AS points FROM transfer WHERE credit_account = {{}}{before} "
+        f"SELECT * FROM (SELECT {columns}, amount AS points FROM transfer WHERE credit_account = {account}{before} "
         "ORDER BY id DESC LIMIT {}) AS credited UNION ALL "
-        f"SELECT * FROM (SELECT {columns}, -amount AS points FROM transfer WHERE debit_account = {{}}{before} "
+        f"SELECT * FROM (SELECT {columns}, -amount AS points FROM transfer WHERE debit_account = {account}{before} "
         "ORDER BY id DESC LIMIT {}) AS debited ORDER BY id DESC LIMIT {}", *side_args, *side_args, limit)
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from points import audit, clock, communities, ledger, passwords, scope
+from points import audit, clock, communities, ledger, passwords, schemes, scope
 from points.batching import Batcher
 from points.db import marks, sql, write
 from points.errors import Conflict, Forbidden, Invalid, NotFound, checked
@@ -149,7 +149,7 @@ async def by_phone(phone: str) -> Actor | None:
 
 def _actor(row: dict[str, Any]) -> Actor:
     return Actor(id=row["id"], role=row["role"], community_id=row["community"], name=row["name"],
-                 status=row["status"], area_id=row.get("area"))
+                 status=row["status"], area_id=row.get("area"), scheme=row.get("scheme"))
 
 
 async def session_actor(member_id: int, epoch: int) -> Actor | None:
@@ -165,8 +165,9 @@ async def _members_by_id(member_ids: list[int]) -> list[dict[str, Any] | None]:
     # SQL: building it through the ORM costs more than running it).
     unique = sorted(set(member_ids))
     rows = {r["id"]: r for r in await sql(
-        "SELECT id, role, community, name, status, session_epoch, area FROM member "
-        f"WHERE id IN ({marks(unique)})", *unique)}
+        "SELECT m.id, m.role, m.community, m.name, m.status, m.session_epoch, m.area, "
+        f"{schemes.VERSION_IN_FORCE} AS scheme FROM member m LEFT JOIN community c ON c.id = m.community "
+        f"WHERE m.id IN ({marks(unique)})", *unique)}
     return [rows.get(m) for m in member_ids]
 
 
@@ -177,12 +178,22 @@ async def epoch(member_id: int) -> int:
     return (await sql("SELECT session_epoch FROM member WHERE id = {}", member_id))[0]["session_epoch"]
 
 
+PROFILE = ("m.id, m.name, m.role, m.phone, m.platform, m.platform_rider_id, m.building, m.status, m.status_reason, "
+           "m.board_name, c.id AS community_id, c.code AS community_code, c.name AS community_name")
+
+
 async def profile(member: Actor) -> dict[str, Any]:
     """The acting member's own profile, with their community."""
-    rows = await sql("SELECT m.id, m.name, m.role, m.phone, m.platform, m.platform_rider_id, m.building, m.status, "
-                     "m.status_reason, m.board_name, c.id AS community_id, c.code AS community_code, c.name AS community_name "
-                     "FROM member m JOIN community c ON c.id = m.community WHERE m.id = {}", member.id)
+    rows = await sql(f"SELECT {PROFILE} FROM member m JOIN community c ON c.id = m.community WHERE m.id = {{}}",
+                     member.id)
     return rows[0]
+
+
+async def overview(member: Actor) -> tuple[dict[str, Any], dict[str, int]]:
+    """The acting member's own profile and balances, read in one statement."""
+    row = (await sql(f"SELECT {PROFILE}, {ledger.balance_columns()} FROM member m "
+                     "JOIN community c ON c.id = m.community WHERE m.id = {}", member.id))[0]
+    return {k: v for k, v in row.items() if not k.startswith("balance_")}, ledger.balances_in(row)
 
 
 # ------------------------------------------------------------- staff and admins

@@ -4,8 +4,9 @@ community's own, when an admin has given it one.
 Every rules file any process has run with, or an admin has given a community, is stored by its version
 (`rules_version`), so an award made under an older file can still be explained. A community's scheme is
 the stored version its row names; changing it is an admin action with an audit row, checked by the same
-checker as the file, and takes effect without a restart: each request reads its community's version (one
-small query: the version's name, not its text), and a version's parsed rules are kept in the process.
+checker as the file, and takes effect without a restart: each request reads its community's version (the
+version's name, not its text, read with the session's member row), and a version's parsed rules are kept in
+the process.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def current() -> Rules:
 
 async def _parsed_version(version: str | None) -> Rules:
     """A stored version's rules, parsed once per process; its text is read only the first time."""
-    if version is None:
+    if not version:
         return current()
     if version not in _parsed:
         rows = await sql("SELECT content FROM rules_version WHERE version = {}", version)
@@ -42,16 +43,26 @@ async def _parsed_version(version: str | None) -> Rules:
     return _parsed[version]
 
 
-# The version a community runs: its own, else the template of the nearest area above it that has one.
-IN_FORCE = ("SELECT c.id, COALESCE(NULLIF(c.rules_version, ''), (SELECT t.rules_version FROM area a JOIN area t "
-            "ON a.path LIKE t.path || '%' WHERE a.id = c.area AND t.rules_version <> '' "
-            "ORDER BY LENGTH(t.path) DESC LIMIT 1)) AS version FROM community c")
+# The version community `c` runs: its own, else the template of the nearest area above it that has one, else
+# '' (the default scheme).
+VERSION_IN_FORCE = ("COALESCE(NULLIF(c.rules_version, ''), (SELECT t.rules_version FROM area a JOIN area t "
+                    "ON a.path LIKE t.path || '%' WHERE a.id = c.area AND t.rules_version <> '' "
+                    "ORDER BY LENGTH(t.path) DESC LIMIT 1), '')")
+IN_FORCE = f"SELECT c.id, {VERSION_IN_FORCE} AS version FROM community c"
 
 
 async def for_community(community_id: int) -> Rules:
     """The scheme a community runs: its own, else its street's (or district's) template, else the default."""
     rows = await sql(IN_FORCE + " WHERE c.id = {}", community_id)
     return await _parsed_version(rows[0]["version"] if rows else None)
+
+
+async def for_actor(actor: Actor) -> Rules:
+    """The scheme of the actor's community: as read with the actor when the request began (a signed-in
+    session's member row carries it), else read now."""
+    if actor.scheme is not None:
+        return await _parsed_version(actor.scheme)
+    return await for_community(actor.community_id)
 
 
 async def by_community() -> dict[int, Rules]:

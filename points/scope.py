@@ -32,6 +32,7 @@ class Actor:
     name: str
     status: str
     area_id: int | None = None  # an admin of a street or district: their area (None: the whole deployment)
+    scheme: str | None = None  # the community's scheme version read with the member ('' the default; None unread)
 
     @property
     def is_staff(self) -> bool:

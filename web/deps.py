@@ -32,7 +32,7 @@ def _provider(name: str):
 async def _rules(request: Request) -> Rules:
     """The scheme of the caller's community (the default scheme for a visitor not signed in)."""
     user = request.scope.get("user")
-    return await schemes.for_community(user.community_id) if isinstance(user, Actor) else schemes.current()
+    return await schemes.for_actor(user) if isinstance(user, Actor) else schemes.current()
 
 
 # Every controller asks for what it needs by name (`NamedDependency[...]`); nothing reaches into the state.

@@ -30,9 +30,9 @@ class MeController(Controller):
 
     @get("/", operation_id="me")
     async def me(self, request: Request, rules: NamedDependency[Rules]) -> Me:
-        balance = await ledger.balances(request.user)
+        profile, balance = await members.overview(request.user)
         lifetime = balance[ledger.LIFETIME]
-        return Me(member=Profile(**await members.profile(request.user)), balance=Balance(**balance),
+        return Me(member=Profile(**profile), balance=Balance(**balance),
                   stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
 
     @get("/history", operation_id="myHistory")

@@ -77,11 +77,11 @@ class MemberPages(Controller):
             return render(request, "staff_home.html")
         if actor.role == Role.HANDLER:
             return Redirect("/handler/", status_code=303)
-        balance = await ledger.balances(actor)
+        profile, balance = await members.overview(actor)
         recent = await submissions.mine(actor, rules, limit=5)
         board = await honours.board(rules, actor.community_id)
         rank = next((r["rank"] for r in board if r["member"] == actor.id), None)
-        return render(request, "home.html", profile=await members.profile(actor), balance=balance,
+        return render(request, "home.html", profile=profile, balance=balance,
                       stars=honours.stars(rules, balance["lifetime"]),
                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
                       expiring=(await expiry.upcoming(rules, actor))[:1], recent=recent,
