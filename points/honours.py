@@ -18,6 +18,7 @@ from points import clock
 from points.db import marks, sql, values_list, write
 from points.errors import Invalid
 from points.ledger import SPENDABLE
+from points.scope import Actor
 from points.tables import HonourBoard
 from points.vocabulary import SERVICE_PHONE_PREFIX, TransferCode
 from rules import Rules
@@ -105,6 +106,12 @@ async def board(rules: Rules, community_id: int, month: str | None = None) -> li
         f"SELECT id, name, board_name FROM member WHERE id IN ({marks(rows) or 'NULL'})",
         *(r["member"] for r in rows))}
     return [{**r, "name": names.get(r["member"], "")} for r in rows]
+
+
+async def standing(rules: Rules, actor: Actor) -> int | None:
+    """The acting member's place on this month's standing board (None: not on it), in one query."""
+    rows = await _live_board(rules, actor.community_id, month_of(rules, clock.now()))
+    return next((r["rank"] for r in rows if r["member"] == actor.id), None)
 
 
 BOARD_NAMES = ("masked", "full", "hidden")

@@ -79,8 +79,7 @@ class MemberPages(Controller):
             return Redirect("/handler/", status_code=303)
         profile, balance = await members.overview(actor)
         recent = await submissions.mine(actor, rules, limit=5)
-        board = await honours.board(rules, actor.community_id)
-        rank = next((r["rank"] for r in board if r["member"] == actor.id), None)
+        rank = await honours.standing(rules, actor)
         return render(request, "home.html", profile=profile, balance=balance,
                       stars=honours.stars(rules, balance["lifetime"]),
                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
