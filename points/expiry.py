@@ -108,10 +108,12 @@ class LotBook:
 KEEP_EVERY = 200  # a read that replays more transfers than this keeps a new summary
 
 
-async def _account_book(rules: Rules, account_id: int) -> tuple[LotBook, int, int]:
+async def _account_book(rules: Rules, account_id: int,
+                        kept: list[dict[str, Any]] | None = None) -> tuple[LotBook, int, int]:
     """The account's book now, the id of its latest transfer (the state it was read at) and how many
-    transfers were replayed on top of the kept summary."""
-    kept = await sql("SELECT as_of, policy, book FROM lot_summary WHERE account = {}", account_id)
+    transfers were replayed on top of the kept summary (read here unless the caller has: `kept`)."""
+    if kept is None:
+        kept = await sql("SELECT as_of, policy, book FROM lot_summary WHERE account = {}", account_id)
     book, as_of = LotBook(), 0
     if kept and kept[0]["policy"] == policy_of(rules):
         book, as_of = LotBook.load(kept[0]["book"]), kept[0]["as_of"]
@@ -148,10 +150,12 @@ async def _refresh(rules: Rules, member_id: int, account_id: int) -> None:
 
 async def upcoming(rules: Rules, member: Actor) -> list[dict[str, Any]]:
     """What the acting member's own spendable points expire, and when, soonest first."""
-    rows = await sql("SELECT id FROM account WHERE key = {}", ledger.member_account_key(SPENDABLE, member.id))
+    rows = await sql("SELECT a.id, s.as_of, s.policy, s.book FROM account a LEFT JOIN lot_summary s "
+                     "ON s.account = a.id WHERE a.key = {}", ledger.member_account_key(SPENDABLE, member.id))
     if not rows:
         return []
-    book, _, replayed = await _account_book(rules, rows[0]["id"])
+    kept = rows if rows[0]["as_of"] is not None else []  # the account and its summary, read in one query
+    book, _, replayed = await _account_book(rules, rows[0]["id"], kept)
     if replayed > KEEP_EVERY:  # rarely: the next reads start from here
         await _refresh(rules, member.id, rows[0]["id"])
     by_date: dict[datetime, int] = defaultdict(int)
