@@ -187,6 +187,22 @@ def test_the_report_page_weighs_under_60_kb(api, community):
     assert total < 60_000, f"{total} bytes"
 
 
+def test_a_phone_keeps_the_static_files_until_a_release_changes_them(api, community):
+    """A page links each static file by its content's hash; the file comes with a year's caching, so a slow
+    network fetches it once per release; a file changed since is another URL."""
+    import hashlib
+
+    page = api.get("/report", community.riders[0]).text
+    for name in ("app.css", "icon.svg", "report.js"):
+        digest = hashlib.sha256((APP_ROOT / "web" / "static" / name).read_bytes()).hexdigest()[:12]
+        assert f'"/static/{name}?v={digest}"' in page, name
+        answer = httpx.get(f"{api.url}/static/{name}?v={digest}")
+        assert answer.status_code == 200
+        assert {"public", "max-age=31536000", "immutable"} <= {p.strip() for p in answer.headers["cache-control"].split(",")}
+    for f in (APP_ROOT / "web" / "templates").glob("*.html"):  # no page links a static file another way
+        assert not re.search(r'(?:href|src)="/static/', f.read_text()), f"{f.name}: link it with static()"
+
+
 def test_every_message_the_pages_use_is_in_the_catalogues():
     """Babel's extraction over the templates and page code, against the gettext catalogues: nothing missing,
     nothing left unused, every message code with its English; and no Chinese text in a template."""

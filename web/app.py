@@ -20,6 +20,7 @@ from points.dispatch import make_dispatcher
 from points.intake import PhotoLimits
 from points.photo_store import photo_store
 from points.sms import make_sender
+from web import assets
 from web.auth import AuthMiddleware, signed_in
 from web.controllers.admin import AdminController
 from web.controllers.auth import AuthController
@@ -60,6 +61,7 @@ def _with_i18n(engine: JinjaTemplateEngine) -> None:
     """jinja2's i18n extension ({% trans %}, and Babel's extraction); each page's gettext is its visitor's
     language, passed in with the page (web/pages.py)."""
     engine.engine.add_extension("jinja2.ext.i18n")
+    engine.engine.globals["static"] = assets.url  # every page, error pages too, links static files by content
 
 
 def create_app(config: Settings | None = None) -> Litestar:
@@ -99,8 +101,8 @@ def create_app(config: Settings | None = None) -> Litestar:
                         CallbackController,
                         PublicPages, MemberPages, StaffPages, AdminPages, HandlerPages, StaffCasePages, MemberTaskPages,
                         StaffTaskPages, Open311Controller, *metrics_routes(config),
-                        create_static_files_router(path="/static", directories=[WEB / "static"], opt={"public": True},
-                                                   include_in_schema=False)],
+                        create_static_files_router(path="/static", directories=[assets.STATIC], cache_control=assets.KEEP,
+                                                   opt={"public": True, "own_auth": True}, include_in_schema=False)],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=_with_i18n),
         dependencies=DEPENDENCIES,

@@ -31,7 +31,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 class AuthMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
-    exclude_opt_key = "own_auth"  # a route that checks its caller itself (/metrics: a scraper's token)
+    exclude_opt_key = "own_auth"  # a route that checks its caller itself (/metrics: a scraper's token) or needs none
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request: Request = scope["litestar_app"].request_class(scope=scope, receive=receive)
