@@ -4,7 +4,7 @@ site's code, a photo taken now at a place, and a server running as if hours had 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from client import Api
@@ -18,6 +18,14 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def at(minutes: float) -> str:
     """The instant `minutes` from now, as the API takes it (with its zone)."""
     return (clock.now() + timedelta(minutes=minutes)).astimezone(SHANGHAI).isoformat()
+
+
+def tomorrow_at(hour: float) -> float:
+    """The minutes from now to `hour` o'clock tomorrow in Shanghai: tasks set from there fall on one local day
+    (caps count per local day) whatever the hour the test runs at."""
+    now = clock.now().astimezone(SHANGHAI)
+    anchor = datetime.combine(now.date() + timedelta(days=1), time(), SHANGHAI) + timedelta(hours=hour)
+    return (anchor - now).total_seconds() / 60
 
 
 def publish(api: Api, staff, **fields) -> dict:
