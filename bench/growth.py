@@ -7,11 +7,15 @@ Needs PostgreSQL, Redis and `wrk` (Debian: `apt-get install wrk`).
 1. A community with `members` riders and a staff member; `small` reports at `per-day` a day, the newest
    last (each awarded one with its spendable and lifetime transfers), in bulk SQL.
 2. The app as the README runs it in production (`uvicorn app:app --workers 4`, PostgreSQL, Redis): the p99
-   of single requests, one at a time, of the pages and calls members and staff use.
+   of single requests, one at a time, of the pages and calls members and staff use — with no views kept in
+   memory (JIFEN_VIEW_CACHE_MB=0), so that what is timed is the reads.
 3. Older history added, at the same daily rate, up to `large` reports; the same p99s again, and their growth.
 4. At `large`: requests per second at `--connections` connections (wrk) of `/api/v1/me`, `/api/v1/me/history`
    and the rider's home page, beside a bare litestar endpoint on the same settings measured before and
-   after them (the anchor brackets the app's run); the ratio is what the README records.
+   after them (the anchor brackets the app's run); the ratio is what the README records. Each path twice:
+   a first pass, in which each of the 4 processes meets each of the 1,000 members for the first time and
+   reads their views, then the steady rate, with the views kept (web/view_cache.py); and with
+   JIFEN_VIEW_CACHE_MB=0, every read afresh.
 
 wrk shares the 2 cores with the servers: absolute rates are floors, the ratios are the figures.
 """
@@ -188,7 +192,8 @@ def main() -> int:
     url, riders, staff = asyncio.run(seed())
     print(f"seeded {args.small:,} reports in {time.monotonic() - started:.0f} s", flush=True)
     env = env_for(url)
-    server, base = serve("app:app", env)
+    fresh = {**env, "JIFEN_VIEW_CACHE_MB": "0"}  # single requests time the reads, not memory
+    server, base = serve("app:app", fresh)
     try:
         small = measure(base, riders[0], staff, args.requests)
     finally:
@@ -205,10 +210,17 @@ def main() -> int:
         rates["bare (before)"] = wrk_rate(bare_base, "/bare", f.name, args.connections, args.seconds)
     finally:
         stop(bare)
-    server, base = serve("app:app", env)
+    server, base = serve("app:app", fresh)
     try:
         large = measure(base, riders[0], staff, args.requests)
         for path in LOADED:
+            rates[f"{path} (nothing kept)"] = wrk_rate(base, path, f.name, args.connections, args.seconds)
+    finally:
+        stop(server)
+    server, base = serve("app:app", env)
+    try:
+        for path in LOADED:
+            rates[f"{path} (first pass)"] = wrk_rate(base, path, f.name, args.connections, args.seconds)
             rates[path] = wrk_rate(base, path, f.name, args.connections, args.seconds)
     finally:
         stop(server)

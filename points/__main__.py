@@ -8,6 +8,7 @@ import getpass
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 
 from points.config import ConfigError, settings
 from points.vocabulary import Role
@@ -207,6 +208,17 @@ async def _sweep() -> int:
     return 0
 
 
+async def _announcing(command: Callable[[], Awaitable[int]]) -> int:
+    """Run a command, then tell the app processes that views they keep may have changed anywhere."""
+    from points import changes
+
+    try:
+        return await command()
+    finally:
+        await changes.announce()
+        await changes.close()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m points", description="Jifen operations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -268,7 +280,7 @@ def main(argv: list[str]) -> int:
            "import-grids": lambda: _import_grids(args), "set-scheme": lambda: _set_scheme(args),
            "reconcile": _reconcile, "sweep": _sweep}[args.command]
     try:
-        return asyncio.run(run())
+        return asyncio.run(_announcing(run))
     except DomainError as exc:
         print(f"{exc.field or args.command}: {exc.message}", file=sys.stderr)
         return 1

@@ -97,6 +97,7 @@ class Settings:
     metrics_token: str | None = None
     log_format: str = "text"  # text | json
     open311_media_hosts: tuple[str, ...] = ()  # hosts an Open311 media_url may be fetched from
+    view_cache_mb: int = 64  # each app process's memory for members' views (web/view_cache.py); 0: none
 
     @property
     def is_postgres(self) -> bool:
@@ -162,6 +163,7 @@ class Settings:
             log_format=_choice(env, "JIFEN_LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             open311_media_hosts=tuple(h.strip().lower() for h in (env.get("JIFEN_OPEN311_MEDIA_HOSTS") or "").split(",")
                                       if h.strip()),
+            view_cache_mb=_int(env, "JIFEN_VIEW_CACHE_MB", 64, 0, 4096),
         )
 
 

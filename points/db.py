@@ -22,13 +22,16 @@ import asyncio
 import logging
 import random
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
+
+from points import changes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -169,21 +172,41 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
+_touched: ContextVar[set[int] | None] = ContextVar("jifen_touched_communities", default=None)
+
+
+def touches(communities: Iterable[int]) -> None:
+    """Within `write`: when it commits, these communities' members may see something new (announced then,
+    points/changes.py, so app processes stop trusting views they keep)."""
+    touched = _touched.get()
+    if touched is None:
+        raise RuntimeError("touches() outside db.write: the change would never be announced")
+    touched.update(communities)
+
+
 async def write(fn: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
-    """Run `fn` in one write transaction, retrying transient conflicts.
+    """Run `fn` in one write transaction, retrying transient conflicts; after the commit, announce the
+    communities it `touches`.
 
     `fn` must do all its work through the database (no side effects outside
     it), since a retried attempt runs it again from the start.
     """
     db = engine()
+    if _touched.get() is not None and db.transaction_exists():  # inside another write: its commit counts
+        return await fn()
     lost = 0
     for attempt in range(1, attempts + 1):
+        touched = _touched.set(set())
         try:
             if isinstance(db, SQLiteEngine):
                 async with db.transaction(transaction_type=TransactionType.immediate):
-                    return await fn()
-            async with db.transaction():
-                return await fn()
+                    result = await fn()
+            else:
+                async with db.transaction():
+                    result = await fn()
+            if communities := _touched.get():
+                await changes.announce(communities)
+            return result
         except Exception as exc:
             if connection_lost(exc):
                 lost += 1
@@ -195,6 +218,8 @@ async def write(fn: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
                 raise
             log.info("write conflict (%s), retry %d", type(exc).__name__, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+        finally:
+            _touched.reset(touched)
     raise AssertionError("unreachable")
 
 

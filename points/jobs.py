@@ -20,6 +20,7 @@ from points import (
     attendance,
     awards,
     cases,
+    changes,
     counter,
     db,
     expiry,
@@ -111,6 +112,8 @@ async def sweep_async() -> dict[str, int]:
         raise
     metrics.SWEEPS.labels("done").inc()
     metrics.SWEEP_SECONDS.observe(time.monotonic() - started)
+    if any(done.values()):  # what it expired, chased, recorded or moved may show on members' pages anywhere
+        await changes.announce()
     return done
 
 

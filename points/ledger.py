@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from points import clock, scope
-from points.db import lock_rows_sql, marks, sql, values_list
+from points.db import lock_rows_sql, marks, sql, touches, values_list
 from points.errors import InsufficientPoints, TransferMismatch
 from points.scope import Actor
 from points.vocabulary import MEMBER_KINDS, MINTING_KINDS, AccountKind, TransferCode, account_key
@@ -146,9 +146,10 @@ async def move_balances(deltas: dict[int, int]) -> None:
         "UPDATE account SET balance = account.balance + v.delta FROM v "
         f"WHERE account.id = v.id AND (account.kind IN ({kinds}) OR (account.kind = '{DEBT}' AND "
         f"account.balance + v.delta <= 0) OR (account.kind <> '{DEBT}' AND account.balance + v.delta >= 0)) "
-        "RETURNING account.id", *args)
+        "RETURNING account.id, account.community", *args)
     if len(rows) != len(deltas):
         raise InsufficientPoints()
+    touches(r["community"] for r in rows if r["community"] is not None)
 
 
 async def settle_debt(member_id: int, up_to: int, key: str, ref: str) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from litestar import Litestar
@@ -14,7 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from points import db, logs, schemes
+from points import changes, db, logs, schemes
 from points.config import Settings, settings
 from points.dispatch import make_dispatcher
 from points.intake import PhotoLimits
@@ -53,6 +54,7 @@ from web.limits import Limiter
 from web.metrics import metrics_routes, request_metrics
 from web.request_log import RequestIds
 from web.sessions import Sessions, make_store
+from web.view_cache import ChangeAnnouncer, ViewCache
 
 WEB = Path(__file__).parent
 
@@ -76,6 +78,7 @@ def create_app(config: Settings | None = None) -> Litestar:
         "sessions": Sessions(make_store(config), config),
         "limiter": Limiter(config.rate_limits, config.redis_url),
         "sender": make_sender(config.sms_sender),
+        "views": ViewCache(config.view_cache_mb * 1_000_000),
     })
 
     @asynccontextmanager
@@ -85,9 +88,17 @@ def create_app(config: Settings | None = None) -> Litestar:
         await db.start(config.pg_pool_max, name="jifen-app")
         await schemes.record_version(rules)
         await app.state.dispatcher.start()
+        # Views are kept between requests only where every process hears every change: over Redis.
+        listener = asyncio.create_task(changes.listen(config.redis_url)) \
+            if config.redis_url and config.view_cache_mb else None
         try:
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
+                with suppress(asyncio.CancelledError):
+                    await listener
+            await changes.close()
             await app.state.dispatcher.stop()
             await app.state.limiter.close()
             await app.state.sessions.close()
@@ -107,7 +118,7 @@ def create_app(config: Settings | None = None) -> Litestar:
                                        engine_callback=_with_i18n),
         dependencies=DEPENDENCIES,
         middleware=[*request_metrics(config), RequestIds(access_lines=config.log_format == "json"), InputGuard(),
-                    AuthMiddleware()],
+                    ChangeAnnouncer(), AuthMiddleware()],
         guards=[signed_in],  # every route needs a signed-in actor unless its handler says public=True
         exception_handlers=HANDLERS,
         state=state,

@@ -14,8 +14,11 @@ objects an actor may touch is the domain's business (points/scope.py).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -23,8 +26,12 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from points import members, tokens
+from points.scope import Actor
 from points.vocabulary import REPORTER_ROLES, STAFF_ROLES, Role
-from web.sessions import CSRF_FIELD, CSRF_HEADER, Sessions, csrf_ok, session_id
+from web.sessions import CSRF_FIELD, CSRF_HEADER, Session, Sessions, csrf_ok, session_id
+
+if TYPE_CHECKING:
+    from web.view_cache import ViewCache
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -44,11 +51,7 @@ class AuthMiddleware(ASGIMiddleware):
                 raise NotAuthorizedException("this API token is not valid (revoked, or never issued)")
             scope["user"] = actor
         elif sid := session_id(request.cookies):
-            sessions: Sessions = scope["litestar_app"].state.sessions
-            session = await sessions.load(sid)
-            actor = await members.session_actor(session.member_id, session.epoch) if session else None
-            if session and actor is None:
-                await sessions.end(sid)  # a role change or deletion since ended it
+            session, actor = await _signed_in_as(scope["litestar_app"].state, sid)
             if actor is not None:
                 if request.method not in SAFE_METHODS and not csrf_ok(session, await _csrf_token(request)):
                     raise PermissionDeniedException("CSRF token missing or wrong: send the session's token in "
@@ -60,6 +63,29 @@ class AuthMiddleware(ASGIMiddleware):
             # it without a CORS preflight (none is allowed), so no other site can post them from a browser.
             raise ClientException("send the body as application/json", status_code=415)
         await next_app(scope, receive, send)
+
+
+async def _signed_in_as(state: State, sid: str) -> tuple[Session | None, Actor | None]:
+    """The session and member behind a cookie: kept in this process while nothing in the member's community
+    changed (web/view_cache.py), else read from the session store and the database."""
+    sessions: Sessions = state.sessions
+    views: ViewCache = state.views
+    key = ("session", sid)
+    kept = views.peek(key)
+    if kept is not None:
+        session, actor = kept
+        if await sessions.keep_alive(session):
+            return session, actor
+        views.drop(key)
+        return None, None
+    mark = views.mark()
+    session = await sessions.load(sid)
+    actor = await members.session_actor(session.member_id, session.epoch) if session else None
+    if session and actor is None:
+        await sessions.end(sid)  # a role change or deletion since ended it
+    if actor is not None:
+        views.keep(key, (session, actor), actor.community_id, mark)
+    return session, actor
 
 
 async def _csrf_token(request: Request) -> str | None:

@@ -16,9 +16,11 @@ from points.sms import Sender
 from rules import Rules
 from web.limits import Limiter
 from web.sessions import Sessions
+from web.view_cache import ViewCache
 
 TYPES = {"dispatcher": Dispatcher, "store": PhotoStore, "limits": PhotoLimits, "limiter": Limiter,
-         "sessions": Sessions, "sender": Sender, "settings": Settings}
+         "sessions": Sessions, "sender": Sender, "settings": Settings,
+         "views": ViewCache}
 
 
 def _provider(name: str):

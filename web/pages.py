@@ -27,6 +27,17 @@ FORM_COOKIE = "jifen_form"
 
 
 def render(request: Request, template: str, http_status: int = 200, **context: Any) -> Template:
+    cookies, values = _page_context(request)
+    return Template(template_name=template, status_code=http_status, cookies=cookies, context={**values, **context})
+
+
+def render_text(request: Request, template: str, **context: Any) -> str:
+    """The page as text, to be kept (web/view_cache.py): a signed-in member's, so it sets no cookie."""
+    _, values = _page_context(request)
+    return request.app.template_engine.get_template(template).render({**values, **context})
+
+
+def _page_context(request: Request) -> tuple[list[Cookie], dict[str, Any]]:
     lang = i18n.choose(request.cookies)
     # An unknown path is answered before the auth middleware runs: no user or session in its scope.
     session = request.scope.get("auth")
@@ -39,10 +50,11 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         if csrf != request.cookies.get(FORM_COOKIE):
             cookies.append(Cookie(key=FORM_COOKIE, value=csrf, path="/", httponly=True, samesite="lax"))
     _ = i18n.translator(lang)
-    return Template(template_name=template, status_code=http_status, cookies=cookies, context={
-        "_": _, "gettext": _, "ngettext": lambda one, many, n, **values: _(one if n == 1 else many, n=n, **values), "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
+    return cookies, {
+        "_": _, "gettext": _, "ngettext": lambda one, many, n, **values: _(one if n == 1 else many, n=n, **values),
+        "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
         "csrf": csrf, "csrf_field": CSRF_FIELD, "path": request.url.path,
-        "flash": request.query_params.get("done", ""), "qr": qr, "when": when, **context})
+        "flash": request.query_params.get("done", ""), "qr": qr, "when": when}
 
 
 def when(moment: Any, fmt: str = "%m-%d %H:%M") -> str:

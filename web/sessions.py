@@ -129,15 +129,20 @@ class Sessions:
             return None
         r = json.loads(raw)
         session = Session(sid, r["m"], r["e"], r["x"], r["c"], r["s"], r["i"], r["a"])
+        return session if await self.keep_alive(session) else None
+
+    async def keep_alive(self, session: Session) -> bool:
+        """Whether the session is still live (ending it if it is not), its record renewed when `last seen` is
+        due: a session kept in memory between requests passes here on each of them."""
         now = clock.timestamp()
         if now - session.seen > session.idle or now - session.created > session.absolute:
-            await self.end(sid)
-            return None
+            await self.end(session.sid)
+            return False
         if now - session.seen > min(RENEW_EVERY, session.idle / 4):
             session.seen = now
             left = int(min(session.idle, session.created + session.absolute - now)) + 1
-            await self.store.set(_key(sid), session.record(), expires_in=left)
-        return session
+            await self.store.set(_key(session.sid), session.record(), expires_in=left)
+        return True
 
     async def ping(self) -> bool | None:
         """Whether the session store answers (None: no Redis in this deployment)."""

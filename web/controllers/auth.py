@@ -36,7 +36,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/register", operation_id="register", public=True, status_code=201)
+    @post("/register", operation_id="register", public=True, changes_no_view=True, status_code=201)
     async def register(self, request: Request, limiter: NamedDependency[Limiter], sessions: NamedDependency[Sessions],
                        data: JSONBody[RegisterIn]) -> Response[SessionOut]:
         actor = await signin.register(limiter, client_ip(request), members.Registration(
@@ -44,13 +44,13 @@ class AuthController(Controller):
             platform=data.platform, platform_rider_id=data.platform_rider_id, building=data.building))
         return await sign_in(request, sessions, actor, status_code=201)
 
-    @post("/login", operation_id="login", public=True, status_code=200)
+    @post("/login", operation_id="login", public=True, changes_no_view=True, status_code=200)
     async def login(self, request: Request, limiter: NamedDependency[Limiter], sessions: NamedDependency[Sessions],
                     data: JSONBody[LoginIn]) -> Response[SessionOut]:
         actor = await signin.with_password(limiter, client_ip(request), data.phone, data.password)
         return await sign_in(request, sessions, actor)
 
-    @post("/code", operation_id="requestLoginCode", public=True, status_code=202)
+    @post("/code", operation_id="requestLoginCode", public=True, changes_no_view=True, status_code=202)
     async def request_code(self, request: Request, limiter: NamedDependency[Limiter], sender: NamedDependency[Sender],
                            settings: NamedDependency[Settings], data: JSONBody[CodeIn]) -> CodeSent:
         """Send a login code by SMS. The answer is the same whether or not the number is a member's."""
@@ -58,7 +58,8 @@ class AuthController(Controller):
         return CodeSent(sent=True, expires_in_seconds=int(otp.LIFETIME.total_seconds()),
                         resend_after_seconds=settings.rate_limits["code_phone"][1])
 
-    @post("/login/code", operation_id="loginWithCode", public=True, status_code=200)
+    @post("/login/code", operation_id="loginWithCode", public=True, changes_no_view=True,
+          status_code=200)
     async def login_code(self, request: Request, limiter: NamedDependency[Limiter], sessions: NamedDependency[Sessions],
                          data: JSONBody[CodeLoginIn]) -> Response[SessionOut]:
         actor = await signin.with_code(limiter, client_ip(request), data.phone, data.code)

@@ -22,6 +22,7 @@ from web.schemas import (
     limit_query,
 )
 from web.sessions import Sessions, session_cookies
+from web.view_cache import ViewCache
 
 
 class MeController(Controller):
@@ -29,17 +30,24 @@ class MeController(Controller):
     tags = ["me"]
 
     @get("/", operation_id="me")
-    async def me(self, request: Request, rules: NamedDependency[Rules]) -> Me:
-        profile, balance = await members.overview(request.user)
-        lifetime = balance[ledger.LIFETIME]
-        return Me(member=Profile(**profile), balance=Balance(**balance),
-                  stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
+    async def me(self, request: Request, rules: NamedDependency[Rules], views: NamedDependency[ViewCache]) -> Me:
+        async def read() -> Me:
+            profile, balance = await members.overview(request.user)
+            lifetime = balance[ledger.LIFETIME]
+            return Me(member=Profile(**profile), balance=Balance(**balance),
+                      stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
+
+        return await views.kept(("me", request.user.id), request.user, read)
 
     @get("/history", operation_id="myHistory")
-    async def history(self, request: Request, limit: limit_query(200) = 50,
+    async def history(self, request: Request, views: NamedDependency[ViewCache], limit: limit_query(200) = 50,
                       before: IdQuery = None) -> list[HistoryEntry]:
-        rows = await ledger.history(request.user, limit, before)
-        return msgspec.convert(rows, list[HistoryEntry], from_attributes=True)
+        async def read() -> list[HistoryEntry]:
+            rows = await ledger.history(request.user, limit, before)
+            return msgspec.convert(rows, list[HistoryEntry], from_attributes=True)
+
+        return await views.kept(("history", request.user.id, limit, before), request.user, read,
+                                 size=lambda rows: 200 + 300 * len(rows))
 
     @get("/submissions", operation_id="mySubmissions")
     async def submissions(self, request: Request, rules: NamedDependency[Rules], limit: limit_query(200) = 50,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
@@ -36,9 +36,10 @@ from web import i18n
 from web.auth import reporters_only, signed_in
 from web.flows import file_report
 from web.limits import Limiter
-from web.pages import act, back, error_words, field_errors, form, form_number, problem, render
+from web.pages import act, back, error_words, field_errors, form, form_number, problem, render, render_text
 from web.schemas import IdPath
-from web.sessions import Sessions
+from web.sessions import Session, Sessions
+from web.view_cache import ViewCache
 
 
 def _choices(rules: Rules, role: str, usage: Counter) -> dict[str, list[Any]]:
@@ -71,21 +72,20 @@ class MemberPages(Controller):
     guards = [signed_in]
 
     @get("/")
-    async def home(self, request: Request, rules: NamedDependency[Rules]) -> Template | Redirect:
+    async def home(self, request: Request, rules: NamedDependency[Rules],
+                   views: NamedDependency[ViewCache]) -> Template | Redirect | Response[str]:
         actor = request.user
         if actor.is_staff:
             return render(request, "staff_home.html")
         if actor.role == Role.HANDLER:
             return Redirect("/handler/", status_code=303)
-        profile, balance = await members.overview(actor)
-        recent = await submissions.mine(actor, rules, limit=5)
-        rank = await honours.standing(rules, actor)
-        return render(request, "home.html", profile=profile, balance=balance,
-                      stars=honours.stars(rules, balance["lifetime"]),
-                      next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
-                      expiring=(await expiry.upcoming(rules, actor))[:1], recent=recent,
-                      news=await notices.since_last_visit(actor, rules),
-                      orders=[o for o in await orders.my_orders(actor, 5) if o["status"] == OrderStatus.HELD])
+        session = request.scope.get("auth")
+        if not isinstance(session, Session):  # an API token's caller: nothing of theirs is kept
+            return Response((await _home(request, rules))[0], media_type=MediaType.HTML)
+        key = ("home", session.sid, i18n.choose(request.cookies), request.url.query)
+        page, _ = await views.kept(key, actor, lambda: _home(request, rules), size=lambda p: len(p[0]),
+                                   worth=lambda p: not p[1])
+        return Response(page, media_type=MediaType.HTML)
 
     @get("/report", guards=[reporters_only])
     async def report_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:
@@ -185,3 +185,19 @@ class MemberPages(Controller):
                           profile=await members.profile(request.user), choices=honours.BOARD_NAMES)
         await sessions.end(request.auth.sid)
         return back("/login", "deleted")
+
+
+async def _home(request: Request, rules: Rules) -> tuple[str, bool]:
+    """A rider's or resident's home page: balance and stars, rank, points about to expire, latest reports, news
+    since the last visit, orders to pick up; and whether it told news (told once, so not to be kept)."""
+    actor = request.user
+    profile, balance = await members.overview(actor)
+    recent = await submissions.mine(actor, rules, limit=5)
+    rank = await honours.standing(rules, actor)
+    news = await notices.since_last_visit(actor, rules)
+    page = render_text(request, "home.html", profile=profile, balance=balance,
+                       stars=honours.stars(rules, balance["lifetime"]),
+                       next_star=honours.next_star(rules, balance["lifetime"]), rank=rank,
+                       expiring=(await expiry.upcoming(rules, actor))[:1], recent=recent, news=news,
+                       orders=[o for o in await orders.my_orders(actor, 5) if o["status"] == OrderStatus.HELD])
+    return page, bool(news)

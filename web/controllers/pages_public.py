@@ -46,7 +46,7 @@ class PublicPages(Controller):
     async def login_page(self, request: Request, next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Template:
         return render(request, "login.html", next=_next(next_))
 
-    @post("/login", public=True, status_code=303)
+    @post("/login", public=True, changes_no_view=True, status_code=303)
     async def login(self, request: Request, limiter: NamedDependency[Limiter],
                     sessions: NamedDependency[Sessions]) -> Redirect | Template:
         data = await signed_out_form(request)
@@ -58,7 +58,7 @@ class PublicPages(Controller):
                           next=_next(data.get("next")))
         return await _signed_in_redirect(request, sessions, actor, data.get("next"))
 
-    @post("/login/code", public=True, status_code=303)
+    @post("/login/code", public=True, changes_no_view=True, status_code=303)
     async def code_login(self, request: Request, limiter: NamedDependency[Limiter], sender: NamedDependency[Sender],
                          sessions: NamedDependency[Sessions]) -> Redirect | Template:
         """Ask for a code (no `code` field yet), or log in with it."""
@@ -87,7 +87,7 @@ class PublicPages(Controller):
         return render(request, "register.html", data={}, errors={}, platforms=members.PLATFORMS,
                       communities=await communities.directory())
 
-    @post("/register", public=True, status_code=303)
+    @post("/register", public=True, changes_no_view=True, status_code=303)
     async def register(self, request: Request, limiter: NamedDependency[Limiter],
                        sessions: NamedDependency[Sessions]) -> Redirect | Template:
         data = await signed_out_form(request)
