@@ -4,13 +4,13 @@ An app process may keep what it read for a member (their session, their balance,
 a busy moment's repeated reads skip the database. That is safe only if every process hears of every change that
 could alter what it kept. So whatever commits such a change announces its community, or every community, after
 the commit: every write that moves a balance (`db.touches`, from the ledger), every request that posts
-(web/view_cache.py), a sweep that did something, a command line run. The
-announcement goes over Redis pub/sub to every listening process, and to this process's own `FEED` at once.
+(web/view_cache.py), a sweep that did something, a command line run. The announcement goes over Redis
+pub/sub to every listening process, and to this process's own `FEED` at once.
 
-Kept views are trusted only while the listener hears the feed: before it has subscribed, after it lost the link
-(or heard nothing, not even its own pings, for `SILENT_S`), and in the embedded mode (no Redis) nothing is kept.
-A lost link also forgets everything kept before it. An announcement that itself fails (Redis down) is logged;
-what was kept then ages out within the view cache's time limit.
+Kept views are trusted only while this process's listener hears the feed. Nothing is kept before it has
+subscribed, after it lost the link (or heard nothing, not even the answers to its own pings, for `SILENT_S`),
+nor in the embedded mode (no Redis); a lost link forgets everything kept before it. An announcement that
+itself fails (Redis down) is logged, and what other processes kept ages out within the view cache's limit.
 """
 
 from __future__ import annotations
@@ -66,8 +66,10 @@ class Feed:
         self.hear(EVERYWHERE)
 
 
+QUIET_AFTER_FAILURE_S = 5.0  # a Redis that is down costs one write a short wait, not every write
 FEED = Feed()
 _publisher: tuple[asyncio.AbstractEventLoop, Redis] | None = None
+_quiet_until = 0.0
 
 
 def channel(redis_url: str) -> str:
@@ -84,20 +86,21 @@ def _message(communities: Iterable[int] | None) -> str:
 
 async def announce(communities: Iterable[int] | None = None) -> None:
     """After a commit: these communities' members may see something new (None: any community's)."""
-    global _publisher
+    global _publisher, _quiet_until
     message = _message(communities)
     if not message:
         return
     FEED.hear(message)
     redis_url = settings().redis_url
-    if not redis_url:  # the embedded mode: one process, which keeps nothing
+    if not redis_url or time.monotonic() < _quiet_until:  # the embedded mode keeps nothing; Redis just failed
         return
     loop = asyncio.get_running_loop()
     if _publisher is None or _publisher[0] is not loop:  # a client belongs to the event loop it was made on
-        _publisher = (loop, Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5))
+        _publisher = (loop, Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2))
     try:
         await _publisher[1].publish(channel(redis_url), message)
     except (RedisError, OSError) as exc:
+        _quiet_until = time.monotonic() + QUIET_AFTER_FAILURE_S
         log.warning("could not announce a change (%s): other processes' kept views age out on their own", exc)
 
 
