@@ -23,6 +23,7 @@ from points import (
     notices,
     orders,
     rewards,
+    schemes,
     statements,
     submissions,
 )
@@ -33,7 +34,7 @@ from points.photo_store import PhotoStore
 from points.vocabulary import MemberStatus, OrderStatus, Role
 from rules import Rules, fields
 from web import i18n
-from web.auth import reporters_only, signed_in
+from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
 from web.pages import act, back, error_words, field_errors, form, form_number, problem, render, render_text
@@ -69,11 +70,9 @@ async def _report_form(request: Request, rules: Rules, http_status: int = 200,
 
 class MemberPages(Controller):
     include_in_schema = False
-    guards = [signed_in]
 
     @get("/")
-    async def home(self, request: Request, rules: NamedDependency[Rules],
-                   views: NamedDependency[ViewCache]) -> Template | Redirect | Response[str]:
+    async def home(self, request: Request, views: NamedDependency[ViewCache]) -> Template | Redirect | Response[str]:
         actor = request.user
         if actor.is_staff:
             return render(request, "staff_home.html")
@@ -81,9 +80,9 @@ class MemberPages(Controller):
             return Redirect("/handler/", status_code=303)
         session = request.scope.get("auth")
         if not isinstance(session, Session):  # an API token's caller: nothing of theirs is kept
-            return Response((await _home(request, rules))[0], media_type=MediaType.HTML)
+            return Response((await _home(request))[0], media_type=MediaType.HTML)
         key = ("home", session.sid, i18n.choose(request.cookies), request.url.query)
-        page, _ = await views.kept(key, actor, lambda: _home(request, rules), size=lambda p: len(p[0]),
+        page, _ = await views.kept(key, actor, lambda: _home(request), size=lambda p: len(p[0]),
                                    worth=lambda p: not p[1])
         return Response(page, media_type=MediaType.HTML)
 
@@ -187,10 +186,11 @@ class MemberPages(Controller):
         return back("/login", "deleted")
 
 
-async def _home(request: Request, rules: Rules) -> tuple[str, bool]:
+async def _home(request: Request) -> tuple[str, bool]:
     """A rider's or resident's home page: balance and stars, rank, points about to expire, latest reports, news
     since the last visit, orders to pick up; and whether it told news (told once, so not to be kept)."""
     actor = request.user
+    rules = await schemes.for_actor(actor)  # read with the page: a kept one needs none
     profile, balance = await members.overview(actor)
     recent = await submissions.mine(actor, rules, limit=5)
     rank = await honours.standing(rules, actor)
