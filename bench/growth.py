@@ -13,8 +13,8 @@ Needs PostgreSQL, Redis and `wrk` (Debian: `apt-get install wrk`).
 4. At `large`: requests per second at `--connections` connections (wrk) of `/api/v1/me`, `/api/v1/me/history`
    and the rider's home page, beside a bare litestar endpoint on the same settings measured before and
    after them (the anchor brackets the app's run); the ratio is what the README records. Each path twice:
-   a first pass, in which each of the 4 processes meets each of the 1,000 members for the first time and
-   reads their views, then the steady rate, with the views kept (web/view_cache.py); and with
+   a first pass (`--warm-up` seconds), in which each of the 4 processes meets each of the 1,000 members for
+   the first time and reads their views, then the steady rate, with the views kept (web/view_cache.py); and with
    JIFEN_VIEW_CACHE_MB=0, every read afresh.
 
 wrk shares the 2 cores with the servers: absolute rates are floors, the ratios are the figures.
@@ -168,9 +168,12 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=2_000)
     parser.add_argument("--small", type=int, default=200_000)
     parser.add_argument("--large", type=int, default=2_000_000)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--warm-up", type=int, default=20, help="seconds of the first pass, in which each process "
+                                                                  "meets the members (a home page read afresh costs "
+                                                                  "milliseconds)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench-growth needs wrk (Debian: apt-get install wrk)", file=sys.stderr)
@@ -220,7 +223,7 @@ def main() -> int:
     server, base = serve("app:app", env)
     try:
         for path in LOADED:
-            rates[f"{path} (first pass)"] = wrk_rate(base, path, f.name, args.connections, args.seconds)
+            rates[f"{path} (first pass)"] = wrk_rate(base, path, f.name, args.connections, args.warm_up)
             rates[path] = wrk_rate(base, path, f.name, args.connections, args.seconds)
     finally:
         stop(server)

@@ -121,6 +121,8 @@ async def listen(redis_url: str) -> None:
             try:
                 await _hear(client, channel(redis_url))
             except (RedisError, OSError) as exc:
+                if asyncio.current_task().cancelling():  # a cancel that met the read's timeout became one
+                    raise asyncio.CancelledError from exc
                 log.warning("change feed lost (%s): views are read afresh until it is back", exc)
             FEED.lose()
             await asyncio.sleep(1)
@@ -133,7 +135,7 @@ async def _hear(client: Redis, name: str) -> None:
     async with client.pubsub() as pubsub:
         await pubsub.subscribe(name)
         heard = pinged = time.monotonic()
-        while True:
+        while not asyncio.current_task().cancelling():  # a cancel the client library swallowed still stops it
             message = await pubsub.get_message(timeout=PING_S)
             now = time.monotonic()
             if message is not None:
@@ -148,3 +150,4 @@ async def _hear(client: Redis, name: str) -> None:
             if now - pinged >= PING_S:
                 await pubsub.ping()
                 pinged = now
+        raise asyncio.CancelledError

@@ -96,8 +96,8 @@ def create_app(config: Settings | None = None) -> Litestar:
         finally:
             if listener is not None:
                 listener.cancel()
-                with suppress(asyncio.CancelledError):
-                    await listener
+                with suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(listener, 5)  # a shutdown never waits for ever on Redis
             await changes.close()
             await app.state.dispatcher.stop()
             await app.state.limiter.close()
