@@ -44,6 +44,14 @@ class Actor:
             raise Forbidden(f"member_{self.status}", f"your membership is {self.status}: you cannot {doing} now")
 
 
+def writes_reach(actor: Actor | None) -> list[int] | None:
+    """The communities a request by this caller can change: a reporter's or staff member's own; None: any
+    (an admin, a handler, a partner's token, a caller not signed in)."""
+    if isinstance(actor, Actor) and (actor.role in REPORTER_ROLES or actor.role == Role.STAFF):
+        return [actor.community_id]
+    return None
+
+
 def clause(actor: Actor, column: str = "community") -> tuple[str, list[Any]]:
     """An ``AND <column> …`` restriction of a community column to the actor's scope, and its arguments: staff
     their own community; an admin of an area the communities of its whole subtree; an admin of the

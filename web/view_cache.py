@@ -25,8 +25,8 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from points import changes, clock
+from points import scope as scope_rules
 from points.scope import Actor
-from points.vocabulary import REPORTER_ROLES, Role
 from web.auth import SAFE_METHODS
 
 T = TypeVar("T")
@@ -94,14 +94,6 @@ class ViewCache:
         return value
 
 
-def changed_communities(actor: Any) -> list[int] | None:
-    """What a request by this caller may change: a reporter's or staff member's own community; anyone else's
-    (an admin, a handler, a partner's token, a caller not signed in) may reach any community."""
-    if isinstance(actor, Actor) and (actor.role in REPORTER_ROLES or actor.role == Role.STAFF):
-        return [actor.community_id]
-    return None
-
-
 class ChangeAnnouncer(ASGIMiddleware):
     """Announces the community a writing request may have changed, once its handler has committed and before
     the answer starts, so the caller's next request sees the change whichever process it reaches."""
@@ -121,7 +113,7 @@ class ChangeAnnouncer(ASGIMiddleware):
                 user = scope.get("user")
                 quiet = user is None and getattr(scope.get("route_handler"), "opt", {}).get("changes_no_view")
                 if message["status"] < 400 and not quiet:  # refused: nothing was written
-                    await changes.announce(changed_communities(user))
+                    await changes.announce(scope_rules.writes_reach(user))
             await send(message)
 
         await next_app(scope, receive, send_after_announcing)
