@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from points.config import ConfigError, settings
+from points.infra.config import ConfigError, settings
 from rules import RulesError
 
 try:
@@ -19,7 +19,7 @@ except (ConfigError, RulesError) as exc:
 
 
 def uvicorn_json_logging() -> dict:
-    from points.logs import formatter_config
+    from points.infra.logs import formatter_config
 
     return {"version": 1, "disable_existing_loggers": False,
             "formatters": {"json": formatter_config("json")},

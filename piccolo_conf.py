@@ -1,8 +1,8 @@
-"""Piccolo's configuration: the engine comes from DATABASE_URL (see points/config.py)."""
+"""Piccolo's configuration: the engine comes from DATABASE_URL (see points/infra/config.py)."""
 
 from piccolo.conf.apps import AppRegistry
 
-from points.db import engine
+from points.infra.db import engine
 
 DB = engine()
 

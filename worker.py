@@ -29,9 +29,11 @@ from rq import Queue, SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
-from points import jobs, logs, schemes
-from points.config import ConfigError, settings
-from points.dispatch import QUEUE_NAME, enqueue_rq, enqueue_rq_later
+from points.areas import schemes
+from points.infra import logs
+from points.infra.config import ConfigError, settings
+from points.ops import jobs
+from points.ops.dispatch import QUEUE_NAME, enqueue_rq, enqueue_rq_later
 from rules import RulesError
 
 log = logging.getLogger("jifen.worker")

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from common import ADMIN_URL, REDIS_URL, ROOT, admin, env_for, fresh_database, migrated_community
 
-from points import jobs
+from points.ops import jobs
 from rules import load_rules
 
 ITEMS = ["hazard.fire_exit_blocked", "hazard.ebike_indoor_charging", "order.streetlight_broken",

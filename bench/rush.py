@@ -36,7 +36,7 @@ import asyncpg
 import httpx
 from common import ADMIN_URL, REDIS_URL, ROOT, admin, env_for, fresh_database, migrated_community
 
-from points.config import Settings
+from points.infra.config import Settings
 from points.scope import Actor
 from web.sessions import Sessions, make_store
 

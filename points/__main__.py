@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 
-from points.config import ConfigError, settings
+from points.infra.config import ConfigError, settings
 from points.vocabulary import Role
 
 
@@ -18,7 +18,7 @@ def _migrate() -> int:
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     if not config.is_postgres:
-        from points.db import prepare_sqlite_file
+        from points.infra.db import prepare_sqlite_file
 
         prepare_sqlite_file(str(config.sqlite_path))
     return subprocess.call([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "points"],
@@ -26,7 +26,7 @@ def _migrate() -> int:
 
 
 async def _seed_demo() -> int:
-    from points import demo
+    from points.ops import demo
 
     made = await demo.seed()
     if made is None:
@@ -42,7 +42,7 @@ async def _seed_demo() -> int:
 
 
 async def _add_area(args: argparse.Namespace) -> int:
-    from points import areas
+    from points.areas import tree as areas
 
     aid = await areas.create_area(args.code, args.name, args.kind, args.parent)
     print(f"{args.kind} {args.code} created (id {aid})")
@@ -50,7 +50,8 @@ async def _add_area(args: argparse.Namespace) -> int:
 
 
 async def _add_community(args: argparse.Namespace) -> int:
-    from points import areas, communities
+    from points.areas import tree as areas
+    from points.people import communities
 
     if args.area:
         await areas.area_by_code(args.area, "--area")
@@ -62,7 +63,7 @@ async def _add_community(args: argparse.Namespace) -> int:
 
 
 async def _add_member(args: argparse.Namespace) -> int:
-    from points import members
+    from points.people import members
     from points.tables import Community
 
     community = await Community.select(Community.id).where(Community.code == args.community).first()
@@ -72,7 +73,7 @@ async def _add_member(args: argparse.Namespace) -> int:
     password = os.environ.get("JIFEN_NEW_PASSWORD") or getpass.getpass("Password (8+ characters): ")
     area = None
     if args.area:
-        from points import areas
+        from points.areas import tree as areas
 
         if args.role != Role.ADMIN:
             print("--area: only an admin is an admin of an area", file=sys.stderr)
@@ -85,7 +86,7 @@ async def _add_member(args: argparse.Namespace) -> int:
 
 
 async def _reconcile() -> int:
-    from points import reconciliation
+    from points.ops import reconciliation
 
     problems = await reconciliation.run()
     for problem in problems:
@@ -95,7 +96,7 @@ async def _reconcile() -> int:
 
 
 async def _load_catalogue(args: argparse.Namespace) -> int:
-    from points import rewards
+    from points.shop import rewards
     from points.tables import Community
     from rules.catalogue import load_catalogue
 
@@ -110,7 +111,7 @@ async def _load_catalogue(args: argparse.Namespace) -> int:
 
 
 async def _import_grids(args: argparse.Namespace) -> int:
-    from points import grids
+    from points.areas import grids
     from points.tables import Community
     from rules.grids import load_grids
 
@@ -128,7 +129,8 @@ async def _import_grids(args: argparse.Namespace) -> int:
 async def _set_scheme(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from points import areas, schemes
+    from points.areas import schemes
+    from points.areas import tree as areas
     from points.errors import DomainError
     from points.tables import Community
 
@@ -161,7 +163,7 @@ async def _set_scheme(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from points import backup
+    from points.ops import backup
 
     try:
         path, manifest = backup.backup(settings(), Path(args.dest))
@@ -179,7 +181,7 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from points import backup
+    from points.ops import backup
 
     config = settings()
     try:
@@ -202,7 +204,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 async def _sweep() -> int:
-    from points import jobs
+    from points.ops import jobs
 
     print(f"sweep: {await jobs.sweep_async()}")
     return 0
@@ -210,7 +212,7 @@ async def _sweep() -> int:
 
 async def _announcing(command: Callable[[], Awaitable[int]]) -> int:
     """Run a command, then tell the app processes that views they keep may have changed anywhere."""
-    from points import changes
+    from points.infra import changes
 
     try:
         return await command()

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from points import clock, scope
-from points.db import sql
+from points.infra.db import sql
 from points.scope import Actor
 from points.tables import AuditEvent
 

@@ -15,8 +15,8 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
-from points.db import sql
 from points.errors import Unprocessable, checked
+from points.infra.db import sql
 from rules import fields
 
 HEADER = "Idempotency-Key"

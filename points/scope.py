@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from points import vocabulary
-from points.db import sql
 from points.errors import Forbidden, Invalid, NotFound
+from points.infra.db import sql
 from points.vocabulary import STAFF_ROLES, MemberStatus, Role
 
 ROLES = tuple(Role)

@@ -1,6 +1,6 @@
 """The tables. Business logic lives in the domain modules, not here.
 
-Ledger tables (`Account`, `Transfer`) are written only through points/ledger.py;
+Ledger tables (`Account`, `Transfer`) are written only through points/ledger/transfers.py;
 `Transfer` and `AuditEvent` are append-only (database triggers refuse UPDATE
 and DELETE, see the second migration).
 """
@@ -196,7 +196,7 @@ class Photo(Table):
     submission = ForeignKey(Submission, on_delete=OnDelete.restrict, index=True)
     path = Varchar(length=200)
     sha256 = Varchar(length=64, index=True)  # of the uploaded bytes
-    dhash = Varchar(length=16, default="")  # difference hash of the picture (points/photos.py)
+    dhash = Varchar(length=16, default="")  # difference hash of the picture (points/infra/photos.py)
     width = Integer()
     height = Integer()
     size = Integer()
@@ -311,7 +311,7 @@ class LotSummary(Table):
 
 class Case(Table, tablename="case_file"):
     """A verified problem handed to a unit to fix (交办 → 处置 → 复查 → 办结): one per report whose item opens a
-    case. Written only through points/cases.py, which keeps the state machine; its timeline is CaseEvent."""
+    case. Written only through points/cases/workflow.py, which keeps the state machine; its timeline is CaseEvent."""
 
     submission = ForeignKey(Submission, on_delete=OnDelete.restrict, unique=True)
     community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
@@ -364,7 +364,7 @@ class CasePhoto(Table):
 
 class Task(Table):
     """Something members sign up for and do (志愿活动, 巡查任务, a recheck of a fix), tied to a scoring item:
-    published by staff of its community; written through points/tasks.py, presence through points/presence.py."""
+    published by staff of its community; written through points/tasks/publishing.py, presence through points/tasks/presence.py."""
 
     community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
     kind = Varchar(length=12)  # activity | patrol | recheck
@@ -442,7 +442,7 @@ class Forwarding(Table):
     """A unit reached through an outside system (智网, 12345, a district platform) instead of handler accounts:
     cases dispatched to `unit` are sent there — as signed JSON webhooks, or as Open311 GeoReport v2 requests
     whose status is polled — and what comes back moves the case as the unit's own handlers would, acting as
-    `member` (the unit's service account). Written only through points/forwarding.py."""
+    `member` (the unit's service account). Written only through points/cases/forwarding.py."""
 
     unit = ForeignKey(Unit, on_delete=OnDelete.restrict, unique=True)
     kind = Varchar(length=12)  # points/vocabulary.ForwardKind
@@ -457,7 +457,7 @@ class Forwarding(Table):
 
 
 class OutboxEvent(Table):
-    """One case event owed to a forwarding, written in the transaction that moved the case (points/outbox.py):
+    """One case event owed to a forwarding, written in the transaction that moved the case (points/cases/outbox.py):
     delivered in order per case, retried with back-off, parked for staff when retries run out."""
 
     forwarding = ForeignKey(Forwarding, on_delete=OnDelete.restrict, index=True)

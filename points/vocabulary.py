@@ -55,7 +55,7 @@ class AccountKind(StrEnum):
 
 
 class CaseState(StrEnum):
-    """A case's state (交办 → 处置 → 复查 → 办结); the transitions between them are points/cases.py's."""
+    """A case's state (交办 → 处置 → 复查 → 办结); the transitions between them are points/cases/workflow.py's."""
     OPEN = "open"  # verified, waiting for staff to dispatch it
     DISPATCHED = "dispatched"  # 交办: handed to a unit, with a deadline
     ACCEPTED = "accepted"  # the unit took it on
@@ -67,7 +67,7 @@ class CaseState(StrEnum):
 
 
 class ForwardKind(StrEnum):
-    """How a forwarding reaches its outside system (points/forwarding.py)."""
+    """How a forwarding reaches its outside system (points/cases/forwarding.py)."""
     WEBHOOK = "webhook"  # signed JSON POSTs; it answers with signed callbacks
     GEOREPORT = "georeport"  # we are an Open311 GeoReport v2 client: POST requests, poll their status
 

@@ -3,7 +3,7 @@ carry `properties.code` and `properties.name` and a Polygon or MultiPolygon geom
 positions, closed, the first ring the outside and any others holes, as RFC 7946 has it).
 
 Pure Python. Every problem names the file, the feature and the field; `GridShape.geometry` is kept as
-GeoJSON, which is what the database stores and points/geo.py reads.
+GeoJSON, which is what the database stores and points/areas/geo.py reads.
 """
 
 from __future__ import annotations

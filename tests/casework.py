@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from harness import PASSWORD, run
 from makers import new_phone, photo
-from points import members
-from points.db import sql
+from points.infra.db import sql
+from points.people import members
 
 _places = itertools.count(1)
 

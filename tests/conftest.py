@@ -37,8 +37,8 @@ from harness import (
     wait_for,
 )
 from makers import G1, Community, as_member, grant, near, new_phone, next_code, photo, requires_rq, signed_in
-from points import communities, members
-from points.demo import GRIDS
+from points.ops.demo import GRIDS
+from points.people import communities, members
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +78,7 @@ def reconciled(request):
     """After every test that used the system, every balance, award, stock level and hold reconciles."""
     yield
     if "stack" in request.fixturenames:
-        from points import reconciliation
+        from points.ops import reconciliation
 
         assert run(reconciliation.run()) == []
 

@@ -79,7 +79,7 @@ def _pg_admin(url: str, statement: str) -> None:
 
 _configure()
 
-from points import db  # noqa: E402  (after _configure, which sets the environment)
+from points.infra import db  # noqa: E402  (after _configure, which sets the environment)
 
 
 def run(awaitable):

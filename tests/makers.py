@@ -11,9 +11,16 @@ import pytest
 
 from client import User
 from harness import LEG, run
-from points import db, ledger
-from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
-from points.photos import dhash
+from points.infra import db
+from points.infra.photos import dhash
+from points.ledger import transfers as ledger
+from points.ledger.transfers import (
+    ISSUANCE,
+    SPENDABLE,
+    TransferSpec,
+    community_account_key,
+    member_account_key,
+)
 from points.scope import Actor
 
 _phones = itertools.count(int.from_bytes(os.urandom(3)) % 10**7 * 10)  # this run's own block of numbers
@@ -139,7 +146,7 @@ def grant(community_id: int, member_id: int, points: int) -> None:
 def signed_in(member_id: int, role: str, community_id: int) -> User:
     """A live session for a member, written straight into the server's session store (a test's shortcut
     past logging in, for tests that need hundreds of members)."""
-    from points.config import settings
+    from points.infra.config import settings
     from points.scope import Actor
     from web.sessions import Sessions, make_store
 

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from client import Api
 from harness import PASSWORD, run, start_server
 from makers import G1, near, new_phone, photo
-from points import clock, members
+from points import clock
+from points.people import members
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

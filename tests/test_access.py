@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from conftest import PASSWORD, User, grant, near, new_phone, run
-from points import members, rewards, schemes, tokens
-from points.config import ROOT
-from points.db import sql
+from points.areas import schemes
+from points.infra.config import ROOT
+from points.infra.db import sql
+from points.people import members, tokens
 from points.scope import Actor
+from points.shop import rewards
 from rules.catalogue import load_catalogue
 
 ROLES = ("anonymous", "pending", "rider", "resident", "staff_a", "staff_b", "admin")

@@ -24,9 +24,9 @@ from conftest import (
     user_from,
     wait_for,
 )
-from points import members
-from points.config import settings
-from points.db import sql
+from points.infra.config import settings
+from points.infra.db import sql
+from points.people import members
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import PASSWORD, new_phone, photo, python, run
-from points import areas, members
-from points.db import sql
+from points.areas import tree as areas
+from points.infra.db import sql
+from points.people import members
 
 
 @pytest.fixture

@@ -97,8 +97,8 @@ def test_monthly_caps_from_what_the_month_has_used():
     """The award decision on its own (pure): a month's earlier awards leave this much room."""
     from datetime import date
 
-    from points.awards import Candidate, Decision, Usage, decide
-    from points.schemes import current
+    from points.areas.schemes import current
+    from points.reports.awards import Candidate, Decision, Usage, decide
 
     rules = current()
     today = date(2026, 11, 23)

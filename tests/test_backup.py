@@ -15,7 +15,8 @@ import pytest
 
 from conftest import LEG, PASSWORD, ROOT, TMP, grant, near, photo, python, run, start_server
 from harness import older_database
-from points import db, rewards
+from points.infra import db
+from points.shop import rewards
 from points.tables import Reward
 from rules.catalogue import load_catalogue
 

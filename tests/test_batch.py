@@ -11,7 +11,7 @@ from datetime import timedelta
 from browsing import DESKTOP, Screens, as_user, needs_chromium
 from conftest import near, photo, python, run
 from points import clock
-from points.db import sql
+from points.infra.db import sql
 
 _spots = itertools.count(1)
 SHANGHAI_NOW_EXIF = "%Y:%m:%d %H:%M:%S"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from points.batching import Batcher
+from points.infra.batching import Batcher
 
 
 class Recorder:

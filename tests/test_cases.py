@@ -14,7 +14,7 @@ import pytest
 
 from casework import Units, awarded_case, make_units
 from conftest import photo, python, run
-from points.db import sql
+from points.infra.db import sql
 
 
 @pytest.fixture
@@ -230,7 +230,8 @@ def test_the_reporter_rates_once_and_an_unsatisfied_rating_reopens_the_case_once
 
 
 def test_a_rating_comes_within_the_rules_days_of_closing(api, community, units):
-    from points import cases, schemes
+    from points.areas import schemes
+    from points.cases import workflow as cases
     from points.errors import Conflict
     from points.scope import Actor
 
@@ -328,7 +329,7 @@ def test_the_case_board_filters_by_state_unit_and_grid(api, community, units):
 
 def test_admins_add_units_and_handlers_on_their_page(api, community):
     from conftest import PASSWORD, new_phone
-    from points import members
+    from points.people import members
 
     phone = new_phone()
     run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))

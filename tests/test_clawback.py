@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import PASSWORD, grant, near, new_phone, run
-from points import members
-from points.db import sql
+from points.infra.db import sql
+from points.people import members
 
 BIG = "hazard.flammables_in_dwelling"  # 80 points: over the default scheme's second_approval_over = 50
 
@@ -105,8 +105,9 @@ def test_reversal_of_spent_points_leaves_a_debt_the_next_award_settles(api, comm
     points = api.submission(rider, sid)["points"]
     spent = points - 3
     # Spend most of it: a test grant would hide the debt, so move points out the way the shop does.
-    from points import db, ledger
-    from points.ledger import TransferSpec
+    from points.infra import db
+    from points.ledger import transfers as ledger
+    from points.ledger.transfers import TransferSpec
 
     ids = run(ledger.accounts_by_key([f"spendable:member:{rider.id}", f"issuance:community:{community.id}"]))
     run(db.write(lambda: ledger.post([TransferSpec(f"test:spend:{sid}", ids[f"spendable:member:{rider.id}"],
@@ -181,7 +182,7 @@ def test_concurrent_retries_of_one_deduction_take_it_once(api, community):
 def test_points_held_in_an_order_come_back_to_pay_a_debt(api, community):
     """A rider holds points in orders, staff deduct, the rider cancels: the points pay the debt, not the rider."""
     from conftest import ROOT
-    from points import rewards
+    from points.shop import rewards
     from rules.catalogue import load_catalogue
 
     rider, staff = community.riders[0], community.staff

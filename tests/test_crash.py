@@ -94,7 +94,7 @@ def enqueue_drain(env: dict[str, str], job_id: str) -> None:
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    from points import jobs
+    from points.ops import jobs
 
     Queue("jifen", connection=redis.Redis.from_url(env["REDIS_URL"]), serializer=JSONSerializer).enqueue(
         jobs.award_pending, job_id=job_id, job_timeout=600)

@@ -55,7 +55,7 @@ def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community,
 
 def test_admin_pages(api, community):
     from conftest import PASSWORD, new_phone, run
-    from points import members
+    from points.people import members
 
     phone = new_phone()
     run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))
@@ -84,9 +84,9 @@ def test_admin_pages(api, community):
 
 def test_staff_restock_from_the_stock_page(api, community):
     from conftest import run
-    from points import rewards
-    from points.config import ROOT
-    from points.db import sql
+    from points.infra.config import ROOT
+    from points.infra.db import sql
+    from points.shop import rewards
     from rules.catalogue import load_catalogue
 
     staff = community.staff
@@ -105,7 +105,7 @@ def test_staff_restock_from_the_stock_page(api, community):
 
 def test_staff_add_and_change_a_reward_from_the_pages(api, community):
     from conftest import run
-    from points.db import sql
+    from points.infra.db import sql
 
     staff = community.staff
     fields = {"_csrf_token": staff.csrf, "code": "r.umbrella", "name_zh": "雨伞", "name_en": "Umbrella",

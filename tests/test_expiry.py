@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from conftest import ROOT, as_member, grant, near, python, run
-from points import clock, counter, db, expiry, ledger, orders, rewards, schemes
-from points.ledger import SPENDABLE, TransferSpec, member_account_key
+from points import clock
+from points.areas import schemes
+from points.infra import db
+from points.ledger import expiry
+from points.ledger import transfers as ledger
+from points.ledger.transfers import SPENDABLE, TransferSpec, member_account_key
 from points.scope import Actor
+from points.shop import counter, orders, rewards
 from points.tables import Account, Reward
 from rules import parse_rules
 from rules.catalogue import load_catalogue

@@ -1,4 +1,4 @@
-"""Cases handed to outside systems (points/forwarding.py, points/outbox.py), against a small receiver this test
+"""Cases handed to outside systems (points/cases/forwarding.py, points/cases/outbox.py), against a small receiver this test
 starts on 127.0.0.1 (tests/receiver.py): signed webhooks and their callbacks, retries with back-off, parking and
 staff's retry, a sender killed mid-delivery, the queue's job lost, and the Open311 GeoReport v2 client with its
 polled status — on both legs; and the pages in Chromium."""
@@ -23,9 +23,11 @@ from client import Api
 from conftest import run, wait_for
 from harness import LEG, Process, python, start_server
 from makers import Community
-from points import cases, clock, outbox
-from points.db import sql
-from points.wire import signature, signature_holds
+from points import clock
+from points.cases import outbox
+from points.cases import workflow as cases
+from points.infra.db import sql
+from points.infra.wire import signature, signature_holds
 
 
 @pytest.fixture
@@ -229,7 +231,7 @@ def _staff_actor(community):
 
 
 def _rules():
-    from points import schemes
+    from points.areas import schemes
 
     return schemes.current()
 

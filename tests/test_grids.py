@@ -10,7 +10,7 @@ import re
 
 from conftest import photo, python, run
 from harness import older_database
-from points.db import sql
+from points.infra.db import sql
 
 # Around (23.50 N, 116.80 E), away from the demo layout's grids. A1 is an L: the square [0, 0.01]² less its
 # north-east quarter, with a square hole in its south-west quarter. B1 is the square east of A1's lower arm,

@@ -113,8 +113,9 @@ def test_the_session_cookie_has_the_host_prefix_over_https(api, community):
 def test_exports_neutralise_spreadsheet_formulas(api, community):
     """A text that a spreadsheet would run (=, +, -, @ first) is exported with a leading apostrophe."""
     from conftest import run
-    from points import db, ledger
-    from points.ledger import TransferSpec
+    from points.infra import db
+    from points.ledger import transfers as ledger
+    from points.ledger.transfers import TransferSpec
 
     rider, staff = community.riders[0], community.staff
     issuance, spendable = f"issuance:community:{community.id}", f"spendable:member:{rider.id}"

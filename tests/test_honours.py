@@ -6,8 +6,18 @@ import json
 from datetime import timedelta
 
 from conftest import near, photo, run
-from points import clock, db, honours, ledger, schemes
-from points.ledger import LIFETIME, LIFETIME_ISSUANCE, TransferSpec, community_account_key, member_account_key
+from points import clock
+from points.areas import schemes
+from points.infra import db
+from points.ledger import honours
+from points.ledger import transfers as ledger
+from points.ledger.transfers import (
+    LIFETIME,
+    LIFETIME_ISSUANCE,
+    TransferSpec,
+    community_account_key,
+    member_account_key,
+)
 from points.tables import AuditEvent, HonourBoard
 
 
@@ -65,7 +75,7 @@ def test_the_board_ranks_by_points_this_month_ties_to_the_first(api, community):
 def test_a_partners_token_earns_for_the_partner_and_never_takes_a_place_on_the_board(api, community):
     from client import User
     from conftest import PASSWORD, new_phone
-    from points import members
+    from points.people import members
 
     phone = new_phone()
     run(members.create_member(community.id, "admin", "管理员", phone, PASSWORD))

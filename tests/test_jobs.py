@@ -11,8 +11,11 @@ import time
 from datetime import timedelta
 
 from conftest import LEG, ROOT, Process, near, python, requires_rq, run, start_server, wait_for
-from points import awards, clock, jobs, review, schemes
-from points.config import settings
+from points import clock
+from points.areas import schemes
+from points.infra.config import settings
+from points.ops import jobs
+from points.reports import awards, review
 from points.scope import Actor
 from points.tables import OneTimeCode, Photo, Submission, Transfer
 
@@ -110,8 +113,8 @@ def test_a_backlog_drains_many_awards_per_transaction(community):
 
 @requires_rq()
 def test_award_job_enqueued_ten_times_on_rq_awards_once(api, community, jpeg, stack):
-    from points.config import settings
-    from points.dispatch import enqueue_rq, rq_queue
+    from points.infra.config import settings
+    from points.ops.dispatch import enqueue_rq, rq_queue
 
     ids = verified_without_job(api, community, jpeg, 3)
     queue = rq_queue(settings().redis_url)
@@ -123,14 +126,34 @@ def test_award_job_enqueued_ten_times_on_rq_awards_once(api, community, jpeg, st
     assert len(queue.failed_job_registry) == 0
 
 
+
+@requires_rq()
+def test_a_job_the_previous_release_queued_still_runs(api, community, jpeg, stack):
+    """rq keeps a queued job as its function's dotted path. The previous release queued `points.jobs.…`
+    (before the jobs moved to points/ops/jobs.py): this release's workers still run such a job during an
+    upgrade while serving."""
+    from rq.job import JobStatus
+
+    from points.infra.config import settings
+    from points.ops.dispatch import RETRY, rq_queue
+
+    ids = verified_without_job(api, community, jpeg, 2)
+    queue = rq_queue(settings().redis_url)
+    queued = [queue.enqueue(f"points.jobs.{name}", job_id=f"test-old-path-{name}-{ids[0]}", retry=RETRY)
+              for name in ("award_pending", "sweep", "deliver_outbox")]
+    wait_for(lambda: all(job.get_status(refresh=True) == JobStatus.FINISHED for job in queued), timeout=60,
+             what="the jobs queued under their old paths to finish")
+    assert statuses(ids) == {"awarded"}
+    assert transfers_for(ids) == expected_transfers(ids)
+
 @requires_rq()
 def test_workers_left_idle_still_take_the_next_job(api, community, jpeg, stack):
     """rq blocks on Redis for minutes waiting for a job; a worker whose connection gave up after 5 s of
     silence backed off for up to a minute while awards waited (a CI run saw a 20 s stall)."""
     time.sleep(8)  # every worker idle longer than the old 5 s socket timeout
     ids = verified_without_job(api, community, jpeg, 1)
-    from points.config import settings
-    from points.dispatch import enqueue_rq, rq_queue
+    from points.infra.config import settings
+    from points.ops.dispatch import enqueue_rq, rq_queue
 
     enqueue_rq(rq_queue(settings().redis_url), jobs.award_pending, job_id=f"test-idle-{ids[0]}")
     wait_for(lambda: statuses(ids) == {"awarded"}, timeout=30, what="an idle worker to take the job")

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from conftest import as_member, near, python, run
-from points import db, ledger
 from points.errors import InsufficientPoints, TransferMismatch
-from points.ledger import ISSUANCE, SPENDABLE, TransferSpec, community_account_key, member_account_key
+from points.infra import db
+from points.ledger import transfers as ledger
+from points.ledger.transfers import (
+    ISSUANCE,
+    SPENDABLE,
+    TransferSpec,
+    community_account_key,
+    member_account_key,
+)
 from points.tables import Transfer
 
 

@@ -30,10 +30,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from points import awards, clock, counter, db, expiry, ledger, members, orders, rewards, schemes
+from points import clock
+from points.areas import schemes
 from points.errors import DomainError
-from points.ledger import DEBT, HOLD, LIFETIME, SPENDABLE
+from points.infra import db
+from points.ledger import expiry
+from points.ledger import transfers as ledger
+from points.ledger.transfers import DEBT, HOLD, LIFETIME, SPENDABLE
+from points.people import members
+from points.reports import awards
 from points.scope import Actor
+from points.shop import counter, orders, rewards
 
 EXAMPLES = int(os.environ.get("JIFEN_TEST_MODEL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("JIFEN_TEST_MODEL_STEPS", "40"))
@@ -258,13 +265,13 @@ async def _new_member(community_id: int) -> int:
 
 
 async def _reverse(staff: Actor, sid: int) -> dict:
-    from points import reversals
+    from points.reports import reversals
 
     return await reversals.reverse_award(staff, sid, "fraud")
 
 
 async def _deduct(staff: Actor, rules, member_id: int, key: str) -> dict:
-    from points import reversals
+    from points.reports import reversals
 
     return await reversals.deduct(staff, rules, member_id, DEDUCTION[0], "model", key)
 

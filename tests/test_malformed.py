@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from conftest import run, signed_in
-from points import members
+from points.people import members
 
 BAD_INTS = [2_147_483_648, 9_223_372_036_854_775_808, -1, 0, 1.5, "12", None]
 BAD_TEXTS = ["a\u0000b", "a\u0001b", "x" * 10_000, "", 7, ["list"], {"o": 1}]
@@ -32,7 +32,7 @@ FORM_VALUES = ["a\x00b", "x" * 10_000, "9223372036854775808", "-2147483649", "na
 
 
 def routes() -> list[tuple[str, str]]:
-    from points.config import settings
+    from points.infra.config import settings
     from web.app import create_app
 
     app = create_app(settings())

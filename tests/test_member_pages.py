@@ -4,9 +4,9 @@ the account deletion form, and the English switch."""
 from __future__ import annotations
 
 from conftest import PASSWORD, grant, near, run
-from points import rewards
-from points.config import ROOT
-from points.db import sql
+from points.infra.config import ROOT
+from points.infra.db import sql
+from points.shop import rewards
 from rules.catalogue import load_catalogue
 
 

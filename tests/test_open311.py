@@ -16,8 +16,8 @@ from georeport import GeoReport
 from casework import make_units
 from conftest import PASSWORD, new_phone, photo, run, start_server, wait_for
 from harness import FULL_PHONE, PRECISE_PLACE
-from points import members
-from points.db import sql
+from points.infra.db import sql
+from points.people import members
 
 REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",

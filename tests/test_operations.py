@@ -14,8 +14,11 @@ import redis
 
 from client import Api
 from conftest import LEG, Process, free_port, grant, near, photo, python, run, start_server, wait_for
-from points import clock, review, rewards, schemes
+from points import clock
+from points.areas import schemes
+from points.reports import review
 from points.scope import Actor
+from points.shop import rewards
 from points.tables import Reward, Submission
 from rules.catalogue import load_catalogue
 

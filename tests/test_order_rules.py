@@ -1,4 +1,4 @@
-"""The shop's rules for one batch of orders, decided without a database (`points.orders.decide`): stock,
+"""The shop's rules for one batch of orders, decided without a database (`points.shop.orders.decide`): stock,
 price, per-member limits and their periods, who may order, the offer window, and replays by key."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from points.errors import DomainError
-from points.orders import _REPLAY, Shelf, _Ask, decide
 from points.scope import Actor
+from points.shop.orders import _REPLAY, Shelf, _Ask, decide
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 31, 15, 30, tzinfo=UTC)  # 23:30 on 31 December in Shanghai

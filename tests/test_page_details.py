@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from conftest import run
-from points.db import sql
+from points.infra.db import sql
 
 
 def test_the_browser_icon_is_served(api):
@@ -53,7 +53,7 @@ def test_registration_names_the_field_at_fault_and_offers_communities_by_name(ap
 
 def test_the_shop_says_how_many_points_are_short_and_the_history_is_in_one_language(api, community, jpeg):
     from conftest import ROOT, grant
-    from points import rewards
+    from points.shop import rewards
     from rules.catalogue import load_catalogue
 
     rider = community.riders[0]

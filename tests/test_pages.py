@@ -10,9 +10,10 @@ import httpx
 
 from browsing import DESKTOP, PHONE, Screens, needs_chromium
 from conftest import PASSWORD, new_phone, photo, run
-from points import members, rewards
-from points.config import ROOT as APP_ROOT
-from points.db import sql
+from points.infra.config import ROOT as APP_ROOT
+from points.infra.db import sql
+from points.people import members
+from points.shop import rewards
 from rules.catalogue import load_catalogue
 
 pytestmark = needs_chromium

@@ -16,8 +16,8 @@ import pytest
 
 from client import Api
 from conftest import TMP, free_port, near, photo, python, run, start_server, wait_for
-from points import intake
-from points.photo_store import S3PhotoStore
+from points.infra.photo_store import S3PhotoStore
+from points.reports import intake
 from points.tables import Photo
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "jifen-test", "AWS_SECRET_ACCESS_KEY": "jifen-test-secret", "AWS_REGION": "us-east-1"}

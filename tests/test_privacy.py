@@ -7,9 +7,10 @@ import re
 from datetime import timedelta
 
 from conftest import G1, PASSWORD, grant, near, personal_data, python, run
-from points import clock, rewards
-from points.config import ROOT
-from points.db import sql
+from points import clock
+from points.infra.config import ROOT
+from points.infra.db import sql
+from points.shop import rewards
 from rules.catalogue import load_catalogue
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from browsing import DESKTOP, PHONE, Screens, as_user, needs_chromium, shown_errors
 from conftest import PASSWORD, new_phone, photo, run
-from points import members
-from points.db import sql
+from points.infra.db import sql
+from points.people import members
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -194,7 +194,7 @@ def test_the_phone_layout_has_a_tab_bar_with_tap_sized_targets(stack, browser, c
 def test_the_pickup_qr_is_a_standard_qr_a_scanner_reads_and_the_counter_shows_whose_it_is(
         stack, api, browser, community, tmp_path):
     from conftest import ROOT, grant
-    from points import rewards
+    from points.shop import rewards
     from rules.catalogue import load_catalogue
 
     resident = community.residents[0]

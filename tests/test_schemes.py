@@ -6,8 +6,9 @@ is refused with every problem named, and changes nothing; only admins may change
 from __future__ import annotations
 
 from conftest import PASSWORD, ROOT, new_phone, photo, python, run
-from points import areas, members
-from points.db import sql
+from points.areas import tree as areas
+from points.infra.db import sql
+from points.people import members
 
 DEFAULT = (ROOT / "rules" / "default.toml").read_text(encoding="utf-8")
 OWN = DEFAULT.replace('id = "huaguan-2026"', 'id = "second-2026"', 1).replace(

@@ -10,8 +10,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import LEG, ROOT, User, as_member, grant, python, run, signed_in
-from points import clock, ledger, passwords, rewards
+from points import clock
+from points.ledger import transfers as ledger
+from points.people import passwords
 from points.scope import Actor
+from points.shop import rewards
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
 

@@ -16,10 +16,10 @@ from taskwork import at, code, later_env, later_server, near, people, publish, s
 from casework import awarded_case, make_units
 from conftest import grant, python, run
 from makers import photo
-from points import intake
-from points.config import settings
-from points.db import sql
-from points.photo_store import photo_store
+from points.infra.config import settings
+from points.infra.db import sql
+from points.infra.photo_store import photo_store
+from points.reports import intake
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Members' views kept in each app process (web/view_cache.py, points/changes.py): answered from memory while
+"""Members' views kept in each app process (web/view_cache.py, points/infra/changes.py): answered from memory while
 nothing in the member's community changed, read afresh in every process the moment something did, and never
 kept where the change feed is not heard.
 
@@ -14,8 +14,9 @@ import redis
 
 from client import Api
 from conftest import LEG, near, requires_rq, run, start_server, wait_for
-from points import changes, clock
-from points.db import sql
+from points import clock
+from points.infra import changes
+from points.infra.db import sql
 from points.scope import Actor
 from web.view_cache import MAX_AGE_S, ViewCache
 

@@ -15,12 +15,13 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from points import changes, db, logs, schemes
-from points.config import Settings, settings
-from points.dispatch import make_dispatcher
-from points.intake import PhotoLimits
-from points.photo_store import photo_store
-from points.sms import make_sender
+from points.areas import schemes
+from points.infra import changes, db, logs
+from points.infra.config import Settings, settings
+from points.infra.photo_store import photo_store
+from points.infra.sms import make_sender
+from points.ops.dispatch import make_dispatcher
+from points.reports.intake import PhotoLimits
 from web import assets
 from web.auth import AuthMiddleware, signed_in
 from web.controllers.admin import AdminController

@@ -25,15 +25,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from points import members, tokens
+from points.people import members, tokens
 from points.scope import Actor
 from points.vocabulary import REPORTER_ROLES, STAFF_ROLES, Role
-from web.sessions import CSRF_FIELD, CSRF_HEADER, Session, Sessions, csrf_ok, session_id
+from web.sessions import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, Session, Sessions, csrf_ok, session_id
 
 if TYPE_CHECKING:
     from web.view_cache import ViewCache
-
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class AuthMiddleware(ASGIMiddleware):

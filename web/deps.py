@@ -6,13 +6,13 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from points import schemes
-from points.config import Settings
-from points.dispatch import Dispatcher
-from points.intake import PhotoLimits
-from points.photo_store import PhotoStore
+from points.areas import schemes
+from points.infra.config import Settings
+from points.infra.photo_store import PhotoStore
+from points.infra.sms import Sender
+from points.ops.dispatch import Dispatcher
+from points.reports.intake import PhotoLimits
 from points.scope import Actor
-from points.sms import Sender
 from rules import Rules
 from web.limits import Limiter
 from web.sessions import Sessions

@@ -14,8 +14,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from points.db import Unavailable, connection_lost
 from points.errors import DomainError
+from points.infra.db import Unavailable, connection_lost
 
 log = logging.getLogger("jifen.web")
 

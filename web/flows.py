@@ -12,11 +12,14 @@ from typing import TypeVar
 
 from litestar import Request
 
-from points import attendance, intake, jobs, outbox, presence, review
-from points.dispatch import Dispatcher
-from points.intake import PhotoLimits, Report
-from points.photo_store import PhotoStore
+from points.cases import outbox
+from points.infra.photo_store import PhotoStore
+from points.ops import jobs
+from points.ops.dispatch import Dispatcher
+from points.reports import intake, review
+from points.reports.intake import PhotoLimits, Report
 from points.scope import Actor
+from points.tasks import attendance, presence
 from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web.limits import Limiter, client_ip
@@ -86,7 +89,7 @@ async def checkpoint_photo(request: Request, dispatcher: Dispatcher, rules: Rule
 
 
 async def move_case(dispatcher: Dispatcher, move: Awaitable[T]) -> T:
-    """Any move of a case (points/cases.py): when it recorded an event for an outside system (points/outbox.py),
+    """Any move of a case (points/cases/workflow.py): when it recorded an event for an outside system (points/cases/outbox.py),
     the delivery job follows. A lost enqueue is found by the sweep."""
     before = outbox.recorded()
     done = await move

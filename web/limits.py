@@ -2,7 +2,7 @@
 
 Counters live in Redis in production, so every app process shares them; in
 the embedded mode (one process) they live in memory. The limits and their
-overrides are in points/config.py (JIFEN_RATE_LIMITS). They protect the
+overrides are in points/infra/config.py (JIFEN_RATE_LIMITS). They protect the
 service; the rules file's caps remain the business limits.
 """
 

@@ -17,8 +17,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import Middleware
 
-from points import metrics
-from points.config import Settings
+from points.infra.config import Settings
+from points.ops import gauges
 
 LOOPBACK = ("127.0.0.1", "::1")
 
@@ -50,7 +50,7 @@ class MetricsController(PrometheusController):
 
     @get(public=True, own_auth=True)
     async def get(self, request: Request) -> Response:
-        await metrics.read_gauges(request.app.state.settings.redis_url)
+        await gauges.read_gauges(request.app.state.settings.redis_url)
         return await super().get.fn(self)
 
 

@@ -16,7 +16,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from points import schemes
+from points.areas import schemes
 from points.errors import DomainError, Invalid, checked
 from rules import fields
 from rules.fields import Whole

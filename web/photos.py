@@ -7,7 +7,7 @@ import asyncio
 
 from litestar import Response
 
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
 
 
 async def photo_response(store: PhotoStore, name: str) -> Response[bytes]:

@@ -1,5 +1,5 @@
 """Each request's id: taken from the proxy's X-Request-ID when well formed, else made here; set for every log
-line the request causes and every job it enqueues (points/logs.py), and sent back as X-Request-ID. With
+line the request causes and every job it enqueues (points/infra/logs.py), and sent back as X-Request-ID. With
 JIFEN_LOG_FORMAT=json, one access line per request (method, route path without its query — a query may hold
 a place — status, milliseconds); run uvicorn with --no-access-log then, its own lines being text."""
 
@@ -15,7 +15,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from points import logs
+from points.infra import logs
 
 log = logging.getLogger("jifen.access")
 _maker: tuple[int, str, itertools.count] = (0, "", itertools.count(1))

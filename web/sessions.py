@@ -26,12 +26,13 @@ from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from points import clock
-from points.batching import Batcher
-from points.config import Settings
+from points.infra.batching import Batcher
+from points.infra.config import Settings
 from points.scope import Actor
 
 COOKIE = "jifen_session"
 SECURE_COOKIE = "__Host-jifen_session"  # over HTTPS: the browser keeps it to this host, Secure, path /
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # the methods that change nothing, so need no CSRF token
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf_token"
 RENEW_EVERY = 60  # seconds at most: how stale `last seen` may get before the record is written again

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from litestar import Request
 from litestar.datastructures import Cookie
 
-from points import members, otp
 from points.errors import DomainError, Invalid
+from points.infra.sms import Sender
+from points.people import members, otp
 from points.scope import Actor
-from points.sms import Sender
 from web.limits import Limiter
 from web.sessions import Session, Sessions, session_cookies, session_id
 

@@ -2,7 +2,7 @@
 
 A rider's phone asks for the same few things again and again (session, balance, history, home page); under a
 rush most of those reads find nothing changed. `ViewCache.kept` answers them from memory while the change feed
-(points/changes.py) has heard no change in the member's community since the view was read, and for at most
+(points/infra/changes.py) has heard no change in the member's community since the view was read, and for at most
 `MAX_AGE_S` seconds (by the one clock: what depends on the time alone, such as days left before points expire, is that
 stale at worst). The feed must be live: the embedded mode, or a process that lost Redis, reads everything afresh.
 
@@ -24,10 +24,11 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from points import changes, clock
+from points import clock
 from points import scope as scope_rules
+from points.infra import changes
 from points.scope import Actor
-from web.auth import SAFE_METHODS
+from web.sessions import SAFE_METHODS
 
 T = TypeVar("T")
 MAX_AGE_S = 30.0

@@ -22,7 +22,7 @@ async def _backfill():
     from datetime import datetime
 
     from piccolo_conf import DB
-    from points import schemes
+    from points.areas import schemes
 
     tz = schemes.current().tz
     await DB.run_ddl(BOARD_INDEX)

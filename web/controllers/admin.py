@@ -9,7 +9,11 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
-from points import areas, audit, communities, members, schemes, stats, tokens
+from points import audit
+from points.areas import schemes
+from points.areas import tree as areas
+from points.ops import stats
+from points.people import communities, members, tokens
 from rules import Rules
 from web.auth import admin_only
 from web.schemas import (

@@ -10,10 +10,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from points import members, otp
-from points.config import Settings
+from points.infra.config import Settings
+from points.infra.sms import Sender
+from points.people import members, otp
 from points.scope import Actor
-from points.sms import Sender
 from web import signin
 from web.limits import Limiter, client_ip
 from web.schemas import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, RegisterIn, SessionOut

@@ -10,10 +10,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, MultipartBody, QueryParameter
 
-from points import cases, units
-from points.dispatch import Dispatcher
-from points.intake import PhotoLimits
-from points.photo_store import PhotoStore
+from points.cases import units
+from points.cases import workflow as cases
+from points.infra.photo_store import PhotoStore
+from points.ops.dispatch import Dispatcher
+from points.reports.intake import PhotoLimits
 from points.vocabulary import CaseState
 from rules import Rules
 from web import flows

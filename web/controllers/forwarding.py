@@ -1,4 +1,4 @@
-"""Forwarding cases to outside systems (points/forwarding.py, points/outbox.py): admins link a unit to a system;
+"""Forwarding cases to outside systems (points/cases/forwarding.py, points/cases/outbox.py): admins link a unit to a system;
 staff see what was sent and send a parked event again; the system's signed callbacks come in here."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
-from points import forwarding, outbox
-from points.dispatch import Dispatcher
+from points.cases import forwarding, outbox
+from points.ops.dispatch import Dispatcher
 from points.vocabulary import OutboxState
 from web import flows
 from web.auth import admin_only, staff_only

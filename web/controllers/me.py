@@ -7,7 +7,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from points import expiry, honours, ledger, member_data, members, schemes, submissions
+from points.areas import schemes
+from points.ledger import expiry, honours
+from points.ledger import transfers as ledger
+from points.people import member_data, members
+from points.reports import views as submissions
 from rules import Rules
 from web.schemas import (
     Balance,

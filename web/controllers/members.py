@@ -10,7 +10,8 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from points import members, reversals
+from points.people import members
+from points.reports import reversals
 from points.vocabulary import MemberStatus
 from rules import Rules
 from web.auth import staff_only

@@ -2,7 +2,7 @@
 one request, tokens. The format is the path's suffix, `.json` or `.xml` (XML built with ElementTree, so
 every text is escaped); errors come in the spec's shape — `[{"code", "description"}]` or
 `<errors><error>…` — with our codes. Filing a request needs `api_key`, an API token an admin issued (it
-files as that token's account); reading needs nothing. The use cases are points/open311.py and
+files as that token's account); reading needs nothing. The use cases are points/cases/open311.py and
 web/flows.py's `file_report`, the same as the app's own reports.
 """
 
@@ -17,12 +17,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
-from points import open311, schemes, tokens
-from points.config import Settings
-from points.dispatch import Dispatcher
+from points.areas import schemes
+from points.cases import open311
 from points.errors import DomainError, Forbidden, Invalid, NotFound
-from points.intake import PhotoLimits, Report
-from points.photo_store import PhotoStore
+from points.infra.config import Settings
+from points.infra.photo_store import PhotoStore
+from points.ops.dispatch import Dispatcher
+from points.people import tokens
+from points.reports.intake import PhotoLimits, Report
 from web.flows import file_report
 from web.limits import Limiter
 

@@ -10,8 +10,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from points import areas, audit, communities, forwarding, members, stats, tokens, units
+from points import audit
+from points.areas import tree as areas
+from points.cases import forwarding, units
 from points.errors import DomainError
+from points.ops import stats
+from points.people import communities, members, tokens
 from points.vocabulary import Role
 from rules import Rules, fields
 from web.auth import admin_only

@@ -1,5 +1,5 @@
 """The case pages: a handler's phone page of their unit's cases (accept, return, dispose with a photo), and
-staff's case board (dispatch, recheck, close or reopen). Each form calls one function of points/cases.py,
+staff's case board (dispatch, recheck, close or reopen). Each form calls one function of points/cases/workflow.py,
 as the API does."""
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import cases, grids, outbox, units
-from points.dispatch import Dispatcher
+from points.areas import grids
+from points.cases import outbox, units
+from points.cases import workflow as cases
 from points.errors import DomainError
-from points.intake import PhotoLimits
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
+from points.ops.dispatch import Dispatcher
+from points.reports.intake import PhotoLimits
 from points.vocabulary import CaseState, OutboxState
 from rules import Rules
 from web import flows

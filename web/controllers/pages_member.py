@@ -10,27 +10,18 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from points import (
-    cases,
-    counter,
-    expiry,
-    grids,
-    honours,
-    idempotency,
-    ledger,
-    member_data,
-    members,
-    notices,
-    orders,
-    rewards,
-    schemes,
-    statements,
-    submissions,
-)
-from points.dispatch import Dispatcher
+from points import idempotency
+from points.areas import grids, schemes
+from points.cases import workflow as cases
 from points.errors import DomainError, NotFound
-from points.intake import PhotoLimits, Report
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
+from points.ledger import expiry, honours, statements
+from points.ledger import transfers as ledger
+from points.ops.dispatch import Dispatcher
+from points.people import member_data, members, notices
+from points.reports import views as submissions
+from points.reports.intake import PhotoLimits, Report
+from points.shop import counter, orders, rewards
 from points.vocabulary import MemberStatus, OrderStatus, Role
 from rules import Rules, fields
 from web import i18n

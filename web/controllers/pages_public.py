@@ -12,11 +12,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Redirect, Template
 
-from points import cases, clock, communities, honours, members, rewards, schemes
+from points import clock
+from points.areas import schemes
+from points.cases import workflow as cases
 from points.errors import DomainError, NotFound
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
+from points.infra.sms import Sender
+from points.ledger import honours
+from points.people import communities, members
 from points.scope import Actor
-from points.sms import Sender
+from points.shop import rewards
 from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form

@@ -13,22 +13,18 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import (
-    case_figures,
-    cases,
-    counter,
-    grids,
-    members,
-    reversals,
-    review,
-    rewards,
-    stats,
-    submissions,
-    units,
-)
-from points.dispatch import Dispatcher
+from points.areas import grids
+from points.cases import figures as case_figures
+from points.cases import units
+from points.cases import workflow as cases
 from points.errors import DomainError
-from points.outcomes import REJECT_REASONS
+from points.ops import stats
+from points.ops.dispatch import Dispatcher
+from points.people import members
+from points.reports import reversals, review
+from points.reports import views as submissions
+from points.reports.outcomes import REJECT_REASONS
+from points.shop import counter, rewards
 from points.vocabulary import MemberStatus, Role, SubmissionStatus
 from rules import Rules, fields
 from web import flows, i18n

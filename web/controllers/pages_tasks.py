@@ -15,11 +15,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from points import attendance, presence, tasks
-from points.dispatch import Dispatcher
 from points.errors import DomainError, Invalid
-from points.intake import PhotoLimits
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
+from points.ops.dispatch import Dispatcher
+from points.reports.intake import PhotoLimits
+from points.tasks import attendance, presence
+from points.tasks import publishing as tasks
 from points.vocabulary import TaskKind
 from rules import Rules, fields
 from web import flows, i18n

@@ -10,8 +10,11 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from points import communities, db, honours, schemes
+from points.areas import schemes
 from points.errors import NotFound
+from points.infra import db
+from points.ledger import honours
+from points.people import communities
 from rules import Rules
 from web.schemas import BoardEntry, RulesOut, rules_out
 from web.sessions import Sessions

@@ -9,8 +9,8 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from points import counter, orders, rewards
 from points.errors import Invalid
+from points.shop import counter, orders, rewards
 from rules import Rules
 from web.auth import reporters_only, staff_only
 from web.schemas import (

@@ -7,8 +7,9 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
-from points import reversals, review, submissions
-from points.dispatch import Dispatcher
+from points.ops.dispatch import Dispatcher
+from points.reports import reversals, review
+from points.reports import views as submissions
 from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web import flows

@@ -7,10 +7,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import MultipartBody
 
-from points import submissions
-from points.dispatch import Dispatcher
-from points.intake import PhotoLimits, Report
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
+from points.ops.dispatch import Dispatcher
+from points.reports import views as submissions
+from points.reports.intake import PhotoLimits, Report
 from rules import Rules
 from web.auth import reporters_only
 from web.flows import file_report

@@ -12,11 +12,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, MultipartBody, QueryParameter
 
-from points import attendance, presence, tasks
-from points.dispatch import Dispatcher
 from points.errors import Invalid
-from points.intake import PhotoLimits
-from points.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore
+from points.ops.dispatch import Dispatcher
+from points.reports.intake import PhotoLimits
+from points.tasks import attendance, presence
+from points.tasks import publishing as tasks
 from rules import Rules
 from web import flows
 from web.auth import staff_only

@@ -1,0 +1,1 @@
+"""Places: districts and streets above communities, grids, distances, and each community's scheme."""

@@ -1,0 +1,1 @@
+"""The points ledger: double-entry transfers, expiry lots, statements and honours."""

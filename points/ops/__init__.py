@@ -1,0 +1,1 @@
+"""Operations: background jobs and their dispatch, the sweep, backup, demo data, staff figures, reconciliation."""

@@ -1,0 +1,1 @@
+"""Members and communities: registration, passwords, login codes, API tokens, a member's own data and notices."""

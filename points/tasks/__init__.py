@@ -1,0 +1,1 @@
+"""Tasks (活动, 巡查): publishing, presence, attendance, presence codes and figures."""
