@@ -36,9 +36,21 @@ from harness import (
     start_server,
     wait_for,
 )
-from makers import G1, Community, as_member, grant, near, new_phone, next_code, photo, requires_rq, signed_in
+from makers import (
+    G1,
+    Community,
+    as_member,
+    grant,
+    member,
+    near,
+    new_phone,
+    next_code,
+    photo,
+    requires_rq,
+    signed_in,
+)
 from points.ops.demo import GRIDS
-from points.people import communities, members
+from points.people import communities
 
 
 @pytest.fixture(scope="session")
@@ -83,23 +95,18 @@ def reconciled(request):
         assert run(reconciliation.run()) == []
 
 
+def new_community(api: Api) -> Community:
+    """A fresh community with grids, one staff member, two riders and two residents, all signed in (sessions
+    written straight to the store; each can also sign in over HTTP with PASSWORD)."""
+    code = next_code()
+    cid = run(communities.create_community(code, f"测试社区{code}", f"Test {code}", GRIDS))
+    return Community(cid, member(cid, "staff"), [member(cid, "rider", "meituan"), member(cid, "rider", "eleme")],
+                     [member(cid, "resident"), member(cid, "resident")])
+
+
 @pytest.fixture
 def make_community(api: Api) -> Callable[[], Community]:
-    """A fresh community with grids, one staff member, two riders and two residents, all logged in."""
-
-    def make() -> Community:
-        code = next_code()
-        cid = run(communities.create_community(code, f"测试社区{code}", f"Test {code}", GRIDS))
-
-        def member(role: str, platform: str | None = None) -> User:
-            phone = new_phone()
-            run(members.create_member(cid, role, f"{role}-{phone[-4:]}", phone, PASSWORD, platform))
-            return api.user(phone)
-
-        return Community(cid, member("staff"), [member("rider", "meituan"), member("rider", "eleme")],
-                         [member("resident"), member("resident")])
-
-    return make
+    return lambda: new_community(api)
 
 
 @pytest.fixture
@@ -127,7 +134,7 @@ def jpeg() -> bytes:
     return photo()
 
 
-__all__ = ["G1", "LEG", "as_member", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
+__all__ = ["G1", "LEG", "as_member", "new_community", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
            "User", "free_port", "grant", "near", "new_phone", "personal_data", "photo", "python", "requires_rq", "run",
            "signed_in", "start_server", "user_from", "wait_for"]
 

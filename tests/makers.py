@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from client import User
-from harness import LEG, run
+from harness import LEG, PASSWORD, run
 from points.infra import db
 from points.infra.photos import dhash
 from points.ledger import transfers as ledger
@@ -21,6 +22,7 @@ from points.ledger.transfers import (
     community_account_key,
     member_account_key,
 )
+from points.people import members, passwords
 from points.scope import Actor
 
 _phones = itertools.count(int.from_bytes(os.urandom(3)) % 10**7 * 10)  # this run's own block of numbers
@@ -141,6 +143,24 @@ def grant(community_id: int, member_id: int, points: int) -> None:
             )
         )
     )
+
+
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD's scrypt hash, computed once a run: the test members share it (the KDF is tested where
+    signing in is)."""
+    return passwords.hash_password(PASSWORD)
+
+
+def member(community_id: int, role: str, platform: str | None = None, **extra) -> User:
+    """A new member of the community, signed in (their session written straight to the store); they can also
+    sign in over HTTP with PASSWORD."""
+    phone = new_phone()
+    mid = run(members.create_member(community_id, role, f"{role}-{phone[-4:]}", phone, PASSWORD, platform,
+                                    password_hash=password_hash(), **extra))
+    user = signed_in(mid, role, community_id)
+    user.phone = phone
+    return user
 
 
 def signed_in(member_id: int, role: str, community_id: int) -> User:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD, User, grant, near, new_phone, run
+from conftest import PASSWORD, User, grant, near, new_community, new_phone, photo, run
 from points.areas import schemes
 from points.infra.config import ROOT
 from points.infra.db import sql
@@ -234,9 +234,11 @@ def traces() -> tuple[int, int, int]:
     return row["a"], row["t"], row["m"]
 
 
-@pytest.fixture
-def world(api, make_community, jpeg) -> World:
-    a, b = make_community(), make_community()
+@pytest.fixture(scope="module")
+def world(api) -> World:
+    """Two communities and a member of each role, made once for the module: each cell makes its own objects
+    and compares the traces before and after its request, so cells share the world without meeting."""
+    a, b = new_community(api), new_community(api)
     catalogue = load_catalogue(ROOT / "rules" / "rewards.toml")
     meal = {}
     for where, c in (("A", a), ("B", b)):
@@ -254,7 +256,7 @@ def world(api, make_community, jpeg) -> World:
         grant(c.id, c.residents[0].id, 1000)
     users = {"anonymous": None, "pending": api.user(pending_phone), "rider": a.riders[0], "resident": a.residents[0],
              "staff_a": a.staff, "staff_b": b.staff, "admin": api.user(admin_phone)}
-    return World(api, a, b, users, jpeg, meal)
+    return World(api, a, b, users, photo(), meal)
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS) + sorted(READS))

@@ -57,9 +57,10 @@ def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> s
 
 async def create_member(community_id: int, role: str, name: str, phone: str, password: str,
                         platform: str | None = None, status: str = MemberStatus.ACTIVE, platform_rider_id: str | None = None,
-                        building: str = "", area: int | None = None) -> int:
+                        building: str = "", area: int | None = None, password_hash: str | None = None) -> int:
     """Insert a member with their ledger accounts; the unique phone is the check for a duplicate. `area`: an
-    admin of that street or district only."""
+    admin of that street or district only. `password_hash`: the password already hashed (members brought in
+    together under one hash, who then sign in with that password), instead of hashing `password` here."""
     if role not in ROLES:
         raise Invalid("invalid_role", f"role must be one of {', '.join(ROLES)}", field="role")
     if platform is not None and platform not in PLATFORMS:
@@ -67,7 +68,7 @@ async def create_member(community_id: int, role: str, name: str, phone: str, pas
     passwords.check_rule(password)
     name = _text(name, "name", fields.PERSON_NAME)
     phone = normalise_phone(phone)
-    hashed = await passwords.hashed(password)
+    hashed = password_hash or await passwords.hashed(password)
 
     async def run() -> int:
         mid = await _insert_member(community_id, role, name, phone, hashed, platform, status, platform_rider_id,
