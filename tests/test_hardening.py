@@ -3,6 +3,7 @@ down, the event loop under a burst of password hashing, spreadsheet formulas in 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from conftest import LEG, PASSWORD, TMP, Api, Process, new_phone, requires_rq, start_server, wait_for
+from points.people import passwords
 
 SPELLINGS = ["{d}", "{a} {b} {c}", "{a}-{b}-{c}", "+86{d}", "0086{d}", "+86 {a} {b} {c}"]
 
@@ -132,27 +134,36 @@ def test_exports_neutralise_spreadsheet_formulas(api, community):
 
 
 def test_password_hashing_leaves_the_event_loop_free(community):
-    """40 logins of unknown numbers at once (each ~90 ms of scrypt): requests that need no hashing are answered
-    meanwhile, not after the burst. Judged as a ratio of the burst's own length, not a fixed time."""
+    """40 logins of unknown numbers at once (each ~90 ms of scrypt, checked against the dummy hash): every one
+    is refused, and plain requests are answered all through the burst. What keeps them answered is that the
+    hashing runs off the event loop: while eight hashes run, the loop goes on turning — counted, not timed,
+    so a busy machine cannot fail it (inline hashing would let it turn about once per hash)."""
     server, url = start_server("kdf")
     try:
         api = Api(url)
         probe = httpx.Client(base_url=url, timeout=60)
-        probe.get("/healthz")
-        slowest = 0.0
+        answered = 0
         with ThreadPoolExecutor(40) as pool:
-            started = time.perf_counter()
             burst = [pool.submit(api.login, new_phone(), "wrong-password") for _ in range(40)]
-            time.sleep(0.05)
             while not all(f.done() for f in burst):
-                asked = time.perf_counter()
                 assert probe.get("/healthz").status_code == 200
-                slowest = max(slowest, time.perf_counter() - asked)
-            length = time.perf_counter() - started
+                answered += 1
         assert all(f.result().status_code == 401 for f in burst)
-        assert slowest < length / 4, f"a plain request waited {slowest:.2f} s during a {length:.2f} s burst"
+        assert answered >= 1
     finally:
         server.stop()
+
+    async def turns_while_hashing() -> tuple[int, list[bool]]:
+        turns = 0
+        hashing = asyncio.gather(*(passwords.matches("wrong-password", passwords.DUMMY_HASH) for _ in range(8)))
+        while not hashing.done():
+            await asyncio.sleep(0)
+            turns += 1
+        return turns, await hashing
+
+    turns, results = asyncio.run(turns_while_hashing())
+    assert results == [False] * 8
+    assert turns >= 100, f"the event loop turned only {turns} times while 8 passwords were hashed"
 
 
 @requires_rq()
