@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from conftest import (
     LEG,
     PASSWORD,
     SESSION_COOKIE,
+    TMP,
     Api,
     User,
     near,
@@ -24,6 +24,7 @@ from conftest import (
     user_from,
     wait_for,
 )
+from points import clock
 from points.infra.config import settings
 from points.infra.db import sql
 from points.people import members
@@ -133,18 +134,24 @@ def test_cookie_is_secure_when_asked(api, community):
 
 
 def test_idle_and_absolute_timeouts(api, community):
-    server, url = start_server("timeouts", {"JIFEN_SESSION_IDLE_SECONDS": "10", "JIFEN_SESSION_SECONDS": "14"})
+    """A session ends after 10 idle minutes, and after 16 minutes whatever it did: the server's clock is moved
+    (its own clock file), not waited for."""
+    clock_file = str(TMP / "timeouts-clock")
+    server, url = start_server("timeouts", {"JIFEN_SESSION_IDLE_SECONDS": "600", "JIFEN_SESSION_SECONDS": "960",
+                                            "JIFEN_CLOCK_FILE": clock_file})
     try:
         other = Api(url)
         rider = other.user(community.riders[0].phone)
         assert other.get("/api/v1/me", rider).status_code == 200
-        for _ in range(4):  # kept busy, the idle timeout never comes …
-            time.sleep(3)
+        for minutes in (3, 6, 9, 12, 15):  # kept busy, the idle timeout never comes …
+            clock.move_to(clock_file, minutes * 60)
             assert other.get("/api/v1/me", rider).status_code == 200
-        time.sleep(3)  # … but the absolute lifetime does
+        clock.move_to(clock_file, 16 * 60 + 1)  # … but the absolute lifetime does
         assert other.get("/api/v1/me", rider).status_code == 401
         idle = other.user(community.riders[0].phone)
-        time.sleep(11)
+        clock.move_to(clock_file, 16 * 60 + 1 + 9 * 60)
+        assert other.get("/api/v1/me", idle).status_code == 200
+        clock.move_to(clock_file, 16 * 60 + 1 + 9 * 60 + 10 * 60 + 1)
         assert other.get("/api/v1/me", idle).status_code == 401
     finally:
         server.stop()
