@@ -15,11 +15,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from points.errors import DomainError
-from points.infra.db import Unavailable, connection_lost
+from points.infra.db import Unavailable, connection_lost, storage_full
 
 log = logging.getLogger("jifen.web")
 
 RETRY_AFTER_S = 5
+STORAGE_RETRY_AFTER_S = 60  # space comes back when an operator frees it, not in seconds
 HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
 
@@ -98,11 +99,27 @@ def unavailable(request: Request, exc: Exception) -> Response:
                     status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """The disk is full: 503 with Retry-After, saying that nothing was saved (never a 500)."""
+    log.warning("storage is full: %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    if _is_page(request):
+        from web.pages import render
+
+        response = render(request, "error.html", http_status=503, status=503, message="", storage=True)
+        response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_S)
+        return response
+    return Response(_body("storage_unavailable", "storage is unavailable just now, so nothing was saved; "
+                          "try again in a minute"), status_code=503,
+                    headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+
+
 def internal_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RecursionError):  # a body nested past what a decoder follows: the caller's mistake
         return Response(_body("too_deep", "the body is nested too deeply", "body"), status_code=400)
     if connection_lost(exc):
         return unavailable(request, exc)
+    if storage_full(exc):
+        return storage_unavailable(request, exc)
     if isinstance(exc, InternalServerException) and exc.detail == "client disconnected prematurely":
         # litestar's word for a phone that gave up mid-upload: nothing of ours failed, no one hears the answer
         log.info("client left during %s %s", request.method, request.url.path)

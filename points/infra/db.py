@@ -19,6 +19,7 @@ differs lives here:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 import sqlite3
@@ -163,6 +164,18 @@ def connection_lost(exc: BaseException) -> bool:
     if type(exc).__name__ in _LOST or isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     return type(exc).__name__ == "InterfaceError" and "closed" in str(exc)
+
+
+def storage_full(exc: BaseException) -> bool:
+    """The disk under the database or the data directory is full (or over quota): nothing of the attempt was
+    kept — SQLite and PostgreSQL roll the transaction back, a file write fails whole — and the same request
+    succeeds once space is back."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc)
+        return "database or disk is full" in message or "disk I/O error" in message
+    return type(exc).__name__ == "DiskFullError"  # asyncpg's name for PostgreSQL's 53100
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -23,6 +23,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
 from points.infra import logs
+from points.infra.db import Unavailable, connection_lost, storage_full
 from points.infra.logs import REQUEST_ID
 from points.ops import jobs
 
@@ -108,8 +109,13 @@ class InProcessDispatcher:
                     try:
                         await jobs.ASYNC[job]()
                         break
-                    except Exception:
-                        log.exception("job %s failed (attempt %d); retrying", job.__name__, attempt)
+                    except Exception as exc:
+                        if storage_full(exc) or connection_lost(exc) or isinstance(exc, Unavailable):
+                            # nothing of it was kept: the next try, or the sweep, does the work
+                            log.warning("job %s could not run (attempt %d): %s", job.__name__, attempt,
+                                        "storage is full" if storage_full(exc) else exc)
+                        else:
+                            log.exception("job %s failed (attempt %d); retrying", job.__name__, attempt)
                         await asyncio.sleep(attempt)
 
     async def _sweep(self) -> None:
