@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import near
+
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 
 def report_and_verify(api, member, staff, item, jpeg, count=1, **fields):

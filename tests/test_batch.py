@@ -8,10 +8,14 @@ import os
 import re
 from datetime import timedelta
 
+import pytest
+
 from browsing import DESKTOP, Screens, as_user, needs_chromium
 from conftest import near, photo, python, run
 from points import clock
 from points.infra.db import sql
+
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 _spots = itertools.count(1)
 SHANGHAI_NOW_EXIF = "%Y:%m:%d %H:%M:%S"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from conftest import ROOT, as_member, grant, near, python, run
 from points import clock
 from points.areas import schemes
@@ -16,6 +18,8 @@ from points.shop import counter, orders, rewards
 from points.tables import Account, Reward
 from rules import parse_rules
 from rules.catalogue import load_catalogue
+
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 DEFAULT = (ROOT / "rules" / "default.toml").read_text()
 AFTER_30_DAYS = parse_rules(DEFAULT.replace('policy = "end_of_next_year"', 'policy = "after_days"\ndays = 30'))

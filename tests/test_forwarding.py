@@ -29,6 +29,8 @@ from points.cases import workflow as cases
 from points.infra.db import sql
 from points.infra.wire import signature, signature_holds
 
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
+
 
 @pytest.fixture
 def receiver():

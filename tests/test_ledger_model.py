@@ -42,6 +42,8 @@ from points.reports import awards
 from points.scope import Actor
 from points.shop import counter, orders, rewards
 
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
+
 EXAMPLES = int(os.environ.get("JIFEN_TEST_MODEL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("JIFEN_TEST_MODEL_STEPS", "40"))
 ITEMS = {"order.streetlight_broken": 10, "order.ebike_misparked": 5, "order.illegal_construction": 50}

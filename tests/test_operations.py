@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 import redis
 
 from client import Api
@@ -21,6 +22,8 @@ from points.scope import Actor
 from points.shop import rewards
 from points.tables import Reward, Submission
 from rules.catalogue import load_catalogue
+
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 TOKEN = "m" * 40
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from conftest import G1, PASSWORD, grant, near, personal_data, python, run
 from points import clock
 from points.infra.config import ROOT
 from points.infra.db import sql
 from points.shop import rewards
 from rules.catalogue import load_catalogue
+
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 
 def test_the_log_scan_finds_what_it_looks_for():

@@ -18,6 +18,8 @@ from points.shop import rewards
 from points.tables import AuditEvent, Member, Redemption, Reward, Transfer
 from rules.catalogue import load_catalogue
 
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
+
 CATALOGUE = load_catalogue(ROOT / "rules" / "rewards.toml")
 
 

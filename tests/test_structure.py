@@ -7,6 +7,7 @@ the top of `points/`) and `points/infra` import no area of the domain."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,14 @@ def test_the_areas_are_packages():
                    "idempotency", "tables", "audit", "privacy", "wording"}, sorted(top)
     for area in (*AREAS, "ops", "infra"):
         assert (ROOT / "points" / area / "__init__.py").exists()
+
+
+# What reading the calendar looks like in a test module: the clock, dates and times, local days and months.
+READS_CALENDAR = re.compile(r"points import .*\bclock\b|timedelta|datetime|local_date|month_of|JIFEN_TEST_CLOCK")
+
+
+def test_every_module_that_reads_the_calendar_is_marked():
+    """`./dev test` runs the `calendar` tests again with the clock pinned; a module cannot be forgotten."""
+    unmarked = [p.name for p in sorted((ROOT / "tests").glob("test_*.py"))
+                if READS_CALENDAR.search(text := p.read_text(encoding="utf-8")) and "pytest.mark.calendar" not in text]
+    assert unmarked == []

@@ -10,10 +10,13 @@ import shutil
 import subprocess
 from datetime import timedelta
 
+import pytest
 from taskwork import SHANGHAI, near
 
 from browsing import DESKTOP, PHONE, Screens, as_user, needs_chromium, shown_errors
 from points import clock
+
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 
 def local(minutes: float) -> str:

@@ -21,6 +21,8 @@ from points.infra.db import sql
 from points.infra.photo_store import photo_store
 from points.reports import intake
 
+pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
+
 
 @pytest.fixture
 def units(api, make_community, community):

@@ -27,10 +27,11 @@ from web.limits import Limiter, client_ip
 T = TypeVar("T")
 
 
-async def award_soon(dispatcher: Dispatcher, submission_id: int) -> None:
-    """Queue the award job after a report became `verified` (a no-op job if it did not): the one place that
-    does. A lost enqueue is found by the sweep."""
-    await dispatcher.enqueue(jobs.award_pending, f"award-{submission_id}")
+async def award_soon(dispatcher: Dispatcher, cause: int | str) -> None:
+    """Queue the award job after reports became `verified` (a no-op job if none did): the one place that
+    does. `cause` names what made them so — a report's id, or a task and member — and so the job. A lost
+    enqueue is found by the sweep."""
+    await dispatcher.enqueue(jobs.award_pending, f"award-{cause}")
 
 
 async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
@@ -73,7 +74,7 @@ async def be_there(request: Request, dispatcher: Dispatcher, rules: Rules, task_
     """Check in or out of an activity; an item that confirms itself has its points queued."""
     done = await presence.check(request.user, rules, task_id, leaving, code, lat, lng)
     if done["confirmed"]:
-        await dispatcher.enqueue(jobs.award_pending, f"award-task-{task_id}-{request.user.id}")
+        await award_soon(dispatcher, f"task-{task_id}-{request.user.id}")
     return done
 
 
@@ -84,7 +85,7 @@ async def checkpoint_photo(request: Request, dispatcher: Dispatcher, rules: Rule
     done = await presence.checkpoint_photo(request.user, rules, task_id, checkpoint_id, upload, lat, lng, store,
                                            limits)
     if done["confirmed"]:
-        await dispatcher.enqueue(jobs.award_pending, f"award-task-{task_id}-{request.user.id}")
+        await award_soon(dispatcher, f"task-{task_id}-{request.user.id}")
     return done
 
 
