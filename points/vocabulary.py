@@ -66,6 +66,27 @@ class CaseState(StrEnum):
     RESOLVED_ON_SITE = "resolved_on_site"  # 就地解决: staff fixed it there and then
 
 
+class CaseAction(StrEnum):
+    """What a case's timeline records (case_event.action): the moves of its state machine, and the events that
+    leave its state as it is."""
+
+    OPEN = "open"  # the case is opened, as its report is awarded
+    DISPATCH = "dispatch"  # 交办
+    RESOLVE = "resolve"  # 就地解决
+    ACCEPT = "accept"
+    RETURN = "return"  # 回退
+    DISPOSE = "dispose"  # 处置完成
+    RECHECK = "recheck"  # 复查
+    CLOSE = "close"  # 办结
+    REOPEN = "reopen"
+    ASK_EXTENSION = "ask_extension"  # 延期申请
+    GRANT_EXTENSION = "grant_extension"
+    REFUSE_EXTENSION = "refuse_extension"
+    RATE = "rate"  # the reporter's 满意度
+    CHASE = "chase"  # 催办: the deadline is near
+    ESCALATE = "escalate"  # 督办: the deadline passed
+
+
 class ForwardKind(StrEnum):
     """How a forwarding reaches its outside system (points/cases/forwarding.py)."""
     WEBHOOK = "webhook"  # signed JSON POSTs; it answers with signed callbacks

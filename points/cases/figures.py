@@ -14,9 +14,10 @@ from points import clock, scope
 from points.cases import workflow as cases
 from points.infra.db import marks, sql
 from points.scope import Actor
-from points.vocabulary import CaseState
+from points.vocabulary import CaseAction, CaseState
 from rules import Rules
 
+STEPS = (CaseAction.DISPATCH, CaseAction.REOPEN, CaseAction.DISPOSE)  # when a case was sent, and fixed
 DISPOSED = (CaseState.DISPOSED, CaseState.RECHECKING, CaseState.CLOSED, CaseState.RESOLVED_ON_SITE)
 
 
@@ -36,13 +37,13 @@ async def _cases(actor: Actor, start: datetime, end: datetime) -> list[dict[str,
     ids = [r["id"] for r in rows]
     steps: dict[int, dict[str, Any]] = defaultdict(dict)
     for e in await sql(f"SELECT \"case\" AS cid, action, MIN(created_at) AS first, MAX(created_at) AS last "
-                       f"FROM case_event WHERE \"case\" IN ({marks(ids)}) AND action IN ('dispatch', 'reopen', 'dispose') "
-                       "GROUP BY \"case\", action", *ids):
+                       f"FROM case_event WHERE \"case\" IN ({marks(ids)}) AND action IN ({marks(STEPS)}) "
+                       "GROUP BY \"case\", action", *ids, *STEPS):
         steps[e["cid"]][e["action"]] = e
     for r in rows:
-        sent = [steps[r["id"]][a]["last"] for a in ("dispatch", "reopen") if a in steps[r["id"]]]
+        sent = [steps[r["id"]][a]["last"] for a in (CaseAction.DISPATCH, CaseAction.REOPEN) if a in steps[r["id"]]]
         r["dispatched_at"] = max(map(_at, sent)) if sent else None
-        done = steps[r["id"]].get("dispose")
+        done = steps[r["id"]].get(CaseAction.DISPOSE)
         r["disposed_at"] = _at(done["first"]) if done else None
     return rows
 

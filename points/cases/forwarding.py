@@ -29,7 +29,15 @@ from points.infra.db import marks, sql, write
 from points.infra.wire import WireError, call, signature_holds
 from points.ledger import transfers as ledger
 from points.scope import Actor
-from points.vocabulary import SERVICE_PHONE_PREFIX, CaseState, ForwardKind, MemberStatus, OutboxState, Role
+from points.vocabulary import (
+    SERVICE_PHONE_PREFIX,
+    CaseAction,
+    CaseState,
+    ForwardKind,
+    MemberStatus,
+    OutboxState,
+    Role,
+)
 from rules import fields
 
 log = logging.getLogger(__name__)
@@ -247,7 +255,7 @@ async def _follow(forwarding: dict[str, Any], case_id: int, status: dict[str, An
 
     async def run() -> int:
         steps = 0
-        for action in ("accept", "dispose") if closed else ("accept",):
+        for action in (CaseAction.ACCEPT, CaseAction.DISPOSE) if closed else (CaseAction.ACCEPT,):
             row = (await sql("SELECT * FROM case_file WHERE id = {} AND unit = {}", case_id, forwarding["unit"]))
             if not row or row[0]["state"] not in cases.TRANSITIONS[action][0]:
                 continue

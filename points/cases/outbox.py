@@ -33,7 +33,7 @@ from points.infra import metrics
 from points.infra.db import sql, write
 from points.infra.wire import WireError, call, signature
 from points.scope import Actor
-from points.vocabulary import ForwardKind, OutboxState
+from points.vocabulary import CaseAction, ForwardKind, OutboxState
 
 log = logging.getLogger(__name__)
 BACKOFF_S = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600)
@@ -43,7 +43,7 @@ SENDING_AT_ONCE = 8
 PASS_BUDGET_S = 120.0
 RETRYABLE_4XX = (408, 425, 429)
 TOKEN_PREFIX = "token:"  # a remote id that is an Open311 server's token, until it names the request
-GEOREPORT_ACTIONS = ("dispatch", "reopen")  # an Open311 server is told of a case by a new request; nothing else
+GEOREPORT_ACTIONS = (CaseAction.DISPATCH, CaseAction.REOPEN)  # an Open311 server is told of a case by a new request; nothing else
 _HEADS = ("FROM outbox_event e WHERE e.state = {} AND NOT EXISTS (SELECT 1 FROM outbox_event p "
           "WHERE p.forwarding = e.forwarding AND p.\"case\" = e.\"case\" AND p.id < e.id AND p.state <> {})")
 _recorded: ContextVar[int] = ContextVar("outbox_recorded", default=0)

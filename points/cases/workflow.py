@@ -27,24 +27,25 @@ from points.infra.sms import Sender
 from points.privacy import coarse
 from points.reports.intake import PhotoLimits, cleaned_photos
 from points.scope import Actor
-from points.vocabulary import SERVICE_PHONE_PREFIX, STAFF_ROLES, CaseState, Role
+from points.vocabulary import SERVICE_PHONE_PREFIX, STAFF_ROLES, CaseAction, CaseState, MemberStatus, Role
 from points.wording import pair
 from rules import Rules, fields
 from rules.workdays import Calendar, Deadline, load_calendar
 
 S = CaseState
+A = CaseAction
 TRANSITIONS: dict[str, tuple[tuple[CaseState, ...], CaseState]] = {
-    "dispatch": ((S.OPEN, S.RETURNED), S.DISPATCHED),
-    "resolve": ((S.OPEN, S.RETURNED), S.RESOLVED_ON_SITE),
-    "accept": ((S.DISPATCHED,), S.ACCEPTED),
-    "return": ((S.DISPATCHED, S.ACCEPTED), S.RETURNED),
-    "dispose": ((S.ACCEPTED,), S.DISPOSED),
-    "recheck": ((S.DISPOSED,), S.RECHECKING),
-    "close": ((S.RECHECKING,), S.CLOSED),
-    "reopen": ((S.RECHECKING, S.CLOSED), S.DISPATCHED),  # a failed recheck; or after an unsatisfied rating, once
+    A.DISPATCH: ((S.OPEN, S.RETURNED), S.DISPATCHED),
+    A.RESOLVE: ((S.OPEN, S.RETURNED), S.RESOLVED_ON_SITE),
+    A.ACCEPT: ((S.DISPATCHED,), S.ACCEPTED),
+    A.RETURN: ((S.DISPATCHED, S.ACCEPTED), S.RETURNED),
+    A.DISPOSE: ((S.ACCEPTED,), S.DISPOSED),
+    A.RECHECK: ((S.DISPOSED,), S.RECHECKING),
+    A.CLOSE: ((S.RECHECKING,), S.CLOSED),
+    A.REOPEN: ((S.RECHECKING, S.CLOSED), S.DISPATCHED),  # a failed recheck; or after an unsatisfied rating, once
 }
-STAFF_ACTIONS = ("dispatch", "resolve", "recheck", "close", "reopen")
-HANDLER_ACTIONS = ("accept", "return", "dispose")
+STAFF_ACTIONS = (A.DISPATCH, A.RESOLVE, A.RECHECK, A.CLOSE, A.REOPEN)
+HANDLER_ACTIONS = (A.ACCEPT, A.RETURN, A.DISPOSE)
 WITH_UNIT = (S.DISPATCHED, S.ACCEPTED, S.DISPOSED, S.RECHECKING)  # states a deadline runs or ran in
 _calendar: Calendar | None = None
 
@@ -81,7 +82,7 @@ async def open_cases(rules: Rules, reports: list[dict[str, Any]]) -> int:
                          "ON CONFLICT (submission) DO NOTHING RETURNING id",
                          r["id"], r["community"], S.OPEN, item.priority, now, now)
         if rows:
-            await _event(rows[0]["id"], "open", S.OPEN, None, None, "", now)
+            await _event(rows[0]["id"], A.OPEN, S.OPEN, None, None, "", now)
             opened += 1
             await _auto_dispatch(rules, rows[0]["id"], r["community"])
     return opened
@@ -95,7 +96,7 @@ async def _auto_dispatch(rules: Rules, case_id: int, community_id: int) -> None:
                        "LIMIT 1", community_id, True)
     if linked:
         row = (await sql("SELECT * FROM case_file WHERE id = {}", case_id))[0]
-        await _dispatch(await units.service_actor(linked[0]["member"]), rules, row, "dispatch", linked[0]["unit"], "")
+        await _dispatch(await units.service_actor(linked[0]["member"]), rules, row, A.DISPATCH, linked[0]["unit"], "")
 
 
 # ------------------------------------------------------------------ who sees what
@@ -166,14 +167,14 @@ def _note(note: str, required: bool = True) -> str:
 
 async def dispatch(actor: Actor, rules: Rules, case_id: int, unit_id: int, note: str = "") -> dict[str, Any]:
     """交办: hand the case to a unit serving its community, with a deadline."""
-    _require(actor, "dispatch")
+    _require(actor, A.DISPATCH)
     note = _note(note, required=False)
 
     async def run() -> None:
         row = await _case_for(actor, case_id)
         if not await units.serves(unit_id, row["community"]):
             raise Invalid("unknown_unit", "no unit with this id serves the case's community", field="unit")
-        await _dispatch(actor, rules, row, "dispatch", unit_id, note)
+        await _dispatch(actor, rules, row, A.DISPATCH, unit_id, note)
 
     await write(run)
     return await view(actor, case_id)
@@ -188,10 +189,10 @@ async def _dispatch(actor: Actor, rules: Rules, row: dict[str, Any], action: str
 
 
 async def accept(actor: Actor, case_id: int) -> dict[str, Any]:
-    _require(actor, "accept")
+    _require(actor, A.ACCEPT)
 
     async def run() -> None:
-        await _move(actor, await _case_for(actor, case_id), "accept")
+        await _move(actor, await _case_for(actor, case_id), A.ACCEPT)
 
     await write(run)
     return await view(actor, case_id)
@@ -199,7 +200,7 @@ async def accept(actor: Actor, case_id: int) -> dict[str, Any]:
 
 async def return_case(actor: Actor, rules: Rules, case_id: int, reason: str) -> dict[str, Any]:
     """回退: not this unit's to fix, within the rules' window after dispatch; staff dispatch it again."""
-    _require(actor, "return")
+    _require(actor, A.RETURN)
     reason = _note(reason)
 
     async def run() -> None:
@@ -211,15 +212,15 @@ async def return_case(actor: Actor, rules: Rules, case_id: int, reason: str) -> 
 
 async def _return(actor: Actor, rules: Rules, row: dict[str, Any], reason: str) -> None:
     since = await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
-                      "('dispatch', 'reopen')", row["id"])
+                      "({}, {})", row["id"], A.DISPATCH, A.REOPEN)
     dispatched = since[0]["at"]
     if isinstance(dispatched, str):
         dispatched = datetime.fromisoformat(dispatched)
     window = calendar().after_working_days(dispatched, rules.cases.return_working_days, rules.tz)
-    if row["state"] in TRANSITIONS["return"][0] and clock.now() > window.at:
+    if row["state"] in TRANSITIONS[A.RETURN][0] and clock.now() > window.at:
         raise Conflict("return_too_late", f"a case can be returned within {rules.cases.return_working_days} "
                        "working days of its dispatch", field="state", days=rules.cases.return_working_days)
-    await _move(actor, row, "return", reason, note=reason)
+    await _move(actor, row, A.RETURN, reason, note=reason)
 
 
 async def move_for_unit(actor: Actor, rules: Rules, row: dict[str, Any], action: str, note: str) -> None:
@@ -227,13 +228,13 @@ async def move_for_unit(actor: Actor, rules: Rules, row: dict[str, Any], action:
     transaction: the same state machine and checks as the handler's own, except that the disposal's evidence
     stays in that system — staff's recheck (复查) is what closes the case."""
     _require(actor, action)
-    if action == "accept":
-        await _move(actor, row, "accept")
-    elif action == "return":
+    if action == A.ACCEPT:
+        await _move(actor, row, A.ACCEPT)
+    elif action == A.RETURN:
         await _return(actor, rules, row, _note(note))
-    elif action == "dispose":
+    elif action == A.DISPOSE:
         note = _note(note)
-        await _move(actor, row, "dispose", note, note=note, disposed_by=actor.id)
+        await _move(actor, row, A.DISPOSE, note, note=note, disposed_by=actor.id)
     else:
         raise Invalid("invalid_choice", f"action must be one of {', '.join(HANDLER_ACTIONS)}", field="action")
 
@@ -241,13 +242,13 @@ async def move_for_unit(actor: Actor, rules: Rules, row: dict[str, Any], action:
 async def dispose(actor: Actor, case_id: int, note: str, uploads: list[bytes], store: PhotoStore,
                   limits: PhotoLimits) -> dict[str, Any]:
     """处置完成: the handler's note and at least one photo of the fix."""
-    return await _with_photos(actor, case_id, "dispose", note, uploads, store, limits)
+    return await _with_photos(actor, case_id, A.DISPOSE, note, uploads, store, limits)
 
 
 async def resolve_on_site(actor: Actor, case_id: int, note: str, uploads: list[bytes], store: PhotoStore,
                           limits: PhotoLimits) -> dict[str, Any]:
     """就地解决: staff fixed it there and then, with a note and a photo."""
-    return await _with_photos(actor, case_id, "resolve", note, uploads, store, limits)
+    return await _with_photos(actor, case_id, A.RESOLVE, note, uploads, store, limits)
 
 
 async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploads: list[bytes], store: PhotoStore,
@@ -269,7 +270,7 @@ async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploa
 
     async def run() -> None:
         row = await _case_for(actor, case_id)
-        changes = {"disposed_by": actor.id} if action == "dispose" else {}
+        changes = {"disposed_by": actor.id} if action == A.DISPOSE else {}
         event, now = await _move(actor, row, action, note, note=note, **changes)
         for photo, name in zip(photos, names, strict=True):
             await sql("INSERT INTO case_photo (\"case\", event, path, sha256, width, height, size, taken_at, exif_lat, "
@@ -287,10 +288,10 @@ async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploa
 
 async def recheck(actor: Actor, case_id: int) -> dict[str, Any]:
     """复查 begins: a staff member goes to see whether the fix holds."""
-    _require(actor, "recheck")
+    _require(actor, A.RECHECK)
 
     async def run() -> None:
-        await _move(actor, await _case_for(actor, case_id), "recheck")
+        await _move(actor, await _case_for(actor, case_id), A.RECHECK)
 
     await write(run)
     return await view(actor, case_id)
@@ -298,15 +299,15 @@ async def recheck(actor: Actor, case_id: int) -> dict[str, Any]:
 
 async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: str) -> dict[str, Any]:
     """The recheck's finding: 办结 when the fix holds; else reopened to the same unit, its deadline anew."""
-    _require(actor, "close" if fixed else "reopen")
+    _require(actor, A.CLOSE if fixed else A.REOPEN)
     note = _note(note, required=not fixed)
 
     async def run() -> None:
         row = await _case_for(actor, case_id)
         if fixed:
-            await _move(actor, row, "close", note, note=note or row["note"])
+            await _move(actor, row, A.CLOSE, note, note=note or row["note"])
         else:
-            await _dispatch(actor, rules, row, "reopen", row["unit"], note, note=note, reopened=row["reopened"] + 1)
+            await _dispatch(actor, rules, row, A.REOPEN, row["unit"], note, note=note, reopened=row["reopened"] + 1)
 
     await write(run)
     return await view(actor, case_id)
@@ -314,7 +315,7 @@ async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: 
 
 async def reopen_unsatisfied(actor: Actor, rules: Rules, case_id: int, note: str) -> dict[str, Any]:
     """A closed case its reporter rated unsatisfied (1 or 2) goes back to its unit, once."""
-    _require(actor, "reopen")
+    _require(actor, A.REOPEN)
     note = _note(note)
 
     async def run() -> None:
@@ -322,11 +323,11 @@ async def reopen_unsatisfied(actor: Actor, rules: Rules, case_id: int, note: str
         if row["state"] != S.CLOSED or row["rating"] is None or row["rating"] > UNSATISFIED:
             raise Conflict("not_unsatisfied", "only a closed case its reporter rated 1 or 2 is reopened so",
                            field="state")
-        again = await sql("SELECT id FROM case_event WHERE \"case\" = {} AND action = 'reopen' AND created_at > {}",
-                          case_id, row["rated_at"])
+        again = await sql("SELECT id FROM case_event WHERE \"case\" = {} AND action = {} AND created_at > {}",
+                          case_id, A.REOPEN, row["rated_at"])
         if again:
             raise Conflict("reopened_already", "a case is reopened once after its rating", field="state")
-        await _dispatch(actor, rules, row, "reopen", row["unit"], note, note=note, reopened=row["reopened"] + 1)
+        await _dispatch(actor, rules, row, A.REOPEN, row["unit"], note, note=note, reopened=row["reopened"] + 1)
 
     await write(run)
     return await view(actor, case_id)
@@ -337,7 +338,7 @@ async def reopen_unsatisfied(actor: Actor, rules: Rules, case_id: int, note: str
 
 async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str) -> dict[str, Any]:
     """The unit asks for more time, with a reason: never past the hard limit. Staff grant or refuse it."""
-    _require(actor, "accept")  # the unit's handlers, as they accept
+    _require(actor, A.ACCEPT)  # the unit's handlers, as they accept
     reason = _note(reason)
 
     async def run() -> None:
@@ -351,7 +352,7 @@ async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str
         now = clock.now()
         await sql("UPDATE case_file SET extension_until = {}, extension_reason = {}, updated_at = {} WHERE id = {} "
                   "RETURNING id", until, reason, now, case_id)
-        await _event(case_id, "ask_extension", row["state"], actor.id, row["unit"], reason, now)
+        await _event(case_id, A.ASK_EXTENSION, row["state"], actor.id, row["unit"], reason, now)
         await audit.record(actor.id, "case.ask_extension", "case", case_id, row["community"],
                            {"until": until.isoformat(), "reason": reason[:200]})
 
@@ -361,7 +362,7 @@ async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str
 
 async def decide_extension(actor: Actor, case_id: int, grant: bool, note: str = "") -> dict[str, Any]:
     """Staff grant the extension asked (the deadline moves to it) or refuse it (the deadline stands)."""
-    _require(actor, "dispatch")
+    _require(actor, A.DISPATCH)
     note = _note(note, required=not grant)
 
     async def run() -> None:
@@ -373,7 +374,7 @@ async def decide_extension(actor: Actor, case_id: int, grant: bool, note: str = 
         sets = {"extension_until": None, "extension_reason": "", "updated_at": now, **moved}
         assignments = ", ".join(f"{column} = {{}}" for column in sets)
         await sql(f"UPDATE case_file SET {assignments} WHERE id = {{}} RETURNING id", *sets.values(), case_id)
-        action = "grant_extension" if grant else "refuse_extension"
+        action = A.GRANT_EXTENSION if grant else A.REFUSE_EXTENSION
         await _event(case_id, action, row["state"], actor.id, row["unit"], note, now)
         await audit.record(actor.id, f"case.{action}", "case", case_id, row["community"],
                            {"until": str(row["extension_until"]), **({"note": note[:200]} if note else {})})
@@ -400,7 +401,7 @@ async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: st
         if row["state"] not in (S.CLOSED, S.RESOLVED_ON_SITE):
             raise Conflict("wrong_state", "a case is rated once it is closed", field="state", state=row["state"])
         closed = (await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
-                            "('close', 'resolve')", case_id))[0]["at"]
+                            "({}, {})", case_id, A.CLOSE, A.RESOLVE))[0]["at"]
         if clock.now() - aware(closed) > timedelta(days=rules.cases.rate_days):
             raise Conflict("rating_too_late", f"a case is rated within {rules.cases.rate_days} days of closing",
                            field="stars", days=rules.cases.rate_days)
@@ -409,7 +410,7 @@ async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: st
                          "WHERE id = {} AND rated_at IS NULL RETURNING id", stars, comment, now, now, case_id)
         if not done:
             raise Conflict("rated_already", "this case has its rating", field="stars")
-        await _event(case_id, "rate", row["state"], actor.id, row["unit"], "", now)
+        await _event(case_id, A.RATE, row["state"], actor.id, row["unit"], "", now)
         await audit.record(actor.id, "case.rate", "case", case_id, row["community"], {"stars": stars})
 
     await write(run)
@@ -431,19 +432,19 @@ async def chase(rules: Rules, sender: Sender) -> dict[str, int]:
             chased = await sql("UPDATE case_file SET chased_for = deadline WHERE id = {} AND deadline < {} AND "
                                "(chased_for IS NULL OR chased_for <> deadline) RETURNING id", row["id"], now)
             if chased:
-                await _event(row["id"], "chase", row["state"], None, row["unit"], "", now)
+                await _event(row["id"], A.CHASE, row["state"], None, row["unit"], "", now)
             over = await sql("UPDATE case_file SET escalated = {} WHERE id = {} AND hard_deadline < {} AND escalated = {} "
                              "RETURNING id", True, row["id"], now, False)
             if over:
-                await _event(row["id"], "escalate", row["state"], None, row["unit"], "", now)
+                await _event(row["id"], A.ESCALATE, row["state"], None, row["unit"], "", now)
             return bool(chased), bool(over)
 
         chased, over = await write(one)
         told, escalated = told + chased, escalated + over
         if chased or over:
-            phones = await sql("SELECT phone FROM member WHERE status = 'active' AND phone NOT LIKE {} AND "
+            phones = await sql("SELECT phone FROM member WHERE status = {} AND phone NOT LIKE {} AND "
                                "((role = {} AND unit = {}) OR (role = {} AND community = {}))",
-                               f"{SERVICE_PHONE_PREFIX}%", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
+                               MemberStatus.ACTIVE, f"{SERVICE_PHONE_PREFIX}%", Role.HANDLER, row["unit"], Role.STAFF, row["community"])
             words = " ".join(pair("sms", "case_escalated" if over else "case_overdue", case=str(row["id"])))
             for p in phones:
                 await sender.send(p["phone"], words)

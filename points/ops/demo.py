@@ -94,8 +94,8 @@ def own_scheme(default: str, spec: dict) -> str:
 
 async def _tasks(community: int) -> None:
     """The demo's tasks, published by its staff member around now."""
-    staff = await sql("SELECT id, name FROM member WHERE community = {} AND role = 'staff' ORDER BY id LIMIT 1",
-                      community)
+    staff = await sql("SELECT id, name FROM member WHERE community = {} AND role = {} ORDER BY id LIMIT 1",
+                      community, Role.STAFF)
     actor = Actor(staff[0]["id"], Role.STAFF, community, staff[0]["name"], MemberStatus.ACTIVE)
     now = clock.now()
     for t in DEMO.get("task", []):

@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from points import clock
-from points.infra.db import sql, write
+from points.infra.db import marks, sql, write
 from points.scope import Actor
-from points.vocabulary import SignupState
+from points.vocabulary import CaseAction, SignupState
 from points.wording import pair
 from rules import Rules
 
@@ -19,6 +19,7 @@ SEEN_EVERY = timedelta(hours=1)  # a quiet visit moves the news window on at mos
 
 # One statement, one round trip a home page: the visit mark, then each kind of news since it, as rows of one
 # shape (src, id, item_id, status, points, text1, text2, at1, at2, at3).
+CASE_NEWS = (CaseAction.DISPATCH, CaseAction.DISPOSE, CaseAction.CLOSE, CaseAction.RESOLVE, CaseAction.REOPEN)
 _SINCE = "(SELECT COALESCE(last_seen_at, created_at) FROM member WHERE id = {})"
 NEWS = (
     "SELECT 'seen' AS src, NULL AS id, NULL AS item_id, NULL AS status, NULL AS points, NULL AS text1, "
@@ -32,7 +33,7 @@ NEWS = (
     "UNION ALL SELECT 'case', s.id, s.item_id, e.action, NULL, u.name, NULL, e.created_at, NULL, NULL "
     "FROM case_event e JOIN case_file c ON c.id = e.\"case\" JOIN submission s ON s.id = c.submission "
     f"LEFT JOIN unit u ON u.id = e.unit WHERE s.member = {{}} AND e.created_at > {_SINCE} "
-    "AND e.action IN ('dispatch', 'dispose', 'close', 'resolve', 'reopen') "
+    f"AND e.action IN ({marks(CASE_NEWS)}) "
     "UNION ALL SELECT 'task', t.id, NULL, s.state, NULL, t.title, s.appeal_state, t.cancelled_at, s.updated_at, "
     "NULL FROM task_signup s JOIN task t ON t.id = s.task WHERE s.member = {} AND s.state <> {} "
     f"AND (t.cancelled_at > {_SINCE} OR s.updated_at > {_SINCE})")
@@ -42,7 +43,7 @@ async def since_last_visit(actor: Actor, rules: Rules) -> list[dict[str, Any]]:
     """The news, newest first; the visit is then recorded, so each piece of news is told once. A visit with
     no news is recorded at most hourly (a home page view is a read, not a write, most of the time)."""
     now, m = clock.now(), actor.id
-    rows = await sql(NEWS, m, m, m, m, m, m, m, m, m, m, m, SignupState.CANCELLED, m, m)
+    rows = await sql(NEWS, m, m, m, m, m, m, m, m, m, m, *CASE_NEWS, m, SignupState.CANCELLED, m, m)
     since = next(clock.aware(r["at1"]) for r in rows if r["src"] == "seen")
     news = []
     for r in rows:
