@@ -6,13 +6,13 @@ Needs PostgreSQL, Redis and `wrk` (Debian: `apt-get install wrk`).
 
 1. A community with `members` riders and a staff member; `small` reports at `per-day` a day, the newest
    last (each awarded one with its spendable and lifetime transfers), in bulk SQL.
-2. The app as the README runs it in production (`uvicorn app:app --workers 4`, PostgreSQL, Redis): the p99
+2. The app as docs/operations.md runs it in production (`uvicorn app:app --workers 4`, PostgreSQL, Redis): the p99
    of single requests, one at a time, of the pages and calls members and staff use — with no views kept in
    memory (JIFEN_VIEW_CACHE_MB=0), so that what is timed is the reads.
 3. Older history added, at the same daily rate, up to `large` reports; the same p99s again, and their growth.
 4. At `large`: requests per second at `--connections` connections (wrk) of `/api/v1/me`, `/api/v1/me/history`
    and the rider's home page, beside a bare litestar endpoint on the same settings measured before and
-   after them (the anchor brackets the app's run); the ratio is what the README records. Each path twice:
+   after them (the anchor brackets the app's run); the ratio is what docs/benchmark.md records. Each path twice:
    a first pass (`--warm-up` seconds), in which each of the 4 processes meets each of the 1,000 members for
    the first time and reads their views, then the steady rate, with the views kept (web/view_cache.py); and with
    JIFEN_VIEW_CACHE_MB=0, every read afresh.

@@ -1,4 +1,4 @@
-"""Operations commands: `python -m points COMMAND` (see README.md, "Operations")."""
+"""Operations commands: `python -m points COMMAND` (see docs/operations.md)."""
 
 from __future__ import annotations
 

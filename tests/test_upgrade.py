@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, TMP, free_port, photo, python, wait_for
 
-# The release before this one: the commit of the last release (README, "Upgrades"). Bump it when cutting one.
+# The release before this one: the commit of the last release (docs/operations.md, "Upgrades"). Bump it when cutting one.
 PREVIOUS_RELEASE = "714ffc3bc7285776ef79ca113d07be20b038f6a8"
 RIDER = "13800000001"
 

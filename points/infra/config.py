@@ -1,7 +1,7 @@
 """Settings from environment variables: each one parsed and checked here, once.
 
 A bad value raises ConfigError naming the variable, so start-up stops with a
-message an operator can act on. The README lists every variable.
+message an operator can act on. docs/configuration.md lists every variable.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def _number(form: dict[str, Any], field: str) -> float | None:
 class Open311Controller(Controller):
     path = BASE
     tags = ["open311"]
-    include_in_schema = False  # the spec documents it (README: "Open311")
+    include_in_schema = False  # the spec documents it (docs/api.md: "Open311")
     exception_handlers = {DomainError: open311_error, HTTPException: open311_error}
     opt = {"public": True, "own_auth": True}  # reads are open; filing checks its api_key itself
 
