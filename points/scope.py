@@ -1,11 +1,12 @@
 """Who is acting, and what they may touch: every authorisation rule of the domain lives here.
 
 Staff act in their own community; an admin of a street or district in every community of its subtree; an
-admin of the deployment in all. A scoped lookup of an object
-outside the actor's scope answers 404 (`NotFound`), never 403, so existence
-does not leak, and it raises before anything is written. Nobody decides on
-their own report. Members' own rows are reached through `own()`, which takes
-the acting member, never a bare id.
+admin of the deployment in all. A handler acts on the cases of their unit only; a member sees the case of
+their own report, the tasks of their own community and their own photos. A scoped lookup of an object
+outside the actor's scope answers 404 (`NotFound`), never 403, so existence does not leak, and it raises
+before anything is written; a role that may never do a thing gets 403 (`Forbidden`). Nobody decides on
+their own report or appeal. Members' own rows are reached through `own()`, which takes the acting member,
+never a bare id.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from points import vocabulary
 from points.errors import Forbidden, Invalid, NotFound
-from points.infra.db import sql
+from points.infra.db import lock_rows_sql, sql
 from points.vocabulary import STAFF_ROLES, MemberStatus, Role
 
 ROLES = tuple(Role)
@@ -98,10 +99,26 @@ def require_admin(actor: Actor, doing: str = "do this") -> None:
         raise Forbidden("admin_only", f"only an admin can {doing}")
 
 
+def require_handler(actor: Actor) -> None:
+    if actor.role != Role.HANDLER:
+        raise Forbidden("handler_only", "only a handler of the case's unit can do this")
+
+
+def require_reporter(actor: Actor, doing: str) -> None:
+    """What riders and residents do for themselves (signing up for a task, say): not staff or handlers."""
+    if actor.role not in REPORTER_ROLES:
+        raise Forbidden("members_only", f"only riders and residents {doing}")
+
+
 def not_own_report(actor: Actor, report: dict[str, Any]) -> None:
     """Nobody verifies, rejects or reverses their own report (a staff member who also reports, say)."""
-    if report["member"] == actor.id:
-        raise Forbidden("self_verification", "nobody decides on their own report")
+    not_own(actor, report["member"], "report")
+
+
+def not_own(actor: Actor, member_id: int, what: str) -> None:
+    """Nobody decides on their own report or appeal."""
+    if member_id == actor.id:
+        raise Forbidden("self_verification", f"nobody decides on their own {what}")
 
 
 def mine(actor: Actor, column: str = "member") -> tuple[str, list[Any]]:
@@ -115,3 +132,61 @@ async def own(actor: Actor, source: str, object_id: int, what: str | None = None
     if not rows:
         raise NotFound(what or source)
     return rows[0]
+
+
+async def order(actor: Actor, order_id: int) -> dict[str, Any]:
+    """An order: staff of its community, or the member who placed it; else 404."""
+    if actor.is_staff:
+        return await one(actor, "redemption", order_id, "order")
+    return await own(actor, "redemption", order_id, "order")
+
+
+# ------------------------------------------------------------------ cases and units
+
+
+async def handler_unit(actor: Actor) -> int:
+    """The unit a handler acts for; anyone else has none (their cases do not exist for them: 404)."""
+    if actor.role != Role.HANDLER:
+        raise NotFound("case")
+    rows = await sql("SELECT unit FROM member WHERE id = {}", actor.id)
+    if not rows or rows[0]["unit"] is None:
+        raise NotFound("case")
+    return rows[0]["unit"]
+
+
+async def case(actor: Actor, case_id: int) -> dict[str, Any]:
+    """The case if the actor may see it — staff of its community, a handler of its unit, its reporter —
+    else 404."""
+    if actor.is_staff:
+        return await one(actor, "case_file", case_id, "case")
+    if actor.role == Role.HANDLER:
+        rows = await sql("SELECT * FROM case_file WHERE id = {} AND unit = {}", case_id, await handler_unit(actor))
+    else:
+        rows = await sql("SELECT c.* FROM case_file c JOIN submission s ON s.id = c.submission "
+                         "WHERE c.id = {} AND s.member = {}", case_id, actor.id)
+    if not rows:
+        raise NotFound("case")
+    return rows[0]
+
+
+# ------------------------------------------------------------------ tasks
+
+
+async def task(actor: Actor, task_id: int, lock: bool = False) -> dict[str, Any]:
+    """The task's row if it is in the actor's community (staff and admins: their scope); else 404. `lock`:
+    the row, until the transaction commits."""
+    if actor.is_staff:
+        where, args = clause(actor)
+    else:
+        where, args = " AND community = {}", [actor.community_id]
+    rows = await sql("SELECT * FROM task WHERE id = {}" + where + (lock_rows_sql() if lock else ""), task_id, *args)
+    if not rows:
+        raise NotFound("task")
+    return rows[0]
+
+
+def task_photo(actor: Actor, taker: int) -> None:
+    """A checkpoint photo is seen by staff of the task's community (the task was found in their scope) and
+    the member who took it; anyone else finds nothing."""
+    if not (actor.is_staff or taker == actor.id):
+        raise NotFound("photo")

@@ -310,7 +310,7 @@ def test_the_rush_across_processes(community):
     riders = bulk_members(community, 40, 1000)
     helmet = reward_id(community, "r.rider_helmet")
     script = ("import asyncio, sys, zoneinfo\n"
-              "from points import orders\nfrom points.scope import Actor\nfrom points.errors import DomainError\n"
+              "from points.shop import orders\nfrom points.scope import Actor\nfrom points.errors import DomainError\n"
               "async def go(ids):\n"
               "    for mid in ids:\n"
               "        try:\n"

@@ -67,16 +67,6 @@ async def serves(unit_id: int, community_id: int) -> bool:
     return bool(await sql("SELECT id FROM unit_community WHERE unit = {} AND community = {}", unit_id, community_id))
 
 
-async def handler_unit(actor: Actor) -> int:
-    """The unit a handler acts for; anyone else has none (their cases do not exist for them: 404)."""
-    if actor.role != Role.HANDLER:
-        raise NotFound("case")
-    rows = await sql("SELECT unit FROM member WHERE id = {}", actor.id)
-    if not rows or rows[0]["unit"] is None:
-        raise NotFound("case")
-    return rows[0]["unit"]
-
-
 async def service_actor(member_id: int) -> Actor:
     """The service account an outside system moves its unit's cases as (points/cases/forwarding.py)."""
     row = (await sql("SELECT id, name, community FROM member WHERE id = {}", member_id))[0]

@@ -27,7 +27,7 @@ from points.infra.sms import Sender
 from points.privacy import coarse
 from points.reports.intake import PhotoLimits, cleaned_photos
 from points.scope import Actor
-from points.vocabulary import SERVICE_PHONE_PREFIX, STAFF_ROLES, CaseAction, CaseState, MemberStatus, Role
+from points.vocabulary import SERVICE_PHONE_PREFIX, CaseAction, CaseState, MemberStatus, Role
 from points.wording import pair
 from rules import Rules, fields
 from rules.workdays import Calendar, Deadline, load_calendar
@@ -102,21 +102,6 @@ async def _auto_dispatch(rules: Rules, case_id: int, community_id: int) -> None:
 # ------------------------------------------------------------------ who sees what
 
 
-async def _case_for(actor: Actor, case_id: int) -> dict[str, Any]:
-    """The case if the actor may see it — staff of its community, a handler of its unit, its reporter —
-    else 404."""
-    if actor.role in STAFF_ROLES:
-        return await scope.one(actor, "case_file", case_id, "case")
-    if actor.role == Role.HANDLER:
-        rows = await sql("SELECT * FROM case_file WHERE id = {} AND unit = {}", case_id, await units.handler_unit(actor))
-    else:
-        rows = await sql("SELECT c.* FROM case_file c JOIN submission s ON s.id = c.submission "
-                         "WHERE c.id = {} AND s.member = {}", case_id, actor.id)
-    if not rows:
-        raise NotFound("case")
-    return rows[0]
-
-
 # ------------------------------------------------------------------ the state machine
 
 
@@ -151,10 +136,10 @@ async def _move(actor: Actor, row: dict[str, Any], action: str, said: str = "",
 
 
 def _require(actor: Actor, action: str) -> None:
-    if action in STAFF_ACTIONS and actor.role not in STAFF_ROLES:
-        raise Forbidden("staff_only", "only community staff can do this")
-    if action in HANDLER_ACTIONS and actor.role != Role.HANDLER:
-        raise Forbidden("handler_only", "only a handler of the case's unit can do this")
+    if action in STAFF_ACTIONS:
+        scope.require_staff(actor)
+    if action in HANDLER_ACTIONS:
+        scope.require_handler(actor)
     actor.require_active(action)
 
 
@@ -171,7 +156,7 @@ async def dispatch(actor: Actor, rules: Rules, case_id: int, unit_id: int, note:
     note = _note(note, required=False)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         if not await units.serves(unit_id, row["community"]):
             raise Invalid("unknown_unit", "no unit with this id serves the case's community", field="unit")
         await _dispatch(actor, rules, row, A.DISPATCH, unit_id, note)
@@ -192,7 +177,7 @@ async def accept(actor: Actor, case_id: int) -> dict[str, Any]:
     _require(actor, A.ACCEPT)
 
     async def run() -> None:
-        await _move(actor, await _case_for(actor, case_id), A.ACCEPT)
+        await _move(actor, await scope.case(actor, case_id), A.ACCEPT)
 
     await write(run)
     return await view(actor, case_id)
@@ -204,7 +189,7 @@ async def return_case(actor: Actor, rules: Rules, case_id: int, reason: str) -> 
     reason = _note(reason)
 
     async def run() -> None:
-        await _return(actor, rules, await _case_for(actor, case_id), reason)
+        await _return(actor, rules, await scope.case(actor, case_id), reason)
 
     await write(run)
     return await view(actor, case_id)
@@ -269,7 +254,7 @@ async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploa
     names = await photo_store.save_all(store, photos)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         changes = {"disposed_by": actor.id} if action == A.DISPOSE else {}
         event, now = await _move(actor, row, action, note, note=note, **changes)
         for photo, name in zip(photos, names, strict=True):
@@ -291,7 +276,7 @@ async def recheck(actor: Actor, case_id: int) -> dict[str, Any]:
     _require(actor, A.RECHECK)
 
     async def run() -> None:
-        await _move(actor, await _case_for(actor, case_id), A.RECHECK)
+        await _move(actor, await scope.case(actor, case_id), A.RECHECK)
 
     await write(run)
     return await view(actor, case_id)
@@ -303,7 +288,7 @@ async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: 
     note = _note(note, required=not fixed)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         if fixed:
             await _move(actor, row, A.CLOSE, note, note=note or row["note"])
         else:
@@ -319,7 +304,7 @@ async def reopen_unsatisfied(actor: Actor, rules: Rules, case_id: int, note: str
     note = _note(note)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         if row["state"] != S.CLOSED or row["rating"] is None or row["rating"] > UNSATISFIED:
             raise Conflict("not_unsatisfied", "only a closed case its reporter rated 1 or 2 is reopened so",
                            field="state")
@@ -342,7 +327,7 @@ async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str
     reason = _note(reason)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         if row["state"] not in HANDLER_STATES:
             raise Conflict("wrong_state", f"a case that is {row['state']} has no deadline to extend", field="state",
                            state=row["state"])
@@ -366,7 +351,7 @@ async def decide_extension(actor: Actor, case_id: int, grant: bool, note: str = 
     note = _note(note, required=not grant)
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         if row["extension_until"] is None or row["state"] not in HANDLER_STATES:
             raise Conflict("no_extension_asked", "no extension is waiting for a decision", field="state")
         now = clock.now()
@@ -397,7 +382,7 @@ async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: st
     comment = checked(fields.NOTE, "comment", (comment or "").strip())
 
     async def run() -> None:
-        row = await _case_for(actor, case_id)
+        row = await scope.case(actor, case_id)
         if row["state"] not in (S.CLOSED, S.RESOLVED_ON_SITE):
             raise Conflict("wrong_state", "a case is rated once it is closed", field="state", state=row["state"])
         closed = (await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
@@ -456,7 +441,7 @@ async def chase(rules: Rules, sender: Sender) -> dict[str, int]:
 
 async def view(actor: Actor, case_id: int) -> dict[str, Any]:
     """A case with its timeline, as the actor may see it (the reporter: states, times, units, photos)."""
-    row = await _case_for(actor, case_id)
+    row = await scope.case(actor, case_id)
     return (await _views(actor, [row]))[0]
 
 
@@ -486,7 +471,7 @@ async def listing(actor: Actor, state: str | None = None, unit_id: int | None = 
     unit's cases still in its hands, soonest deadline first."""
     if actor.role == Role.HANDLER:
         rows = await sql(f"SELECT * FROM case_file WHERE unit = {{}} AND state IN ({marks(HANDLER_STATES)}) "
-                         "ORDER BY deadline, id LIMIT {}", await units.handler_unit(actor), *HANDLER_STATES, limit)
+                         "ORDER BY deadline, id LIMIT {}", await scope.handler_unit(actor), *HANDLER_STATES, limit)
     else:
         where, args = scope.clause(actor)
         if state:
@@ -583,7 +568,7 @@ async def public_photo_path(community_id: int, photo_id: int) -> str:
 async def photo_path(actor: Actor, case_id: int, photo_id: int, of_report: bool = False) -> str:
     """An after-photo of the case, or (`of_report`) a photo of its report — for staff and the unit, who must
     find the problem; 404 unless the actor may see the case."""
-    case = await _case_for(actor, case_id)
+    case = await scope.case(actor, case_id)
     if of_report:
         if actor.role in (Role.RIDER, Role.RESIDENT):
             raise NotFound("photo")  # the reporter has their own report's photos

@@ -100,8 +100,7 @@ async def cancel(actor: Actor, order_id: int) -> dict[str, Any]:
     """The member before pickup, or staff of the order's community: points and stock go back."""
 
     async def run() -> None:
-        order = await (scope.one(actor, "redemption", order_id, "order") if actor.is_staff
-                       else scope.own(actor, "redemption", order_id, "order"))
+        order = await scope.order(actor, order_id)
         await _resolve_one(order, OrderStatus.CANCELLED, actor.id)
         if actor.is_staff:
             await audit.record(actor.id, "order.cancel", "order", order_id, order["community"],

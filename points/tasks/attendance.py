@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from points import audit, clock, scope
-from points.errors import Conflict, Forbidden, checked
+from points.errors import Conflict, checked
 from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
 from points.ledger.transfers import DEBT, ISSUANCE, SPENDABLE, TransferSpec
@@ -178,8 +178,7 @@ async def decide_appeal(actor: Actor, task_id: int, member_id: int, grant: bool,
     why); once."""
     scope.require_staff(actor)
     note = checked(fields.NOTE, "note", (note or "").strip())
-    if actor.id == member_id:
-        raise Forbidden("self_verification", "nobody decides on their own appeal")
+    scope.not_own(actor, member_id, "appeal")
 
     async def run() -> dict[str, Any]:
         task = await task_for(actor, task_id)

@@ -20,7 +20,7 @@ from typing import Any
 from points import audit, clock, scope
 from points.areas import geo
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
-from points.infra.db import lock_rows_sql, marks, sql, write
+from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
 from points.scope import Actor
 from points.tasks.codes import pass_code
@@ -205,15 +205,8 @@ def timed(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def task_for(actor: Actor, task_id: int, lock: bool = False) -> dict[str, Any]:
-    """The task if it is in the actor's community (admins: any); else 404. `lock`: its row, until commit."""
-    if actor.role in STAFF_ROLES:
-        where, args = scope.clause(actor)
-    else:
-        where, args = " AND community = {}", [actor.community_id]
-    rows = await sql("SELECT * FROM task WHERE id = {}" + where + (lock_rows_sql() if lock else ""), task_id, *args)
-    if not rows:
-        raise NotFound("task")
-    return timed(rows[0])
+    """The task if the actor may see it (points/scope.py); else 404. `lock`: its row, until commit."""
+    return timed(await scope.task(actor, task_id, lock))
 
 
 async def _taken(task_ids: list[int]) -> dict[int, int]:
@@ -336,8 +329,7 @@ async def roster(actor: Actor, task_id: int) -> list[dict[str, Any]]:
 async def signup(actor: Actor, rules: Rules, task_id: int) -> dict[str, Any]:
     """Take a slot on the task; signing up again for a task one holds changes nothing."""
     actor.require_active("sign up for tasks")
-    if actor.role not in REPORTER_ROLES:
-        raise Forbidden("members_only", "tasks are for riders and residents")
+    scope.require_reporter(actor, "sign up for tasks")
 
     async def run() -> None:
         await ledger.lock_members([actor.id], (AccountKind.SPENDABLE,))
