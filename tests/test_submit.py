@@ -191,7 +191,7 @@ def test_a_photo_sent_again_is_shown_to_staff_beside_the_first(api, community):
 
 DECODE_PEAK = """
 import re, sys
-from points.photos import clean
+from points.infra.photos import clean
 def peak_kb():  # this process's high-water mark (ru_maxrss would carry the parent's across exec)
     return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 data = open(sys.argv[1], "rb").read()

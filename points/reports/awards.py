@@ -109,11 +109,26 @@ def decide(rules: Rules, candidates: list[Candidate], usage: Usage, first_report
     return decisions
 
 
+# What counts against a member's caps: their reports awarded with points. A look ahead (may a member sign up
+# for a task worth more units?) also counts the reports verified and waiting for their award, which will be.
+COUNTED = "(status = {} AND points > 0)"
+COUNTED_AHEAD = "((status = {} AND points > 0) OR status = {})"
+
+
+async def units_counted(member_id: int, item_id: str, since: date, until: date) -> int:
+    """The units of an item that count against a member's caps on the local days [since, until), looking
+    ahead: the one count of a member's cap usage outside the award itself (which counts the same rows)."""
+    rows = await sql("SELECT COALESCE(SUM(units), 0) AS n FROM submission WHERE member = {} AND item_id = {} "
+                     f"AND local_day >= {{}} AND local_day < {{}} AND {COUNTED_AHEAD}", member_id, item_id, since,
+                     until, SubmissionStatus.AWARDED, SubmissionStatus.VERIFIED)
+    return rows[0]["n"]
+
+
 async def _usage(rules: Rules, members: list[int], since: date) -> Usage:
     usage = Usage()
     rows = await sql(
         "SELECT member, item_id, local_day, SUM(units) AS units, SUM(points) AS points FROM submission "
-        f"WHERE status = {{}} AND points > 0 AND local_day >= {{}} AND member IN ({marks(members)}) "
+        f"WHERE {COUNTED} AND local_day >= {{}} AND member IN ({marks(members)}) "
         "GROUP BY member, item_id, local_day", SubmissionStatus.AWARDED, since, *members)
     for r in rows:
         item = rules.item(r["item_id"])

@@ -22,6 +22,7 @@ from points.areas import geo
 from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
 from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
+from points.reports import awards
 from points.scope import Actor
 from points.tasks.codes import pass_code
 from points.vocabulary import (
@@ -31,7 +32,6 @@ from points.vocabulary import (
     AccountKind,
     CaseState,
     SignupState,
-    SubmissionStatus,
     TaskKind,
     TaskStatus,
 )
@@ -384,16 +384,14 @@ async def _within_caps(rules: Rules, member_id: int, task: dict[str, Any]) -> No
         if cap is None:
             continue
         # A sign-up's units count until its confirmation files a report; then the report's do.
-        earned = await sql("SELECT COALESCE(SUM(units), 0) AS n FROM submission WHERE member = {} AND item_id = {} "
-                           "AND local_day >= {} AND local_day < {} AND status IN ({}, {})",
-                           member_id, item.id, since, until, SubmissionStatus.VERIFIED, SubmissionStatus.AWARDED)
+        earned = await awards.units_counted(member_id, item.id, since, until)
         tz_since = datetime.combine(since, datetime.min.time(), rules.tz)
         tz_until = datetime.combine(until, datetime.min.time(), rules.tz)
         promised = await sql(f"SELECT COALESCE(SUM(t.units), 0) AS n FROM task_signup s JOIN task t ON t.id = s.task "
                              f"WHERE s.member = {{}} AND t.item_id = {{}} AND s.state IN ({marks(HOLDING_SLOT[:-1])}) "
                              "AND t.starts_at >= {} AND t.starts_at < {}",
                              member_id, item.id, *HOLDING_SLOT[:-1], tz_since, tz_until)
-        if earned[0]["n"] + promised[0]["n"] + task["units"] > cap:
+        if earned + promised[0]["n"] + task["units"] > cap:
             raise Conflict("task_cap_reached", "this would take you past the item's cap", field="task", cap=cap,
                            which=code)
 
