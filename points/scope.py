@@ -104,10 +104,11 @@ def require_handler(actor: Actor) -> None:
         raise Forbidden("handler_only", "only a handler of the case's unit can do this")
 
 
-def require_reporter(actor: Actor, doing: str) -> None:
-    """What riders and residents do for themselves (signing up for a task, say): not staff or handlers."""
+def require_reporter(actor: Actor, doing: str, code: str = "members_only") -> None:
+    """What riders and residents do for themselves (sign up for a task, rate their case): not staff or
+    handlers."""
     if actor.role not in REPORTER_ROLES:
-        raise Forbidden("members_only", f"only riders and residents {doing}")
+        raise Forbidden(code, f"only riders and residents {doing}")
 
 
 def not_own_report(actor: Actor, report: dict[str, Any]) -> None:
@@ -183,6 +184,13 @@ async def task(actor: Actor, task_id: int, lock: bool = False) -> dict[str, Any]
     if not rows:
         raise NotFound("task")
     return rows[0]
+
+
+def case_report_photo(actor: Actor) -> None:
+    """A report's photos through its case are for staff and the unit, who must find the problem; the reporter
+    has their own report's photos, and finds nothing here."""
+    if actor.role in REPORTER_ROLES:
+        raise NotFound("photo")
 
 
 def task_photo(actor: Actor, taker: int) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from points import audit, clock, scope
 from points.cases import outbox, units
 from points.clock import aware
-from points.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, checked, collected
+from points.errors import Conflict, DomainError, Invalid, NotFound, checked, collected
 from points.infra import photo_store
 from points.infra.db import marks, sql, write
 from points.infra.photo_store import PhotoStore
@@ -376,8 +376,7 @@ UNSATISFIED = 2  # a rating this low or lower puts the case in front of staff
 async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: str = "") -> dict[str, Any]:
     """The reporter rates how their problem was handled: 1–5 and a comment, once, within the rules'
     `rate_days` of its closing."""
-    if actor.role not in (Role.RIDER, Role.RESIDENT):
-        raise Forbidden("reporters_only", "only the reporter rates a case")
+    scope.require_reporter(actor, "rate a case: its reporter", "reporters_only")
     checked(fields.RATING, "stars", stars)
     comment = checked(fields.NOTE, "comment", (comment or "").strip())
 
@@ -570,8 +569,7 @@ async def photo_path(actor: Actor, case_id: int, photo_id: int, of_report: bool 
     find the problem; 404 unless the actor may see the case."""
     case = await scope.case(actor, case_id)
     if of_report:
-        if actor.role in (Role.RIDER, Role.RESIDENT):
-            raise NotFound("photo")  # the reporter has their own report's photos
+        scope.case_report_photo(actor)
         rows = await sql("SELECT path FROM photo WHERE id = {} AND submission = {}", photo_id, case["submission"])
     else:
         rows = await sql("SELECT path FROM case_photo WHERE id = {} AND \"case\" = {}", photo_id, case_id)
