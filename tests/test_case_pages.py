@@ -8,13 +8,9 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from browsing import DESKTOP, PHONE, Screens, as_user, needs_chromium
 from casework import awarded_case, make_units
 from conftest import photo
-
-pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
 
 @needs_chromium

@@ -19,8 +19,6 @@ from harness import FULL_PHONE, PRECISE_PLACE
 from points.infra.db import sql
 from points.people import members
 
-pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
-
 REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
                   "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"}

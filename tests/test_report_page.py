@@ -18,8 +18,6 @@ from conftest import PASSWORD, new_phone, photo, run
 from points.infra.db import sql
 from points.people import members
 
-pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
-
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

@@ -20,8 +20,6 @@ from points.infra.db import sql
 from points.scope import Actor
 from web.view_cache import MAX_AGE_S, ViewCache
 
-pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
-
 
 def _rename(member_id: int, name: str) -> None:
     run(sql("UPDATE member SET name = {} WHERE id = {} RETURNING id", name, member_id))

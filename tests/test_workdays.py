@@ -14,8 +14,6 @@ import pytest
 from conftest import ROOT
 from rules.workdays import load_calendar
 
-pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
-
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = load_calendar()
 
