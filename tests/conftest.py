@@ -73,6 +73,17 @@ def stack() -> Iterator[dict[str, Any]]:
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
 
 
+def pytest_collection_modifyitems(config, items):
+    """The production leg leaves out what is the same on both legs: pure tests (no server, no database) and
+    the pages in Chromium (the same pages over the same flows); the embedded leg runs them."""
+    if LEG != "postgres":
+        return
+    same = pytest.mark.skip(reason="the same on both legs: run on the embedded leg")
+    for item in items:
+        if item.get_closest_marker("pure") or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(same)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if LEG == "postgres":
         base = os.environ["JIFEN_TEST_DATABASE_URL"]

@@ -8,6 +8,8 @@ import pytest
 
 from points.infra.batching import Batcher
 
+pytestmark = pytest.mark.pure  # no server, no database: the embedded leg runs it
+
 
 class Recorder:
     """A handler that records its batches; the item "bad" is refused alone, "boom" fails its batch."""

@@ -17,7 +17,7 @@ from points.areas import schemes
 from points.ledger import expiry, honours
 from points.shop.rewards import period_of
 
-pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
+pytestmark = [pytest.mark.calendar, pytest.mark.pure]  # reads the calendar, pinned by itself
 
 RULES = schemes.current()  # the default scheme: Asia/Shanghai, points expire at the end of the next year
 SHANGHAI = RULES.tz

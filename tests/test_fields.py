@@ -7,6 +7,8 @@ import pytest
 from points import tables as t
 from rules import fields as F
 
+pytestmark = pytest.mark.pure  # no server, no database: the embedded leg runs it
+
 COLUMNS = [
     (F.PERSON_NAME, t.Member.name), (F.PLATFORM_RIDER_ID, t.Member.platform_rider_id),
     (F.BUILDING, t.Member.building), (F.COMMUNITY_CODE, t.Community.code), (F.TOKEN_NAME, t.ApiToken.name),

@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from points.errors import DomainError
 from points.scope import Actor
 from points.shop.orders import _REPLAY, Shelf, _Ask, decide
+
+pytestmark = pytest.mark.pure  # no server, no database: the embedded leg runs it
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 31, 15, 30, tzinfo=UTC)  # 23:30 on 31 December in Shanghai

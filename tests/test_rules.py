@@ -10,6 +10,8 @@ import pytest
 from conftest import ROOT, python
 from rules import RulesError, load_rules, parse_rules
 
+pytestmark = pytest.mark.pure  # no server, no database: the embedded leg runs it
+
 DEFAULT = ROOT / "rules" / "default.toml"
 
 GOOD_ITEM = """

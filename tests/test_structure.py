@@ -14,6 +14,8 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.pure  # no server, no database: the embedded leg runs it
+
 AREAS = ("ledger", "shop", "people", "reports", "cases", "tasks", "areas")
 # At the top of points/ but not the shared language: the operations commands, piccolo's registration, and the
 # previous release's job paths (points/jobs.py) — each may reach into the areas.

@@ -14,6 +14,8 @@ import pytest
 from conftest import ROOT
 from rules.workdays import load_calendar
 
+pytestmark = pytest.mark.pure  # no server, no database: the embedded leg runs it
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = load_calendar()
 
