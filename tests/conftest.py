@@ -27,6 +27,7 @@ from harness import (
     TMP,
     Process,
     _pg_admin,
+    clock_moved,
     free_port,
     personal_data,
     personal_data_in_audit,
@@ -145,7 +146,7 @@ def jpeg() -> bytes:
     return photo()
 
 
-__all__ = ["G1", "LEG", "as_member", "new_community", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
+__all__ = ["G1", "LEG", "as_member", "clock_moved", "new_community", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
            "User", "free_port", "grant", "near", "new_phone", "personal_data", "photo", "python", "requires_rq", "run",
            "signed_in", "start_server", "user_from", "wait_for"]
 

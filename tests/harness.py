@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import re
 import socket
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -50,6 +51,7 @@ def _configure() -> None:
             raise RuntimeError("JIFEN_TEST_CLOCK: give the instant with its zone, e.g. 2026-12-31T23:30:00+08:00")
         os.environ[OFFSET_VARIABLE] = str(offset_to(target))
     os.environ["JIFEN_SWEEP_SECONDS"] = "3600"  # tests that need a quick sweeper start their own
+    os.environ["JIFEN_CLOCK_FILE"] = str(TMP / "clock")  # moved by clock_moved(): every process of the run reads it
     if LEG == "postgres":
         base = os.environ["JIFEN_TEST_DATABASE_URL"]
         name = f"jifen_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -95,6 +97,20 @@ def run(awaitable):
     # A loop runs in this thread already (Playwright's sync API keeps one): use a thread of our own.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, wait()).result()
+
+
+@contextlib.contextmanager
+def clock_moved(hours: float) -> Iterator[None]:
+    """Every process of the run (app, workers, commands, this one) `hours` on, and back afterwards: "two hours
+    later" without a server of its own or a wait."""
+    from points import clock
+
+    path = os.environ["JIFEN_CLOCK_FILE"]
+    clock.move_to(path, hours * 3600)
+    try:
+        yield
+    finally:
+        clock.move_to(path, 0)
 
 
 def free_port() -> int:

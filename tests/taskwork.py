@@ -3,12 +3,11 @@ site's code, a photo taken now at a place, and a server running as if hours had 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from client import Api
-from harness import PASSWORD, run, start_server
+from harness import PASSWORD, run
 from makers import G1, near, new_phone, photo
 from points import clock
 from points.people import members
@@ -59,14 +58,4 @@ def shot_here(place: dict, minutes: float = 0) -> bytes:
     return photo(gps=(place["lat"], place["lng"]), taken=taken)
 
 
-def later_env(hours: float) -> dict[str, str]:
-    return {"JIFEN_CLOCK_OFFSET_SECONDS": str(float(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0")) + hours * 3600)}
-
-
-def later_server(name: str, hours: float):
-    """The app as it will be `hours` from now (the same storage): (process, Api)."""
-    server, url = start_server(name, later_env(hours))
-    return server, Api(url)
-
-
-__all__ = ["G1", "at", "code", "later_env", "later_server", "near", "people", "publish", "shot_here"]
+__all__ = ["G1", "at", "code", "near", "people", "publish", "shot_here"]

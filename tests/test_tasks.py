@@ -11,10 +11,10 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from taskwork import at, code, later_env, later_server, near, people, publish, shot_here, tomorrow_at
+from taskwork import at, code, near, people, publish, shot_here, tomorrow_at
 
 from casework import awarded_case, make_units
-from conftest import grant, python, run
+from conftest import clock_moved, grant, python, run
 from makers import photo
 from points.infra.config import settings
 from points.infra.db import sql
@@ -63,19 +63,16 @@ def test_an_activity_from_publishing_to_points_exactly_once(api, community):
         assert done.status_code == 200 and done.json()["checked_in_by"] == "location", done.text
 
     # Two hours and ten minutes later: out by the code then shown; the staff confirm everyone present.
-    server, later = later_server("two-hours-on", 2 + 1 / 6)
-    try:
-        staff_later = later.user(staff.phone)
-        site = code(later, staff_later, task["id"])
+    with clock_moved(2 + 1 / 6):
+        staff_later = api.user(staff.phone)  # staff sessions end after their idle time: signed in again
+        site = code(api, staff_later, task["id"])
         for m in inside:
-            out = later.post(f"/api/v1/tasks/{task['id']}/checkout", m, json={"code": site})
+            out = api.post(f"/api/v1/tasks/{task['id']}/checkout", m, json={"code": site})
             assert out.status_code == 200 and out.json()["state"] == "checked_out", out.text
-        confirmed = later.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff_later, json={})
+        confirmed = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff_later, json={})
         assert confirmed.status_code == 200 and confirmed.json()["confirmed"] == 20, confirmed.text
-        again = later.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff_later, json={})
+        again = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff_later, json={})
         assert again.json() == {"confirmed": 0, "reports": []}
-    finally:
-        server.stop()
     reports = confirmed.json()["reports"]
     filed = {m: s["submission"] for m, s in signups_of(task["id"]).items()}
     assert sorted(filed.values()) == sorted(reports)
@@ -143,12 +140,9 @@ def test_the_site_code_turns_and_belongs_to_its_task(api, community, make_commun
     wrong = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": code(api, staff, other_task["id"])})
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_task_code"
     old = code(api, staff, task["id"])
-    server, later = later_server("five-minutes-on", 5 / 60)
-    try:
-        expired = later.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": old})
+    with clock_moved(5 / 60):
+        expired = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json={"code": old})
         assert expired.status_code == 400 and expired.json()["error"]["code"] == "code_expired"
-    finally:
-        server.stop()
     assert api.get(f"/api/v1/staff/tasks/{task['id']}/code", rider).status_code == 403
     elsewhere = make_community().staff
     assert api.get(f"/api/v1/staff/tasks/{task['id']}/code", elsewhere).status_code == 404
@@ -178,6 +172,12 @@ def test_the_site_code_turns_and_belongs_to_its_task(api, community, make_commun
     assert signups_of(task["id"])[other.id]["checked_in_by"] == "staff"
 
 
+def sweep_at(hours: float):
+    """The operator's sweep command, run `hours` from now (every process's clock moved, then back)."""
+    with clock_moved(hours):
+        return python("-m", "points", "sweep")
+
+
 def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, community):
     staff, paid, broke = community.staff, community.riders[0], community.riders[1]
     grant(community.id, paid.id, 50)
@@ -185,7 +185,7 @@ def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, com
     for m in (paid, broke):
         assert api.post(f"/api/v1/tasks/{task['id']}/signup", m).status_code == 200
     for _ in range(3):
-        swept = python("-m", "points", "sweep", env=later_env(2))
+        swept = sweep_at(2)
         assert swept.returncode == 0, swept.stderr[-2000:]
     assert {m: s["state"] for m, s in signups_of(task["id"]).items()} == {paid.id: "no_show", broke.id: "no_show"}
     assert api.balance(paid)["spendable"] == 40
@@ -211,7 +211,7 @@ def test_a_no_show_is_penalised_once_and_a_granted_appeal_gives_it_back(api, com
     assert any("退回扣分" in w for w in words) and any("无故缺席" in w for w in words), words
     page = api.get("/points", paid).text  # the history in plain words
     assert "退回扣分:报名活动/任务无故缺席" in page and "扣分:报名活动/任务无故缺席" in page
-    assert python("-m", "points", "sweep", env=later_env(3)).returncode == 0  # excused stays excused
+    assert sweep_at(3).returncode == 0  # excused stays excused
     assert signups_of(task["id"])[paid.id]["state"] == "excused"
 
 
@@ -298,7 +298,7 @@ def test_the_dashboard_counts_tasks_per_item_and_month(api, community):
         assert api.post(f"/api/v1/tasks/{task['id']}/signup", m).status_code == 200
     assert api.post(f"/api/v1/tasks/{task['id']}/checkin", there, json=near()).status_code == 200
     assert api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={}).json()["confirmed"] == 1
-    assert python("-m", "points", "sweep", env=later_env(1)).returncode == 0  # the other one: a no-show
+    assert sweep_at(1).returncode == 0  # the other one: a no-show
     page = api.get("/staff/dashboard", staff).text
     assert "任务:参与情况" in page and "社区志愿服务" in page and "50%" in page.split('id="task-figures"')[1]
     rows = list(csv.reader(io.StringIO(api.get("/staff/export/tasks", staff).text.lstrip("\ufeff"))))
@@ -321,7 +321,7 @@ def test_a_task_called_off_takes_no_one_and_counts_no_one_absent(api, community)
     refused = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json=near())
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "task_cancelled"
     assert task["id"] not in [t["id"] for t in api.get("/api/v1/tasks", rider).json()]
-    assert python("-m", "points", "sweep", env=later_env(2)).returncode == 0
+    assert sweep_at(2).returncode == 0
     assert signups_of(task["id"])[rider.id]["state"] == "signed_up" and api.balance(rider)["debt"] == 0
     assert "该任务已取消" in api.get(f"/tasks/{task['id']}", rider).text
     assert "活动已取消" in api.get("/", rider).text
