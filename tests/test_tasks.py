@@ -321,6 +321,10 @@ def test_a_task_called_off_takes_no_one_and_counts_no_one_absent(api, community)
     refused = api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json=near())
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "task_cancelled"
     assert task["id"] not in [t["id"] for t in api.get("/api/v1/tasks", rider).json()]
+    # Its time is the rider's again: another activity then can be signed up for (the access matrix found this).
+    instead = publish(api, staff, title="改在室内", starts_at=at(20), ends_at=at(300), signup_closes_at=at(10))
+    taken = api.post(f"/api/v1/tasks/{instead['id']}/signup", rider)
+    assert taken.status_code == 200 and taken.json()["my_signup"]["state"] == "signed_up", taken.text
     assert sweep_at(2).returncode == 0
     assert signups_of(task["id"])[rider.id]["state"] == "signed_up" and api.balance(rider)["debt"] == 0
     assert "该任务已取消" in api.get(f"/tasks/{task['id']}", rider).text

@@ -350,9 +350,10 @@ async def signup(actor: Actor, rules: Rules, task_id: int) -> dict[str, Any]:
         # An activity needs the member there for its whole time; a patrol is walked when it suits them.
         clash = task["kind"] == TaskKind.ACTIVITY and await sql(
             f"SELECT t.title FROM task_signup s JOIN task t ON t.id = s.task WHERE s.member = {{}} "
-            f"AND s.state IN ({marks(HOLDING_SLOT)}) AND t.id <> {{}} AND t.kind = {{}} "
+            f"AND s.state IN ({marks(HOLDING_SLOT)}) AND t.id <> {{}} AND t.kind = {{}} AND t.status = {{}} "
             "AND t.starts_at < {} AND t.ends_at > {} LIMIT 1",
-            actor.id, *HOLDING_SLOT, task_id, TaskKind.ACTIVITY, task["ends_at"], task["starts_at"])
+            actor.id, *HOLDING_SLOT, task_id, TaskKind.ACTIVITY, TaskStatus.PUBLISHED, task["ends_at"],
+            task["starts_at"])
         if clash:
             raise Conflict("overlapping_task", f"you are signed up for {clash[0]['title']} at the same time",
                            field="task", title=clash[0]["title"])
@@ -389,8 +390,8 @@ async def _within_caps(rules: Rules, member_id: int, task: dict[str, Any]) -> No
         tz_until = datetime.combine(until, datetime.min.time(), rules.tz)
         promised = await sql(f"SELECT COALESCE(SUM(t.units), 0) AS n FROM task_signup s JOIN task t ON t.id = s.task "
                              f"WHERE s.member = {{}} AND t.item_id = {{}} AND s.state IN ({marks(HOLDING_SLOT[:-1])}) "
-                             "AND t.starts_at >= {} AND t.starts_at < {}",
-                             member_id, item.id, *HOLDING_SLOT[:-1], tz_since, tz_until)
+                             "AND t.status = {} AND t.starts_at >= {} AND t.starts_at < {}",
+                             member_id, item.id, *HOLDING_SLOT[:-1], TaskStatus.PUBLISHED, tz_since, tz_until)
         if earned + promised[0]["n"] + task["units"] > cap:
             raise Conflict("task_cap_reached", "this would take you past the item's cap", field="task", cap=cap,
                            which=code)
