@@ -58,12 +58,24 @@ def _configure() -> None:
         _pg_admin(base, f'CREATE DATABASE "{name}"')
         parts = urlsplit(base)
         os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-        os.environ["REDIS_URL"] = os.environ["JIFEN_TEST_REDIS_URL"]
+        os.environ["REDIS_URL"] = _redis_of_this_process(os.environ["JIFEN_TEST_REDIS_URL"])
         import redis
 
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     elif LEG != "sqlite":
         raise RuntimeError(f"JIFEN_TEST_LEG: unknown leg {LEG!r}")
+
+
+def _redis_of_this_process(url: str) -> str:
+    """The Redis database of this test process: the one the URL names, or, for the n-th of several pytest-xdist
+    workers, the n-th below it (gw0: 15, gw1: 14, …), so that each worker's app, workers and rq queue are its
+    own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.lstrip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base - int(worker[2:])}"))
 
 
 def _pg_admin(url: str, statement: str) -> None:
