@@ -74,9 +74,17 @@ def stack() -> Iterator[dict[str, Any]]:
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
 
 
+# The longest modules, started first: with the suite spread over pytest-xdist workers a module at a time, one
+# started last would keep its worker busy while the others wait.
+LONGEST_FIRST = ("test_ledger_model.py", "test_malformed.py", "test_crash.py", "test_forwarding.py", "test_access.py",
+                 "test_tasks.py", "test_shop.py", "test_photo_store.py", "test_demo.py", "test_expiry.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The production leg leaves out what is the same on both legs: pure tests (no server, no database) and
-    the pages in Chromium (the same pages over the same flows); the embedded leg runs them."""
+    """The longest modules first; and the production leg leaves out what is the same on both legs: pure tests
+    (no server, no database) and the pages in Chromium (the same pages over the same flows)."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
     if LEG != "postgres":
         return
     same = pytest.mark.skip(reason="the same on both legs: run on the embedded leg")
