@@ -233,7 +233,7 @@ def test_the_reporter_rates_once_and_an_unsatisfied_rating_reopens_the_case_once
 
 def test_a_rating_comes_within_the_rules_days_of_closing(api, community, units):
     from points.areas import schemes
-    from points.cases import workflow as cases
+    from points.cases import rating
     from points.errors import Conflict
     from points.scope import Actor
 
@@ -245,7 +245,7 @@ def test_a_rating_comes_within_the_rules_days_of_closing(api, community, units):
     os.environ.update(later(8 * 24))  # this process's clock, 8 days on; the default window is 7
     try:
         with pytest.raises(Conflict, match="within 7 days"):
-            run(cases.rate(rider, schemes.current(), cid, 4))
+            run(rating.rate(rider, schemes.current(), cid, 4))
     finally:
         if before is None:
             del os.environ["JIFEN_CLOCK_OFFSET_SECONDS"]

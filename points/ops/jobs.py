@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from points.areas import schemes
-from points.cases import forwarding, outbox
-from points.cases import workflow as cases
+from points.cases import chasing, forwarding, outbox
 from points.infra import changes, db, metrics
 from points.infra.config import settings
 from points.infra.db import Unavailable, sql
@@ -112,7 +111,7 @@ async def sweep_async() -> dict[str, int]:
 async def _sweep_once() -> dict[str, int]:
     global _hourly_last_run
     done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch),
-            **await cases.chase(schemes.current(), make_sender(settings().sms_sender)),
+            **await chasing.chase(schemes.current(), make_sender(settings().sms_sender)),
             "forwarded": await deliver_forwarded(), "forwarded_cases_moved": await forwarding.poll()}
     grouped = await schemes.groups()  # each community's scheme: its own penalty, expiry policy and board size
     done["no_shows"] = sum([await attendance.record_no_shows(rules, communities=ids) for rules, ids in grouped])

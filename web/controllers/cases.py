@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, MultipartBody, QueryParameter
 
-from points.cases import units
+from points.cases import extensions, rating, reading, units
 from points.cases import workflow as cases
 from points.infra.photo_store import PhotoStore
 from points.ops.dispatch import Dispatcher
@@ -45,12 +45,12 @@ class CaseController(Controller):
 
     @get("/{case_id:int}", operation_id="getCase")
     async def one(self, request: Request, case_id: IdPath) -> CaseOut:
-        return msgspec.convert(await cases.view(request.user, case_id), CaseOut)
+        return msgspec.convert(await reading.view(request.user, case_id), CaseOut)
 
     @get("/{case_id:int}/photos/{photo_id:int}", operation_id="getCasePhoto", media_type="image/jpeg")
     async def photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
                     store: NamedDependency[PhotoStore]) -> Response[bytes]:
-        name = await cases.photo_path(request.user, case_id, photo_id)
+        name = await reading.photo_path(request.user, case_id, photo_id)
         return await photo_response(store, name)
 
 
@@ -58,7 +58,7 @@ class CaseController(Controller):
     async def report_photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
                            store: NamedDependency[PhotoStore]) -> Response[bytes]:
         """A photo of the case's report, for staff and the unit (to find the problem)."""
-        name = await cases.photo_path(request.user, case_id, photo_id, of_report=True)
+        name = await reading.photo_path(request.user, case_id, photo_id, of_report=True)
         return await photo_response(store, name)
 
 
@@ -66,7 +66,7 @@ class CaseController(Controller):
     async def rate(self, request: Request, case_id: IdPath, data: JSONBody[RatingIn],
                    rules: NamedDependency[Rules]) -> CaseOut:
         """回访: the reporter rates the outcome, 1–5, once, within the rules' days of its closing."""
-        return msgspec.convert(await cases.rate(request.user, rules, case_id, data.stars, data.comment), CaseOut)
+        return msgspec.convert(await rating.rate(request.user, rules, case_id, data.stars, data.comment), CaseOut)
 
 
 class StaffCaseController(Controller):
@@ -81,7 +81,7 @@ class StaffCaseController(Controller):
                       needs_look: FromQuery[bool] = False) -> list[CaseOut]:
         """The community's cases (`?state=`, `?unit=`; `?needs_look=true`: escalated or rated unsatisfied),
         soonest deadline first."""
-        return msgspec.convert(await cases.listing(request.user, in_state, unit, limit, needs_look), list[CaseOut])
+        return msgspec.convert(await reading.listing(request.user, in_state, unit, limit, needs_look), list[CaseOut])
 
     @post("/{case_id:int}/dispatch", operation_id="dispatchCase", status_code=200)
     async def dispatch(self, request: Request, case_id: IdPath, data: JSONBody[DispatchIn],
@@ -112,13 +112,13 @@ class StaffCaseController(Controller):
     @post("/{case_id:int}/extension", operation_id="decideExtension", status_code=200)
     async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionDecisionIn]) -> CaseOut:
         """延期: grant the time the unit asked (the deadline moves) or refuse it (a note says why)."""
-        return msgspec.convert(await cases.decide_extension(request.user, case_id, data.grant, data.note), CaseOut)
+        return msgspec.convert(await extensions.decide_extension(request.user, case_id, data.grant, data.note), CaseOut)
 
     @post("/{case_id:int}/reopen", operation_id="reopenUnsatisfied", status_code=200)
     async def reopen(self, request: Request, case_id: IdPath, data: JSONBody[CaseNoteIn],
                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """A closed case its reporter rated 1 or 2: back to its unit with a new deadline, once."""
-        return msgspec.convert(await flows.move_case(dispatcher, cases.reopen_unsatisfied(request.user, rules, case_id, data.note)), CaseOut)
+        return msgspec.convert(await flows.move_case(dispatcher, rating.reopen_unsatisfied(request.user, rules, case_id, data.note)), CaseOut)
 
 
 class StaffUnitController(Controller):
@@ -140,7 +140,7 @@ class HandlerCaseController(Controller):
     @get("/", operation_id="handlerCases")
     async def listing(self, request: Request, limit: limit_query(200) = 100) -> list[CaseOut]:
         """The unit's cases in its hands, soonest deadline first."""
-        return msgspec.convert(await cases.listing(request.user, limit=limit), list[CaseOut])
+        return msgspec.convert(await reading.listing(request.user, limit=limit), list[CaseOut])
 
     @post("/{case_id:int}/accept", operation_id="acceptCase", status_code=200)
     async def accept(self, request: Request, case_id: IdPath, dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
@@ -155,7 +155,7 @@ class HandlerCaseController(Controller):
     @post("/{case_id:int}/extension", operation_id="askExtension", status_code=200)
     async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionIn]) -> CaseOut:
         """延期: ask for more time, with a reason, no later than the hard limit."""
-        return msgspec.convert(await cases.ask_extension(request.user, case_id, data.until, data.note), CaseOut)
+        return msgspec.convert(await extensions.ask_extension(request.user, case_id, data.until, data.note), CaseOut)
 
     @post("/{case_id:int}/dispose", operation_id="disposeCase", status_code=200)
     async def dispose(self, request: Request, case_id: IdPath, data: MultipartBody[CasePhotosForm],

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from points.areas import grids
-from points.cases import outbox, units
+from points.cases import extensions, outbox, rating, reading, units
 from points.cases import workflow as cases
 from points.errors import DomainError
 from points.infra.photo_store import PhotoStore
@@ -35,7 +35,7 @@ class HandlerPages(Controller):
 
     @get("/")
     async def mine(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        rows = await cases.listing(request.user, limit=100)
+        rows = await reading.listing(request.user, limit=100)
         pins = [{"id": c["id"], "lat": c["report"]["lat"], "lng": c["report"]["lng"], "priority": c["priority"],
                  "href": f"#case-{c['id']}"} for c in rows if c["report"]]
         return render(request, "handler_cases.html", rows=rows, rules=rules,
@@ -57,7 +57,7 @@ class HandlerPages(Controller):
                 until = datetime.combine(date.fromisoformat(str(data.get("until", ""))), time(23, 59), rules.tz)
             except ValueError:
                 return back("/handler/", "error.invalid_input")
-            call = cases.ask_extension(request.user, case_id, until, note)
+            call = extensions.ask_extension(request.user, case_id, until, note)
         else:
             uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
             call = cases.dispose(request.user, case_id, note, uploads, store, limits)
@@ -75,7 +75,7 @@ class StaffCasePages(Controller):
                     grid: Annotated[str | None, QueryParameter(max_length=32)] = None,
                     needs_look: FromQuery[bool] = False) -> Template:
         """The case board: by state, unit and grid, soonest deadline first; or what needs a look."""
-        rows = await cases.listing(request.user, in_state, unit, 200, needs_look, grid or None)
+        rows = await reading.listing(request.user, in_state, unit, 200, needs_look, grid or None)
         return render(request, "staff_cases.html", rows=rows, rules=rules,
                       units=await units.serving(request.user.community_id), states=tuple(CaseState),
                       grids=await grids.listing(request.user.community_id), state=in_state or "", unit=unit or "",
@@ -109,9 +109,9 @@ class StaffCasePages(Controller):
         elif action == "recheck":
             call = cases.recheck(request.user, case_id)
         elif action in ("grant", "refuse"):
-            call = cases.decide_extension(request.user, case_id, action == "grant", note)
+            call = extensions.decide_extension(request.user, case_id, action == "grant", note)
         elif action == "reopen_unsatisfied":
-            call = cases.reopen_unsatisfied(request.user, rules, case_id, note)
+            call = rating.reopen_unsatisfied(request.user, rules, case_id, note)
         else:
             call = cases.conclude(request.user, rules, case_id, action == "close", note)
         return await act(flows.move_case(dispatcher, call), "/staff/cases/", f"case_{action}")

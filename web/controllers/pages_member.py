@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 
 from points import idempotency
 from points.areas import grids, schemes
-from points.cases import workflow as cases
+from points.cases import rating, reading
 from points.errors import DomainError, NotFound
 from points.infra.photo_store import PhotoStore
 from points.ledger import expiry, honours, statements
@@ -110,14 +110,14 @@ class MemberPages(Controller):
             stars = form_number(data, "stars", fields.RATING) or 0
         except DomainError as exc:
             return back("/submissions", f"error.{exc.code}")
-        return await act(cases.rate(request.user, rules, case_id, stars, str(data.get("comment", ""))),
+        return await act(rating.rate(request.user, rules, case_id, stars, str(data.get("comment", ""))),
                          "/submissions", "case_rated")
 
     @get("/submissions")
     async def my_submissions(self, request: Request, rules: NamedDependency[Rules]) -> Template:
         mine = await submissions.mine(request.user, rules, 100)
         return render(request, "submissions.html", submissions=mine,
-                      cases=await cases.of_my_reports(request.user, [m["id"] for m in mine if m["case_id"]]))
+                      cases=await reading.of_my_reports(request.user, [m["id"] for m in mine if m["case_id"]]))
 
     @get("/points")
     async def points(self, request: Request, rules: NamedDependency[Rules]) -> Template:

@@ -14,7 +14,7 @@ from litestar.response import File, Redirect, Template
 
 from points import clock
 from points.areas import schemes
-from points.cases import workflow as cases
+from points.cases import reading
 from points.errors import DomainError, NotFound
 from points.infra.photo_store import PhotoStore
 from points.infra.sms import Sender
@@ -120,7 +120,7 @@ class PublicPages(Controller):
             community = await communities.community_by_code(code)
         except DomainError:
             raise NotFound("community") from None
-        name = await cases.public_photo_path(community["id"], photo_id)
+        name = await reading.public_photo_path(community["id"], photo_id)
         return await photo_response(store, name)
 
     @get("/lang/{lang:str}", public=True, status_code=303)
@@ -140,7 +140,7 @@ class PublicPages(Controller):
         rules = await schemes.for_community(community["id"])
         month = honours.previous_month(honours.month_of(rules, clock.now()))
         return render(request, "scheme.html", community=community, rules=rules,
-                      fixed=await cases.recently_fixed(community["id"]),
+                      fixed=await reading.recently_fixed(community["id"]),
                       rewards=await rewards.public_catalogue(community["id"]),
                       board=await honours.board(rules, community["id"], month), month=month)
 

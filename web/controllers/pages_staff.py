@@ -15,8 +15,7 @@ from litestar.response import Redirect, Template
 
 from points.areas import grids
 from points.cases import figures as case_figures
-from points.cases import units
-from points.cases import workflow as cases
+from points.cases import reading, units
 from points.errors import DomainError
 from points.ops import stats
 from points.ops.dispatch import Dispatcher
@@ -85,7 +84,7 @@ class StaffPages(Controller):
         nearby = [(title, await submissions.staff_view(request.user, rules, sid))
                   for title, sid in earlier.items() if sid is not None]
         return render(request, "staff_submission.html", s=view, nearby=nearby, rules=rules,
-                      case=await cases.for_report(request.user, submission_id),
+                      case=await reading.for_report(request.user, submission_id),
                       units=await units.serving(view["community_id"]),
                       checks=submissions.photo_checks(rules, view), reasons=REJECT_REASONS,
                       reverse_reasons=reversals.REVERSE_REASONS)
