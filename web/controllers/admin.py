@@ -16,22 +16,17 @@ from points.ops import stats
 from points.people import communities, members, tokens
 from rules import Rules
 from web.auth import admin_only
-from web.schemas import (
+from web.schemas.accounts import (
     AuditOut,
     CommunitySettingsIn,
-    DayQuery,
-    IdPath,
-    IdQuery,
     MemberOut,
     RoleIn,
-    RulesOut,
-    SchemeIn,
     StaffCreateIn,
     TokenIn,
     TokenOut,
-    limit_query,
-    rules_out,
 )
+from web.schemas.base import DayQuery, IdPath, IdQuery, limit_query
+from web.schemas.reports import RulesOut, SchemeIn, rules_out
 
 
 class AdminController(Controller):

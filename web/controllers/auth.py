@@ -16,7 +16,7 @@ from points.people import members, otp
 from points.scope import Actor
 from web import signin
 from web.limits import Limiter, client_ip
-from web.schemas import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, RegisterIn, SessionOut
+from web.schemas.accounts import CodeIn, CodeLoginIn, CodeSent, LoginIn, Profile, RegisterIn, SessionOut
 from web.sessions import Session, Sessions, session_cookies
 
 

@@ -20,20 +20,18 @@ from rules import Rules
 from web import flows
 from web.auth import admin_only, handlers_only, staff_only
 from web.photos import photo_response
-from web.schemas import (
+from web.schemas.base import IdPath, IdQuery, limit_query
+from web.schemas.cases import (
     CaseNoteIn,
     CaseOut,
     CasePhotosForm,
     DispatchIn,
     ExtensionDecisionIn,
     ExtensionIn,
-    IdPath,
-    IdQuery,
     RatingIn,
     RecheckIn,
     UnitIn,
     UnitOut,
-    limit_query,
 )
 
 

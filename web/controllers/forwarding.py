@@ -15,7 +15,8 @@ from points.ops.dispatch import Dispatcher
 from points.vocabulary import OutboxState
 from web import flows
 from web.auth import admin_only, staff_only
-from web.schemas import CallbackOut, ForwardingIn, ForwardingOut, IdPath, OutboxEventOut, limit_query
+from web.schemas.base import IdPath, limit_query
+from web.schemas.forwarding import CallbackOut, ForwardingIn, ForwardingOut, OutboxEventOut
 
 Signature = Annotated[str, HeaderParameter(name="X-Jifen-Signature", max_length=200)]
 Timestamp = Annotated[str, HeaderParameter(name="X-Jifen-Timestamp", max_length=20)]

@@ -13,18 +13,9 @@ from points.ledger import transfers as ledger
 from points.people import member_data, members
 from points.reports import views as submissions
 from rules import Rules
-from web.schemas import (
-    Balance,
-    DeleteIn,
-    Expiring,
-    HistoryEntry,
-    IdQuery,
-    Me,
-    Profile,
-    Stars,
-    SubmissionOut,
-    limit_query,
-)
+from web.schemas.accounts import Balance, DeleteIn, Expiring, HistoryEntry, Me, Profile, Stars
+from web.schemas.base import IdQuery, limit_query
+from web.schemas.reports import SubmissionOut
 from web.sessions import Sessions, session_cookies
 from web.view_cache import ViewCache
 

@@ -15,17 +15,8 @@ from points.reports import reversals
 from points.vocabulary import MemberStatus
 from rules import Rules
 from web.auth import staff_only
-from web.schemas import (
-    DeductIn,
-    DeductOut,
-    IdempotencyKey,
-    IdPath,
-    MemberOut,
-    Offset,
-    PhoneOut,
-    ReasonIn,
-    limit_query,
-)
+from web.schemas.accounts import DeductIn, DeductOut, MemberOut, PhoneOut, ReasonIn
+from web.schemas.base import IdempotencyKey, IdPath, Offset, limit_query
 
 
 class MembersController(Controller):

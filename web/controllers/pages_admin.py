@@ -20,7 +20,7 @@ from points.vocabulary import Role
 from rules import Rules, fields
 from web.auth import admin_only
 from web.pages import act, back, field_errors, form, form_ids, form_number, problem, render
-from web.schemas import DayQuery, IdPath, IdQuery
+from web.schemas.base import DayQuery, IdPath, IdQuery
 
 
 async def _units_page(request: Request, rules: Rules, refused: DomainError | None = None,

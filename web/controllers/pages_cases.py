@@ -25,7 +25,7 @@ from rules import Rules
 from web import flows
 from web.auth import handlers_only, staff_only
 from web.pages import act, back, form, form_number, render
-from web.schemas import IdPath, IdQuery
+from web.schemas.base import IdPath, IdQuery
 
 
 class HandlerPages(Controller):

@@ -29,7 +29,7 @@ from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
 from web.pages import act, back, error_words, field_errors, form, form_number, problem, render, render_text
-from web.schemas import IdPath
+from web.schemas.base import IdPath
 from web.sessions import Session, Sessions
 from web.view_cache import ViewCache
 

@@ -26,7 +26,7 @@ from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form
 from web.photos import photo_response
-from web.schemas import IdPath
+from web.schemas.base import IdPath
 from web.sessions import Session, Sessions, session_cookies
 
 

@@ -30,7 +30,7 @@ from web import flows, i18n
 from web.auth import staff_only
 from web.i18n import N_
 from web.pages import act, back, form, form_ids, form_number, problem, render
-from web.schemas import IdPath
+from web.schemas.base import IdPath
 
 
 class StaffPages(Controller):

@@ -26,7 +26,7 @@ from rules import Rules, fields
 from web import flows, i18n
 from web.auth import reporters_only, staff_only
 from web.pages import act, back, field_errors, form, form_ids, form_number, render
-from web.schemas import IdPath, IdQuery
+from web.schemas.base import IdPath, IdQuery
 
 CodeQuery = Annotated[str | None, QueryParameter(max_length=fields.TASK_CODE.max_length, pattern=r"^[0-9]*$")]
 LatQuery = Annotated[float | None, QueryParameter(ge=-90, le=90)]

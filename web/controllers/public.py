@@ -16,7 +16,8 @@ from points.infra import db
 from points.ledger import honours
 from points.people import communities
 from rules import Rules
-from web.schemas import BoardEntry, RulesOut, rules_out
+from web.schemas.accounts import BoardEntry
+from web.schemas.reports import RulesOut, rules_out
 from web.sessions import Sessions
 
 READY_TIMEOUT_S = 3

@@ -13,10 +13,9 @@ from points.errors import Invalid
 from points.shop import counter, orders, rewards
 from rules import Rules
 from web.auth import reporters_only, staff_only
-from web.schemas import (
+from web.schemas.base import IdPath, OptionalIdempotencyKey
+from web.schemas.shop import (
     FulfilIn,
-    IdPath,
-    OptionalIdempotencyKey,
     OrderIn,
     OrderOut,
     RestockIn,

@@ -14,7 +14,9 @@ from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web import flows
 from web.auth import staff_only
-from web.schemas import IdPath, Offset, RejectIn, ReverseIn, ReverseOut, SubmissionOut, VerifyIn, limit_query
+from web.schemas.accounts import ReverseIn, ReverseOut
+from web.schemas.base import IdPath, Offset, limit_query
+from web.schemas.reports import RejectIn, SubmissionOut, VerifyIn
 
 
 class StaffController(Controller):

@@ -16,7 +16,8 @@ from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
 from web.photos import photo_response
-from web.schemas import IdPath, OptionalIdempotencyKey, SubmissionOut, SubmitForm
+from web.schemas.base import IdPath, OptionalIdempotencyKey
+from web.schemas.reports import SubmissionOut, SubmitForm
 
 
 class SubmissionController(Controller):

@@ -22,23 +22,22 @@ from rules import Rules
 from web import flows
 from web.auth import staff_only
 from web.photos import photo_response
-from web.schemas import (
+from web.schemas.base import IdPath, limit_query
+from web.schemas.cases import CaseNoteIn
+from web.schemas.tasks import (
     AppealDecisionIn,
     AppealIn,
     AppealOut,
     AttendIn,
-    CaseNoteIn,
     CheckpointPhotoForm,
     CodeOut,
     ConfirmIn,
     ConfirmOut,
-    IdPath,
     PresenceIn,
     PresenceOut,
     RosterOut,
     TaskIn,
     TaskOut,
-    limit_query,
 )
 
 LatQuery = Annotated[float | None, QueryParameter(ge=-90, le=90)]
