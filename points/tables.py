@@ -364,7 +364,8 @@ class CasePhoto(Table):
 
 class Task(Table):
     """Something members sign up for and do (志愿活动, 巡查任务, a recheck of a fix), tied to a scoring item:
-    published by staff of its community; written through points/tasks/publishing.py, presence through points/tasks/presence.py."""
+    published by staff of its community; written through points/tasks/publishing.py and signups.py, presence
+    through points/tasks/presence.py."""
 
     community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
     kind = Varchar(length=12)  # activity | patrol | recheck

@@ -25,7 +25,7 @@ from points.ledger import transfers as ledger
 from points.ledger.transfers import DEBT, ISSUANCE, SPENDABLE, TransferSpec
 from points.reports.reversals import take_back
 from points.scope import Actor
-from points.tasks.publishing import task_for, timed
+from points.tasks.reading import task_for, timed
 from points.vocabulary import (
     PRESENT,
     AppealState,

@@ -27,7 +27,7 @@ from points.reports.intake import PhotoLimits, cleaned_photos
 from points.scope import Actor
 from points.tasks import attendance
 from points.tasks.codes import code_at, pass_code
-from points.tasks.publishing import task_for, timed
+from points.tasks.reading import task_for, timed
 from points.vocabulary import PRESENT, SignupState, TaskKind, TaskStatus
 from rules import Rules, fields
 

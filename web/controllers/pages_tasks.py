@@ -19,7 +19,7 @@ from points.errors import DomainError, Invalid
 from points.infra.photo_store import PhotoStore
 from points.ops.dispatch import Dispatcher
 from points.reports.intake import PhotoLimits
-from points.tasks import attendance, presence
+from points.tasks import attendance, presence, reading, signups
 from points.tasks import publishing as tasks
 from points.vocabulary import TaskKind
 from rules import Rules, fields
@@ -51,14 +51,14 @@ class MemberTaskPages(Controller):
     async def listing(self, request: Request, rules: NamedDependency[Rules], lat: LatQuery = None,
                       lng: LngQuery = None) -> Template:
         near = (lat, lng) if lat is not None and lng is not None else None
-        return render(request, "tasks.html", open=await tasks.open_tasks(request.user, rules, near),
-                      mine=await tasks.mine(request.user, rules, 20), rules=rules, near=near)
+        return render(request, "tasks.html", open=await reading.open_tasks(request.user, rules, near),
+                      mine=await reading.mine(request.user, rules, 20), rules=rules, near=near)
 
     @get("/{task_id:int}")
     async def one(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules],
                   code: CodeQuery = None) -> Template:
         """A task; opened from the site's QR code, with the code ready to send."""
-        return render(request, "task.html", t=await tasks.view(request.user, rules, task_id), rules=rules,
+        return render(request, "task.html", t=await reading.view(request.user, rules, task_id), rules=rules,
                       code=code or "", done_checkpoints=await _done(request, task_id))
 
     @post("/{task_id:int}/{action:str}", status_code=303)
@@ -68,9 +68,9 @@ class MemberTaskPages(Controller):
         data = await form(request)
         here = f"/tasks/{task_id}"
         if action == "signup":
-            call = tasks.signup(request.user, rules, task_id)
+            call = signups.signup(request.user, rules, task_id)
         elif action == "cancel":
-            call = tasks.cancel(request.user, rules, task_id)
+            call = signups.cancel(request.user, rules, task_id)
         elif action == "appeal":
             call = attendance.appeal(request.user, rules, task_id, str(data.get("reason", "")))
         else:
@@ -125,8 +125,8 @@ class StaffTaskPages(Controller):
 
     @get("/{task_id:int}")
     async def roster(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules]) -> Template:
-        return render(request, "staff_task.html", t=await tasks.view(request.user, rules, task_id),
-                      roster=await tasks.roster(request.user, task_id), rules=rules)
+        return render(request, "staff_task.html", t=await reading.view(request.user, rules, task_id),
+                      roster=await reading.roster(request.user, task_id), rules=rules)
 
     @get("/{task_id:int}/code")
     async def code(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules]) -> Template:
@@ -204,13 +204,13 @@ def _new_task(data: dict[str, Any]) -> tasks.NewTask:
 
 async def _publish_form(request: Request, rules: Rules, http_status: int = 200,
                         errors: dict[str, list[str]] | None = None, data: dict[str, Any] | None = None) -> Template:
-    last = await tasks.last_published(request.user, rules)
+    last = await reading.last_published(request.user, rules)
     if data is None and last:  # copy-from-last: the same task, a week on is for staff to choose
         data = {"kind": last["kind"], "title": last["title"], "item": last["item_id"], "place": last["place"],
                 "lat": last["lat"], "lng": last["lng"], "radius_m": last["radius_m"], "slots": last["slots"],
                 "who": last["who"], "description": last["description"],
                 "checkpoints": "\n".join(f"{c['name']}, {c['lat']}, {c['lng']}, {c['what']}" for c in last["checkpoints"])}
     items = [i for i in rules.items if i.points > 0]
-    return render(request, "staff_tasks.html", http_status=http_status, rows=await tasks.listing(request.user, rules),
+    return render(request, "staff_tasks.html", http_status=http_status, rows=await reading.listing(request.user, rules),
                   items=items, kinds=list(TaskKind), data=data or {}, errors=errors or {},
                   copied=bool(last) and not errors, rules=rules)

@@ -16,7 +16,7 @@ from points.errors import Invalid
 from points.infra.photo_store import PhotoStore
 from points.ops.dispatch import Dispatcher
 from points.reports.intake import PhotoLimits
-from points.tasks import attendance, presence
+from points.tasks import attendance, presence, reading, signups
 from points.tasks import publishing as tasks
 from rules import Rules
 from web import flows
@@ -62,26 +62,26 @@ class TaskController(Controller):
         if (lat is None) != (lng is None):
             raise Invalid("location_required", "give both lat and lng, or neither", field="lat")
         near = (lat, lng) if lat is not None and lng is not None else None
-        return msgspec.convert(await tasks.open_tasks(request.user, rules, near, limit), list[TaskOut])
+        return msgspec.convert(await reading.open_tasks(request.user, rules, near, limit), list[TaskOut])
 
     @get("/mine", operation_id="myTasks")
     async def mine(self, request: Request, rules: NamedDependency[Rules], limit: limit_query(100) = 50) -> list[TaskOut]:
         """The tasks one signed up for, with how each went (`my_signup`), the latest first."""
-        return msgspec.convert(await tasks.mine(request.user, rules, limit), list[TaskOut])
+        return msgspec.convert(await reading.mine(request.user, rules, limit), list[TaskOut])
 
     @get("/{task_id:int}", operation_id="getTask")
     async def one(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules]) -> TaskOut:
-        return msgspec.convert(await tasks.view(request.user, rules, task_id), TaskOut)
+        return msgspec.convert(await reading.view(request.user, rules, task_id), TaskOut)
 
     @post("/{task_id:int}/signup", operation_id="signUpForTask", status_code=200)
     async def signup(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules]) -> TaskOut:
         """Take a slot: refused when full, closed, overlapping another of one's tasks, or past the item's cap."""
-        return msgspec.convert(await tasks.signup(request.user, rules, task_id), TaskOut)
+        return msgspec.convert(await signups.signup(request.user, rules, task_id), TaskOut)
 
     @post("/{task_id:int}/cancel", operation_id="cancelTaskSignup", status_code=200)
     async def cancel(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules]) -> TaskOut:
         """Give the slot back, before sign-up closes."""
-        return msgspec.convert(await tasks.cancel(request.user, rules, task_id), TaskOut)
+        return msgspec.convert(await signups.cancel(request.user, rules, task_id), TaskOut)
 
     @post("/{task_id:int}/checkin", operation_id="checkIn", status_code=200)
     async def checkin(self, request: Request, task_id: IdPath, data: JSONBody[PresenceIn],
@@ -129,7 +129,7 @@ class StaffTaskController(Controller):
     @get("/", operation_id="staffTasks")
     async def listing(self, request: Request, rules: NamedDependency[Rules],
                       limit: limit_query(200) = 100) -> list[TaskOut]:
-        return msgspec.convert(await tasks.listing(request.user, rules, limit), list[TaskOut])
+        return msgspec.convert(await reading.listing(request.user, rules, limit), list[TaskOut])
 
     @post("/", operation_id="publishTask")
     async def publish(self, request: Request, data: JSONBody[TaskIn], rules: NamedDependency[Rules]) -> TaskOut:
@@ -144,7 +144,7 @@ class StaffTaskController(Controller):
 
     @get("/{task_id:int}/roster", operation_id="taskRoster")
     async def roster(self, request: Request, task_id: IdPath) -> list[RosterOut]:
-        return msgspec.convert(await tasks.roster(request.user, task_id), list[RosterOut])
+        return msgspec.convert(await reading.roster(request.user, task_id), list[RosterOut])
 
     @get("/{task_id:int}/code", operation_id="taskCode")
     async def code(self, request: Request, task_id: IdPath, rules: NamedDependency[Rules]) -> CodeOut:
