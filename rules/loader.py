@@ -296,6 +296,7 @@ def _caps(c: _Checker) -> tuple[int | None, int | None]:
 
 
 def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
+    """A rules file's text as Rules, or RulesError naming every problem (section by section, in file order)."""
     problems: list[str] = []
     try:
         doc = tomllib.loads(text)
@@ -304,8 +305,27 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
 
     _Checker(problems, "top level", doc, ("scheme", "shop", "expiry", "honours", "cases", "tasks", "category",
                                                   "item"))
+    scheme = _scheme(problems, doc.get("scheme"))
+    cases = _cases(problems, doc.get("cases", {}))
+    unit_kinds = {u.id for u in cases.units}
+    tasks = _tasks(problems, doc.get("tasks", {}))
+    shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
+    pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
+    expiry = _expiry(problems, doc.get("expiry", {}))
+    honours = _honours(problems, doc.get("honours", {}))
+    categories = _categories(problems, doc.get("category", []), unit_kinds)
+    items = _items(problems, doc.get("item", []), categories, unit_kinds)
+    if problems:
+        raise RulesError(path, problems)
+    return Rules(
+        path=str(path), version=rules_version(text.encode()), content=text, **scheme, cases=cases, tasks=tasks,
+        pickup_days=pickup_days, expiry=expiry, honours=honours, categories=tuple(categories), items=tuple(items),
+    )
 
-    s = _Checker(problems, "[scheme]", doc.get("scheme"), (
+
+def _scheme(problems: list[str], raw: Any) -> dict[str, Any]:
+    """[scheme]: the scheme's name, time zone, caps, duplicates, photo checks and batch approval."""
+    s = _Checker(problems, "[scheme]", raw, (
         "id", "name_zh", "name_en", "timezone", "daily_cap", "monthly_cap", "first_reporter_only", "duplicates",
         "second_approval_over", "photo_checks", "batch"))
     scheme_id = s.text("id", ascii_only=True)
@@ -325,39 +345,44 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
         window_hours=d.whole("window_hours", 72, low=1, high=24 * 366) or 72,
     )
-
     pc = _Checker(problems, "[scheme.photo_checks]", s.table.get("photo_checks", {}), ("distance_m", "age_hours"))
     photo_checks = PhotoChecks(
         distance_m=pc.whole("distance_m", 200, low=1, high=100_000) or 200,
         age_hours=pc.whole("age_hours", 24, low=1, high=24 * 366) or 24,
     )
-
     b = _Checker(problems, "[scheme.batch]", s.table.get("batch", {}), ("max_points", "undo_minutes"))
     batch = Batch(max_points=b.whole("max_points", 10, low=0, high=1_000_000),
                   undo_minutes=b.whole("undo_minutes", 2, low=1, high=1440) or 2)
+    return {"id": scheme_id, "name_zh": name_zh, "name_en": name_en, "timezone": timezone, "daily_cap": daily_cap,
+            "monthly_cap": monthly_cap, "first_reporter_only": first_only,
+            "second_approval_over": second_approval_over, "duplicates": duplicates, "photo_checks": photo_checks,
+            "batch": batch}
 
-    cases = _cases(problems, doc.get("cases", {}))
-    unit_kinds = {u.id for u in cases.units}
 
-    t = _Checker(problems, "[tasks]", doc.get("tasks", {}), ("code_seconds", "early_minutes", "late_minutes",
-                                                            "appeal_days"))
-    tasks = Tasks(t.whole("code_seconds", 30, low=10, high=600) or 30, t.whole("early_minutes", 15, low=0, high=240),
-                  t.whole("late_minutes", 30, low=0, high=24 * 60), t.whole("appeal_days", 7, low=1, high=90) or 7)
-    shop = _Checker(problems, "[shop]", doc.get("shop", {}), ("pickup_days",))
-    pickup_days = shop.whole("pickup_days", 7, low=1, high=90) or 7
-    e = _Checker(problems, "[expiry]", doc.get("expiry", {}), ("policy", "days"))
+def _tasks(problems: list[str], raw: Any) -> Tasks:
+    t = _Checker(problems, "[tasks]", raw, ("code_seconds", "early_minutes", "late_minutes", "appeal_days"))
+    return Tasks(t.whole("code_seconds", 30, low=10, high=600) or 30, t.whole("early_minutes", 15, low=0, high=240),
+                 t.whole("late_minutes", 30, low=0, high=24 * 60), t.whole("appeal_days", 7, low=1, high=90) or 7)
+
+
+def _expiry(problems: list[str], raw: Any) -> Expiry:
+    e = _Checker(problems, "[expiry]", raw, ("policy", "days"))
     policy = e.choice("policy", EXPIRY_POLICIES) if "policy" in e.table else "never"
-    expiry = Expiry(policy, e.whole("days", 0, low=1, high=3660, required=policy == "after_days") or 0)
-    h = _Checker(problems, "[honours]", doc.get("honours", {}), ("stars", "board_size"))
+    return Expiry(policy, e.whole("days", 0, low=1, high=3660, required=policy == "after_days") or 0)
+
+
+def _honours(problems: list[str], raw: Any) -> Honours:
+    h = _Checker(problems, "[honours]", raw, ("stars", "board_size"))
     stars = h.table.get("stars", [])
     if not isinstance(stars, list) or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in stars) \
             or list(stars) != sorted(set(stars)):
         h.fail("stars", "must be a list of rising whole numbers of lifetime points, e.g. [300, 1000, 3000]")
         stars = []
-    honours = Honours(tuple(stars), h.whole("board_size", 10, low=1, high=100) or 10)
+    return Honours(tuple(stars), h.whole("board_size", 10, low=1, high=100) or 10)
 
+
+def _categories(problems: list[str], raw_categories: Any, unit_kinds: set[str]) -> list[Category]:
     categories: list[Category] = []
-    raw_categories = doc.get("category", [])
     if not isinstance(raw_categories, list) or not raw_categories:
         problems.append("[[category]]: at least one category is needed")
         raw_categories = []
@@ -376,11 +401,13 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
         if cat_unit and cat_unit not in unit_kinds:
             c.fail("handled_by", f"unknown unit kind {cat_unit!r} (the kinds are in [cases.units])")
         categories.append(Category(cid, cat_zh, cat_en, cat_daily, cat_monthly, cat_case, cat_unit))
-    category_ids = {c.id for c in categories}
+    return categories
 
+
+def _items(problems: list[str], raw_items: Any, categories: list[Category], unit_kinds: set[str]) -> list[Item]:
+    category_ids = {c.id for c in categories}
     items: list[Item] = []
     seen: set[str] = set()
-    raw_items = doc.get("item", [])
     if not isinstance(raw_items, list) or not raw_items:
         problems.append("[[item]]: at least one item is needed")
         raw_items = []
@@ -423,16 +450,7 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
             priority=c.choice("priority", PRIORITIES), daily_cap=daily, monthly_cap=monthly,
             reportable=reportable, unit=unit, max_units=max_units, case=opens_case, handled_by=handled_by,
         ))
-
-    if problems:
-        raise RulesError(path, problems)
-    return Rules(
-        path=str(path), version=rules_version(text.encode()), content=text, id=scheme_id,
-        name_zh=name_zh, name_en=name_en, timezone=timezone, daily_cap=daily_cap, monthly_cap=monthly_cap,
-        first_reporter_only=first_only, second_approval_over=second_approval_over, duplicates=duplicates,
-        photo_checks=photo_checks, batch=batch, cases=cases, tasks=tasks, pickup_days=pickup_days, expiry=expiry, honours=honours,
-        categories=tuple(categories), items=tuple(items),
-    )
+    return items
 
 
 DEFAULT_DEADLINES = {"P1": Deadline(hours=24, hard_hours=72), "P2": Deadline(working_days=3, hard_working_days=7),
