@@ -22,7 +22,7 @@ DISPOSED = (CaseState.DISPOSED, CaseState.RECHECKING, CaseState.CLOSED, CaseStat
 
 
 def _at(moment: Any) -> datetime:
-    return cases.aware(moment)
+    return clock.aware(moment)
 
 
 async def _cases(actor: Actor, start: datetime, end: datetime) -> list[dict[str, Any]]:
