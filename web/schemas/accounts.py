@@ -6,16 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rules import fields as F
-from web.schemas.base import (
-    Choice,
-    Id,
-    In,
-    Out,
-    Password,
-    Phone,
-    Reason,
-    text,
-)
+from web.schemas.base import Choice, Id, In, Out, Password, Phone, Reason, text
 
 
 class LoginIn(In):

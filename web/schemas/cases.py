@@ -10,15 +10,7 @@ import msgspec
 from litestar.datastructures import UploadFile
 
 from rules import fields as F
-from web.schemas.base import (
-    Choice,
-    Id,
-    In,
-    Out,
-    Reason,
-    text,
-    whole,
-)
+from web.schemas.base import Choice, Id, In, Out, Reason, text, whole
 
 
 class UnitIn(In):

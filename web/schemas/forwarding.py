@@ -8,13 +8,7 @@ from typing import Annotated
 import msgspec
 
 from rules import fields as F
-from web.schemas.base import (
-    Choice,
-    Id,
-    In,
-    Out,
-    text,
-)
+from web.schemas.base import Choice, Id, In, Out, text
 
 
 class ForwardingIn(In):

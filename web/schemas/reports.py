@@ -11,13 +11,7 @@ from litestar.datastructures import UploadFile
 
 from rules import Category, Item, Rules
 from rules import fields as F
-from web.schemas.base import (
-    Choice,
-    In,
-    Out,
-    Reason,
-    text,
-)
+from web.schemas.base import Choice, In, Out, Reason, text
 
 
 class ItemBrief(Out):

@@ -5,13 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rules import fields as F
-from web.schemas.base import (
-    Id,
-    In,
-    Out,
-    text,
-    whole,
-)
+from web.schemas.base import Id, In, Out, text, whole
 
 
 class RewardOut(Out):

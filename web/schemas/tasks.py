@@ -10,15 +10,7 @@ import msgspec
 from litestar.datastructures import UploadFile
 
 from rules import fields as F
-from web.schemas.base import (
-    Choice,
-    Id,
-    In,
-    Out,
-    Reason,
-    text,
-    whole,
-)
+from web.schemas.base import Choice, Id, In, Out, Reason, text, whole
 
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
