@@ -16,7 +16,7 @@ from typing import Any
 
 from points import vocabulary
 from points.errors import Forbidden, Invalid, NotFound
-from points.infra.db import lock_rows_sql, sql
+from points.infra.db import lock_rows_sql, marks, sql
 from points.vocabulary import STAFF_ROLES, MemberStatus, Role
 
 ROLES = tuple(Role)
@@ -71,6 +71,17 @@ async def known_community(actor: Actor, community_id: int, field: str = "communi
     where, args = clause(actor, "id")
     if not await sql("SELECT id FROM community WHERE id = {}" + where, community_id, *args):
         raise Invalid("unknown_community", f"no community {community_id}", field=field)
+
+
+async def known_communities(actor: Actor, community_ids: list[int], field: str) -> list[int]:
+    """Communities named in a request body (a unit's, say), sorted and without repeats: 400 naming the field
+    unless every one exists in the actor's scope."""
+    ids = sorted(set(community_ids))
+    where, args = clause(actor, "id")
+    known = {r["id"] for r in await sql(f"SELECT id FROM community WHERE id IN ({marks(ids)}){where}", *ids, *args)}
+    if missing := [i for i in ids if i not in known]:
+        raise Invalid("unknown_community", f"no community {missing[0]}", field=field)
+    return ids
 
 
 async def community(actor: Actor, community_id: int) -> dict[str, Any]:
@@ -168,6 +179,26 @@ async def case(actor: Actor, case_id: int) -> dict[str, Any]:
     if not rows:
         raise NotFound("case")
     return rows[0]
+
+
+async def served_by(actor: Actor, unit_id: int, field: str = "unit") -> list[dict[str, Any]]:
+    """A unit named in a request body (an admin linking it to an outside system): its id, name and the
+    communities it serves in the actor's scope, first community first; 400 naming the field if it serves none
+    there."""
+    where, args = clause(actor, "uc.community")
+    served = await sql("SELECT u.id, u.name, uc.community FROM unit u JOIN unit_community uc ON uc.unit = u.id "
+                       "WHERE u.id = {}" + where + " ORDER BY uc.community", unit_id, *args)
+    if not served:
+        raise Invalid("unknown_unit", "no unit with this id serves a community you manage", field=field)
+    return served
+
+
+def filer(actor: Actor, community: dict[str, Any]) -> None:
+    """An API token files (Open311) in its own community only, as its account; the item's roles are intake's
+    check."""
+    if community["id"] != actor.community_id:
+        raise Forbidden("wrong_jurisdiction", "jurisdiction_id: this token files in its own community only",
+                        field="jurisdiction_id")
 
 
 # ------------------------------------------------------------------ tasks

@@ -122,7 +122,17 @@ class SignupState(StrEnum):
     EXCUSED = "excused"  # a no-show whose appeal staff granted: the penalty came back
 
 
+class CheckedInBy(StrEnum):
+    """How a member's presence on a task was taken."""
+    NONE = ""  # not yet
+    CODE = "code"  # the site's code, shown there
+    LOCATION = "location"  # the phone's place, within the task's radius
+    PHOTO = "photo"  # a patrol's first checkpoint photo
+    STAFF = "staff"  # staff, with the member's pass code
+
+
 class AppealState(StrEnum):
+    NONE = ""  # never appealed
     PENDING = "pending"
     GRANTED = "granted"
     REFUSED = "refused"

@@ -60,11 +60,7 @@ async def configure(actor: Actor, unit_id: int, kind: str, url: str, secret: str
     jurisdiction = checked(fields.SERVICE_CODE, "jurisdiction", (jurisdiction or "").strip())
 
     async def run() -> int:
-        where, args = scope.clause(actor, "uc.community")
-        served = await sql("SELECT u.id, u.name, uc.community FROM unit u JOIN unit_community uc ON uc.unit = u.id "
-                           "WHERE u.id = {}" + where + " ORDER BY uc.community", unit_id, *args)
-        if not served:
-            raise Invalid("unknown_unit", "no unit with this id serves a community you manage", field="unit")
+        served = await scope.served_by(actor, unit_id)
         now = clock.now()
         settings = {"kind": kind, "url": url, "secret": secret, "service_code": service_code,
                     "jurisdiction": jurisdiction, "auto_dispatch": auto_dispatch}

@@ -23,10 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import clock
-from points.errors import Forbidden, Invalid, NotFound
+from points.errors import Invalid, NotFound
 from points.infra.db import marks, sql
 from points.privacy import coarse
-from points.scope import Actor
 from points.vocabulary import CaseState, SubmissionStatus
 from points.wording import pair
 from rules import Item, Rules
@@ -40,13 +39,6 @@ CLOSED_CASE = (CaseState.CLOSED, CaseState.RESOLVED_ON_SITE)
 STATUS_SQL = (f"CASE WHEN s.status IN ('{SubmissionStatus.REJECTED}', '{SubmissionStatus.REVERSED}') THEN 'closed' "
               f"WHEN c.state IN ('{CaseState.CLOSED}', '{CaseState.RESOLVED_ON_SITE}') THEN 'closed' "
               f"WHEN s.status = '{SubmissionStatus.AWARDED}' AND c.id IS NULL THEN 'closed' ELSE 'open' END")
-
-
-def require_filer(actor: Actor, community: dict[str, Any]) -> None:
-    """An API token files in its own community only (as its account; the item's roles are intake's check)."""
-    if community["id"] != actor.community_id:
-        raise Forbidden("wrong_jurisdiction", "jurisdiction_id: this token files in its own community only",
-                        field="jurisdiction_id")
 
 
 async def jurisdiction(code: str | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from points import audit, clock, scope
 from points.errors import Invalid, NotFound, checked
-from points.infra.db import marks, sql, write
+from points.infra.db import sql, write
 from points.scope import Actor
 from points.vocabulary import MemberStatus, Role
 from rules import Rules, fields
@@ -20,15 +20,11 @@ async def create_unit(actor: Actor, rules: Rules, kind: str, name: str, communit
         raise Invalid("invalid_choice", f"kind must be one of {', '.join(u.id for u in rules.cases.units)}",
                       field="kind")
     name = checked(fields.UNIT_NAME, "name", name.strip())
-    ids = sorted(set(community_ids))
-    if not ids:
+    if not community_ids:
         raise Invalid("required", "a unit serves at least one community", field="communities")
 
     async def run() -> int:
-        where, args = scope.clause(actor, "id")
-        known = {r["id"] for r in await sql(f"SELECT id FROM community WHERE id IN ({marks(ids)}){where}", *ids, *args)}
-        if missing := [i for i in ids if i not in known]:
-            raise Invalid("unknown_community", f"no community {missing[0]}", field="communities")
+        ids = await scope.known_communities(actor, community_ids, "communities")
         uid = (await sql("INSERT INTO unit (kind, name, created_at) VALUES ({}, {}, {}) RETURNING id",
                          kind, name, clock.now()))[0]["id"]
         for cid in ids:

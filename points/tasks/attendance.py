@@ -166,8 +166,8 @@ async def appeal(actor: Actor, rules: Rules, task_id: int, reason: str) -> dict[
         if clock.now() - clock.aware(rows[0]["updated_at"]) > timedelta(days=rules.tasks.appeal_days):
             raise Conflict("appeal_too_late", f"appeals are taken within {rules.tasks.appeal_days} days",
                            field="task", days=rules.tasks.appeal_days)
-        await sql("UPDATE task_signup SET appeal = {}, appeal_state = {} WHERE id = {} AND appeal_state = ''",
-                  reason, AppealState.PENDING, rows[0]["id"])
+        await sql("UPDATE task_signup SET appeal = {}, appeal_state = {} WHERE id = {} AND appeal_state = {}",
+                  reason, AppealState.PENDING, rows[0]["id"], AppealState.NONE)
 
     await write(run)
     return {"task_id": task_id, "appeal_state": AppealState.PENDING}

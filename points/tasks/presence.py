@@ -28,7 +28,7 @@ from points.scope import Actor
 from points.tasks import attendance
 from points.tasks.codes import code_at, pass_code
 from points.tasks.reading import task_for, timed
-from points.vocabulary import PRESENT, SignupState, TaskKind, TaskStatus
+from points.vocabulary import PRESENT, CheckedInBy, SignupState, TaskKind, TaskStatus
 from rules import Rules, fields
 
 EXPIRED_STEPS = 20  # a code this many steps old is "expired" rather than "wrong", to say why it failed
@@ -109,7 +109,7 @@ async def check(actor: Actor, rules: Rules, task_id: int, leaving: bool, code: s
             _code_problem(rules, task, code, now) if code is not None else _place_problem(task, task["radius_m"], lat, lng))
         if problem:
             raise problem
-        how = "code" if code is not None else "location"
+        how = CheckedInBy.CODE if code is not None else CheckedInBy.LOCATION
         if not leaving:
             if signup["state"] in PRESENT:
                 return False
@@ -153,9 +153,9 @@ async def attend(actor: Actor, rules: Rules, task_id: int, member_id: int | None
                                                                             code)), None)
             if member is None:
                 raise Invalid("wrong_pass_code", "no one waiting to check in holds this pass code", field="code")
-        done = await sql("UPDATE task_signup SET state = {}, checked_in_at = {}, checked_in_by = 'staff', updated_at = {} "
-                         "WHERE task = {} AND member = {} AND state = {} RETURNING id", SignupState.CHECKED_IN, now, now,
-                         task_id, member, SignupState.SIGNED_UP)
+        done = await sql("UPDATE task_signup SET state = {}, checked_in_at = {}, checked_in_by = {}, updated_at = {} "
+                         "WHERE task = {} AND member = {} AND state = {} RETURNING id", SignupState.CHECKED_IN, now,
+                         CheckedInBy.STAFF, now, task_id, member, SignupState.SIGNED_UP)
         if not done:
             raise Conflict("not_signed_up", "that member holds no place waiting to check in", field="member")
         await audit.record(actor.id, "task.attend", "task", task_id, task["community"],
@@ -208,9 +208,9 @@ async def checkpoint_photo(actor: Actor, rules: Rules, task_id: int, checkpoint_
                   f"{current['id']}:{checkpoint_id}", current["id"], checkpoint_id, name, photo.sha256, photo.width,
                   photo.height, len(photo.jpeg), taken, where[0], where[1], now)
         if current["state"] == SignupState.SIGNED_UP:
-            await sql("UPDATE task_signup SET state = {}, checked_in_at = {}, checked_in_by = 'photo', updated_at = {} "
-                      "WHERE id = {} AND state = {}", SignupState.CHECKED_IN, now, now, current["id"],
-                      SignupState.SIGNED_UP)
+            await sql("UPDATE task_signup SET state = {}, checked_in_at = {}, checked_in_by = {}, updated_at = {} "
+                      "WHERE id = {} AND state = {}", SignupState.CHECKED_IN, now, CheckedInBy.PHOTO, now,
+                      current["id"], SignupState.SIGNED_UP)
         left = await sql("SELECT COUNT(*) AS n FROM task_checkpoint c WHERE c.task = {} AND NOT EXISTS "
                          "(SELECT 1 FROM task_photo p WHERE p.signup = {} AND p.checkpoint = c.id)",
                          task_id, current["id"])

@@ -18,6 +18,8 @@ from points.tasks.reading import taken_slots, task_for, view
 from points.vocabulary import (
     HOLDING_SLOT,
     AccountKind,
+    AppealState,
+    CheckedInBy,
     SignupState,
     TaskKind,
     TaskStatus,
@@ -63,8 +65,9 @@ async def signup(actor: Actor, rules: Rules, task_id: int) -> dict[str, Any]:
         else:
             await sql("INSERT INTO task_signup (key, task, member, community, state, checked_in_by, appeal, "
                       "appeal_state, appeal_note, created_at, updated_at) "
-                      "VALUES ({}, {}, {}, {}, {}, '', '', '', '', {}, {})",
-                      f"{task_id}:{actor.id}", task_id, actor.id, actor.community_id, SignupState.SIGNED_UP, now, now)
+                      "VALUES ({}, {}, {}, {}, {}, {}, '', {}, '', {}, {})",
+                      f"{task_id}:{actor.id}", task_id, actor.id, actor.community_id, SignupState.SIGNED_UP,
+                      CheckedInBy.NONE, AppealState.NONE, now, now)
 
     await write(run)
     return await view(actor, rules, task_id)

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
+from points import scope
 from points.areas import schemes
 from points.cases import open311
 from points.errors import DomainError, Forbidden, Invalid, NotFound
@@ -176,7 +177,7 @@ class Open311Controller(Controller):
         if actor is None:
             raise Forbidden("invalid_api_key", "api_key: an API token an admin issued, not revoked", field="api_key")
         community = await open311.jurisdiction(str(form.get("jurisdiction_id") or "") or None)
-        open311.require_filer(actor, community)
+        scope.filer(actor, community)
         rules = await schemes.for_community(community["id"])
         code = str(form.get("service_code") or "")
         if not code:
