@@ -3,8 +3,8 @@
 Routes come from the app itself, request bodies from its OpenAPI schema: each field of a valid-looking body
 is broken in turn (NUL and control characters, over-long text, integers past the column, wrong types), path
 ids are pushed past INTEGER, query parameters out of range, JSON nested 10,000 deep, and page forms carry
-the same poison in every field. Each request is sent as an admin and as a rider (fresh sessions, so a route
-that ends its session does not hide the others). The API's 400s name the field.
+the same poison in every field. Each request is sent as an admin and as a rider (a route that may end its
+session gets a fresh one, so it does not hide the others). The API's 400s name the field.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from conftest import Api, run, signed_in
+from conftest import Api, User, run, signed_in
 from points.people import members
 
 BAD_INTS = [2_147_483_648, 9_223_372_036_854_775_808, -1, 0, 1.5, "12", None]
@@ -30,6 +30,7 @@ FORM_FIELDS = ["phone", "password", "code", "name", "role", "community", "platfo
                "item", "description", "lat", "lng", "grid", "address", "units", "reason", "note", "quantity", "price",
                "limit_count", "limit_period", "id", "name_zh", "name_en", "kind", "roles", "board_name",
                "community_id", "idempotency_key", "active", "next"]
+ENDS_SESSION = ("logout", "delete")  # the routes that may end the caller's session
 FORM_VALUES = ["a\x00b", "x" * 10_000, "9223372036854775808", "-2147483649", "nan", "inf", "1e400", "\x01"]
 
 
@@ -117,11 +118,22 @@ def test_no_malformed_input_gets_a_server_error(api, community):
     spec = api.get("/schema/openapi.json").json()
     errors, unnamed = [], []
     clients = threading.local()  # requests go eight at a time, each thread with its own connection
+    kept: list[User] = []
+
+    def session(role: str, fresh: bool) -> User:
+        """The thread's session for the role; a route that may end it gets one of its own."""
+        if fresh or not hasattr(clients, role):
+            user = signed_in(admin_id if role == "admin" else community.riders[0].id, role, community.id)
+            if fresh:
+                return user
+            setattr(clients, role, user)
+            kept.append(user)
+        return getattr(clients, role)
 
     def send(method: str, path: str, role: str, **kw: Any) -> None:
         if not hasattr(clients, "api"):
             clients.api = Api(api.url)
-        user = signed_in(admin_id if role == "admin" else community.riders[0].id, role, community.id)
+        user = session(role, fresh=any(word in path for word in ENDS_SESSION))
         if "data" in kw:
             kw["data"] = {**kw["data"], "_csrf_token": user.csrf}
         response = clients.api.request(method, path, user, follow_redirects=False, **kw)
@@ -156,5 +168,7 @@ def test_no_malformed_input_gets_a_server_error(api, community):
     sent = len(requests)
     print(f"{sent} malformed requests")
     assert sent > 2000
+    # The sessions the requests shared still work: no request ended them and hid the ones after it.
+    assert [api.get("/api/v1/me", user).status_code for user in kept] == [200] * len(kept)
     assert not errors, f"{len(errors)} of {sent} got a server error:\n" + "\n".join(errors[:40])
     assert not unnamed, f"{len(unnamed)} 400s without the field:\n" + "\n".join(unnamed[:40])
