@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LEG = os.environ.get("JIFEN_TEST_LEG", "sqlite")
 TMP = Path(tempfile.mkdtemp(prefix="jifen-test-"))
 PASSWORD = "test-password"
+# The address the tests' outside systems listen on (receivers, a photo host): on the loopback, which Jifen
+# refuses to call unless an operator allows the network, and the one network the tests' apps allow.
+OUTSIDE = "127.0.0.9"
 
 
 def _configure() -> None:
@@ -52,6 +55,7 @@ def _configure() -> None:
         os.environ[OFFSET_VARIABLE] = str(offset_to(target))
     os.environ["JIFEN_SWEEP_SECONDS"] = "3600"  # tests that need a quick sweeper start their own
     os.environ["JIFEN_CLOCK_FILE"] = str(TMP / "clock")  # moved by clock_moved(): every process of the run reads it
+    os.environ["JIFEN_OUTBOUND_ALLOW"] = f"{OUTSIDE}/32"  # the tests' outside systems; the rest of 127/8 stays inward
     if LEG == "postgres":
         base = os.environ["JIFEN_TEST_DATABASE_URL"]
         name = f"jifen_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"

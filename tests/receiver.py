@@ -1,4 +1,4 @@
-"""A small outside system the forwarding tests start on 127.0.0.1: a webhook receiver that de-duplicates on the
+"""A small outside system the forwarding tests start on the tests' outside address (harness.OUTSIDE): a webhook receiver that de-duplicates on the
 Idempotency-Key (as we tell receivers to), or an Open311 GeoReport v2 server that takes requests and answers their
 status. It can fail a number of times, refuse for good, or hold a request unanswered (to kill the sender)."""
 
@@ -11,6 +11,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from harness import OUTSIDE
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Receiver:
     applied: dict[str, dict[str, Any]] = field(default_factory=dict)  # by Idempotency-Key, first one only
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # GeoReport: service_request_id → status
     tokens: bool = False  # GeoReport: answer a POST with a token, named by GET tokens/{token}
+    location: str = ""  # sent with a 3xx status: where it redirects
+    error: str = "not now"  # what a failing answer says
+    host: str = OUTSIDE  # where it listens (127.0.0.1: a service inside, which Jifen must not reach)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> Receiver:
@@ -53,9 +58,9 @@ class Receiver:
             def do_GET(self) -> None:
                 owner._serve(self, b"")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -76,7 +81,7 @@ class Receiver:
             hold.wait(60)  # the sender is killed meanwhile; whatever is answered then goes nowhere
         status = 500 if failing else self.status
         if status >= 300:
-            return self._answer(handler, got, status, {"error": "not now"})
+            return self._answer(handler, got, status, {"error": self.error}, self.location)
         if got.method == "GET" and "/tokens/" in got.path:  # GeoReport: GET tokens/T-n.json
             rid = "R-" + got.path.split("/tokens/T-")[1].split(".")[0]
             return self._answer(handler, got, 200, [{"service_request_id": rid, "token": f"T-{rid[2:]}"}])
@@ -96,11 +101,13 @@ class Receiver:
         return self._answer(handler, got, 200, {"ok": True})
 
     @staticmethod
-    def _answer(handler: BaseHTTPRequestHandler, got: Received, status: int, payload: Any) -> None:
+    def _answer(handler: BaseHTTPRequestHandler, got: Received, status: int, payload: Any, location: str = "") -> None:
         data = json.dumps(payload).encode()
         got.answered = status
         try:
             handler.send_response(status)
+            if location:
+                handler.send_header("Location", location)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(data)))
             handler.end_headers()

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 import redis
 from receiver import Receiver
+from test_outbound import INWARD_URLS
 
 from browsing import DESKTOP, PHONE, as_user, needs_chromium
 from casework import awarded_case, make_units
@@ -69,6 +70,44 @@ def events(case_id: int) -> list[str]:
 
 def outbox_rows(case_id: int) -> list[dict]:
     return run(sql("SELECT * FROM outbox_event WHERE \"case\" = {} ORDER BY id", case_id))
+
+
+def test_a_link_inward_is_refused_when_saved(api, units):
+    """A link to this machine or its networks, however spelt, is refused naming the field; nothing is saved."""
+    for url in INWARD_URLS:
+        made = api.post("/api/v1/admin/forwardings", units.admin, json={"unit": units.property, "kind": "webhook",
+                                                                         "url": url})
+        assert made.status_code == 400, (url, made.text)
+        assert (made.json()["error"]["field"], made.json()["error"]["code"]) == ("url", "url_not_allowed"), url
+    assert api.get("/api/v1/admin/forwardings", units.admin).json() == []
+
+
+def test_a_redirect_is_not_followed_and_what_the_system_said_stays_in_the_log(api, community, units):
+    """A receiver redirecting inward (a POST turned into a GET to an internal service) is not followed: the event
+    is parked with the status alone; staff never see what a failing system answered."""
+    inside = Receiver(host="127.0.0.1").start()
+    moved = Receiver(status=302, location=f"{inside.url}/admin", error="PLANTED-SECRET").start()
+    try:
+        link(api, units, moved.url)
+        _, case_id = awarded_case(api, community)
+        dispatch(api, community, case_id, units.property)
+        parked = wait_for(lambda: [r for r in outbox_rows(case_id) if r["state"] == "parked"],
+                          what="the redirected event to be parked")
+        assert parked[0]["last_error"] == "HTTP 302 (a redirect, not followed)"
+        moved.status, moved.location = 410, ""  # refused for good, saying something it should not
+        link(api, units, f"{moved.url}/v2")
+        _, second = awarded_case(api, community)
+        dispatch(api, community, second, units.property)
+        refused = wait_for(lambda: [r for r in outbox_rows(second) if r["state"] == "parked"],
+                           what="the refused event to be parked")
+        assert refused[0]["last_error"] == "HTTP 410"
+        shown = api.get("/api/v1/staff/outbox?state=parked", community.staff).text + api.get(
+            "/staff/cases/forwarded?state=parked", community.staff).text
+        assert "HTTP 302" in shown and "HTTP 410" in shown and "PLANTED" not in shown
+        assert inside.received == []
+    finally:
+        moved.stop()
+        inside.stop()
 
 
 def test_a_case_reaches_its_system_signed_and_what_comes_back_moves_it_once(api, community, units, receiver):

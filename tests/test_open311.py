@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -15,7 +16,7 @@ from georeport import GeoReport
 
 from casework import make_units
 from conftest import PASSWORD, new_phone, photo, run, start_server, wait_for
-from harness import FULL_PHONE, PRECISE_PLACE
+from harness import FULL_PHONE, OUTSIDE, PRECISE_PLACE
 from points.infra.db import sql
 from points.people import members
 
@@ -26,29 +27,66 @@ SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "ty
 
 
 @pytest.fixture(scope="module")
-def media():
-    """A host the deployment allows photos from (JIFEN_OPEN311_MEDIA_HOSTS), serving one photo."""
-    picture = photo()
+def inside():
+    """A service on this machine's loopback (127.0.0.1, which the tests' apps do not allow), counting who reached
+    it: what an attacker would have Jifen fetch for them."""
+    reached = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the standard library's name)
-            self.send_response(200 if self.path == "/p.jpg" else 404)
-            self.send_header("Content-Type", "image/jpeg")
+            reached.append(self.path)
+            self.send_response(200)
             self.end_headers()
-            self.wfile.write(picture if self.path == "/p.jpg" else b"")
+            self.wfile.write(b"INTERNAL-SECRET")
 
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}", reached
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def media(inside):
+    """A host the deployment allows photos from (JIFEN_OPEN311_MEDIA_HOSTS), serving one photo at /p.jpg; at
+    /moved.jpg it redirects to the inside service, at /slow.jpg it trickles a byte a second, for ever."""
+    picture = photo()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            if self.path == "/moved.jpg":
+                self.send_response(302)
+                self.send_header("Location", f"{inside[0]}/admin.jpg")
+                self.end_headers()
+                return
+            self.send_response(200 if self.path in ("/p.jpg", "/slow.jpg") else 404)
+            self.send_header("Content-Type", "image/jpeg")
+            self.end_headers()
+            if self.path == "/slow.jpg":
+                try:
+                    for byte in picture:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(1)
+                except OSError:  # Jifen gave up on it, as it should
+                    return
+            self.wfile.write(picture if self.path == "/p.jpg" else b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((OUTSIDE, 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"{OUTSIDE}:{server.server_address[1]}"
     server.shutdown()
 
 
 @pytest.fixture(scope="module")
 def open311(media):
-    server, url = start_server("open311", {"JIFEN_OPEN311_MEDIA_HOSTS": media})
+    server, url = start_server("open311", {"JIFEN_OPEN311_MEDIA_HOSTS": media, "JIFEN_OUTBOUND_SECONDS": "5"})
     yield f"{url}/open311/v2", media
     server.stop()
 
@@ -154,7 +192,8 @@ def test_a_partner_files_a_request_and_follows_it_to_closed(api, community, part
     assert [f.text for f in discovery.find("endpoints/endpoint/formats")] == ["text/xml", "application/json"]
 
 
-def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, partner, open311, make_community):
+def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, partner, open311, make_community,
+                                                                  inside):
     base, media = open311
     code, elsewhere = code_of(community), code_of(make_community())
     before = run(sql("SELECT COUNT(*) AS n FROM submission"))[0]["n"]
@@ -164,6 +203,9 @@ def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, par
              ({"lat": "", "long": ""}, 400, "location_required"),
              ({"api_key": "jft_not_a_token"}, 403, "invalid_api_key"),
              ({"media_url": "http://203.0.113.7/p.jpg"}, 400, "media_host_not_allowed"),
+             ({"media_url": f"http://{media}/moved.jpg"}, 400, "media_unreachable"),  # a redirect is not followed
+             ({"media_url": f"http://{media}/slow.jpg"}, 400, "media_unreachable"),  # cut off, not waited on
+             ({"media_url": f"http://{media}/missing.jpg"}, 400, "media_unreachable"),
              ({"jurisdiction_id": "nowhere"}, 404, "not_found"),
              ({"jurisdiction_id": elsewhere}, 403, "wrong_jurisdiction"),  # a token files at home only
              ({"lat": "north"}, 400, "invalid_number")]
@@ -171,11 +213,13 @@ def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, par
         for fmt in ("json", "xml"):
             answer = requests.post(f"{base}/requests.{fmt}", data={**good, **change})
             assert answer.status_code == status, (change, answer.text)
+            assert "INTERNAL" not in answer.text and "refused" not in answer.text
             if fmt == "json":
                 assert answer.json()[0]["code"] == error and answer.json()[0]["description"]
             else:
                 root = ET.fromstring(answer.content)
                 assert root.tag == "errors" and root.find("error/code").text == error
+    assert inside[1] == []  # nothing inside was reached through Jifen
     too_large = requests.get(f"{base}/requests.json", params={"jurisdiction_id": code, "page_size": 5000})
     assert too_large.status_code == 400 and too_large.json()[0]["code"] == "page_too_large"
     wide = requests.get(f"{base}/requests.xml", params={"jurisdiction_id": code, "start_date": "2020-01-01T00:00:00Z",

@@ -26,7 +26,8 @@ from points.cases import outbox, units
 from points.cases import workflow as cases
 from points.errors import Conflict, Invalid, NotFound, Unauthenticated, checked
 from points.infra.db import marks, sql, write
-from points.infra.wire import WireError, call, signature_holds
+from points.infra.outbound import OutboundError, check_url, fetch
+from points.infra.wire import signature_holds
 from points.ledger import transfers as ledger
 from points.scope import Actor
 from points.vocabulary import (
@@ -53,6 +54,11 @@ async def configure(actor: Actor, unit_id: int, kind: str, url: str, secret: str
     if kind not in set(ForwardKind):
         raise Invalid("invalid_choice", f"kind must be one of {', '.join(ForwardKind)}", field="kind")
     url = checked(fields.FORWARD_URL, "url", (url or "").strip())
+    try:
+        check_url(url)
+    except OutboundError as exc:
+        raise Invalid("url_not_allowed", f"url: {exc}; an operator allows internal networks with "
+                      "JIFEN_OUTBOUND_ALLOW", field="url") from None
     if kind == ForwardKind.WEBHOOK and not secret:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     secret = checked(fields.FORWARD_SECRET, "secret", secret)
@@ -199,7 +205,7 @@ async def poll() -> int:
         for start in range(0, len(remote), POLL_AT_ONCE):
             try:
                 statuses = await _statuses(forwarding, remote[start:start + POLL_AT_ONCE])
-            except WireError as exc:
+            except OutboundError as exc:
                 log.warning("forwarding %d: could not read request statuses (%s)", forwarding["id"], exc)
                 break
             for status in statuses:
@@ -217,10 +223,10 @@ async def _request_id(forwarding: dict[str, Any], sent: dict[str, Any]) -> str |
     token = sent["remote_id"].removeprefix(outbox.TOKEN_PREFIX)
     query = {"jurisdiction_id": forwarding["jurisdiction"]} if forwarding["jurisdiction"] else {}
     try:
-        answer = await call("GET", f"{forwarding['url'].rstrip('/')}/tokens/{urllib.parse.quote(token, safe='')}.json"
+        answer = await fetch("GET", f"{forwarding['url'].rstrip('/')}/tokens/{urllib.parse.quote(token, safe='')}.json"
                             + (f"?{urllib.parse.urlencode(query)}" if query else ""))
         named = str(json.loads(answer.body)[0].get("service_request_id") or "")[:64]
-    except (WireError, ValueError, LookupError, TypeError, AttributeError) as exc:
+    except (OutboundError, ValueError, LookupError, TypeError, AttributeError) as exc:
         log.warning("forwarding %d: could not look up token %s (%s)", forwarding["id"], token[:20], exc)
         return None
     if not named:
@@ -233,13 +239,13 @@ async def _statuses(forwarding: dict[str, Any], ids: list[str]) -> list[dict[str
     query = {"service_request_id": ",".join(ids)}
     if forwarding["jurisdiction"]:
         query["jurisdiction_id"] = forwarding["jurisdiction"]
-    answer = await call("GET", forwarding["url"].rstrip("/") + "/requests.json?" + urllib.parse.urlencode(query))
+    answer = await fetch("GET", forwarding["url"].rstrip("/") + "/requests.json?" + urllib.parse.urlencode(query))
     try:
         statuses = json.loads(answer.body)
     except ValueError:
-        raise WireError("the Open311 server's answer is not JSON") from None
+        raise OutboundError("the Open311 server's answer is not JSON") from None
     if not isinstance(statuses, list):
-        raise WireError("the Open311 server's answer is not a list of requests")
+        raise OutboundError("the Open311 server's answer is not a list of requests")
     return [s for s in statuses if isinstance(s, dict)]
 
 

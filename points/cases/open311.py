@@ -15,21 +15,22 @@ What it guarantees:
 
 from __future__ import annotations
 
+import logging
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import clock
 from points.errors import Invalid, NotFound
+from points.infra import outbound
 from points.infra.db import marks, sql
 from points.privacy import coarse
 from points.vocabulary import CaseState, SubmissionStatus
 from points.wording import pair
 from rules import Item, Rules
 
+log = logging.getLogger("jifen.open311")
 MAX_PAGE = 1000  # the spec's default volume: 90 days or 1,000 requests, whichever is smaller
 MAX_SPAN = timedelta(days=90)
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -88,21 +89,27 @@ def definition(rules: Rules, service_code: str, lang: str) -> dict[str, Any]:
     return {"service_code": item.id, "attributes": attributes}
 
 
-def fetch_media(url: str, allowed_hosts: tuple[str, ...], max_bytes: int) -> bytes:
-    """A photo from `media_url`, only from a host the deployment allows (none by default): never an arbitrary
-    URL, which would let a caller make this server fetch anything it can reach."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or parsed.netloc.lower() not in allowed_hosts:
+async def fetch_media(url: str, allowed_hosts: tuple[str, ...], max_bytes: int) -> bytes:
+    """A photo from `media_url`, only from a host the deployment allows (none by default) and through the one
+    way out (points/infra/outbound.py: no redirects, no internal addresses, bounded): never an arbitrary URL,
+    which would let a caller make this server fetch anything it can reach. What went wrong is logged; the caller
+    hears only that the photo could not be fetched."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        netloc = parsed.netloc.lower()
+    except ValueError:
+        netloc = ""
+    if not netloc or parsed.scheme not in ("http", "https") or netloc not in allowed_hosts:
         raise Invalid("media_host_not_allowed", "media_url: photos are fetched only from the hosts this "
                       "deployment allows (JIFEN_OPEN311_MEDIA_HOSTS)", field="media_url")
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:  # scheme and host checked above
-            data = answer.read(max_bytes + 1)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise Invalid("media_unreachable", f"media_url: could not fetch the photo ({exc})", field="media_url") from None
-    if len(data) > max_bytes:
-        raise Invalid("media_too_large", f"media_url: the photo is larger than {max_bytes} bytes", field="media_url")
-    return data
+        return (await outbound.fetch("GET", url, max_bytes=max_bytes)).body
+    except outbound.TooLarge:
+        raise Invalid("media_too_large", f"media_url: the photo is larger than {max_bytes} bytes",
+                      field="media_url") from None
+    except outbound.OutboundError as exc:
+        log.warning("open311 media_url from %s: %s", netloc, exc)
+        raise Invalid("media_unreachable", "media_url: could not fetch the photo", field="media_url") from None
 
 
 def _when(value: Any) -> str | None:

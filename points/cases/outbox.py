@@ -31,7 +31,8 @@ from points.clock import aware
 from points.errors import Conflict, NotFound
 from points.infra import metrics
 from points.infra.db import sql, write
-from points.infra.wire import WireError, call, signature
+from points.infra.outbound import OutboundError, fetch
+from points.infra.wire import signature
 from points.scope import Actor
 from points.vocabulary import CaseAction, ForwardKind, OutboxState
 
@@ -173,7 +174,7 @@ async def _deliver(outbox_id: int) -> bool:
     forwarding = (await sql("SELECT kind, url, secret FROM forwarding WHERE id = {}", event["forwarding"]))[0]
     try:
         remote_id = await _send(forwarding, event["body"])
-    except WireError as exc:
+    except OutboundError as exc:
         await _failed(event, str(exc), exc.status)
         return False
     await write(lambda: sql("UPDATE outbox_event SET state = {}, delivered_at = {}, lease_until = NULL, "
@@ -187,24 +188,25 @@ async def _send(forwarding: dict[str, Any], body: str) -> str:
     """Send one event; its remote id (an Open311 server's service_request_id) or ''."""
     if forwarding["kind"] == ForwardKind.WEBHOOK:
         data, stamp, event = body.encode(), int(clock.timestamp()), json.loads(body)
-        await call("POST", forwarding["url"], data, {
+        await fetch("POST", forwarding["url"], data, {
             "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": event["event_id"],
             "X-Jifen-Event": event["event"], "X-Jifen-Timestamp": str(stamp),
             "X-Jifen-Signature": signature(forwarding["secret"], stamp, data)})
         return ""
     fields = {**json.loads(body), "api_key": forwarding["secret"]}
-    answer = await call("POST", forwarding["url"].rstrip("/") + "/requests.json",
+    answer = await fetch("POST", forwarding["url"].rstrip("/") + "/requests.json",
                         urllib.parse.urlencode(fields).encode(),
                         {"Content-Type": "application/x-www-form-urlencoded"})
     try:
         first = json.loads(answer.body)[0]
         return str(first.get("service_request_id") or f"{TOKEN_PREFIX}{first['token']}")[:64]
     except (ValueError, LookupError, TypeError, AttributeError):
-        raise WireError("the Open311 server's answer has no service_request_id or token") from None
+        raise OutboundError("the Open311 server's answer has no service_request_id or token") from None
 
 
 async def _failed(event: dict[str, Any], error: str, status: int | None) -> None:
-    for_good = status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX
+    # Refused for good (a redirect will redirect again; a 4xx but the retryable ones): parked for staff at once.
+    for_good = status is not None and 300 <= status < 500 and status not in RETRYABLE_4XX
     park = for_good or event["attempts"] > len(BACKOFF_S)
     now = clock.now()
     next_at = now + timedelta(seconds=BACKOFF_S[min(event["attempts"], len(BACKOFF_S)) - 1])

@@ -6,6 +6,7 @@ message an operator can act on. docs/configuration.md lists every variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,8 @@ class Settings:
     log_format: str = "text"  # text | json
     open311_media_hosts: tuple[str, ...] = ()  # hosts an Open311 media_url may be fetched from
     view_cache_mb: int = 64  # each app process's memory for members' views (web/view_cache.py); 0: none
+    outbound_allow: tuple[str, ...] = ()  # internal networks (CIDR) Jifen may call (points/infra/outbound.py)
+    outbound_seconds: int = 15  # the most one call outside may take, start to last byte (points/infra/outbound.py)
 
     @property
     def is_postgres(self) -> bool:
@@ -164,7 +167,20 @@ class Settings:
             open311_media_hosts=tuple(h.strip().lower() for h in (env.get("JIFEN_OPEN311_MEDIA_HOSTS") or "").split(",")
                                       if h.strip()),
             view_cache_mb=_int(env, "JIFEN_VIEW_CACHE_MB", 64, 0, 4096),
+            outbound_allow=_networks(env, "JIFEN_OUTBOUND_ALLOW"),
+            outbound_seconds=_int(env, "JIFEN_OUTBOUND_SECONDS", 15, 1, 120),
         )
+
+
+def _networks(env: dict[str, str], name: str) -> tuple[str, ...]:
+    found = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                found.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not a network (e.g. 10.20.0.0/16 or 10.20.3.4)") from None
+    return tuple(found)
 
 
 def _photo_store(env: dict[str, str]) -> str:

@@ -8,7 +8,6 @@ web/flows.py's `file_report`, the same as the app's own reports.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -193,8 +192,7 @@ class Open311Controller(Controller):
         units = int(_number(form, "attribute[units]") or 1)
         uploads = []
         if form.get("media_url"):
-            uploads = [await asyncio.to_thread(open311.fetch_media, str(form["media_url"]),
-                                               settings.open311_media_hosts, limits.max_bytes)]
+            uploads = [await open311.fetch_media(str(form["media_url"]), settings.open311_media_hosts, limits.max_bytes)]
         report = Report(item=item.id, description=str(form.get("description") or ""), lat=lat, lng=lng,
                         address=address[:200], units=units)
         view, _ = await file_report(request, limiter, dispatcher, rules, store, limits, report, uploads, None,
