@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from casework import Units, awarded_case, make_units
+from client import Api
 from conftest import photo, python, run
 from points.infra.db import sql
 
@@ -291,6 +293,27 @@ def test_an_extension_is_asked_within_the_hard_limit_and_granted_or_refused(api,
     assert again.status_code == 409 and again.json()["error"]["code"] == "no_extension_asked"
     steps = [s["action"] for s in api.get(f"/api/v1/cases/{cid}", staff).json()["timeline"]]
     assert steps[-2:] == ["ask_extension", "grant_extension"]
+
+
+def test_decisions_on_one_extension_made_at_once_leave_one_standing(api, community, units):
+    """Ten grants and ten refusals sent at once (two staff double-clicking on two screens): one decision stands,
+    with one timeline event and one audit row; the rest are told no extension is waiting."""
+    staff = community.staff
+    _, cid = awarded_case(api, community, "order.streetlight_broken", grid="G1")
+    case = api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property}).json()
+    until = (datetime.fromisoformat(case["deadline"]) + timedelta(days=2)).isoformat()
+    asked = api.post(f"/api/v1/handler/cases/{cid}/extension", units.handler, json={"until": until, "note": "配件未到"})
+    assert asked.status_code == 200, asked.text
+    bodies = [{"grant": True}] * 10 + [{"grant": False, "note": "请按时处置"}] * 10
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda body: Api(api.url).post(f"/api/v1/staff/cases/{cid}/extension", staff,
+                                                               json=body), bodies))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 19, [a.text for a in answers if a.status_code != 409]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"no_extension_asked"}
+    steps = [s["action"] for s in api.get(f"/api/v1/cases/{cid}", staff).json()["timeline"]]
+    assert sum(step in ("grant_extension", "refuse_extension") for step in steps) == 1
+    assert run(sql("SELECT COUNT(*) AS n FROM audit_event WHERE object_type = 'case' AND object_id = {} AND action IN "
+                   "('case.grant_extension', 'case.refuse_extension')", str(cid)))[0]["n"] == 1
 
 
 def test_the_dashboard_shows_disposal_and_on_time_rates_and_exports_the_cases(api, community, units):

@@ -52,7 +52,10 @@ async def decide_extension(actor: Actor, case_id: int, grant: bool, note: str = 
         moved = {"deadline": row["extension_until"]} if grant else {}
         sets = {"extension_until": None, "extension_reason": "", "updated_at": now, **moved}
         assignments = ", ".join(f"{column} = {{}}" for column in sets)
-        await sql(f"UPDATE case_file SET {assignments} WHERE id = {{}} RETURNING id", *sets.values(), case_id)
+        # Conditional on the very request read: of decisions made at once, one takes it; the rest find none.
+        if not await sql(f"UPDATE case_file SET {assignments} WHERE id = {{}} AND extension_until IS NOT NULL "
+                         "RETURNING id", *sets.values(), case_id):
+            raise Conflict("no_extension_asked", "no extension is waiting for a decision", field="state")
         action = A.GRANT_EXTENSION if grant else A.REFUSE_EXTENSION
         await record_event(case_id, action, row["state"], actor.id, row["unit"], note, now)
         await audit.record(actor.id, f"case.{action}", "case", case_id, row["community"],
