@@ -11,6 +11,7 @@ import re
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from test_outbound import INWARD_URLS
 from browsing import DESKTOP, PHONE, as_user, needs_chromium
 from casework import awarded_case, make_units
 from client import Api
-from conftest import run, wait_for
+from conftest import clock_moved, run, wait_for
 from harness import LEG, Process, python, start_server
 from makers import Community
 from points import clock
@@ -78,7 +79,8 @@ def test_a_link_inward_is_refused_when_saved(api, units):
         made = api.post("/api/v1/admin/forwardings", units.admin, json={"unit": units.property, "kind": "webhook",
                                                                          "url": url})
         assert made.status_code == 400, (url, made.text)
-        assert (made.json()["error"]["field"], made.json()["error"]["code"]) == ("url", "url_not_allowed"), url
+        assert made.json()["error"]["field"] == "url", url
+        assert made.json()["error"]["code"] == ("url_not_allowed" if url.startswith("http") else "invalid_input"), url
     assert api.get("/api/v1/admin/forwardings", units.admin).json() == []
 
 
@@ -204,6 +206,18 @@ def test_a_refused_event_is_parked_for_staff_who_send_it_again(api, make_communi
     assert api.post(f"/api/v1/staff/outbox/{parked[0]['id']}/retry", other.staff).status_code == 404
     assert api.get("/api/v1/staff/outbox", other.staff).json() == []
     assert api.get("/api/v1/staff/outbox", community.riders[0]).status_code == 403
+    # Twenty retries at once (a double-click on two screens): one takes the event, the rest find it pending
+    # (the receiver holds the resend meanwhile, so it cannot be parked again in between).
+    receiver.hold = held = threading.Event()
+    with ThreadPoolExecutor(20) as pool:
+        retried = list(pool.map(lambda _: Api(api.url).post(f"/api/v1/staff/outbox/{parked[0]['id']}/retry",
+                                                            community.staff), range(20)))
+    assert sorted(r.status_code for r in retried) == [200] + [409] * 19
+    assert run(sql("SELECT COUNT(*) AS n FROM audit_event WHERE action = 'outbox.retry' AND object_id = {}",
+                   str(parked[0]["id"])))[0]["n"] == 1
+    held.set()
+    wait_for(lambda: outbox_rows(case_id)[0]["state"] == "parked" and len(receiver.posts()) == 2,
+             what="the retried event to be refused and parked again")
     receiver.status = 200
     sent = api.post(f"/staff/cases/forwarded/{parked[0]['id']}/retry", community.staff,
                     data={"_csrf_token": community.staff.csrf}, follow_redirects=False)
@@ -212,6 +226,26 @@ def test_a_refused_event_is_parked_for_staff_who_send_it_again(api, make_communi
     assert api.post(f"/api/v1/staff/outbox/{parked[0]['id']}/retry", community.staff).json()["error"]["code"] == \
         "not_parked"
     assert len(receiver.applied) == 1
+
+
+def test_a_disabled_link_sends_nothing_more(api, community, units, receiver):
+    """Events still owed on a link when an admin disables it are parked, saying so, and not sent: a case's words
+    and place go nowhere the community no longer sends them; staff cannot send them again until it is enabled."""
+    made = link(api, units, receiver.url)
+    receiver.fail_next = 1_000  # the system is down: the event waits for its next try
+    _, case_id = awarded_case(api, community)
+    dispatch(api, community, case_id, units.property)
+    wait_for(lambda: receiver.posts() and outbox_rows(case_id)[0]["attempts"] >= 1, what="a first failed try")
+    disabled = api.post(f"/api/v1/admin/forwardings/{made['id']}/disable", units.admin)
+    assert disabled.status_code == 200, disabled.text
+    row = outbox_rows(case_id)[0]
+    assert (row["state"], row["last_error"]) == ("parked", "the link was disabled")
+    again = api.post(f"/api/v1/staff/outbox/{row['id']}/retry", community.staff)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "link_disabled"
+    tries = len(receiver.posts())
+    with clock_moved(2):  # past every back-off: nothing is due on a disabled link
+        run(outbox.deliver_due())
+    assert len(receiver.posts()) == tries and outbox_rows(case_id)[0]["state"] == "parked"
 
 
 def test_bad_links_and_callbacks_are_refused_naming_the_field(api, community, units, receiver):

@@ -102,6 +102,7 @@ async def disable(actor: Actor, forwarding_id: int) -> dict[str, Any]:
         row = (await listing(actor, forwarding_id))[0]
         if await sql("UPDATE forwarding SET disabled_at = {} WHERE id = {} AND disabled_at IS NULL RETURNING id",
                      clock.now(), forwarding_id):
+            await outbox.park_link(forwarding_id, "the link was disabled")
             await audit.record(actor.id, "forwarding.disable", "forwarding", forwarding_id, None, {"unit": row["unit"]})
 
     await write(run)

@@ -163,8 +163,10 @@ async def _deliver(outbox_id: int) -> bool:
     lease = now + timedelta(seconds=LEASE_S)
 
     async def claim() -> list[dict[str, Any]]:
+        # Only while its link is enabled: a disabled link sends nothing more, whatever was owed on it.
         return await sql("UPDATE outbox_event SET lease_until = {}, attempts = attempts + 1 WHERE id = {} AND state = {} "
-                         "AND (lease_until IS NULL OR lease_until < {}) RETURNING id, forwarding, body, attempts",
+                         "AND (lease_until IS NULL OR lease_until < {}) AND forwarding IN (SELECT id FROM forwarding "
+                         "WHERE disabled_at IS NULL) RETURNING id, forwarding, body, attempts",
                          lease, outbox_id, OutboxState.PENDING, now)
 
     claimed = await write(claim)
@@ -229,6 +231,13 @@ async def forget_delivered(days: int) -> int:
 # ------------------------------------------------------------------ staff
 
 
+async def park_link(forwarding_id: int, reason: str) -> None:
+    """Inside the transaction disabling a link: what was still owed on it is parked, saying why (staff may send
+    it again once an admin enables the link)."""
+    await sql("UPDATE outbox_event SET state = {}, lease_until = NULL, last_error = {} WHERE forwarding = {} "
+              "AND state = {}", OutboxState.PARKED, reason, forwarding_id, OutboxState.PENDING)
+
+
 async def listing(actor: Actor, state: str | None = None, limit: int = 100,
                   outbox_id: int | None = None) -> list[dict[str, Any]]:
     """The community's forwarded events, newest first (`state`: pending | delivered | parked)."""
@@ -258,8 +267,15 @@ async def retry(actor: Actor, outbox_id: int) -> dict[str, Any]:
         if rows[0]["state"] != OutboxState.PARKED:
             raise Conflict("not_parked", f"only a parked event is sent again; this one is {rows[0]['state']}",
                            field="state", state=rows[0]["state"])
-        await sql("UPDATE outbox_event SET state = {}, attempts = 0, next_at = {} WHERE id = {}",
-                  OutboxState.PENDING, clock.now(), outbox_id)
+        if await sql("SELECT id FROM forwarding WHERE id = (SELECT forwarding FROM outbox_event WHERE id = {}) "
+                     "AND disabled_at IS NOT NULL", outbox_id):
+            raise Conflict("link_disabled", "its link to the outside system is disabled: an admin enables it first",
+                           field="state")
+        # Conditional on its still being parked: of retries sent at once, one takes it; the rest find it pending.
+        if not await sql("UPDATE outbox_event SET state = {}, attempts = 0, next_at = {} WHERE id = {} AND state = {} "
+                         "RETURNING id", OutboxState.PENDING, clock.now(), outbox_id, OutboxState.PARKED):
+            raise Conflict("not_parked", "only a parked event is sent again; this one is pending", field="state",
+                           state=OutboxState.PENDING)
         await audit.record(actor.id, "outbox.retry", "outbox_event", outbox_id, rows[0]["community"])
 
     await write(run)
