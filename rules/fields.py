@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from datetime import date
 
 INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (ids, counts, quantities)
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# What no text may hold besides C0 controls: DEL and the C1 controls, lone surrogates, and Unicode's
+# non-characters (U+FDD0–U+FDEF, and the last two code points of every plane): XML cannot carry them (an Open311
+# answer in XML would break), and no person types them.
+# Written as the regular expression's escapes, so the pattern itself is plain ASCII (the OpenAPI schema carries it).
+NOT_TEXT = r"\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    f"\\U{plane:04x}fffe\\U{plane:04x}ffff" for plane in range(17))
+ONE_LINE = rf"^[^\x00-\x1f{NOT_TEXT}]*$"
+MULTI_LINE = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f{NOT_TEXT}]*$"
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class Text:
             return ("required", "is required") if self.min_length == 1 else (
                 "too_short", f"must be at least {self.min_length} characters")
         if not re.search(self.pattern, value):
-            return "invalid_text", self.charset_says or "must not contain control characters"
+            return "invalid_text", self.charset_says or "must not contain control characters or non-characters"
         return None
 
 

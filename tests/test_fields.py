@@ -42,7 +42,10 @@ def test_numbers_fit_postgresql_integer():
 
 
 @pytest.mark.parametrize("value, code", [("a\x00b", "invalid_text"), ("a\x01b", "invalid_text"),
-                                         ("x" * 101, "too_long"), ("line\nbreak", "invalid_text")])
+                                         ("x" * 101, "too_long"), ("line\nbreak", "invalid_text"),
+                                         ("a\ufffeb", "invalid_text"), ("a\uffffb", "invalid_text"),
+                                         ("a\x85b", "invalid_text"), ("a\ud800b", "invalid_text"),
+                                         ("a\U0001fffeb", "invalid_text"), ("a\ufdd0b", "invalid_text")])
 def test_one_line_texts_refuse_what_they_cannot_hold(value, code):
     assert F.PERSON_NAME.problem(value)[0] == code
 

@@ -130,7 +130,7 @@ def test_a_partner_files_a_request_and_follows_it_to_closed(api, community, part
 
     filed = requests.post(f"{base}/requests.json", data={
         "api_key": partner, "jurisdiction_id": code, "service_code": "hazard.fire_exit_blocked",
-        "lat": "23.478912", "long": "116.760543", "description": "3号楼消防通道堵塞,联系人13812345678",
+        "lat": "23.478912", "long": "116.760543", "description": "3号楼消防通道堵塞,联系人13812345678 或 +86 139 1234 5678",
         "media_url": f"http://{media}/p.jpg", "email": "someone@example.com"})
     assert filed.status_code == 201, filed.text
     [created] = filed.json()
@@ -154,7 +154,7 @@ def test_a_partner_files_a_request_and_follows_it_to_closed(api, community, part
     assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property}).status_code == 200
     seen = client.get_service_request(rid)
     assert (seen["status"], seen["agency_responsible"], seen["status_notes"]) == ("open", "华冠物业", "已交办华冠物业")
-    assert seen["expected_datetime"] and seen["description"] == "3号楼消防通道堵塞,联系人***********"
+    assert seen["expected_datetime"] and seen["description"] == "3号楼消防通道堵塞,联系人*********** 或 +** *** **** ****"
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).status_code == 200
     done = api.post(f"/api/v1/handler/cases/{cid}/dispose", units.handler, data={"note": "已清理"},
                     files=[("photos", ("after.jpg", photo(), "image/jpeg"))])
@@ -190,6 +190,11 @@ def test_a_partner_files_a_request_and_follows_it_to_closed(api, community, part
     discovery = ET.fromstring(requests.get(f"{base}/discovery.xml").content)
     assert [e.tag for e in discovery.find("endpoints")] == ["endpoint"]
     assert [f.text for f in discovery.find("endpoints/endpoint/formats")] == ["text/xml", "application/json"]
+    assert requests.get(f"{base}/discovery.xml").headers["content-type"] == "text/xml; charset=utf-8"
+    # A description kept from before the fields refused what XML cannot carry still gives a whole XML answer.
+    run(sql("UPDATE submission SET description = {} WHERE id = {}", "门口\ufffe堵塞\uffff", int(rid)))
+    kept = ET.fromstring(requests.get(f"{base}/requests.xml", params={"jurisdiction_id": code}).content)
+    assert [r.find("description").text for r in kept if r.find("service_request_id").text == rid] == ["门口堵塞"]
 
 
 def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, partner, open311, make_community,
@@ -208,7 +213,8 @@ def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, par
              ({"media_url": f"http://{media}/missing.jpg"}, 400, "media_unreachable"),
              ({"jurisdiction_id": "nowhere"}, 404, "not_found"),
              ({"jurisdiction_id": elsewhere}, 403, "wrong_jurisdiction"),  # a token files at home only
-             ({"lat": "north"}, 400, "invalid_number")]
+             ({"lat": "north"}, 400, "invalid_number"),
+             ({"description": "门口\ufffe堵塞"}, 400, "invalid_text")]  # XML cannot carry it
     for change, status, error in cases:
         for fmt in ("json", "xml"):
             answer = requests.post(f"{base}/requests.{fmt}", data={**good, **change})

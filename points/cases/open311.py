@@ -16,7 +16,6 @@ What it guarantees:
 from __future__ import annotations
 
 import logging
-import re
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from points import clock
 from points.errors import Invalid, NotFound
 from points.infra import outbound
 from points.infra.db import marks, sql
-from points.privacy import coarse
+from points.privacy import coarse, mask_phones
 from points.vocabulary import CaseState, SubmissionStatus
 from points.wording import pair
 from rules import Item, Rules
@@ -34,7 +33,6 @@ log = logging.getLogger("jifen.open311")
 MAX_PAGE = 1000  # the spec's default volume: 90 days or 1,000 requests, whichever is smaller
 MAX_SPAN = timedelta(days=90)
 SPEC = "http://wiki.open311.org/GeoReport_v2"
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 CLOSED_CASE = (CaseState.CLOSED, CaseState.RESOLVED_ON_SITE)
 # The request's status, in SQL, from the report (s) and its case (c): one rule for the filter and the view.
 STATUS_SQL = (f"CASE WHEN s.status IN ('{SubmissionStatus.REJECTED}', '{SubmissionStatus.REVERSED}') THEN 'closed' "
@@ -140,7 +138,7 @@ def _view(rules: Rules, row: dict[str, Any], lang: str) -> dict[str, Any]:
     return {
         "service_request_id": str(row["id"]), "status": row["open311_status"], "status_notes": _notes(row, lang),
         "service_name": _name(item, lang) if item else row["item_id"], "service_code": row["item_id"],
-        "description": PHONE.sub("***********", row["description"]) if verified else "",
+        "description": mask_phones(row["description"]) if verified else "",
         "agency_responsible": row["unit"] or "", "service_notice": "", "address": "", "address_id": "",
         "zipcode": "", "requested_datetime": _when(row["submitted_at"]),
         "updated_datetime": _when(max((t for t in (row["submitted_at"], row["verified_at"], row["awarded_at"],
