@@ -206,8 +206,9 @@ def _restore(args: argparse.Namespace) -> int:
 async def _sweep() -> int:
     from points.ops import jobs
 
-    print(f"sweep: {await jobs.sweep_async()}")
-    return 0
+    done = await jobs.sweep_async()
+    print(f"sweep: {done}")
+    return 1 if done.get("steps_failed") else 0  # every step ran; the log says which failed
 
 
 async def _announcing(command: Callable[[], Awaitable[int]]) -> int:

@@ -40,6 +40,13 @@ class Text:
     def pattern(self) -> str:
         return self.charset or (MULTI_LINE if self.multiline else ONE_LINE)
 
+    def cleaned(self, value: object) -> str:
+        """Text from outside (another system's answer, not a person's input), made to fit: what the field may
+        not hold taken out, cut to its length. Its charset, if tighter, is the caller's to check."""
+        kept = MULTI_LINE if self.multiline else ONE_LINE  # "^[^…]*$": each character it refuses is "[…]"
+        text = re.sub(kept.replace("^[^", "[", 1).removesuffix("]*$") + "]", "", str(value or ""))
+        return text[:self.max_length]
+
     def problem(self, value: object) -> tuple[str, str] | None:
         """Why `value` does not fit, as (code, message), or None."""
         if not isinstance(value, str):

@@ -25,7 +25,7 @@ from points.areas import schemes
 from points.cases import outbox, units
 from points.cases import workflow as cases
 from points.errors import Conflict, Invalid, NotFound, Unauthenticated, checked
-from points.infra.db import marks, sql, write
+from points.infra.db import Unavailable, marks, sql, write
 from points.infra.outbound import OutboundError, check_url, fetch
 from points.infra.wire import signature_holds
 from points.ledger import transfers as ledger
@@ -211,8 +211,18 @@ async def poll() -> int:
                 break
             for status in statuses:
                 case_id = case_of.get(str(status.get("service_request_id")))
-                if case_id is not None:
+                if case_id is None:
+                    continue
+                try:
                     moved += await _follow(forwarding, case_id, status)
+                except Unavailable:
+                    raise
+                except Exception as exc:  # their answer for this case: recorded against it, the rest go on
+                    log.warning("forwarding %d: case %d's status was not applied (%s: %s)", forwarding["id"],
+                                case_id, type(exc).__name__, exc)
+                    await write(lambda f=forwarding["id"], c=case_id: sql(
+                        "UPDATE outbox_event SET last_error = {} WHERE id = (SELECT MAX(id) FROM outbox_event "
+                        "WHERE forwarding = {} AND \"case\" = {})", "their status could not be applied", f, c))
     return moved
 
 
@@ -254,7 +264,7 @@ async def _follow(forwarding: dict[str, Any], case_id: int, status: dict[str, An
     """Take a case as far as their request's status says, once: each move is conditional on the state."""
     actor = await units.service_actor(forwarding["member"])
     closed = status.get("status") == "closed"
-    notes = str(status.get("status_notes") or "").strip()[:fields.CASE_NOTE.max_length] or "closed"
+    notes = fields.CASE_NOTE.cleaned(str(status.get("status_notes") or "").strip()).strip() or "closed"
 
     async def run() -> int:
         steps = 0

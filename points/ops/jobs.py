@@ -108,24 +108,55 @@ async def sweep_async() -> dict[str, int]:
     return done
 
 
+async def _step(done: dict[str, int], name: str, work: Callable[[], Awaitable[Any]]) -> None:
+    """One step of the sweep, on its own: what goes wrong in it (a bug, an outside system's strange answer) is
+    logged and counted in `steps_failed`, and the steps after it still run for every community."""
+    try:
+        found = await work()
+    except Unavailable:
+        raise  # the database is down: nothing after this would do better
+    except Exception:
+        log.exception("sweep step %s failed; the other steps go on", name)
+        metrics.SWEEP_STEPS_FAILED.labels(name).inc()
+        done["steps_failed"] = done.get("steps_failed", 0) + 1
+        return
+    if isinstance(found, dict):
+        done.update(found)
+    else:
+        done[name] = found
+
+
+async def _photo_sweep() -> int:
+    try:
+        return await intake.sweep_orphan_photos(photo_store(settings()))
+    except Unavailable as exc:  # the photo store is down: the next hour's sweep tries again
+        log.warning("orphan photo sweep skipped: %s", exc)
+        return 0
+
+
 async def _sweep_once() -> dict[str, int]:
     global _hourly_last_run
-    done = {"awarded": await drain_awards(), "orders_expired": await counter.expire_due(settings().award_batch),
-            **await chasing.chase(schemes.current(), make_sender(settings().sms_sender)),
-            "forwarded": await deliver_forwarded(), "forwarded_cases_moved": await forwarding.poll()}
+    done: dict[str, int] = {}
+    await _step(done, "awarded", drain_awards)
+    await _step(done, "orders_expired", lambda: counter.expire_due(settings().award_batch))
+    await _step(done, "chased", lambda: chasing.chase(schemes.current(), make_sender(settings().sms_sender)))
+    await _step(done, "forwarded", deliver_forwarded)
+    await _step(done, "forwarded_cases_moved", forwarding.poll)
     grouped = await schemes.groups()  # each community's scheme: its own penalty, expiry policy and board size
-    done["no_shows"] = sum([await attendance.record_no_shows(rules, communities=ids) for rules, ids in grouped])
+
+    def each_scheme(work: Callable[..., Awaitable[int]]) -> Callable[[], Awaitable[int]]:
+        async def all_of_them() -> int:
+            return sum([await work(rules, communities=ids) for rules, ids in grouped])
+        return all_of_them
+
+    await _step(done, "no_shows", each_scheme(attendance.record_no_shows))
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
-        done["points_expired"] = sum([await expiry.expire_points(rules, communities=ids) for rules, ids in grouped])
-        done["board_rows_kept"] = sum([await honours.keep_last_month(rules, communities=ids) for rules, ids in grouped])
-        try:
-            done["orphan_photos_deleted"] = await intake.sweep_orphan_photos(photo_store(settings()))
-        except Unavailable as exc:  # the photo store is down: the next hour's sweep tries again
-            log.warning("orphan photo sweep skipped: %s", exc)
-            done["orphan_photos_deleted"] = 0
-        done["codes_purged"] = await otp.purge()
-        done["places_coarsened"] = await member_data.coarsen_old_places(settings().precise_place_days)
-        done["forwarded_bodies_emptied"] = await outbox.forget_delivered(settings().precise_place_days)
+        await _step(done, "points_expired", each_scheme(expiry.expire_points))
+        await _step(done, "board_rows_kept", each_scheme(honours.keep_last_month))
+        await _step(done, "orphan_photos_deleted", _photo_sweep)
+        await _step(done, "codes_purged", otp.purge)
+        await _step(done, "places_coarsened", lambda: member_data.coarsen_old_places(settings().precise_place_days))
+        await _step(done, "forwarded_bodies_emptied", lambda: outbox.forget_delivered(settings().precise_place_days))
         _hourly_last_run = time.monotonic()
     return done
 
