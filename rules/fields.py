@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (ids, counts, quantities)
 # What no text may hold besides C0 controls: DEL and the C1 controls, lone surrogates, and Unicode's
@@ -79,6 +79,19 @@ class Whole:
         return None
 
 
+ASCII_DIGITS = re.compile(r"[0-9]{1,19}")  # what a number in a path, a query or a form is ('²' and '١' are not)
+
+
+def whole(raw: object, spec: Whole) -> tuple[int | None, tuple[str, str] | None]:
+    """Text (a path's id, a form's or a query's number) as a whole number within `spec`: (value, None), or
+    (None, the problem). ASCII digits only — `str.isdigit()` also takes '²' and other scripts' digits."""
+    text = str(raw if raw is not None else "").strip()
+    if not ASCII_DIGITS.fullmatch(text):
+        return None, ("invalid_number", f"must be a whole number from {spec.low} to {spec.high}")
+    problem = spec.problem(int(text))
+    return (None, problem) if problem else (int(text), None)
+
+
 @dataclass(frozen=True)
 class Day:
     """A calendar day in a range a person can mean (a filter, a report's date)."""
@@ -92,15 +105,36 @@ class Day:
         return None
 
 
+@dataclass(frozen=True)
+class Moment:
+    """An instant a person can mean (a task's times, a deadline asked, a window of reports): given with its zone,
+    within the days `Day` allows."""
+
+    low: date = date(2000, 1, 1)
+    high: date = date(2100, 12, 31)
+
+    def problem(self, value: object) -> tuple[str, str] | None:
+        if not isinstance(value, datetime):
+            return "invalid_date", "must be a date and time, e.g. 2026-12-04T18:00:00+08:00"
+        if value.tzinfo is None or value.utcoffset() is None:
+            return "invalid_date", "must give its time zone, e.g. 2026-12-04T18:00:00+08:00"
+        if not self.low <= value.date() <= self.high:
+            return "out_of_range", f"must be between {self.low.isoformat()} and {self.high.isoformat()}"
+        return None
+
+
 # Ids and numbers
 ID = Whole(1, INT32_MAX)
+WHOLE = Whole(0, INT32_MAX)  # a count or quantity with no tighter declaration
 PRICE = Whole(1, 1_000_000)
+OPEN311_PAGE = Whole(1, 10_000)
 STOCK = Whole(0, 1_000_000)
 QUANTITY = Whole(-100_000, 100_000)
 LIMIT_COUNT = Whole(1, 1000)
 UNITS = Whole(1, 1000)
 RATING = Whole(1, 5)
 DAY = Day()
+MOMENT = Moment()
 
 # People
 PHONE = Text(32, 1)

@@ -282,6 +282,9 @@ def test_an_extension_is_asked_within_the_hard_limit_and_granted_or_refused(api,
     past = api.post(url, units.handler, json={"until": (hard + timedelta(days=1)).isoformat(), "note": "配件未到"})
     assert past.status_code == 400 and past.json()["error"]["code"] == "extension_out_of_range"
     assert past.json()["error"]["field"] == "until"
+    for bad in ("2026-12-04T18:00:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"):  # no zone; no one means
+        refused = api.post(url, units.handler, json={"until": bad, "note": "配件未到"})
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "until", (bad, refused.text)
     wanted = deadline + timedelta(days=3)
     asked = api.post(url, units.handler, json={"until": wanted.isoformat(), "note": "灯杆配件需三天到货"})
     assert asked.status_code == 200 and datetime.fromisoformat(asked.json()["extension_until"]) == wanted

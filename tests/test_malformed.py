@@ -16,22 +16,29 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from conftest import Api, User, run, signed_in
+from points.infra.db import sql
 from points.people import members
 
 BAD_INTS = [2_147_483_648, 9_223_372_036_854_775_808, -1, 0, 1.5, "12", None]
-BAD_TEXTS = ["a\u0000b", "a\u0001b", "x" * 10_000, "", 7, ["list"], {"o": 1}]
-PATH_INTS = ["2147483648", "9223372036854775808", "-1", "0", "1e3"]
-PATH_TEXTS = ["%00", "a%00b", "x" * 300, "%01", "..%2f..%2fetc"]
+BAD_TEXTS = ["a\u0000b", "a\u0001b", "x" * 10_000, "", 7, ["list"], {"o": 1}, "a\ufffeb", "a\ud800b"]
+BAD_MOMENTS = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "2026-12-04T18:00:00", "2026-02-30T00:00:00Z"]
+PATH_INTS = ["2147483648", "9223372036854775808", "-1", "0", "1e3", "²", "١٢", "1" * 25]
+PATH_TEXTS = ["%00", "a%00b", "x" * 300, "%01", "..%2f..%2fetc", "%C2%B2.json", "9" * 25 + ".json", "requests.json"]
 QUERY = ["limit=100000", "limit=0", "limit=-1", "offset=-1", "offset=9223372036854775808",
          "before=9223372036854775808", "before=-1", "since=0001-01-01", "until=9999-12-31", "since=2026-02-30",
          "month=%00", "month=0000-00", "status=%00", "community=2147483648", "actor=-5", "action=" + "x" * 5000,
-         "next=%00", "category=%01", "grid=" + "g" * 3000, "since=2026-11-01T00:00:00", "until=notadate"]
+         "next=%00", "category=%01", "grid=" + "g" * 3000, "since=2026-11-01T00:00:00", "until=notadate",
+         # Open311's reads (sent with the community as jurisdiction_id)
+         "page=1e400", "page=nan", "page_size=nan", "page_size=-1", "page=²", "page_size=" + "9" * 30,
+         "start_date=0001-01-01T00:00:00Z", "end_date=0001-01-01T00:00:00Z", "end_date=9999-12-31T23:59:59-12:00",
+         "service_request_id=²", "service_request_id=" + "9" * 25, "service_request_id=1,%C2%B2"]
 FORM_FIELDS = ["phone", "password", "code", "name", "role", "community", "platform", "platform_rider_id", "building",
                "item", "description", "lat", "lng", "grid", "address", "units", "reason", "note", "quantity", "price",
                "limit_count", "limit_period", "id", "name_zh", "name_en", "kind", "roles", "board_name",
                "community_id", "idempotency_key", "active", "next"]
 ENDS_SESSION = ("logout", "delete")  # the routes that may end the caller's session
-FORM_VALUES = ["a\x00b", "x" * 10_000, "9223372036854775808", "-2147483649", "nan", "inf", "1e400", "\x01"]
+FORM_VALUES = ["a\x00b", "x" * 10_000, "9223372036854775808", "-2147483649", "nan", "inf", "1e400", "\x01", "²",
+               "1" * 25, "a\ufffeb", "0001-01-01T00:00"]
 
 
 def routes() -> list[tuple[str, str]]:
@@ -66,6 +73,11 @@ def paths(template: str) -> list[str]:
     return out
 
 
+def multipart(spec: dict[str, Any], method: str, path: str) -> bool:
+    operation = spec["paths"].get(re.sub(r"\{(\w+):\w+\}", r"{\1}", path), {}).get(method.lower(), {})
+    return "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+
+
 def schema_bodies(spec: dict[str, Any], method: str, path: str) -> list[Any]:
     """A valid-looking JSON body for the operation, and that body with each field broken in turn."""
     openapi_path = re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
@@ -90,14 +102,16 @@ def schema_bodies(spec: dict[str, Any], method: str, path: str) -> list[Any]:
         kind = s.get("type")
         if "enum" in s:
             return s["enum"][0]
+        if s.get("format") == "date-time":
+            return "2026-12-04T18:00:00+08:00"
         return {"integer": 1, "number": 1.0, "boolean": True, "string": "x" * max(1, s.get("minLength", 1)),
                 "array": [], "object": {}}.get(kind, "x")
 
     valid = {name: sample(s) for name, s in props.items()}
     bodies: list[Any] = [valid, "[" * 10_000 + "]" * 10_000, {"unknown_field": 1}]
     for name, s in props.items():
-        kind = resolve(s).get("type")
-        for value in (BAD_INTS if kind in ("integer", "number") else BAD_TEXTS):
+        kind, moment = resolve(s).get("type"), resolve(s).get("format") == "date-time"
+        for value in (BAD_INTS if kind in ("integer", "number") else BAD_MOMENTS + BAD_TEXTS if moment else BAD_TEXTS):
             body = copy.deepcopy(valid)
             body[name] = value
             bodies.append(body)
@@ -116,6 +130,7 @@ def test_no_malformed_input_gets_a_server_error(api, community):
     admin_phone = "+8613" + str(community.id).zfill(9)[-9:]
     admin_id = run(members.create_member(community.id, "admin", "fuzz-admin", admin_phone, "fuzz-password-1"))
     spec = api.get("/schema/openapi.json").json()
+    code = run(sql("SELECT code FROM community WHERE id = {}", community.id))[0]["code"]
     errors, unnamed = [], []
     clients = threading.local()  # requests go eight at a time, each thread with its own connection
     kept: list[User] = []
@@ -136,6 +151,8 @@ def test_no_malformed_input_gets_a_server_error(api, community):
         user = session(role, fresh=any(word in path for word in ENDS_SESSION))
         if "data" in kw:
             kw["data"] = {**kw["data"], "_csrf_token": user.csrf}
+        if path.startswith("/open311/") and "jurisdiction_id" not in path:  # else every read asks which community
+            path += ("&" if "?" in path else "?") + f"jurisdiction_id={code}"
         response = clients.api.request(method, path, user, follow_redirects=False, **kw)
         if response.status_code >= 500:
             errors.append(f"{method} {path} as {role} {str(kw)[:160]} → {response.status_code} {response.text[:200]}")
@@ -151,9 +168,17 @@ def test_no_malformed_input_gets_a_server_error(api, community):
                 requests.append(((method, path, role), {}))
             plain = paths(template)[0] if "{" not in template else re.sub(
                 r"\{\w+:(\w+)\}", lambda m: {"int": "1", "str": "x", "path": "style.css"}[m.group(1)], template)
+            if template.startswith("/open311/"):
+                plain = plain.replace("/x", "/requests.json")
             if method == "GET":
                 for query in QUERY:
                     requests.append(((method, f"{plain}?{query}", role), {}))
+            elif template.startswith("/api/") and multipart(spec, method, template):
+                # A file part without a file name (a browser never sends one; a script may), beside poisoned fields.
+                for value in ["", *FORM_VALUES]:
+                    requests.append(((method, plain, role), {"files": [("photos", (None, b"\xff\xd8not a photo")),
+                                                                       ("photo", (None, b"x"))],
+                                                             "data": {f: value for f in FORM_FIELDS}}))
             elif template.startswith("/api/"):
                 for body in schema_bodies(spec, method, template):
                     raw = body if isinstance(body, str) else json.dumps(body)

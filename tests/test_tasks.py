@@ -329,3 +329,15 @@ def test_a_task_called_off_takes_no_one_and_counts_no_one_absent(api, community)
     assert signups_of(task["id"])[rider.id]["state"] == "signed_up" and api.balance(rider)["debt"] == 0
     assert "该任务已取消" in api.get(f"/tasks/{task['id']}", rider).text
     assert "活动已取消" in api.get("/", rider).text
+
+
+def test_times_no_one_can_mean_are_refused_naming_the_field(api, community):
+    """A sign-up closing in year 1, a task ending in 9999: 400 naming each field, nothing published."""
+    body = {"kind": "activity", "title": "周末清理楼道杂物", "item": "service.volunteer_hour", "starts_at": at(60),
+            "ends_at": at(180), "slots": 20, "place": "华冠社区广场", **near(), "radius_m": 100}
+    for field, value in (("signup_closes_at", "0001-01-01T00:00:00Z"), ("ends_at", "9999-12-31T23:59:59-12:00"),
+                         ("starts_at", "0001-01-01T08:00:00+08:00")):
+        refused = api.post("/api/v1/staff/tasks", community.staff, json={**body, field: value})
+        assert refused.status_code == 400, (field, refused.text)
+        assert field in [p["field"] for p in refused.json()["error"].get("problems", [refused.json()["error"]])]
+    assert api.get("/api/v1/staff/tasks", community.staff).json() == []

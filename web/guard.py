@@ -80,6 +80,10 @@ class InputGuard(ASGIMiddleware):
             if kind == "application/json":
                 check_json(await request.body())
             elif kind in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
-                form = await request.form()
+                try:
+                    form = await request.form()
+                except UnicodeDecodeError:  # a part without a file name is text, and this one is not
+                    raise Invalid("invalid_text", "a form field that is not text (send files with a file name)",
+                                  field="form") from None
                 check_form({k: v for k, v in form.multi_items()})
         await next_app(scope, receive, send)

@@ -159,9 +159,10 @@ def form_ids(values: Any, name: str = "id") -> list[int]:
     raw = [str(v) for v in values] if isinstance(values, list) else str(values or "").split(",")
     ids = []
     for one in (r.strip() for r in raw if r.strip()):
-        if not one.isdigit():
-            raise Invalid("invalid_number", f"{name} must be a number", field=name)
-        ids.append(checked(fields.ID, name, int(one)))
+        value, problem = fields.whole(one, fields.ID)
+        if problem:
+            raise Invalid(problem[0], f"{name} {problem[1]}", field=name)
+        ids.append(value)
     if len(ids) > 200:
         raise Invalid("out_of_range", f"at most 200 {name}s at once", field=name, max=200)
     return ids
@@ -172,6 +173,11 @@ def form_number(data: Any, name: str, spec: Whole | None = None, kind: type = in
     raw = str(data.get(name) or "").strip()
     if not raw:
         return None
+    if kind is int:  # ASCII digits only, within the field's range (or the column's)
+        value, problem = fields.whole(raw, spec or fields.WHOLE)
+        if problem:
+            raise Invalid(problem[0], f"{name} {problem[1]}", field=name)
+        return value
     try:
         value = kind(raw)
     except ValueError:

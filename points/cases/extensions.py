@@ -10,15 +10,17 @@ from points import audit, clock, scope
 from points.cases.reading import HANDLER_STATES, view
 from points.cases.workflow import A, checked_note, record_event, require
 from points.clock import aware
-from points.errors import Conflict, Invalid
+from points.errors import Conflict, Invalid, checked
 from points.infra.db import sql, write
 from points.scope import Actor
+from rules import fields
 
 
 async def ask_extension(actor: Actor, case_id: int, until: datetime, reason: str) -> dict[str, Any]:
     """The unit asks for more time, with a reason: never past the hard limit. Staff grant or refuse it."""
     require(actor, A.ACCEPT)  # the unit's handlers, as they accept
     reason = checked_note(reason)
+    checked(fields.MOMENT, "until", until)
 
     async def run() -> None:
         row = await scope.case(actor, case_id)

@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from points import clock
-from points.errors import Invalid, NotFound
+from points.errors import Invalid, NotFound, checked
 from points.infra import outbound
 from points.infra.db import marks, sql
 from points.privacy import coarse, mask_phones
 from points.vocabulary import CaseState, SubmissionStatus
 from points.wording import pair
-from rules import Item, Rules
+from rules import Item, Rules, fields
 
 log = logging.getLogger("jifen.open311")
 MAX_PAGE = 1000  # the spec's default volume: 90 days or 1,000 requests, whichever is smaller
@@ -160,23 +160,31 @@ def _w3c(value: str, field: str) -> datetime:
     except ValueError:
         raise Invalid("invalid_date", f"{field}: a W3C date-time with its zone, e.g. 2026-11-01T00:00:00+08:00",
                       field=field) from None
-    if moment.tzinfo is None:
-        raise Invalid("invalid_date", f"{field}: give the zone, e.g. 2026-11-01T00:00:00Z", field=field)
-    return moment
+    return checked(fields.MOMENT, field, moment)
+
+
+def paging(page: str, page_size: str) -> tuple[int, int]:
+    """A query's page and page size, as sent: each a whole number in range, or 400 saying what is wrong."""
+    number, problem = fields.whole(page or "1", fields.OPEN311_PAGE)
+    if problem:
+        raise Invalid("invalid_page", f"page: {problem[1]}", field="page")
+    size, problem = fields.whole(page_size or str(MAX_PAGE), fields.ID)
+    if problem:
+        raise Invalid("invalid_page_size", f"page_size: a whole number from 1 to {MAX_PAGE}", field="page_size")
+    if size > MAX_PAGE:
+        raise Invalid("page_too_large", f"page_size: at most {MAX_PAGE}", field="page_size")
+    return number, size
 
 
 async def query(community_id: int, rules: Rules, lang: str, ids: str = "", codes: str = "", start: str = "",
-                end: str = "", status: str = "", page: int = 1, page_size: int = MAX_PAGE) -> list[dict[str, Any]]:
+                end: str = "", status: str = "", page: str = "", page_size: str = "") -> list[dict[str, Any]]:
     """GET requests: by ids (which overrides the rest), else by service codes, a window of at most 90 days
     (the last 90 by default) and status; newest first, `page_size` (at most 1,000) a page."""
-    if not 1 <= page_size <= MAX_PAGE:
-        raise Invalid("page_too_large", f"page_size: 1 to {MAX_PAGE}", field="page_size")
-    if page < 1 or page > 10_000:
-        raise Invalid("invalid_page", "page: 1 to 10000", field="page")
+    page_number, size = paging(page, page_size)
     where, args = " WHERE s.community = {}", [community_id]
     if ids:
-        wanted = [int(i) for i in ids.split(",") if i.strip().isdigit()][:MAX_PAGE]
-        if not wanted:
+        wanted = [fields.whole(i, fields.ID)[0] for i in ids.split(",")][:MAX_PAGE]
+        if not wanted or None in wanted:
             raise Invalid("invalid_id", "service_request_id: comma-separated request ids", field="service_request_id")
         where += f" AND s.id IN ({marks(wanted)})"
         args += wanted
@@ -199,14 +207,15 @@ async def query(community_id: int, rules: Rules, lang: str, ids: str = "", codes
             args += states
     # Newest first on the (community, submitted_at) index: a page of a busy 90 days is read, not sorted.
     rows = await sql(f"{SELECT}{where} ORDER BY s.submitted_at DESC LIMIT {{}} OFFSET {{}}",
-                     *args, page_size, (page - 1) * page_size)
+                     *args, size, (page_number - 1) * size)
     return [_view(rules, r, lang) for r in rows]
 
 
 async def one(community_id: int, rules: Rules, lang: str, request_id: str) -> dict[str, Any]:
-    if not request_id.isdigit():
+    number, problem = fields.whole(request_id, fields.ID)
+    if problem:
         raise NotFound("service request")
-    rows = await sql(f"{SELECT} WHERE s.community = {{}} AND s.id = {{}}", community_id, int(request_id))
+    rows = await sql(f"{SELECT} WHERE s.community = {{}} AND s.id = {{}}", community_id, number)
     if not rows:
         raise NotFound("service request")
     return _view(rules, rows[0], lang)

@@ -70,6 +70,19 @@ def _where(lat: Any, lng: Any, name: str = "location") -> list[DomainError]:
     return []
 
 
+def _check_times(problems: list[DomainError], starts: datetime, ends: datetime, closes: datetime,
+                 now: datetime) -> None:
+    if ends <= starts:
+        problems.append(Invalid("ends_before_start", "the end must come after the start", field="ends_at"))
+    elif ends - starts > timedelta(hours=fields.TASK_HOURS.high):
+        problems.append(Invalid("out_of_range", f"a task runs at most {fields.TASK_HOURS.high} hours",
+                                field="ends_at", max=fields.TASK_HOURS.high))
+    if ends <= now:
+        problems.append(Invalid("in_the_past", "the task would be over already", field="ends_at"))
+    if closes > ends:
+        problems.append(Invalid("closes_after_end", "sign-up must close by the end", field="signup_closes_at"))
+
+
 def _check(problems: list[DomainError], spec: Any, name: str, value: Any) -> Any:
     try:
         return checked(spec, name, value)
@@ -110,15 +123,12 @@ async def publish(actor: Actor, rules: Rules, new: NewTask) -> dict[str, Any]:
     _check(problems, fields.RADIUS_M, "radius_m", new.radius_m)
     now = clock.now()
     closes = new.signup_closes_at or new.starts_at
-    if new.ends_at <= new.starts_at:
-        problems.append(Invalid("ends_before_start", "the end must come after the start", field="ends_at"))
-    elif new.ends_at - new.starts_at > timedelta(hours=fields.TASK_HOURS.high):
-        problems.append(Invalid("out_of_range", f"a task runs at most {fields.TASK_HOURS.high} hours",
-                                field="ends_at", max=fields.TASK_HOURS.high))
-    if new.ends_at <= now:
-        problems.append(Invalid("in_the_past", "the task would be over already", field="ends_at"))
-    if closes > new.ends_at:
-        problems.append(Invalid("closes_after_end", "sign-up must close by the end", field="signup_closes_at"))
+    moments = {"starts_at": new.starts_at, "ends_at": new.ends_at, "signup_closes_at": closes}
+    meant = len(problems)
+    for name, moment in moments.items():
+        _check(problems, fields.MOMENT, name, moment)
+    if len(problems) == meant:  # times someone can mean: compared with each other and with now
+        _check_times(problems, new.starts_at, new.ends_at, closes, now)
     lat, lng, place, checkpoints, case_id = new.lat, new.lng, new.place.strip(), list(new.checkpoints), None
     if new.kind == TaskKind.RECHECK:
         report = await _recheck_place(actor, new.case, problems)

@@ -19,7 +19,7 @@ from points.vocabulary import CaseState
 from rules import Rules
 from web import flows
 from web.auth import admin_only, handlers_only, staff_only
-from web.photos import photo_response
+from web.photos import photo_response, read_files
 from web.schemas.base import IdPath, IdQuery, limit_query
 from web.schemas.cases import (
     CaseNoteIn,
@@ -92,7 +92,7 @@ class StaffCaseController(Controller):
                       store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
                       dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """就地解决: fixed there and then, with a note and a photo."""
-        uploads = [await f.read() for f in data.photos]
+        uploads = await read_files(data.photos, "photos")
         return msgspec.convert(await flows.move_case(dispatcher, cases.resolve_on_site(request.user, case_id, data.note, uploads, store, limits)),
                                CaseOut)
 
@@ -160,7 +160,7 @@ class HandlerCaseController(Controller):
                       store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
                       dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """处置完成: a note and at least one photo of the fix."""
-        uploads = [await f.read() for f in data.photos]
+        uploads = await read_files(data.photos, "photos")
         return msgspec.convert(await flows.move_case(dispatcher, cases.dispose(request.user, case_id, data.note, uploads, store, limits)), CaseOut)
 
 

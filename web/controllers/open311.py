@@ -8,6 +8,7 @@ web/flows.py's `file_report`, the same as the app's own reports.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -26,6 +27,7 @@ from points.infra.photo_store import PhotoStore
 from points.ops.dispatch import Dispatcher
 from points.people import tokens
 from points.reports.intake import PhotoLimits, Report
+from rules import fields
 from web.flows import file_report
 from web.limits import Limiter
 
@@ -110,9 +112,12 @@ def _number(form: dict[str, Any], field: str) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise Invalid("invalid_number", f"{field}: a number", field=field) from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise Invalid("invalid_number", f"{field}: a number", field=field)
+    return number
 
 
 class Open311Controller(Controller):
@@ -140,8 +145,7 @@ class Open311Controller(Controller):
             rows = await open311.query(
                 community["id"], rules, _lang(request), ids=q.get("service_request_id", ""),
                 codes=q.get("service_code", ""), start=q.get("start_date", ""), end=q.get("end_date", ""),
-                status=q.get("status", ""), page=int(_number(dict(q), "page") or 1),
-                page_size=int(_number(dict(q), "page_size") or open311.MAX_PAGE))
+                status=q.get("status", ""), page=q.get("page", ""), page_size=q.get("page_size", ""))
             return reply(rows, fmt, "service_requests", "request")
         raise NotFound("resource")
 
@@ -195,7 +199,9 @@ class Open311Controller(Controller):
         address = str(form.get("address_string") or "").strip()
         if lat is None and lng is None and not address:
             raise Invalid("location_required", "give lat and long (or address_string)", field="lat")
-        units = int(_number(form, "attribute[units]") or 1)
+        units, problem = fields.whole(form.get("attribute[units]") or "1", fields.UNITS)
+        if problem:
+            raise Invalid(problem[0], f"attribute[units] {problem[1]}", field="attribute[units]")
         uploads = []
         if form.get("media_url"):
             uploads = [await open311.fetch_media(str(form["media_url"]), settings.open311_media_hosts, limits.max_bytes)]

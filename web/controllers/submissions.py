@@ -15,7 +15,7 @@ from rules import Rules
 from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
-from web.photos import photo_response
+from web.photos import photo_response, read_files
 from web.schemas.base import IdPath, OptionalIdempotencyKey
 from web.schemas.reports import SubmissionOut, SubmitForm
 
@@ -34,7 +34,7 @@ class SubmissionController(Controller):
     ) -> Response[SubmissionOut]:
         report = Report(item=data.item, description=data.description, lat=data.lat, lng=data.lng,
                         grid=data.grid or None, address=data.address, units=data.units)
-        uploads = [await f.read() for f in data.photos]
+        uploads = await read_files(data.photos, "photos")
         view, created = await file_report(request, limiter, dispatcher, rules, store, limits, report, uploads,
                                           idempotency_key)
         return Response(msgspec.convert(view, SubmissionOut), status_code=201 if created else 200)

@@ -21,7 +21,7 @@ from points.tasks import publishing as tasks
 from rules import Rules
 from web import flows
 from web.auth import staff_only
-from web.photos import photo_response
+from web.photos import photo_response, read_files
 from web.schemas.base import IdPath, limit_query
 from web.schemas.cases import CaseNoteIn
 from web.schemas.tasks import (
@@ -104,7 +104,7 @@ class TaskController(Controller):
                          dispatcher: NamedDependency[Dispatcher], store: NamedDependency[PhotoStore],
                          limits: NamedDependency[PhotoLimits]) -> PresenceOut:
         """A patrol's photo at a checkpoint (file `photo`; `lat`, `lng` if the photo carries no place)."""
-        upload = await data.photo.read() if data.photo is not None else b""
+        upload = next(iter(await read_files(data.photo, "photo")), b"")
         return msgspec.convert(await flows.checkpoint_photo(request, dispatcher, rules, store, limits, task_id,
                                                             checkpoint_id, upload, data.lat, data.lng), PresenceOut)
 
