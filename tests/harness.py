@@ -210,7 +210,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "conditi
 
 # Every test client is 127.0.0.1: test servers lift the per-address and per-member limits unless a test of the
 # limits sets its own; the per-phone lock-out stays.
-ONE_ADDRESS = "login_ip=0/1,code_ip=0/1,register_ip=0/1,submit_ip=0/1,submit_member=0/1"
+ONE_ADDRESS = "login_ip=0/1,code_ip=0/1,register_ip=0/1,submit_ip=0/1,submit_member=0/1,site_code_ip=0/1"
 
 
 # A mainland mobile number on its own or in E.164 (+86…), not digits inside a longer word (a hex request id).

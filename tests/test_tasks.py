@@ -341,3 +341,24 @@ def test_times_no_one_can_mean_are_refused_naming_the_field(api, community):
         assert refused.status_code == 400, (field, refused.text)
         assert field in [p["field"] for p in refused.json()["error"].get("problems", [refused.json()["error"]])]
     assert api.get("/api/v1/staff/tasks", community.staff).json() == []
+
+
+def test_guessing_site_codes_does_not_pay(api, community):
+    """Ten wrong codes for a task, then the member waits — told how long, on the API and the page — and no code
+    is checked meanwhile, the right one neither; a right code never counts against anyone; others check in."""
+    staff, rider, resident = community.staff, community.riders[0], community.residents[0]
+    task = publish(api, staff)
+    for member in (rider, resident):
+        assert api.post(f"/api/v1/tasks/{task['id']}/signup", member).status_code == 200
+    url = f"/api/v1/tasks/{task['id']}/checkin"
+    for guess in range(10):
+        wrong = api.post(url, rider, json={"code": f"{guess:06d}"})
+        assert wrong.status_code == 400 and wrong.json()["error"]["field"] == "code", wrong.text
+    held = api.post(url, rider, json={"code": code(api, staff, task["id"])})
+    assert held.status_code == 429 and held.json()["error"]["field"] == "code", held.text
+    assert 0 < held.json()["error"]["retry_after"] <= 600 and "try again in" in held.json()["error"]["message"]
+    sent = api.post(f"/tasks/{task['id']}/checkin", rider, data={"code": "000000", "_csrf_token": rider.csrf})
+    assert sent.status_code == 303, sent.text
+    page = api.get(sent.headers["location"], rider)
+    assert re.search(r"尝试次数过多,请 \d+ 秒后再试", page.text), page.text[-2000:]
+    assert api.post(url, resident, json={"code": code(api, staff, task["id"])}).status_code == 200

@@ -69,10 +69,20 @@ async def confirm_task(request: Request, dispatcher: Dispatcher, rules: Rules, t
     return done
 
 
-async def be_there(request: Request, dispatcher: Dispatcher, rules: Rules, task_id: int, leaving: bool,
-                   code: str | None, lat: float | None, lng: float | None) -> dict:
-    """Check in or out of an activity; an item that confirms itself has its points queued."""
-    done = await presence.check(request.user, rules, task_id, leaving, code, lat, lng)
+async def be_there(request: Request, dispatcher: Dispatcher, limiter: Limiter, rules: Rules, task_id: int,
+                   leaving: bool, code: str | None, lat: float | None, lng: float | None) -> dict:
+    """Check in or out of an activity; an item that confirms itself has its points queued. Site codes are
+    throttled: past a few wrong ones for the task (or from one address) the member is told how long to wait, and
+    no code is checked meanwhile (a code changes every half minute: guessing must not pay)."""
+    if code is None:
+        done = await presence.check(request.user, rules, task_id, leaving, code, lat, lng)
+    else:
+        mine = f"{request.user.id}:{task_id}"
+        await limiter.hit("site_code_ip", client_ip(request), field="code")
+        await limiter.hit("site_code_member", mine, field="code")
+        done = await presence.check(request.user, rules, task_id, leaving, code, lat, lng)
+        await limiter.give_back("site_code_member", mine)  # a right code does not count against them
+        await limiter.give_back("site_code_ip", client_ip(request))
     if done["confirmed"]:
         await award_soon(dispatcher, f"task-{task_id}-{request.user.id}")
     return done

@@ -54,7 +54,8 @@ def _page_context(request: Request) -> tuple[list[Cookie], dict[str, Any]]:
         "_": _, "gettext": _, "ngettext": lambda one, many, n, **values: _(one if n == 1 else many, n=n, **values),
         "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
         "csrf": csrf, "csrf_field": CSRF_FIELD, "path": request.url.path,
-        "flash": request.query_params.get("done", ""), "qr": qr, "when": when}
+        "flash": request.query_params.get("done", ""), "wait": fields.whole(request.query_params.get("wait"),
+                                                                            fields.WHOLE)[0], "qr": qr, "when": when}
 
 
 def when(moment: Any, fmt: str = "%m-%d %H:%M") -> str:
@@ -145,7 +146,8 @@ async def act(call: Awaitable[Any], path: str | Callable[[], Awaitable[str]], do
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
-        return back(refused or (path if isinstance(path, str) else "/"), f"error.{exc.code}")
+        wait = f"&wait={exc.extra.get('retry_after', 60)}" if exc.status == 429 else ""  # the page says how long
+        return back(refused or (path if isinstance(path, str) else "/"), f"error.{exc.code}{wait}")
     return back(path if isinstance(path, str) else await path(), done)
 
 

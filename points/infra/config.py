@@ -51,6 +51,8 @@ RATE_LIMITS = {
     "register_ip": (20, 3600),      # registrations from one address
     "submit_member": (60, 3600),    # reports by one member
     "submit_ip": (300, 3600),       # reports from one address
+    "site_code_member": (10, 600),  # wrong site codes one member gives for one task: then they wait
+    "site_code_ip": (60, 600),      # wrong site codes from one address
 }
 
 

@@ -25,6 +25,7 @@ from points.vocabulary import TaskKind
 from rules import Rules, fields
 from web import flows, i18n
 from web.auth import reporters_only, staff_only
+from web.limits import Limiter
 from web.pages import act, back, field_errors, form, form_ids, form_number, render
 from web.schemas.base import IdPath, IdQuery
 
@@ -64,7 +65,8 @@ class MemberTaskPages(Controller):
     @post("/{task_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, task_id: IdPath,
                      action: FromPath[Literal["signup", "cancel", "checkin", "checkout", "appeal"]],
-                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> Redirect:
+                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher],
+                     limiter: NamedDependency[Limiter]) -> Redirect:
         data = await form(request)
         here = f"/tasks/{task_id}"
         if action == "signup":
@@ -76,7 +78,7 @@ class MemberTaskPages(Controller):
         else:
             code = str(data.get("code", "")).strip() or None
             lat, lng = (None, None) if code else _place(data)
-            call = flows.be_there(request, dispatcher, rules, task_id, action == "checkout", code, lat, lng)
+            call = flows.be_there(request, dispatcher, limiter, rules, task_id, action == "checkout", code, lat, lng)
         return await act(call, here, f"task_{action}")
 
     @post("/{task_id:int}/checkpoints/{checkpoint_id:int}", status_code=303)

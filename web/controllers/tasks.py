@@ -21,6 +21,7 @@ from points.tasks import publishing as tasks
 from rules import Rules
 from web import flows
 from web.auth import staff_only
+from web.limits import Limiter
 from web.photos import photo_response, read_files
 from web.schemas.base import IdPath, limit_query
 from web.schemas.cases import CaseNoteIn
@@ -85,17 +86,19 @@ class TaskController(Controller):
 
     @post("/{task_id:int}/checkin", operation_id="checkIn", status_code=200)
     async def checkin(self, request: Request, task_id: IdPath, data: JSONBody[PresenceIn],
-                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> PresenceOut:
+                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher],
+                      limiter: NamedDependency[Limiter]) -> PresenceOut:
         """Check in with the code shown on site (`code`), or by the phone's place (`lat`, `lng`)."""
-        return msgspec.convert(await flows.be_there(request, dispatcher, rules, task_id, False, data.code, data.lat,
-                                                    data.lng), PresenceOut)
+        return msgspec.convert(await flows.be_there(request, dispatcher, limiter, rules, task_id, False, data.code,
+                                                    data.lat, data.lng), PresenceOut)
 
     @post("/{task_id:int}/checkout", operation_id="checkOut", status_code=200)
     async def checkout(self, request: Request, task_id: IdPath, data: JSONBody[PresenceIn],
-                       rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> PresenceOut:
+                       rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher],
+                       limiter: NamedDependency[Limiter]) -> PresenceOut:
         """Check out the same ways; the hours run from check-in to check-out."""
-        return msgspec.convert(await flows.be_there(request, dispatcher, rules, task_id, True, data.code, data.lat,
-                                                    data.lng), PresenceOut)
+        return msgspec.convert(await flows.be_there(request, dispatcher, limiter, rules, task_id, True, data.code,
+                                                    data.lat, data.lng), PresenceOut)
 
     @post("/{task_id:int}/checkpoints/{checkpoint_id:int}/photo", operation_id="photographCheckpoint",
           status_code=200)
