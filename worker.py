@@ -33,7 +33,7 @@ from points.areas import schemes
 from points.infra import logs
 from points.infra.config import ConfigError, settings
 from points.ops import jobs
-from points.ops.dispatch import QUEUE_NAME, enqueue_rq, enqueue_rq_later
+from points.ops.dispatch import QUEUE_NAME, QUEUES, enqueue_rq, enqueue_rq_later, rq_queues
 from rules import RulesError
 
 log = logging.getLogger("jifen.worker")
@@ -64,7 +64,7 @@ def sweeper(redis: Redis, queue: Queue, every: int, stop: threading.Event) -> No
 def scheduler(redis: Redis, stop: threading.Event) -> None:
     """rq's scheduler loop, in this process: one worker at a time holds the queue's lock and moves due
     retries back onto the queue."""
-    rq_scheduler = RQScheduler([QUEUE_NAME], connection=redis, serializer=JSONSerializer)
+    rq_scheduler = RQScheduler(list(QUEUES), connection=redis, serializer=JSONSerializer)
     while not stop.is_set():
         try:
             if rq_scheduler.acquire_locks():
@@ -92,6 +92,10 @@ def wait_for_redis(redis: Redis) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Jifen background worker (rq)")
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--queues", nargs="+", choices=QUEUES, default=list(QUEUES),
+                        help=f"the queues to take jobs from, first first (default: both). A worker given only "
+                             f"{QUEUES[1]} sends to outside systems and nothing else; one given only {QUEUES[0]} "
+                             "never waits on them")
     args = parser.parse_args(argv)
     try:
         config = settings()
@@ -107,8 +111,9 @@ def main(argv: list[str]) -> int:
     redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
     wait_for_redis(redis)
     jobs.run(jobs.startup())
-    queue = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
-    jobs.later = functools.partial(enqueue_rq_later, queue)  # a forwarded event's retry, when its back-off ends
+    queues = rq_queues(redis)
+    queue = queues[QUEUE_NAME]
+    jobs.later = functools.partial(enqueue_rq_later, queues)  # a forwarded event's retry, when its back-off ends
     stop = threading.Event()
     if not args.burst:
         # The helper threads start with SIGTERM and SIGINT blocked, so those reach the main thread and wake it
@@ -122,7 +127,7 @@ def main(argv: list[str]) -> int:
     # dequeue only for connections made after it starts, and one made earlier (with the 5 s of the
     # client above) timed out every idle dequeue, then backed off for up to a minute with jobs waiting.
     rq_redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
-    worker = Worker([Queue(QUEUE_NAME, connection=rq_redis, serializer=JSONSerializer)],
+    worker = Worker([Queue(name, connection=rq_redis, serializer=JSONSerializer) for name in args.queues],
                     connection=rq_redis, serializer=JSONSerializer)
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level=config.log_level)

@@ -28,6 +28,7 @@ from makers import Community
 from points import clock
 from points.cases import outbox
 from points.cases import workflow as cases
+from points.infra.config import settings
 from points.infra.db import sql
 from points.infra.wire import signature, signature_holds
 
@@ -248,6 +249,33 @@ def test_a_disabled_link_sends_nothing_more(api, community, units, receiver):
     assert len(receiver.posts()) == tries and outbox_rows(case_id)[0]["state"] == "parked"
 
 
+def test_a_system_that_never_answers_holds_up_nobody(api, community, units):
+    """Two cases go to a unit whose system takes the request and never answers; meanwhile another unit's system
+    gets its event, and a report is awarded — neither waits on the hanging one. Its second event is not sent
+    while the first is in flight (one send at a time per system)."""
+    hanging = Receiver(hold=threading.Event()).start()
+    healthy = Receiver().start()
+    held = hanging.hold
+    try:
+        link(api, units, hanging.url)
+        made = api.post("/api/v1/admin/forwardings", units.admin, json={"unit": units.gas, "kind": "webhook",
+                                                                         "url": healthy.url})
+        assert made.status_code == 201, made.text
+        stuck = [awarded_case(api, community)[1] for _ in range(2)]
+        for case_id in stuck:
+            dispatch(api, community, case_id, units.property)
+        wait_for(lambda: len(hanging.posts()) == 1, what="the hanging system to take the first request")
+        _, case_id = awarded_case(api, community)  # awarded while the system hangs
+        dispatch(api, community, case_id, units.gas)
+        wait_for(lambda: outbox_rows(case_id)[0]["state"] == "delivered", what="the healthy system's event")
+        assert not held.is_set() and len(hanging.posts()) == 1  # still hanging; its second event not sent
+        assert [r["state"] for c in stuck for r in outbox_rows(c)] == ["pending", "pending"]
+    finally:
+        held.set()
+        hanging.stop()
+        healthy.stop()
+
+
 def test_bad_links_and_callbacks_are_refused_naming_the_field(api, community, units, receiver):
     for body, field in (({"kind": "webhook", "url": "ftp://example.org/x"}, "url"),
                         ({"kind": "carrier-pigeon", "url": receiver.url}, "kind"),
@@ -340,7 +368,7 @@ def test_a_sender_killed_mid_delivery_and_redis_lost_leave_the_event_to_the_next
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     # The next sender starts after the killed one's lease ended (a minute on: the clock shifted forward).
     later = {**env, "JIFEN_CLOCK_OFFSET_SECONDS": str(float(os.environ.get("JIFEN_CLOCK_OFFSET_SECONDS", "0"))
-                                                       + outbox.LEASE_S + 30)}
+                                                       + settings().outbound_seconds + outbox.LEASE_MARGIN_S + 30)}
     if LEG == "postgres":
         restarted = Process("restarted-sender-worker", ["worker.py"], later)
     else:

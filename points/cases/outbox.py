@@ -6,8 +6,10 @@ Delivery guarantees:
   also while it is parked;
 - at least once on the wire, once in effect: every attempt of an event sends the same bytes with the same event
   id (``Idempotency-Key``), which a receiver de-duplicates on;
-- a sender leases an event for LEASE_S before sending it: one killed mid-delivery lets go when the lease ends,
-  and the next pass sends it again;
+- a sender leases an event for longer than a send can take (JIFEN_OUTBOUND_SECONDS + LEASE_MARGIN_S) before
+  sending it: one killed mid-delivery lets go when the lease ends, and the next pass sends it again;
+- one send in flight per outside system: a system that hangs holds one sender for one bounded call, while the
+  others are sent; a system that does not answer at all makes everything owed to it wait its back-off;
 - a failure is tried again after BACKOFF_S (1 s doubling to 1 h, about 2 h in all); after the last one — or at
   once when the receiver refuses it for good (a 4xx other than 408, 425 and 429) — the event is parked with its
   error for staff to see and send again (`retry`).
@@ -30,6 +32,7 @@ from points.areas import schemes
 from points.clock import aware
 from points.errors import Conflict, NotFound
 from points.infra import metrics
+from points.infra.config import settings
 from points.infra.db import sql, write
 from points.infra.outbound import OutboundError, fetch
 from points.infra.wire import signature
@@ -38,7 +41,7 @@ from points.vocabulary import CaseAction, ForwardKind, OutboxState
 
 log = logging.getLogger(__name__)
 BACKOFF_S = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600)
-LEASE_S = 30  # longer than a send can take (points/infra/wire.py's timeout)
+LEASE_MARGIN_S = 15  # a lease outlives the longest send (JIFEN_OUTBOUND_SECONDS) by this much
 BATCH = 50
 SENDING_AT_ONCE = 8
 PASS_BUDGET_S = 120.0
@@ -47,6 +50,9 @@ TOKEN_PREFIX = "token:"  # a remote id that is an Open311 server's token, until 
 GEOREPORT_ACTIONS = (CaseAction.DISPATCH, CaseAction.REOPEN)  # an Open311 server is told of a case by a new request; nothing else
 _HEADS = ("FROM outbox_event e WHERE e.state = {} AND NOT EXISTS (SELECT 1 FROM outbox_event p "
           "WHERE p.forwarding = e.forwarding AND p.\"case\" = e.\"case\" AND p.id < e.id AND p.state <> {})")
+# One send in flight per outside system (across every process): a system that hangs holds one sender, never all.
+_IDLE_LINK = ("NOT EXISTS (SELECT 1 FROM outbox_event f WHERE f.forwarding = {} AND f.state = {} "
+              "AND f.lease_until >= {})")
 _recorded: ContextVar[int] = ContextVar("outbox_recorded", default=0)
 
 
@@ -135,9 +141,11 @@ async def deliver_due() -> int:
 
     while asyncio.get_running_loop().time() - started < PASS_BUDGET_S:
         now = clock.now()
-        due = [r["id"] for r in await sql("SELECT e.id " + _HEADS + " AND e.next_at <= {} AND (e.lease_until IS NULL "
-                                          "OR e.lease_until < {}) ORDER BY e.id LIMIT {}", OutboxState.PENDING,
-                                          OutboxState.DELIVERED, now, now, BATCH)]
+        rows = await sql("SELECT e.id, e.forwarding " + _HEADS + " AND e.next_at <= {} AND (e.lease_until IS NULL "
+                         "OR e.lease_until < {}) AND " + _IDLE_LINK.format("e.forwarding", "{}", "{}") +
+                         " ORDER BY e.id LIMIT {}", OutboxState.PENDING, OutboxState.DELIVERED, now, now,
+                         OutboxState.PENDING, now, BATCH)
+        due = list({r["forwarding"]: r["id"] for r in reversed(rows)}.values())  # each system's first due event
         if not due:
             break
         done = sum(await asyncio.gather(*(one(i) for i in due)))
@@ -160,14 +168,16 @@ async def next_due_in() -> float | None:
 
 async def _deliver(outbox_id: int) -> bool:
     now = clock.now()
-    lease = now + timedelta(seconds=LEASE_S)
+    lease = now + timedelta(seconds=settings().outbound_seconds + LEASE_MARGIN_S)
 
     async def claim() -> list[dict[str, Any]]:
-        # Only while its link is enabled: a disabled link sends nothing more, whatever was owed on it.
+        # Only while its link is enabled (a disabled link sends nothing more, whatever was owed on it), and while
+        # nothing else is in flight to the same system.
         return await sql("UPDATE outbox_event SET lease_until = {}, attempts = attempts + 1 WHERE id = {} AND state = {} "
                          "AND (lease_until IS NULL OR lease_until < {}) AND forwarding IN (SELECT id FROM forwarding "
-                         "WHERE disabled_at IS NULL) RETURNING id, forwarding, body, attempts",
-                         lease, outbox_id, OutboxState.PENDING, now)
+                         "WHERE disabled_at IS NULL) AND " + _IDLE_LINK.format("outbox_event.forwarding", "{}", "{}") +
+                         " RETURNING id, forwarding, body, attempts", lease, outbox_id, OutboxState.PENDING, now,
+                         OutboxState.PENDING, now)
 
     claimed = await write(claim)
     if not claimed:
@@ -212,9 +222,18 @@ async def _failed(event: dict[str, Any], error: str, status: int | None) -> None
     park = for_good or event["attempts"] > len(BACKOFF_S)
     now = clock.now()
     next_at = now + timedelta(seconds=BACKOFF_S[min(event["attempts"], len(BACKOFF_S)) - 1])
-    await write(lambda: sql("UPDATE outbox_event SET state = {}, next_at = {}, lease_until = NULL, last_error = {} "
-                            "WHERE id = {} AND state = {}", OutboxState.PARKED if park else OutboxState.PENDING,
-                            now if park else next_at, error[:300], event["id"], OutboxState.PENDING))
+
+
+    async def run() -> None:
+        await sql("UPDATE outbox_event SET state = {}, next_at = {}, lease_until = NULL, last_error = {} "
+                  "WHERE id = {} AND state = {}", OutboxState.PARKED if park else OutboxState.PENDING,
+                  now if park else next_at, error[:300], event["id"], OutboxState.PENDING)
+        if status is None and not park:  # no answer at all: the system is down or hangs, so everything else owed
+            # to it waits as long (a breaker: one try per back-off step, not one per event)
+            await sql("UPDATE outbox_event SET next_at = {} WHERE forwarding = {} AND state = {} AND next_at < {}",
+                      next_at, event["forwarding"], OutboxState.PENDING, next_at)
+
+    await write(run)
     metrics.OUTBOX.labels("parked" if park else "failed").inc()
     log.warning("outbox event %d: attempt %d failed (%s); %s", event["id"], event["attempts"], error[:200],
                 "parked for staff" if park else f"next try at {next_at.isoformat()}")

@@ -138,8 +138,11 @@ async def _exchange(method: str, url: str, body: bytes | None, headers: dict[str
                 data += chunk
                 if len(data) > max_bytes:
                     raise TooLarge(f"the answer is larger than {max_bytes} bytes", answer.status_code)
-    except httpx.HTTPError as exc:
-        log.warning("outbound %s %s: no answer (%s)", method, _shown(parts), exc)
+    except OutboundError:
+        raise
+    except (httpx.HTTPError, OSError, AttributeError, ValueError) as exc:  # the transport's ways of failing
+        # (a peer gone between connect and first read surfaces from anyio as an AttributeError)
+        log.warning("outbound %s %s: no answer (%s: %s)", method, _shown(parts), type(exc).__name__, exc)
         raise OutboundError("no answer") from None
     if not 200 <= answer.status_code < 300:
         log.warning("outbound %s %s: HTTP %d: %s", method, _shown(parts), answer.status_code,

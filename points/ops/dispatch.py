@@ -29,7 +29,17 @@ from points.ops import jobs
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "jifen"
+# Jobs that call outside systems wait on them, up to JIFEN_OUTBOUND_SECONDS a call: they run in a lane of their
+# own (an rq queue of their own; in the embedded mode, senders of their own), so an outside system that hangs
+# never holds up an award.
+OUTBOUND_QUEUE_NAME = "jifen-outbound"
+QUEUES = (QUEUE_NAME, OUTBOUND_QUEUE_NAME)  # what worker.py listens on, first things first
+OUTBOUND_SENDERS = 4  # the embedded mode's sending jobs at once
 RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+
+
+def lane(job: Callable[[], Any]) -> str:
+    return OUTBOUND_QUEUE_NAME if job in jobs.OUTBOUND else QUEUE_NAME
 
 
 @runtime_checkable
@@ -39,9 +49,14 @@ class Dispatcher(Protocol):
     async def stop(self) -> None: ...
 
 
-def rq_queue(redis_url: str) -> Queue:
-    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5),
+def rq_queue(redis_url: str, name: str = QUEUE_NAME) -> Queue:
+    return Queue(name, connection=Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5),
                  serializer=JSONSerializer)
+
+
+def rq_queues(connection: Redis) -> dict[str, Queue]:
+    """Each lane's queue, on one connection."""
+    return {name: Queue(name, connection=connection, serializer=JSONSerializer) for name in QUEUES}
 
 
 def enqueue_rq(queue: Queue, job: Callable[[], Any], job_id: str, request_id: str | None = None) -> None:
@@ -49,12 +64,13 @@ def enqueue_rq(queue: Queue, job: Callable[[], Any], job_id: str, request_id: st
                   meta={"request_id": request_id})
 
 
-def enqueue_rq_later(queue: Queue, job: Callable[[], Any], delay: float) -> None:
+def enqueue_rq_later(queues: dict[str, Queue], job: Callable[[], Any], delay: float) -> None:
     """Have rq run `job` after `delay` seconds (worker.py's scheduler thread moves it onto the queue then); jobs
     due in the same second are one."""
     due = int(time.time() + delay)
     try:
-        queue.enqueue_at(datetime.fromtimestamp(due, UTC), job, job_id=f"{job.__name__}-at-{due}", retry=RETRY,
+        queues[lane(job)].enqueue_at(datetime.fromtimestamp(due, UTC), job, job_id=f"{job.__name__}-at-{due}",
+                                     retry=RETRY,
                          job_timeout=300, result_ttl=600, failure_ttl=7 * 86400)
     except RedisError as exc:
         log.warning("could not schedule %s (%s); the sweeper will find the work", job.__name__, exc)
@@ -63,10 +79,12 @@ def enqueue_rq_later(queue: Queue, job: Callable[[], Any], delay: float) -> None
 class RQDispatcher:
     def __init__(self, redis_url: str):
         self.queue = rq_queue(redis_url)
+        self.queues = rq_queues(self.queue.connection)
 
     async def enqueue(self, job: Callable[[], Any], job_id: str) -> None:
         try:
-            await anyio.to_thread.run_sync(functools.partial(enqueue_rq, self.queue, job, job_id, REQUEST_ID.get()))
+            await anyio.to_thread.run_sync(functools.partial(enqueue_rq, self.queues[lane(job)], job, job_id,
+                                                             REQUEST_ID.get()))
         except RedisError as exc:
             log.warning("could not enqueue %s (%s); the sweeper will find the work", job_id, exc)
 
@@ -82,7 +100,8 @@ class InProcessDispatcher:
 
     def __init__(self, sweep_seconds: int):
         self.sweep_seconds = sweep_seconds
-        self.queue: asyncio.Queue[tuple[Callable[[], Any], str | None]] = asyncio.Queue()
+        self.queues: dict[str, asyncio.Queue[tuple[Callable[[], Any], str | None]]] = {
+            name: asyncio.Queue() for name in QUEUES}
         self.pending: set[Callable[[], Any]] = set()
         self.tasks: list[asyncio.Task] = []
         self.timers: set[asyncio.TimerHandle] = set()
@@ -94,15 +113,15 @@ class InProcessDispatcher:
         if job in self.pending:  # a queued run will do this work too
             return
         self.pending.add(job)
-        self.queue.put_nowait((job, REQUEST_ID.get()))  # its log lines carry the request that asked for it
+        self.queues[lane(job)].put_nowait((job, REQUEST_ID.get()))  # its log lines carry the request that asked
 
     def later(self, job: Callable[[], Any], delay: float) -> None:
         timer = asyncio.get_running_loop().call_later(delay, lambda: (self.timers.discard(timer), self._put(job)))
         self.timers.add(timer)
 
-    async def _work(self) -> None:
+    async def _work(self, queue: asyncio.Queue[tuple[Callable[[], Any], str | None]]) -> None:
         while True:
-            job, request_id = await self.queue.get()
+            job, request_id = await queue.get()
             self.pending.discard(job)
             with logs.request_id(request_id):
                 for attempt in range(1, 4):
@@ -125,7 +144,9 @@ class InProcessDispatcher:
 
     async def start(self) -> None:
         jobs.later = self.later
-        self.tasks = [asyncio.create_task(self._work()), asyncio.create_task(self._sweep())]
+        self.tasks = [asyncio.create_task(self._work(self.queues[QUEUE_NAME])), asyncio.create_task(self._sweep()),
+                      *(asyncio.create_task(self._work(self.queues[OUTBOUND_QUEUE_NAME]))
+                        for _ in range(OUTBOUND_SENDERS))]
 
     async def stop(self) -> None:
         jobs.later = None

@@ -15,7 +15,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from points import clock
 from points.infra import db
 from points.infra.db import marks, sql
-from points.ops.dispatch import rq_queue
+from points.ops.dispatch import rq_queue, rq_queues
 from points.vocabulary import CaseState, OutboxState, SubmissionStatus, TaskStatus
 
 AWARD_LAG = Gauge("jifen_award_lag_seconds", "How long the oldest report due for award has waited (0: none)",
@@ -74,9 +74,13 @@ async def read_gauges(redis_url: str | None) -> None:
 
 
 def queue_depths(redis_url: str) -> dict[str, int]:
-    queue = rq_queue(redis_url)
+    """Jobs by state, over every lane's queue."""
+    first = rq_queue(redis_url)
     try:
-        return {"queued": queue.count, "started": StartedJobRegistry(queue=queue).count,
-                "scheduled": ScheduledJobRegistry(queue=queue).count, "failed": FailedJobRegistry(queue=queue).count}
+        queues = rq_queues(first.connection).values()
+        return {"queued": sum(q.count for q in queues),
+                "started": sum(StartedJobRegistry(queue=q).count for q in queues),
+                "scheduled": sum(ScheduledJobRegistry(queue=q).count for q in queues),
+                "failed": sum(FailedJobRegistry(queue=q).count for q in queues)}
     finally:
-        queue.connection.close()
+        first.connection.close()

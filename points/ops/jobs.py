@@ -173,6 +173,7 @@ def deliver_outbox() -> int:
     return run(deliver_forwarded())
 
 
+OUTBOUND = frozenset({deliver_outbox})  # jobs that wait on outside systems: their own lane (points/ops/dispatch.py)
 ASYNC: dict[Callable[[], Any], Callable[[], Awaitable[Any]]] = {
     award_pending: drain_awards,
     sweep: sweep_async,
