@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.fields import whole
+
 
 class DomainError(Exception):
     status = 400
@@ -52,6 +54,15 @@ def checked(spec: Any, field: str, value: Any) -> Any:
                   "min": getattr(spec, "min_length", getattr(spec, "low", None))}
         raise Invalid(code, f"{field} {message}", field=field,
                       **{k: v for k, v in bounds.items() if isinstance(v, int)})
+    return value
+
+
+def checked_whole(spec: Any, field: str, raw: object) -> int:
+    """Text (a path's id, a form's or a query's number) as a whole number within `spec`: ASCII digits only
+    (rules/fields.py's `whole`); else Invalid naming the field."""
+    value, problem = whole(raw, spec)
+    if problem is not None:
+        raise Invalid(problem[0], f"{field} {problem[1]}", field=field)
     return value
 
 

@@ -17,7 +17,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from points.areas import schemes
-from points.errors import DomainError, Invalid, checked
+from points.errors import DomainError, Invalid, checked, checked_whole
 from rules import fields
 from rules.fields import Whole
 from web import i18n
@@ -161,10 +161,7 @@ def form_ids(values: Any, name: str = "id") -> list[int]:
     raw = [str(v) for v in values] if isinstance(values, list) else str(values or "").split(",")
     ids = []
     for one in (r.strip() for r in raw if r.strip()):
-        value, problem = fields.whole(one, fields.ID)
-        if problem:
-            raise Invalid(problem[0], f"{name} {problem[1]}", field=name)
-        ids.append(value)
+        ids.append(checked_whole(fields.ID, name, one))
     if len(ids) > 200:
         raise Invalid("out_of_range", f"at most 200 {name}s at once", field=name, max=200)
     return ids
@@ -176,10 +173,7 @@ def form_number(data: Any, name: str, spec: Whole | None = None, kind: type = in
     if not raw:
         return None
     if kind is int:  # ASCII digits only, within the field's range (or the column's)
-        value, problem = fields.whole(raw, spec or fields.WHOLE)
-        if problem:
-            raise Invalid(problem[0], f"{name} {problem[1]}", field=name)
-        return value
+        return checked_whole(spec or fields.WHOLE, name, raw)
     try:
         value = kind(raw)
     except ValueError:

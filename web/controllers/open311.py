@@ -21,7 +21,7 @@ from litestar.params import FromPath
 from points import scope
 from points.areas import schemes
 from points.cases import open311
-from points.errors import DomainError, Forbidden, Invalid, NotFound
+from points.errors import DomainError, Forbidden, Invalid, NotFound, checked_whole
 from points.infra.config import Settings
 from points.infra.photo_store import PhotoStore
 from points.ops.dispatch import Dispatcher
@@ -199,9 +199,7 @@ class Open311Controller(Controller):
         address = str(form.get("address_string") or "").strip()
         if lat is None and lng is None and not address:
             raise Invalid("location_required", "give lat and long (or address_string)", field="lat")
-        units, problem = fields.whole(form.get("attribute[units]") or "1", fields.UNITS)
-        if problem:
-            raise Invalid(problem[0], f"attribute[units] {problem[1]}", field="attribute[units]")
+        units = checked_whole(fields.UNITS, "attribute[units]", form.get("attribute[units]") or "1")
         uploads = []
         if form.get("media_url"):
             uploads = [await open311.fetch_media(str(form["media_url"]), settings.open311_media_hosts, limits.max_bytes)]
