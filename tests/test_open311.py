@@ -228,6 +228,9 @@ def test_bad_requests_get_the_spec_error_format_and_write_nothing(community, par
     assert inside[1] == []  # nothing inside was reached through Jifen
     too_large = requests.get(f"{base}/requests.json", params={"jurisdiction_id": code, "page_size": 5000})
     assert too_large.status_code == 400 and too_large.json()[0]["code"] == "page_too_large"
+    for size in ("-1", "nan", "1e400", "²"):  # says what is wrong: not a page size at all
+        bad = requests.get(f"{base}/requests.xml", params={"jurisdiction_id": code, "page_size": size})
+        assert bad.status_code == 400 and ET.fromstring(bad.content).find("error/code").text == "invalid_page_size"
     wide = requests.get(f"{base}/requests.xml", params={"jurisdiction_id": code, "start_date": "2020-01-01T00:00:00Z",
                                                         "end_date": "2026-01-01T00:00:00Z"})
     assert wide.status_code == 400 and ET.fromstring(wide.content).find("error/code").text == "invalid_range"
