@@ -58,6 +58,13 @@ class Community:
 G1 = (23.4662, 116.7605)
 
 
+def in_area(n: int) -> dict[str, float]:
+    """The n-th of 144 places inside the test community's grids (points/ops/demo.py's four cells), each more
+    than the scheme's 50 m duplicate distance from every other."""
+    row, column = divmod(n % 144, 12)
+    return {"lat": round(23.4662 + 0.0006 * row, 7), "lng": round(116.7562 + 0.0006 * column, 7)}
+
+
 def near(metres_north: float = 0, metres_east: float = 0, base: tuple[float, float] = G1) -> dict[str, float]:
     import math
 

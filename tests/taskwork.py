@@ -52,4 +52,4 @@ def shot_here(place: dict, minutes: float = 0) -> bytes:
     return photo(gps=(place["lat"], place["lng"]), taken=taken)
 
 
-__all__ = ["G1", "at", "code", "near", "people", "publish", "shot_here"]
+__all__ = ["G1", "SHANGHAI", "at", "code", "near", "people", "publish", "shot_here", "tomorrow_at"]

@@ -12,6 +12,7 @@ import pytest
 
 from browsing import DESKTOP, Screens, as_user, needs_chromium
 from conftest import near, photo, python, run
+from makers import in_area
 from points import clock
 from points.infra.db import sql
 
@@ -30,7 +31,7 @@ def fresh_photo(spot: dict[str, float]) -> bytes:
 
 
 def simple_report(api, member) -> int:
-    spot = near(metres_north=150 * next(_spots))  # far apart: no report is a duplicate of another
+    spot = in_area(next(_spots))  # in the community's grids, apart: no report is a duplicate of another
     response = api.submit(member, "order.streetlight_broken", [fresh_photo(spot)], **spot)
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -51,27 +52,29 @@ def sweep(minutes_later: int = 0):
 def test_batch_approval_takes_only_simple_reports_and_can_be_undone(api, community, jpeg):
     rider, staff = community.riders[0], community.staff
     simple = [simple_report(api, rider) for _ in range(2)]
-    first_spot = near(metres_north=150 * next(_spots))
+    first_spot = in_area(next(_spots))
     simple.append(api.submit(rider, "order.streetlight_broken", [fresh_photo(first_spot)], **first_spot).json()["id"])
     duplicate = api.submit(community.riders[1], "order.streetlight_broken", [fresh_photo(first_spot)],
                            **first_spot).json()["id"]  # a second report of the same light: flagged
-    old_photo = api.submit(rider, "order.streetlight_broken", [jpeg], **near(metres_north=150 * next(_spots))).json()["id"]
+    old_photo = api.submit(rider, "order.streetlight_broken", [jpeg], **in_area(next(_spots))).json()["id"]
     big = api.submit(rider, "hazard.fire_exit_blocked", [fresh_photo(first_spot)], description="堵了",
-                     **near(metres_north=150 * next(_spots))).json()["id"]
+                     **in_area(next(_spots))).json()["id"]
+    far_spot = near(metres_north=20_000)  # in none of the community's grids: 区域外
+    outside = api.submit(rider, "order.streetlight_broken", [fresh_photo(far_spot)], **far_spot).json()["id"]
 
     queue = api.get("/staff/queue", staff).text
     ticked = {int(v) for v in re.findall(r'name="id" value="(\d+)"', queue)}
-    assert ticked == set(simple)  # the flagged, the old photo and the 50-point report are looked at one by one
-    assert "3 条简单上报" in queue
+    assert ticked == set(simple)  # the flagged, the old photo, the 50-point and the out-of-area report are
+    assert "3 条简单上报" in queue  # looked at one by one
 
-    everything = [*simple, duplicate, old_photo, big]
+    everything = [*simple, duplicate, old_photo, big, outside]
     approved = api.post("/staff/queue/approve", staff, data={"_csrf_token": staff.csrf, "id": [str(i) for i in everything]},
                         follow_redirects=False)
     assert approved.status_code == 303
     after = api.get(approved.headers["location"], staff).text
-    assert "已批量通过 3 条" in after and "另有 3 条需要单独查看" in after
+    assert "已批量通过 3 条" in after and "另有 4 条需要单独查看" in after
     assert statuses(everything) == {**dict.fromkeys(simple, "verified"), duplicate: "submitted",
-                                    old_photo: "submitted", big: "submitted"}
+                                    old_photo: "submitted", big: "submitted", outside: "submitted"}
     sweep()  # within the window: no points yet
     assert set(statuses(simple).values()) == {"verified"}
 

@@ -48,6 +48,11 @@ def test_a_case_from_dispatch_to_close_and_the_reporter_sees_each_step(api, comm
     assert sent.status_code == 200, sent.text
     case = sent.json()
     assert case["state"] == "dispatched" and case["unit"]["name"] == "华冠物业" and case["priority"] == "P1"
+    # The handler gets there from WeChat's browser too: 高德 and 百度 beside the phone's own map (geo:).
+    mine = api.get("/handler/", units.handler).text
+    lat, lng = (run(sql("SELECT lat, lng FROM submission WHERE id = {}", sid))[0][k] for k in ("lat", "lng"))
+    assert f"uri.amap.com/marker?position={lng},{lat}" in mine and f"api.map.baidu.com/marker?location={lat},{lng}" in mine
+    assert "高德地图" in mine and "百度地图" in mine and f'href="geo:{lat},{lng}"' in mine
     assert case["deadline"] and not case["overdue"]
 
     mine = api.get("/api/v1/handler/cases", units.handler).json()

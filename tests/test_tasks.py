@@ -9,9 +9,10 @@ import csv
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
-from taskwork import at, code, near, people, publish, shot_here, tomorrow_at
+from taskwork import SHANGHAI, at, code, near, people, publish, shot_here, tomorrow_at
 
 from casework import awarded_case, make_units
 from conftest import clock_moved, grant, python, run
@@ -58,6 +59,11 @@ def test_an_activity_from_publishing_to_points_exactly_once(api, community):
     far = api.post(f"/api/v1/tasks/{task['id']}/checkin", by_place[0], json=near(metres_north=400))
     assert far.status_code == 400 and far.json()["error"]["code"] == "too_far"
     assert 295 <= far.json()["error"]["metres"] <= 305  # 400 m away, 100 m radius: "outside by 300 m"
+    page = api.post(f"/tasks/{task['id']}/checkin", by_place[0], data={
+        **{k: str(v) for k, v in near(metres_north=400).items()}, "_csrf_token": by_place[0].csrf})
+    assert page.status_code == 303, page.text
+    shown = api.get(page.headers["location"], by_place[0]).text  # the page says it with the distance
+    assert re.search(r"您不在任务地点:超出范围 (29[5-9]|30[0-5]) 米。", shown) and "{metres}" not in shown, shown[-1500:]
     for m in by_place:
         done = api.post(f"/api/v1/tasks/{task['id']}/checkin", m, json=near(metres_east=30))
         assert done.status_code == 200 and done.json()["checked_in_by"] == "location", done.text
@@ -233,6 +239,8 @@ def test_another_communitys_task_is_not_there_and_only_active_members_sign_up(ap
     run(sql("UPDATE member SET status = 'pending' WHERE id = {}", pending.id))
     refused = api.post(f"/api/v1/tasks/{task['id']}/signup", pending)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "member_pending"
+    page = api.get(f"/tasks/{task['id']}", pending).text  # told why, not offered a button that refuses
+    assert "您的注册正在等待社区审核。" in page and f'action="/tasks/{task["id"]}/signup"' not in page
     assert signups_of(task["id"]) == {}
 
 
@@ -360,5 +368,25 @@ def test_guessing_site_codes_does_not_pay(api, community):
     sent = api.post(f"/tasks/{task['id']}/checkin", rider, data={"code": "000000", "_csrf_token": rider.csrf})
     assert sent.status_code == 303, sent.text
     page = api.get(sent.headers["location"], rider)
-    assert re.search(r"尝试次数过多,请 \d+ 秒后再试", page.text), page.text[-2000:]
+    assert re.search(r"操作过于频繁,请 \d+ 秒后再试", page.text), page.text[-2000:]
     assert api.post(url, resident, json={"code": code(api, staff, task["id"])}).status_code == 200
+
+
+def test_a_task_over_several_days_shows_both_dates(api, community):
+    """A 72-hour patrol window, read on the task list and the task's page: the end's date is shown, not only its
+    time (which would read as ending that morning); a task within a day shows the end's time alone."""
+    staff, rider = community.staff, community.riders[0]
+    long = publish(api, staff, title="三天巡查", starts_at=at(30), ends_at=at(30 + 72 * 60), signup_closes_at=at(20))
+    short = publish(api, staff, title="一小时活动", starts_at=at(tomorrow_at(9)), ends_at=at(tomorrow_at(10)),
+                    signup_closes_at=at(20))
+
+    def shown(task: dict) -> str:
+        start, end = (datetime.fromisoformat(task[k]).astimezone(SHANGHAI) for k in ("starts_at", "ends_at"))
+        ends = end.strftime("%H:%M") if start.date() == end.date() else end.strftime("%m-%d %H:%M")
+        return f"{start.strftime('%m-%d %H:%M')}–{ends}"
+
+    assert shown(long).count("-") == 2 and shown(short).count("-") == 1  # what the rule is about
+    listing = api.get("/tasks", rider).text
+    assert shown(long) in listing and shown(short) in listing, listing[-2000:]
+    assert shown(long) in api.get(f"/tasks/{long['id']}", rider).text
+    assert shown(long) in api.get(f"/staff/tasks/{long['id']}", staff).text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
 from litestar import Request
@@ -54,8 +56,9 @@ def _page_context(request: Request) -> tuple[list[Cookie], dict[str, Any]]:
         "_": _, "gettext": _, "ngettext": lambda one, many, n, **values: _(one if n == 1 else many, n=n, **values),
         "loc": i18n.localiser(lang), "lang": lang, "user": request.scope.get("user"),
         "csrf": csrf, "csrf_field": CSRF_FIELD, "path": request.url.path,
-        "flash": request.query_params.get("done", ""), "wait": fields.whole(request.query_params.get("wait"),
-                                                                            fields.WHOLE)[0], "qr": qr, "when": when}
+        "flash": request.query_params.get("done", ""), "qr": qr, "when": when, "span": span,
+        "flash_values": {k[2:]: v for k, v in request.query_params.items()
+                         if k.startswith("v_") and FLASH_VALUE.fullmatch(v)}}
 
 
 def when(moment: Any, fmt: str = "%m-%d %H:%M") -> str:
@@ -67,6 +70,16 @@ def when(moment: Any, fmt: str = "%m-%d %H:%M") -> str:
     if not isinstance(moment, datetime):  # a day is a day wherever it is read
         return moment.strftime(fmt)
     return schemes.current().local_time(moment).strftime(fmt)
+
+
+def span(start: Any, end: Any) -> str:
+    """From one moment to another, as the scheme's clocks show them: the end's date only when it falls on
+    another day ("12-07 08:14–08:44", "12-07 08:14–12-10 08:14")."""
+    if start is None or end is None:
+        return f"{when(start)}–{when(end)}"
+    first, last = (schemes.current().local_time(datetime.fromisoformat(m) if isinstance(m, str) else m)
+                   for m in (start, end))
+    return f"{when(start)}–{when(end, '%H:%M' if first.date() == last.date() else '%m-%d %H:%M')}"
 
 
 async def signed_out_form(request: Request) -> dict[str, Any]:
@@ -96,11 +109,16 @@ def problem(request: Request, exc: DomainError) -> str:
     return wording(i18n.translator(i18n.choose(request.cookies)), exc.code, exc.extra)
 
 
+RESERVED = ("code", "field", "message")  # a refusal's own keys, not values its words name
+# What a value carried in a page's address may be (a number, a time, a name): short, no link, no markup — the
+# address can be made by anyone, so nothing it carries can say much.
+FLASH_VALUE = re.compile(r"[\w:\-+ .]{1,40}")
+
+
 def wording(_: Any, code: str, values: dict[str, Any]) -> str:
     """One error code's words in a catalogue; a code the catalogue lacks reads as the generic refusal."""
     key = f"error.{code}"
-    text = _(key, **{k: v for k, v in values.items()
-                     if isinstance(v, int | str) and k not in ("code", "field", "message")})
+    text = _(key, **{k: v for k, v in values.items() if isinstance(v, int | str) and k not in RESERVED})
     return _("error.unknown", code=code) if text == key else text
 
 
@@ -131,9 +149,11 @@ def error_words(request: Request) -> dict[str, str]:
     return {key[6:]: text for key, text in catalogue.items() if key.startswith("error.")}
 
 
-def back(path: str, done: str = "") -> Redirect:
-    """After a successful form post: the next page (post/redirect/get), with what was done."""
-    return Redirect(path + (f"?done={done}" if done else ""), status_code=303)
+def back(path: str, done: str = "", values: dict[str, Any] | None = None) -> Redirect:
+    """After a form post: the next page (post/redirect/get), with what was done (or why it was refused, and the
+    values its words name)."""
+    query = urlencode({"done": done, **{f"v_{k}": v for k, v in (values or {}).items()}}) if done else ""
+    return Redirect(path + (f"?{query}" if query else ""), status_code=303)
 
 
 async def act(call: Awaitable[Any], path: str | Callable[[], Awaitable[str]], done: str,
@@ -146,8 +166,10 @@ async def act(call: Awaitable[Any], path: str | Callable[[], Awaitable[str]], do
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
-        wait = f"&wait={exc.extra.get('retry_after', 60)}" if exc.status == 429 else ""  # the page says how long
-        return back(refused or (path if isinstance(path, str) else "/"), f"error.{exc.code}{wait}")
+        # The refusal's values ride along with its code, so the page's words say them ({metres}, {retry_after} …).
+        values = {k: v for k, v in exc.extra.items() if isinstance(v, int | str) and k not in RESERVED}
+        return back(refused or (path if isinstance(path, str) else "/"), f"error.{exc.code}",
+                    values)
     return back(path if isinstance(path, str) else await path(), done)
 
 

@@ -165,12 +165,13 @@ def _item_brief(item: Item | None, item_id: str) -> dict[str, Any] | None:
 def batchable(rules: Rules, view: dict[str, Any]) -> bool:
     """Whether staff may approve this report in a batch, unseen one by one: waiting, a desk-checked item
     worth at most the scheme's `[scheme.batch] max_points`, with its photos, and nothing flagged (an earlier
-    report of it, a like photo, a photo far from the place or taken long before)."""
+    report of it, a like photo, a place outside every grid of the community, a photo far from the place or
+    taken long before)."""
     item = rules.item(view["item"]["id"])
     if item is None or view["status"] != SubmissionStatus.SUBMITTED or item.verification != "desk":
         return False
     if item.points * view["units"] > rules.batch.max_points or len(view["photos"]) < item.evidence.photos:
         return False
-    if view["duplicate_of"] is not None or view["photo_like"] is not None:
+    if view["duplicate_of"] is not None or view["photo_like"] is not None or view["out_of_area"]:
         return False
     return not any(c["far"] or c["old"] for c in photo_checks(rules, view))
