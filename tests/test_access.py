@@ -24,8 +24,8 @@ from points.infra.config import ROOT
 from points.infra.db import sql
 from points.people import members, tokens
 from points.scope import Actor
-from points.vocabulary import SubmissionStatus
 from points.shop import rewards
+from points.vocabulary import SubmissionStatus
 from rules.catalogue import load_catalogue
 
 pytestmark = pytest.mark.not_calendar  # who may do what does not depend on the day
@@ -185,7 +185,8 @@ class World:
         for earlier in self.tasks.pop(where, []):
             called_off = self.api.post(f"/api/v1/staff/tasks/{earlier}/cancel", staff, json={"note": "矩阵:下一场"})
             assert called_off.status_code in (200, 409), called_off.text  # 409: a cell called it off already
-        task_id = publish(self.api, staff, **near())["id"]
+        # under an hour: confirming it (counted to its planned end) gives no hours, so no cell uses up a cap
+        task_id = publish(self.api, staff, ends_at=at(50), signup_closes_at=at(40), **near())["id"]
         self.tasks.setdefault(where, []).append(task_id)
         return task_id
 
@@ -389,7 +390,7 @@ ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any]
     "task_attend": ("staff", 200, lambda w, where: (w.signed_up(where), w.community(where).riders[0].id),
                     lambda t: ("POST", f"/api/v1/staff/tasks/{t[0]}/attend", {"member": t[1]}, {})),
     "task_confirm": ("staff", 200, lambda w, where: w.checked_in(where)[0],
-                     lambda tid: ("POST", f"/api/v1/staff/tasks/{tid}/confirm", {}, {})),
+                     lambda tid: ("POST", f"/api/v1/staff/tasks/{tid}/confirm", {"until_end": True}, {})),
     "unit_new": ("admin_names", 201, lambda w, where: w.community(where).id,
                  lambda cid: ("POST", "/api/v1/admin/units", {"kind": "gas", "name": f"燃气公司{uuid.uuid4().hex[:6]}",
                                                                "communities": [cid]}, {})),
@@ -518,6 +519,7 @@ READS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any], tu
     "read tasks": ("member", 200, _nothing, _get("/api/v1/tasks")),
     "read my tasks": ("member", 200, _nothing, _get("/api/v1/tasks/mine")),
     "read case": ("case", 200, World.case, _get("/api/v1/cases/{obj}")),
+    "read staff case page": ("staff", 200, World.case, _get("/staff/cases/{obj}")),
     "read case photo": ("case", 200, World.case_photo, _get("/api/v1/cases/{obj[0]}/photos/{obj[1]}")),
     "read case report photo": ("case_photo", 200, World.case_report_photo,
                                _get("/api/v1/cases/{obj[0]}/report-photos/{obj[1]}")),

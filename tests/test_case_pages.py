@@ -1,6 +1,8 @@
 """The case pages in Chromium: staff dispatch a verified report's case from its page (the item's kind of unit
 preselected), the handler — on a phone, without JavaScript — accepts it and sends a photo of the fix, staff
-recheck and close it on the case board, and the rider sees it closed among their reports."""
+recheck it on the case's page with the report's photo beside the fix's and close it with their own photo, and
+the rider sees it closed among their reports. A case a unit returned shows why, and is not offered back to
+that unit."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     staff = as_user(browser, url, community.staff, viewport=DESKTOP)
     staff.goto(f"{url}/staff/submissions/{sid}")
     assert "待交办" in staff.inner_text("#case")
-    assert staff.eval_on_selector("#unit", "s => s.options[s.selectedIndex].text") == "华冠物业"  # the item's kind
+    assert staff.eval_on_selector("#case select[name=unit]", "s => s.options[s.selectedIndex].text") == "华冠物业"  # the item's kind
     screens.shot(staff, "dispatch")
     staff.click("#case button.primary")
     staff.wait_for_url(re.compile(r"/staff/cases/\?done=case_dispatch"))
@@ -47,9 +49,11 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     handler.click(f"form[action='/handler/cases/{cid}/extension'] button")
     handler.wait_for_url(re.compile(r"done=case_extension"))
     staff.goto(f"{url}/staff/cases/")
-    assert "需要协调业主搬走杂物" in staff.inner_text(f"#case-{cid}")
-    staff.click(f"#case-{cid} form[action$='/grant'] button")
-    staff.wait_for_url(re.compile(r"done=case_grant"))
+    assert "申请延期" in staff.inner_text(f"#case-{cid}")
+    staff.click(f"#case-{cid} a[href='/staff/cases/{cid}']")
+    assert "需要协调业主搬走杂物" in staff.inner_text("#extension")
+    staff.click("#extension form[action$='/grant'] button")
+    staff.wait_for_url(re.compile(rf"/staff/cases/{cid}\?done=case_grant"))
     moved = datetime.fromisoformat(api.get(f"/api/v1/cases/{cid}", community.staff).json()["deadline"])
     assert moved.astimezone(ZoneInfo("Asia/Shanghai")).date() == wanted
     handler.goto(f"{url}/handler/")
@@ -60,13 +64,26 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     handler.wait_for_url(re.compile(r"done=case_dispose"))
     assert "已提交处置结果" in handler.inner_text(".flash")
 
+    # 复查: the board sends staff to the case, where the report's photo and the fix's stand side by side
     staff.goto(f"{url}/staff/cases/")
-    staff.click(f"#case-{cid} form[action$='/recheck'] button")
+    staff.click(f"#case-{cid} a:has-text('复查')")
+    staff.wait_for_url(re.compile(rf"/staff/cases/{cid}$"))
+    assert staff.query_selector("#before img") and staff.query_selector("#after img")
+    assert "纸箱已清走" in staff.inner_text("#fix-note") and "华冠物业" in staff.inner_text("#fix-note")
+    assert "需要协调业主搬走杂物" in staff.inner_text("#timeline")  # every reason on the timeline
+    staff.click("text=开始复查")
     staff.wait_for_url(re.compile(r"done=case_recheck"))
-    staff.click(f"#case-{cid} form[action$='/close'] button")
-    staff.wait_for_url(re.compile(r"done=case_close"))
-    assert "已办结" in staff.inner_text(f"#case-{cid}")
-    screens.shot(staff, "board")
+    checked = tmp_path / "recheck.jpg"
+    checked.write_bytes(photo(1000, 750))
+    staff.set_input_files("#close-photo", str(checked))
+    staff.fill("#close-note", "现场已畅通")
+    screens.shot(staff, "recheck")
+    staff.click("#recheck form[action$='/close'] button")
+    staff.wait_for_url(re.compile(rf"/staff/cases/{cid}\?done=case_close"))
+    assert "已办结" in staff.inner_text("h1")
+    closing = staff.inner_text("#timeline li:last-child")
+    assert "复查通过,已办结" in closing and "现场已畅通" in closing
+    assert staff.query_selector("#timeline li:last-child img")  # the checker's own photo, kept with the finding
 
     rider = as_user(browser, url, community.riders[0])
     rider.goto(f"{url}/")
@@ -86,3 +103,50 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
     assert [(c["id"], c["rating"]) for c in flagged] == [(cid, 2)]
     for page in (staff, handler, rider):
         page.context.close()
+
+
+@needs_chromium
+def test_a_returned_case_shows_why_and_is_not_offered_back(stack, api, browser, make_community, community):
+    units = make_units(api, make_community, community)
+    _, cid = awarded_case(api, community)
+    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff,
+                    json={"unit": units.property}).status_code == 200
+    returned = api.post(f"/api/v1/handler/cases/{cid}/return", units.handler, json={"note": "是燃气管道的问题"})
+    assert returned.status_code == 200, returned.text
+    url = stack["url"]
+
+    staff = as_user(browser, url, community.staff, viewport=PHONE)
+    staff.goto(f"{url}/staff/cases/")
+    assert "华冠物业 已回退:是燃气管道的问题" in staff.inner_text(f"#case-{cid}")
+    staff.goto(f"{url}/staff/cases/{cid}")
+    assert "华冠物业 已回退:是燃气管道的问题" in staff.inner_text(f"#returned-{cid}")
+    assert "单位回退 · " in staff.inner_text("#timeline") and "是燃气管道的问题" in staff.inner_text("#timeline")
+    chosen = f"#page-unit-{cid}"
+    assert staff.eval_on_selector(chosen, "s => s.options[s.selectedIndex].text") == "请选择单位"
+    assert "华冠物业 (已回退)" in staff.inner_text(chosen)
+    staff.click(f"form[action='/staff/cases/{cid}/dispatch'] button")  # nothing chosen: the browser asks
+    assert staff.url.endswith(f"/staff/cases/{cid}")
+    staff.select_option(chosen, label="燃气公司")
+    staff.click(f"form[action='/staff/cases/{cid}/dispatch'] button")
+    staff.wait_for_url(re.compile(r"done=case_dispatch"))
+    assert "燃气公司" in staff.inner_text(f"#case-{cid}") and "已交办" in staff.inner_text(f"#case-{cid}")
+    staff.context.close()
+
+
+@needs_chromium
+def test_a_refused_disposal_keeps_the_note_and_names_the_case(stack, api, browser, make_community, community):
+    units = make_units(api, make_community, community)
+    _, cid = awarded_case(api, community)
+    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff,
+                    json={"unit": units.property}).status_code == 200
+    assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).status_code == 200
+    url = stack["url"]
+    handler = as_user(browser, url, units.handler, viewport=PHONE, javascript=False)
+    handler.goto(f"{url}/handler/")
+    handler.fill(f"#note-{cid}", "杂物已清走,通道畅通")
+    handler.click(f"form[action='/handler/cases/{cid}/dispose'] button")  # no photo chosen
+    said = handler.inner_text(f"#refused-{cid}")
+    assert said == f"工单 {cid} 未提交: 请拍照上传。"
+    assert handler.input_value(f"#note-{cid}") == "杂物已清走,通道畅通"
+    assert api.get(f"/api/v1/cases/{cid}", community.staff).json()["state"] == "accepted"
+    handler.context.close()

@@ -16,6 +16,7 @@ import pytest
 from casework import Units, awarded_case, make_units
 from client import Api
 from conftest import photo, python, run
+from points import clock
 from points.infra.db import sql
 
 pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
@@ -328,8 +329,6 @@ def test_the_dashboard_shows_disposal_and_on_time_rates_and_exports_the_cases(ap
     import csv
     import io
 
-    from points import clock
-
     staff = community.staff
     _, fixed = awarded_case(api, community)
     _, waiting = awarded_case(api, community, "order.streetlight_broken", grid="G1")
@@ -337,16 +336,43 @@ def test_the_dashboard_shows_disposal_and_on_time_rates_and_exports_the_cases(ap
         api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property})
     api.post(f"/api/v1/handler/cases/{fixed}/accept", units.handler)
     dispose(api, units.handler, fixed)
-    until = (clock.now().astimezone(ZoneInfo("Asia/Shanghai")) + timedelta(days=30)).date().isoformat()
-    page = api.get(f"/staff/dashboard?until={until}", staff).text
+    today = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    period = f"since={today.isoformat()}&until={(today + timedelta(days=30)).isoformat()}"  # fixed today, due soon
+    page = api.get(f"/staff/dashboard?{period}", staff).text
     rates = page.split('id="case-rates"')[1].split("</section>")[0]
     assert "<b>50%</b><span>处置率(应办 2 件)" in rates and "<b>50%</b><span>按时率" in rates
     assert "华冠物业" in page.split('id="case-rates"')[1]
-    rows = list(csv.DictReader(io.StringIO(api.get(f"/staff/export/cases?until={until}", staff).text.lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(api.get(f"/staff/export/cases?{period}", staff).text.lstrip("\ufeff"))))
     by_case = {int(r["case"]): r for r in rows}
     assert by_case[fixed]["on_time"] == "1" and by_case[fixed]["state_name"] == "已处置,待复查"
     assert by_case[waiting]["on_time"] == "" and by_case[waiting]["unit"] == "华冠物业"
     assert float(by_case[fixed]["working_hours"]) >= 0
+
+
+def test_a_case_fixed_before_its_deadline_counts_in_the_period_it_was_fixed(api, community, units):
+    """Closed two days before it was due: the default dashboard (the last 30 days), the cases export and the
+    communities compared all count it, fixed and on time — and say what they count."""
+    import csv
+    import io
+
+    staff = community.staff
+    _, cid = awarded_case(api, community, "order.streetlight_broken", grid="G1")
+    case = api.post(f"/api/v1/staff/cases/{cid}/dispatch", staff, json={"unit": units.property}).json()
+    assert datetime.fromisoformat(case["deadline"]) > clock.now() + timedelta(hours=20)  # due well after today
+    api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler)
+    assert dispose(api, units.handler, cid).status_code == 200
+    assert api.post(f"/api/v1/staff/cases/{cid}/recheck", staff).status_code == 200
+    assert api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": True}).json()["state"] == "closed"
+
+    page = api.get("/staff/dashboard", staff).text
+    rates = page.split('id="case-rates"')[1].split("</section>")[0]
+    assert "<b>100%</b><span>处置率(应办 1 件)" in rates and "<b>100%</b><span>按时率" in rates
+    assert "本期内处置的案件(不论何时到期)" in page.split('id="rate-definitions"')[1]
+    rows = list(csv.DictReader(io.StringIO(api.get("/staff/export/cases", staff).text.lstrip("\ufeff"))))
+    assert [(int(r["case"]), r["state_name"], r["on_time"]) for r in rows] == [(cid, "已办结", "1")]
+    compared = {r["id"]: r for r in api.get("/api/v1/admin/compare", units.admin).json()["rows"]}
+    assert compared[community.id]["cases_due"] == 1 and compared[community.id]["disposal_rate"] == 1.0
+    assert "处置率:本期应办件" in api.get("/admin/compare", units.admin).text
 
 
 def test_the_case_board_filters_by_state_unit_and_grid(api, community, units):

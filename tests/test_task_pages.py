@@ -102,8 +102,15 @@ def test_an_activity_through_the_pages(stack, api, browser, community, tmp_path)
     roster = staff.inner_text("table")
     assert roster.count("已签到") == 3 and "签到码" in roster and "定位" in roster and "工作人员" in roster
     screens.shot(staff, "roster")
-    staff.click("form[action$='/confirm'] button.big")
+    # Still running: one tap would count those present 0 hours. The page says so, and the button it offers
+    # counts them to the planned end (three hours from the start, two of them whole ones from now).
+    assert "现在确认,未签退的成员按计划结束时间计时" in staff.inner_text("#confirm-all")
+    plain = api.post(f"/api/v1/staff/tasks/{task_id}/confirm", community.staff, json={})
+    assert plain.status_code == 409 and plain.json()["error"]["code"] == "before_the_end", plain.text
+    staff.click("#confirm-all button.big")
     staff.wait_for_url(re.compile(r"done=task_confirm"))
     assert staff.inner_text("table").count("已确认") == 3
     rider.goto(f"{url}/tasks/")
     assert "已确认" in rider.inner_text(f"#task-{task_id}")
+    rider.goto(f"{url}/tasks/{task_id}")
+    assert "已确认:计 2 小时" in rider.inner_text("main")

@@ -305,7 +305,10 @@ def test_the_dashboard_counts_tasks_per_item_and_month(api, community):
     for m in (there, away):
         assert api.post(f"/api/v1/tasks/{task['id']}/signup", m).status_code == 200
     assert api.post(f"/api/v1/tasks/{task['id']}/checkin", there, json=near()).status_code == 200
-    assert api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={}).json()["confirmed"] == 1
+    early = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={})  # still running: staff choose
+    assert early.status_code == 409 and early.json()["error"]["code"] == "before_the_end", early.text
+    assert api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff,
+                    json={"until_end": True}).json()["confirmed"] == 1
     assert sweep_at(1).returncode == 0  # the other one: a no-show
     page = api.get("/staff/dashboard", staff).text
     assert "任务:参与情况" in page and "社区志愿服务" in page and "50%" in page.split('id="task-figures"')[1]

@@ -62,9 +62,9 @@ async def award_reports(dispatcher: Dispatcher, submission_ids: list[int]) -> No
 
 
 async def confirm_task(request: Request, dispatcher: Dispatcher, rules: Rules, task_id: int,
-                       member_ids: list[int] | None) -> dict:
+                       member_ids: list[int] | None, until_end: bool = False) -> dict:
     """Staff confirm who was at a task; the points follow in the background."""
-    done = await attendance.confirm(request.user, rules, task_id, member_ids)
+    done = await attendance.confirm(request.user, rules, task_id, member_ids, until_end)
     await award_reports(dispatcher, done["reports"])
     return done
 

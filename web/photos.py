@@ -1,11 +1,12 @@
 """Photos at the door: the files of a multipart form read as bytes (a part that is not a file — sent without a
-file name — is refused naming its field, never a 500), and a stored photo served, whichever store holds it: the
+file name — is refused naming its field, never a 500; on a page's form, an empty file input is no photo), and a stored photo served, whichever store holds it: the
 bytes as an inline JPEG (after the caller's access check), read off the event loop. A photo the store does not
 hold answers 404; a store that does not answer, 503."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from litestar import Response
 from litestar.datastructures import UploadFile
@@ -21,6 +22,12 @@ async def read_files(parts: object, field: str) -> list[bytes]:
     if not all(isinstance(part, UploadFile) for part in listed):
         raise Invalid("not_a_file", f"{field}: each part must be a file (sent with a file name)", field=field)
     return [await part.read() for part in listed]
+
+
+async def chosen_files(form: Any, field: str) -> list[bytes]:
+    """The files a page's form carries in `field`, each read; a file input left empty (a part with no file
+    name) is no photo."""
+    return [await part.read() for part in form.getall(field, []) if isinstance(part, UploadFile) and part.filename]
 
 
 async def photo_response(store: PhotoStore, name: str) -> Response[bytes]:

@@ -12,10 +12,11 @@ from statistics import median
 from typing import Any
 
 from points import clock, scope
+from points.cases import figures as case_figures
 from points.errors import Invalid, NotFound, checked
 from points.infra.db import marks, sql, write
 from points.scope import Actor
-from points.vocabulary import CaseState, SubmissionStatus, TransferCode
+from points.vocabulary import SubmissionStatus, TransferCode
 from rules import fields
 
 KINDS = ("district", "street")
@@ -87,11 +88,7 @@ async def compare(actor: Actor, start: datetime, end: datetime) -> dict[str, Any
         "WHERE t.code IN ({}, {}) AND t.created_at >= {} AND t.created_at < {} AND t.idempotency_key NOT LIKE '%:lifetime' "
         f"AND a.community IN ({marks(ids)}) GROUP BY a.community, t.code",
         TransferCode.AWARD, TransferCode.REDEEM_POST, start, end, *ids)}
-    disposed = (CaseState.DISPOSED, CaseState.RECHECKING, CaseState.CLOSED, CaseState.RESOLVED_ON_SITE)
-    cases = {r["community"]: r for r in await sql(
-        f"SELECT community, COUNT(*) AS due, SUM(CASE WHEN state IN ({marks(disposed)}) THEN 1 ELSE 0 END) AS done "
-        f"FROM case_file WHERE deadline >= {{}} AND deadline < {{}} AND community IN ({marks(ids)}) GROUP BY community",
-        *disposed, start, end, *ids)}
+    cases = await case_figures.disposal_by_community(ids, start, end)
 
     def figures(cids: list[int]) -> dict[str, Any]:
         n = sum(int(reports[c]["reports"]) for c in cids if c in reports)

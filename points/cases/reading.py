@@ -12,7 +12,7 @@ from points.errors import NotFound
 from points.infra.db import marks, sql
 from points.privacy import coarse
 from points.scope import Actor
-from points.vocabulary import CaseState, Role
+from points.vocabulary import CaseAction, CaseState, Role
 
 S = CaseState
 
@@ -23,6 +23,13 @@ async def view(actor: Actor, case_id: int) -> dict[str, Any]:
     """A case with its timeline, as the actor may see it (the reporter: states, times, units, photos)."""
     row = await scope.case(actor, case_id)
     return (await _views(actor, [row]))[0]
+
+
+def latest_fix(case: dict[str, Any]) -> dict[str, Any] | None:
+    """The step that last said the problem was fixed (处置 or 就地解决) — its note, unit, time and photos — which
+    a recheck compares with the report; None before any."""
+    fixes = [e for e in case["timeline"] or () if e["action"] in (CaseAction.DISPOSE, CaseAction.RESOLVE)]
+    return fixes[-1] if fixes else None
 
 
 async def for_report(actor: Actor, submission_id: int) -> dict[str, Any] | None:
@@ -105,9 +112,12 @@ async def _views(actor: Actor, rows: list[dict[str, Any]], timeline: bool = True
         for p in await sql(f"SELECT id, submission FROM photo WHERE submission IN ({marks(sids)}) ORDER BY id", *sids):
             reports[p["submission"]]["photos"].append(p["id"])
     return [{
-        "id": r["id"], "submission_id": r["submission"], "state": r["state"], "priority": r["priority"],
+        "id": r["id"], "submission_id": r["submission"], "community_id": r["community"], "state": r["state"],
+        "priority": r["priority"],
         "unit": {"id": r["unit"], "kind": names[r["unit"]]["kind"], "name": names[r["unit"]]["name"]}
         if r["unit"] else None,
+        # the unit that sent it back: never offered first when staff dispatch it again
+        "returned_by": r["unit"] if insiders and r["state"] == S.RETURNED else None,
         "deadline": r["deadline"], "hard_deadline": r["hard_deadline"] if insiders else None,
         "deadline_counted_weekdays_only": [int(y) for y in r["deadline_assumed"].split(",") if y] if insiders else [],
         "overdue": bool(r["deadline"]) and r["state"] in (S.DISPATCHED, S.ACCEPTED) and aware(r["deadline"]) < now,

@@ -14,6 +14,7 @@ rating.py (回访, and reopening a case rated unsatisfied), chasing.py (督办) 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -162,11 +163,13 @@ async def dispatch(actor: Actor, rules: Rules, case_id: int, unit_id: int, note:
 
 
 async def send_to_unit(actor: Actor, rules: Rules, row: dict[str, Any], action: str, unit_id: int, said: str,
-                    **changes: Any) -> None:
+                       **changes: Any) -> int:
+    """Hand the case to a unit with deadlines from now; returns the timeline event's id."""
     due, hard = deadlines(rules, row["priority"], clock.now())
     assumed = ",".join(str(y) for y in sorted(set(due.assumed) | set(hard.assumed)))
-    await _move(actor, row, action, said, unit=unit_id, deadline=due.at, hard_deadline=hard.at,
-                deadline_assumed=assumed, **changes)
+    event, _ = await _move(actor, row, action, said, unit=unit_id, deadline=due.at, hard_deadline=hard.at,
+                           deadline_assumed=assumed, **changes)
+    return event
 
 
 async def accept(actor: Actor, case_id: int) -> dict[str, Any]:
@@ -242,29 +245,48 @@ async def _with_photos(actor: Actor, case_id: int, action: str, note: str, uploa
         problems.append(exc)
     if not uploads:
         problems.append(Invalid("photos_required", "a photo of the fix is needed", field="photos", min=1))
-    elif len(uploads) > limits.max_photos:
-        problems.append(Invalid("too_many_photos", f"at most {limits.max_photos} photos", field="photos",
-                                max=limits.max_photos))
-    collected(problems)
-    photos = await cleaned_photos(uploads, limits)
-    names = await photo_store.save_all(store, photos)
+    collected(problems + _too_many(uploads, limits))
 
-    async def run() -> None:
+    async def run(photos: list[tuple[Any, str]]) -> None:
         row = await scope.case(actor, case_id)
         changes = {"disposed_by": actor.id} if action == A.DISPOSE else {}
-        event, now = await _move(actor, row, action, note, note=note, **changes)
-        for photo, name in zip(photos, names, strict=True):
-            await sql("INSERT INTO case_photo (\"case\", event, path, sha256, width, height, size, taken_at, exif_lat, "
-                      "exif_lng) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", case_id, event, name, photo.sha256,
-                      photo.width, photo.height, len(photo.jpeg),
-                      photo.taken_at.replace(tzinfo=UTC) if photo.taken_at else None, photo.lat, photo.lng)
+        event, _ = await _move(actor, row, action, note, note=note, **changes)
+        await _keep_photos(case_id, event, photos)
 
+    await _stored_with(uploads, limits, store, run)
+    return await view(actor, case_id)
+
+
+def _too_many(uploads: list[bytes], limits: PhotoLimits) -> list[DomainError]:
+    if len(uploads) > limits.max_photos:
+        return [Invalid("too_many_photos", f"at most {limits.max_photos} photos", field="photos",
+                        max=limits.max_photos)]
+    return []
+
+
+async def _stored_with(uploads: list[bytes], limits: PhotoLimits | None, store: PhotoStore | None,
+                       run: Callable[[list[tuple[Any, str]]], Awaitable[None]]) -> None:
+    """Clean and store the photos (if any: then `limits` and `store` are given), then run the move that records
+    them, in one transaction; a move refused leaves no stored file behind."""
+    if not uploads:
+        await write(lambda: run([]))
+        return
+    assert limits is not None and store is not None, "photos need their limits and a store"
+    photos = await cleaned_photos(uploads, limits)
+    names = await photo_store.save_all(store, photos)
     try:
-        await write(run)
+        await write(lambda: run(list(zip(photos, names, strict=True))))
     except BaseException:
         await photo_store.discard(store, names)
         raise
-    return await view(actor, case_id)
+
+
+async def _keep_photos(case_id: int, event: int, photos: list[tuple[Any, str]]) -> None:
+    for photo, name in photos:
+        await sql("INSERT INTO case_photo (\"case\", event, path, sha256, width, height, size, taken_at, exif_lat, "
+                  "exif_lng) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", case_id, event, name, photo.sha256,
+                  photo.width, photo.height, len(photo.jpeg),
+                  photo.taken_at.replace(tzinfo=UTC) if photo.taken_at else None, photo.lat, photo.lng)
 
 
 async def recheck(actor: Actor, case_id: int) -> dict[str, Any]:
@@ -278,17 +300,28 @@ async def recheck(actor: Actor, case_id: int) -> dict[str, Any]:
     return await view(actor, case_id)
 
 
-async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: str) -> dict[str, Any]:
-    """The recheck's finding: 办结 when the fix holds; else reopened to the same unit, its deadline anew."""
+async def conclude(actor: Actor, rules: Rules, case_id: int, fixed: bool, note: str,
+                   uploads: list[bytes] | None = None, store: PhotoStore | None = None,
+                   limits: PhotoLimits | None = None) -> dict[str, Any]:
+    """The recheck's finding: 办结 when the fix holds; else reopened to the same unit, its deadline anew. The
+    checker's own photos, when taken, go on the finding's timeline event."""
     require(actor, A.CLOSE if fixed else A.REOPEN)
-    note = checked_note(note, required=not fixed)
+    uploads = uploads or []
+    problems: list[DomainError] = []
+    try:
+        note = checked_note(note, required=not fixed)
+    except DomainError as exc:
+        problems.append(exc)
+    collected(problems + (_too_many(uploads, limits) if limits else []))
 
-    async def run() -> None:
+    async def run(photos: list[tuple[Any, str]]) -> None:
         row = await scope.case(actor, case_id)
         if fixed:
-            await _move(actor, row, A.CLOSE, note, note=note or row["note"])
+            event, _ = await _move(actor, row, A.CLOSE, note, note=note or row["note"])
         else:
-            await send_to_unit(actor, rules, row, A.REOPEN, row["unit"], note, note=note, reopened=row["reopened"] + 1)
+            event = await send_to_unit(actor, rules, row, A.REOPEN, row["unit"], note, note=note,
+                                       reopened=row["reopened"] + 1)
+        await _keep_photos(case_id, event, photos)
 
-    await write(run)
+    await _stored_with(uploads, limits, store, run)
     return await view(actor, case_id)

@@ -25,7 +25,7 @@ from points.ledger import transfers as ledger
 from points.ledger.transfers import DEBT, ISSUANCE, SPENDABLE, TransferSpec
 from points.reports.reversals import take_back
 from points.scope import Actor
-from points.tasks.reading import task_for, timed
+from points.tasks.reading import by_the_hour, task_for, timed
 from points.vocabulary import (
     PRESENT,
     AppealState,
@@ -47,22 +47,23 @@ NO_SHOW_ITEM = "penalty.no_show"
 
 
 def units_earned(rules: Rules, task: dict[str, Any], signup: dict[str, Any], now: datetime) -> int:
-    """Whole hours present within the task's window (at most its units); 1 for anything not counted by the hour."""
-    item = rules.item(task["item_id"])
-    if task["kind"] != TaskKind.ACTIVITY or item is None or item.unit != "hour":
+    """Whole hours present within the task's window (at most its units); 1 for anything not counted by the hour.
+    `now` ends the time of a member who has not checked out."""
+    if not by_the_hour(rules, task):
         return 1
     start = max(signup["checked_in_at"], task["starts_at"])
     end = min(signup["checked_out_at"] or now, task["ends_at"])
     return max(0, min(int((end - start).total_seconds() // 3600), task["units"]))
 
 
-async def _confirm(rules: Rules, task: dict[str, Any], signups: list[dict[str, Any]], by: int | None) -> list[int]:
+async def _confirm(rules: Rules, task: dict[str, Any], signups: list[dict[str, Any]], by: int | None,
+                   counted_to: datetime | None = None) -> list[int]:
     """Confirm these sign-ups of `task` (in the caller's transaction): file each one's report, verified, for the
-    award job. Returns the reports filed."""
+    award job; a member not checked out is counted to `counted_to` (else to now). Returns the reports filed."""
     now, filed = clock.now(), []
     item = rules.item(task["item_id"])
     for s in map(timed, signups):
-        units = units_earned(rules, task, s, now)
+        units = units_earned(rules, task, s, counted_to or now)
         sid = None
         if units and item is not None:
             rows = await sql(
@@ -83,14 +84,18 @@ async def _confirm(rules: Rules, task: dict[str, Any], signups: list[dict[str, A
     return filed
 
 
-async def confirm(actor: Actor, rules: Rules, task_id: int, member_ids: list[int] | None = None) -> dict[str, Any]:
+async def confirm(actor: Actor, rules: Rules, task_id: int, member_ids: list[int] | None = None,
+                  until_end: bool = False) -> dict[str, Any]:
     """Staff confirm who was there: everyone present (one tap), or the members named. A patrol counts once
-    every checkpoint is photographed. Confirming again changes nothing."""
+    every checkpoint is photographed. Confirming again changes nothing. An activity counted by the hour that is
+    still running is refused while someone present has not checked out (a click made too early would count
+    them 0 hours) — unless staff choose `until_end`: those still there are counted to the planned end."""
     scope.require_staff(actor)
 
     async def run() -> dict[str, Any]:
         task = await task_for(actor, task_id, lock=True)
-        if clock.now() < task["starts_at"]:
+        now = clock.now()
+        if now < task["starts_at"]:
             raise Conflict("not_started", "the task has not started yet", field="task")
         ready = (SignupState.CHECKED_OUT,) if task["kind"] != TaskKind.ACTIVITY else PRESENT
         only = f" AND member IN ({marks(member_ids)})" if member_ids else ""
@@ -99,10 +104,17 @@ async def confirm(actor: Actor, rules: Rules, task_id: int, member_ids: list[int
         if member_ids and len(rows) != len(set(member_ids)):
             raise Conflict("not_present", "only members present (a patrol: every checkpoint done) can be confirmed",
                            field="members")
-        filed = await _confirm(rules, task, rows, actor.id)
+        still_there = [r for r in rows if r["checked_out_at"] is None]
+        running = now < task["ends_at"] and by_the_hour(rules, task)
+        if running and still_there and not until_end:
+            raise Conflict("before_the_end", "the activity is still running: confirm after its end, or count "
+                           "those still there to the planned end (until_end)", field="until_end",
+                           ends=task["ends_at"].astimezone(rules.tz).strftime("%m-%d %H:%M"), present=len(still_there))
+        filed = await _confirm(rules, task, rows, actor.id, task["ends_at"] if running else None)
         if rows:
             await audit.record(actor.id, "task.confirm", "task", task_id, task["community"],
-                               {"members": [r["member"] for r in rows][:200], "reports": len(filed)})
+                               {"members": [r["member"] for r in rows][:200], "reports": len(filed),
+                                **({"counted_to": "planned_end"} if running and still_there else {})})
         return {"confirmed": len(rows), "reports": filed}
 
     return await write(run)

@@ -58,11 +58,17 @@ async def _signups_of(member_id: int, task_ids: list[int]) -> dict[int, dict[str
     return {r["task"]: r for r in rows}
 
 
+def by_the_hour(rules: Rules, task: dict[str, Any]) -> bool:
+    """An activity whose item is counted in hours present (else one unit per member)."""
+    item = rules.item(task["item_id"])
+    return task["kind"] == TaskKind.ACTIVITY and item is not None and item.unit == "hour"
+
+
 async def _views(rules: Rules, rows: list[dict[str, Any]], member_id: int | None = None,
                  near: tuple[float, float] | None = None) -> list[dict[str, Any]]:
     ids = [r["id"] for r in rows]
     taken, points, mine = await taken_slots(ids), await _checkpoints(ids), await _signups_of(member_id, ids) if member_id else {}
-    out = []
+    out, now = [], clock.now()
     for r in map(timed, rows):
         item = rules.item(r["item_id"])
         signup = mine.get(r["id"])
@@ -76,6 +82,8 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], member_id: int | None
             "starts_at": r["starts_at"], "ends_at": r["ends_at"], "signup_closes_at": r["signup_closes_at"],
             "slots": r["slots"], "taken": taken.get(r["id"], 0), "who": r["who"], "status": r["status"],
             "case_id": r["case"], "checkpoints": points[r["id"]],
+            # confirming now would count those not yet checked out only to the planned end (staff's choice)
+            "running_by_the_hour": r["starts_at"] <= now < r["ends_at"] and by_the_hour(rules, r),
             "distance_m": round(geo.distance_m(near[0], near[1], r["lat"], r["lng"])) if near else None,
             "my_state": signup["state"] if signup else None,
             "my_signup": {**_signup_brief(signup), "pass_code": pass_code(r["secret"], signup["member"])}

@@ -5,10 +5,9 @@ as the API does."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
@@ -24,7 +23,8 @@ from points.vocabulary import CaseState, OutboxState
 from rules import Rules
 from web import flows
 from web.auth import handlers_only, staff_only
-from web.pages import act, back, form, form_number, render
+from web.pages import act, back, field_errors, form_number, render
+from web.photos import chosen_files
 from web.schemas.base import IdPath, IdQuery
 
 
@@ -35,11 +35,7 @@ class HandlerPages(Controller):
 
     @get("/")
     async def mine(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        rows = await reading.listing(request.user, limit=100)
-        pins = [{"id": c["id"], "lat": c["report"]["lat"], "lng": c["report"]["lng"], "priority": c["priority"],
-                 "href": f"#case-{c['id']}"} for c in rows if c["report"]]
-        return render(request, "handler_cases.html", rows=rows, rules=rules,
-                      map=await grids.map_view(request.user.community_id, pins))
+        return await _handler_page(request, rules)
 
     @post("/cases/{case_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, case_id: IdPath,
@@ -59,9 +55,26 @@ class HandlerPages(Controller):
                 return back("/handler/", "error.invalid_input")
             call = extensions.ask_extension(request.user, case_id, until, note)
         else:
-            uploads = [await f.read() for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
-            call = cases.dispose(request.user, case_id, note, uploads, store, limits)
+            try:
+                await flows.move_case(dispatcher, cases.dispose(request.user, case_id, note,
+                                                                await chosen_files(data, "photos"), store, limits))
+            except DomainError as exc:
+                if exc.status in (403, 404):
+                    raise
+                # the page again, the typed note kept and the refusal beside the case it is about
+                return await _handler_page(request, rules, exc.status,
+                                           {"case": case_id, "note": note, "errors": field_errors(request, exc)})
+            return back("/handler/", "case_dispose")
         return await act(flows.move_case(dispatcher, call), "/handler/", f"case_{action}")
+
+
+async def _handler_page(request: Request, rules: Rules, status: int = 200,
+                        refused: dict[str, Any] | None = None) -> Template:
+    rows = await reading.listing(request.user, limit=100)
+    pins = [{"id": c["id"], "lat": c["report"]["lat"], "lng": c["report"]["lng"], "priority": c["priority"],
+             "href": f"#case-{c['id']}"} for c in rows if c["report"]]
+    return render(request, "handler_cases.html", status, rows=rows, rules=rules, refused=refused or {},
+                  map=await grids.map_view(request.user.community_id, pins))
 
 
 class StaffCasePages(Controller):
@@ -81,6 +94,14 @@ class StaffCasePages(Controller):
                       grids=await grids.listing(request.user.community_id), state=in_state or "", unit=unit or "",
                       grid=grid or "", needs_look=needs_look)
 
+    @get("/{case_id:int}")
+    async def one(self, request: Request, case_id: IdPath, rules: NamedDependency[Rules]) -> Template:
+        """One case as a recheck needs it: the report's photos beside the fix's, the handler's note, and the
+        timeline with every reason (return, extension, reopen)."""
+        case = await reading.view(request.user, case_id)
+        return render(request, "staff_case.html", c=case, fix=reading.latest_fix(case), rules=rules,
+                      units=await units.serving(case["community_id"]))
+
     @get("/forwarded")
     async def forwarded(self, request: Request,
                         in_state: Annotated[OutboxState | None, QueryParameter(name="state")] = None) -> Template:
@@ -97,8 +118,9 @@ class StaffCasePages(Controller):
     async def act_on(self, request: Request, case_id: IdPath,
                      action: FromPath[Literal["dispatch", "recheck", "close", "reopen", "grant", "refuse",
                                               "reopen_unsatisfied"]],
-                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> Redirect:
-        data = await form(request)
+                     rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher],
+                     store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits]) -> Redirect:
+        data = await request.form()
         note = str(data.get("note", ""))
         if action == "dispatch":
             try:
@@ -112,6 +134,9 @@ class StaffCasePages(Controller):
             call = extensions.decide_extension(request.user, case_id, action == "grant", note)
         elif action == "reopen_unsatisfied":
             call = rating.reopen_unsatisfied(request.user, rules, case_id, note)
-        else:
-            call = cases.conclude(request.user, rules, case_id, action == "close", note)
-        return await act(flows.move_case(dispatcher, call), "/staff/cases/", f"case_{action}")
+        else:  # the recheck's finding, with the checker's own photo when one was taken
+            call = cases.conclude(request.user, rules, case_id, action == "close", note,
+                                  await chosen_files(data, "photos"), store, limits)
+        # dispatching is done from the board, a row at a time; the rest from the case's own page
+        where = "/staff/cases/" if action == "dispatch" else f"/staff/cases/{case_id}"
+        return await act(flows.move_case(dispatcher, call), where, f"case_{action}")

@@ -6,7 +6,6 @@ from collections import Counter
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
@@ -29,6 +28,7 @@ from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
 from web.pages import act, back, error_words, field_errors, form, form_number, problem, render, render_text
+from web.photos import chosen_files
 from web.schemas.base import IdPath
 from web.sessions import Session, Sessions
 from web.view_cache import ViewCache
@@ -86,7 +86,7 @@ class MemberPages(Controller):
                      store: NamedDependency[PhotoStore], limits: NamedDependency[PhotoLimits],
                      dispatcher: NamedDependency[Dispatcher]) -> Redirect | Template:
         data = await request.form()
-        photos = [f for f in data.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
+        photos = await chosen_files(data, "photos")
         try:
             report = Report(item=str(data.get("item") or data.get("item_other") or ""),
                             description=str(data.get("description", "")),
@@ -94,7 +94,7 @@ class MemberPages(Controller):
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
                             units=form_number(data, "units", fields.UNITS) or 1)
             await file_report(request, limiter, dispatcher, rules, store, limits, report,
-                              [await f.read() for f in photos], data.get("idempotency_key") or None)
+                              photos, data.get("idempotency_key") or None)
         except DomainError as exc:
             sent = {k: v for k, v in data.items() if isinstance(v, str)}
             sent["item"] = sent.get("item") or sent.get("item_other", "")

@@ -152,7 +152,8 @@ class StaffTaskPages(Controller):
             return back(here, f"error.{exc.code}")
         code = str(data.get("code", "")).strip()
         if action == "confirm":
-            call = flows.confirm_task(request, dispatcher, rules, task_id, chosen or None)
+            call = flows.confirm_task(request, dispatcher, rules, task_id, chosen or None,
+                                      data.get("until_end") == "true")
         elif action == "attend" and code:
             call = presence.attend(request.user, rules, task_id, code=code)
         elif not chosen:

@@ -166,7 +166,8 @@ class StaffTaskController(Controller):
     async def confirm(self, request: Request, task_id: IdPath, data: JSONBody[ConfirmIn],
                       rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> ConfirmOut:
         """Confirm everyone present (no `members`), or those named; their points follow."""
-        return msgspec.convert(await flows.confirm_task(request, dispatcher, rules, task_id, data.members), ConfirmOut)
+        return msgspec.convert(await flows.confirm_task(request, dispatcher, rules, task_id, data.members,
+                                                        data.until_end), ConfirmOut)
 
     @post("/{task_id:int}/appeals/{member_id:int}", operation_id="decideAppeal", status_code=200)
     async def decide(self, request: Request, task_id: IdPath, member_id: IdPath,

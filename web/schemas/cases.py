@@ -56,9 +56,11 @@ class CaseReportOut(Out):
 class CaseOut(Out):
     id: int
     submission_id: int
+    community_id: int
     state: str
     priority: str
     unit: CaseUnitOut | None
+    returned_by: int | None  # staff: the unit that sent the case back (a returned case)
     deadline: datetime | None
     hard_deadline: datetime | None
     deadline_counted_weekdays_only: list[int]  # years with no calendar loaded: Monday to Friday counted

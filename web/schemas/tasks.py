@@ -146,6 +146,8 @@ class RosterOut(Out):
 
 class ConfirmIn(In):
     members: Annotated[list[Id], msgspec.Meta(max_length=200)] | None = None  # none: everyone present
+    # an hourly activity still running: count those not checked out to its planned end (else refused, 409)
+    until_end: bool = False
 
 
 class ConfirmOut(Out):
