@@ -90,6 +90,9 @@ class Member(Table):
     last_seen_at = Timestamptz(null=True, default=None)  # for "what changed since your last visit"
     unit = ForeignKey(Unit, on_delete=OnDelete.restrict, null=True, default=None)  # a handler's unit
     area = ForeignKey(Area, on_delete=OnDelete.restrict, null=True, default=None)  # an admin's street or district
+    # 推荐: the member's own code to share (made when first asked for; unique by an index), and who referred them
+    referral_code = Varchar(length=12, null=True, default=None)
+    referred_by = Integer(null=True, default=None)
     created_at = Timestamptz()
 
 

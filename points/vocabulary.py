@@ -8,6 +8,7 @@ the event written twice is written once. References (`ref`) name the business ob
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -230,6 +231,17 @@ def task_award_key(task_id: int, member_id: int) -> str:
 def no_show_key(task_id: int, member_id: int) -> str:
     """The no-show penalty of a member on a task: recorded once."""
     return f"noshow:task:{task_id}:member:{member_id}"
+
+
+def referral_key(member_id: int) -> str:
+    """The one referral reward a new member brings whoever referred them: the key of the report filed for the
+    referrer (submission's unique `idempotency_key`) when the new member's first report is verified."""
+    return f"referral:member:{member_id}"
+
+
+def spam_key(member_id: int, day: date) -> str:
+    """The duplicate-spamming penalty of a member on a local day: recorded once."""
+    return f"spam:member:{member_id}:day:{day.isoformat()}"
 
 
 def refund_key(key: str) -> str:

@@ -143,6 +143,8 @@ PERSON_NAME = Text(100)
 PLATFORM_RIDER_ID = Text(64)
 BUILDING = Text(100)
 COMMUNITY_CODE = Text(32, 1)
+# 推荐码: letters and digits that cannot be misread for each other (no 0/O, 1/I/L), typed from a friend's phone
+REFERRAL_CODE = Text(8, 6, charset=r"^[A-HJKMNP-Za-hjkmnp-z2-9]*$", charset_says="must be 6–8 letters and digits, as shown")
 LOGIN_CODE = Text(12, 1)
 TOKEN_NAME = Text(100)
 

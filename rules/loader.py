@@ -22,6 +22,13 @@ from rules.fields import Text
 ROLES = ("rider", "resident")
 WHO = {"rider": ("rider",), "resident": ("resident",), "both": ("rider", "resident")}
 VERIFICATION = ("desk", "onsite", "auto")
+# Items nobody reports and no staff member records: the engine applies them itself, each on one path. An item
+# `verification = "auto"` and `reportable = false` must be one of these — else the published scheme would
+# promise points (or a penalty) that nothing ever gives.
+REFERRAL_ITEM = "service.referral"  # points/people/referrals.py: a referred member's first verified report
+SPAM_ITEM = "penalty.spam_duplicates"  # points/reports/spam.py: the sweep, once per member-day
+NO_SHOW_ITEM = "penalty.no_show"  # points/tasks/attendance.py: the sweep, once per sign-up never checked in
+ENGINE_ITEMS = (REFERRAL_ITEM, SPAM_ITEM, NO_SHOW_ITEM)
 PRIORITIES = ("P1", "P2", "P3")
 EXPIRY_POLICIES = ("never", "after_days", "end_of_next_year")
 EVIDENCE_KINDS = ("photos", "location", "description")
@@ -89,6 +96,7 @@ class Item:
 class Duplicates:
     distance_m: int
     window_hours: int
+    spam_per_day: int  # this many reports of one problem by one member on one day: penalty.spam_duplicates
 
 
 @dataclass(frozen=True)
@@ -340,10 +348,11 @@ def _scheme(problems: list[str], raw: Any) -> dict[str, Any]:
     daily_cap, monthly_cap = _caps(s)
     first_only = s.flag("first_reporter_only", True)
     second_approval_over = s.whole("second_approval_over", low=0)
-    d = _Checker(problems, "[scheme.duplicates]", s.table.get("duplicates", {}), ("distance_m", "window_hours"))
+    d = _Checker(problems, "[scheme.duplicates]", s.table.get("duplicates", {}), ("distance_m", "window_hours", "spam_per_day"))
     duplicates = Duplicates(
         distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
         window_hours=d.whole("window_hours", 72, low=1, high=24 * 366) or 72,
+        spam_per_day=d.whole("spam_per_day", 3, low=2, high=100) or 3,
     )
     pc = _Checker(problems, "[scheme.photo_checks]", s.table.get("photo_checks", {}), ("distance_m", "age_hours"))
     photo_checks = PhotoChecks(
@@ -431,6 +440,10 @@ def _items(problems: list[str], raw_items: Any, categories: list[Category], unit
         reportable = c.flag("reportable", True)
         if points < 0 and reportable:
             c.fail("reportable", "a deduction (negative points) is recorded by staff: set reportable = false")
+        if c.table.get("verification") == "auto" and not reportable and iid not in ENGINE_ITEMS:
+            c.fail("verification", "no path in the engine gives this item: members do not report it (reportable = "
+                   "false) and staff do not record it (verification = \"auto\"); the engine applies only "
+                   + ", ".join(ENGINE_ITEMS))
         unit = c.text("unit", required=False)
         max_units = c.whole("max_units", 1, low=1, high=24) or 1
         if max_units > 1 and not unit:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,14 +39,17 @@ def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
         (tmp_path / "walk").mkdir()
         (tmp_path / "walk" / ".venv").symlink_to(ROOT / ".venv")
         for attempt in (1, 2):
-            shell = subprocess.run(["bash", "-c", walk.replace("http://127.0.0.1:8000", url)], cwd=tmp_path / "walk",
-                                   capture_output=True, text=True, timeout=120)
+            shell = subprocess.run(["bash", "-c", walk], cwd=tmp_path / "walk", capture_output=True, text=True,
+                                   timeout=120, env={**os.environ, "JIFEN_PORT": str(urlsplit(url).port)})
+            assert shell.returncode == 0, (attempt, shell.stdout[-2000:], shell.stderr[-2000:])  # to its last line
+            assert sorted(p.name for p in (tmp_path / "walk").iterdir()) == [".venv"]  # nothing left behind
             assert shell.stdout.count('"status":"fulfilled"') == 1, (attempt, shell.stdout[-3000:], shell.stderr[-3000:])
             assert shell.stdout.count('"state":"closed"') >= 1, (attempt, shell.stdout[-3000:])  # the case, fixed
             assert '"rating":5' in shell.stdout, shell.stdout[-2000:]  # and rated by its reporter
             assert '"checked_in_by":"code"' in shell.stdout, shell.stdout[-3000:]  # the activity, by the site's code
             assert '"state":"confirmed"' in shell.stdout, shell.stdout[-3000:]  # the patrol, confirmed
             assert "Traceback" not in shell.stderr, shell.stderr
+            assert '"link":"http' in shell.stdout, shell.stdout[-500:]  # the rider's 推荐码, to share
         # The street: its admin compares the two communities; the neighbour runs its own scheme
         street = httpx.Client(base_url=url)
         assert street.post("/api/v1/auth/login", json={"phone": "13800000011", "password": "jifen-demo"}).status_code == 200

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from points import clock
 from points.areas import schemes
 from points.cases import chasing, forwarding, outbox
 from points.infra import changes, db, metrics
@@ -25,7 +26,7 @@ from points.infra.photo_store import photo_store
 from points.infra.sms import make_sender
 from points.ledger import expiry, honours
 from points.people import member_data, otp
-from points.reports import awards, intake
+from points.reports import awards, intake, spam
 from points.shop import counter
 from points.tasks import attendance
 from points.vocabulary import SubmissionStatus
@@ -62,17 +63,26 @@ async def drain_awards() -> int:
     community's under its own scheme."""
     batch, total, deadline = settings().award_batch, 0, time.monotonic() + DRAIN_BUDGET_S
     forwarded_before = outbox.recorded()
-    waiting = [r["community"] for r in await sql("SELECT DISTINCT community FROM submission WHERE status = {}",
-                                                 SubmissionStatus.VERIFIED)]
-    if not waiting:
-        return 0
-    schemes_of = await schemes.by_community()
-    for community in waiting:
-        while time.monotonic() < deadline:
-            done = await awards.award_batch(schemes_of.get(community, schemes.current()), batch, community=community)
-            total += done
-            if done < batch:
-                break
+    schemes_of: dict[int, Any] | None = None
+    # Again while a pass awarded something: an award may file another report (a referral's reward).
+    while time.monotonic() < deadline:
+        waiting = [r["community"] for r in await sql(
+            "SELECT DISTINCT community FROM submission WHERE status = {} AND (award_after IS NULL OR award_after <= {})",
+            SubmissionStatus.VERIFIED, clock.now())]
+        if not waiting:
+            break
+        schemes_of = schemes_of or await schemes.by_community()
+        awarded = 0
+        for community in waiting:
+            while time.monotonic() < deadline:
+                done = await awards.award_batch(schemes_of.get(community, schemes.current()), batch,
+                                                community=community)
+                awarded += done
+                if done < batch:
+                    break
+        total += awarded
+        if not awarded:
+            break
     if total:
         log.info("awarded %d submission(s)", total)
     if outbox.recorded() != forwarded_before:  # cases opened and dispatched to a forwarded unit (auto_dispatch)
@@ -150,6 +160,7 @@ async def _sweep_once() -> dict[str, int]:
         return all_of_them
 
     await _step(done, "no_shows", each_scheme(attendance.record_no_shows))
+    await _step(done, "spam_penalties", each_scheme(spam.record_spam_penalties))
     if time.monotonic() - _hourly_last_run >= HOURLY_S:
         await _step(done, "points_expired", each_scheme(expiry.expire_points))
         await _step(done, "board_rows_kept", each_scheme(honours.keep_last_month))

@@ -22,7 +22,7 @@ from points.infra.batching import Batcher
 from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
 from points.ledger.honours import BOARD_NAMES
-from points.people import communities, passwords
+from points.people import communities, passwords, referrals
 from points.privacy import mask_phone
 from points.scope import REPORTER_ROLES, ROLES, Actor
 from points.tables import Member
@@ -57,7 +57,8 @@ def _text(value: str, field: str, spec: fields.Text, required: bool = True) -> s
 
 async def create_member(community_id: int, role: str, name: str, phone: str, password: str,
                         platform: str | None = None, status: str = MemberStatus.ACTIVE, platform_rider_id: str | None = None,
-                        building: str = "", area: int | None = None, password_hash: str | None = None) -> int:
+                        building: str = "", area: int | None = None, password_hash: str | None = None,
+                        referred_by: int | None = None) -> int:
     """Insert a member with their ledger accounts; the unique phone is the check for a duplicate. `area`: an
     admin of that street or district only. `password_hash`: the password already hashed (members brought in
     together under one hash, who then sign in with that password), instead of hashing `password` here."""
@@ -73,8 +74,9 @@ async def create_member(community_id: int, role: str, name: str, phone: str, pas
     async def run() -> int:
         mid = await _insert_member(community_id, role, name, phone, hashed, platform, status, platform_rider_id,
                                    building)
-        if area is not None:
-            await sql("UPDATE member SET area = {} WHERE id = {} RETURNING id", area, mid)
+        if area is not None or referred_by is not None:  # a new member: never their own referrer
+            await sql("UPDATE member SET area = {}, referred_by = {} WHERE id = {} RETURNING id", area, referred_by,
+                      mid)
         return mid
 
     return await write(run)
@@ -103,6 +105,7 @@ class Registration:
     platform: str | None = None
     platform_rider_id: str | None = None
     building: str = ""
+    referral_code: str | None = None  # 推荐码: the code of the member who brought them
 
 
 async def register(reg: Registration) -> int:
@@ -118,9 +121,11 @@ async def register(reg: Registration) -> int:
         rider_id = _text(reg.platform_rider_id or "", "platform_rider_id", fields.PLATFORM_RIDER_ID)
     building = _text(reg.building, "building", fields.BUILDING, required=False)
     community = await communities.community_by_code(reg.community)
+    referred_by = await referrals.referrer(reg.referral_code, community["id"]) if reg.referral_code else None
     needs_approval = reg.role == Role.RIDER or community["residents_need_approval"]
     return await create_member(community["id"], reg.role, reg.name, reg.phone, reg.password, platform,
-                               MemberStatus.PENDING if needs_approval else MemberStatus.ACTIVE, rider_id, building)
+                               MemberStatus.PENDING if needs_approval else MemberStatus.ACTIVE, rider_id, building,
+                               referred_by=referred_by)
 
 
 async def authenticate(phone: str, password: str) -> Actor | None:

@@ -26,6 +26,7 @@ from points.infra.db import marks, skip_locked_sql, sql, values_list, write
 from points.ledger import honours
 from points.ledger import transfers as ledger
 from points.ledger.transfers import DEBT, LIFETIME, LIFETIME_ISSUANCE, SPENDABLE, TransferSpec
+from points.people import referrals
 from points.reports.intake import Earlier, earlier_reports
 from points.vocabulary import (
     MINTING_KINDS,
@@ -204,8 +205,11 @@ async def _record(rules: Rules, candidates: list[Candidate], decisions: list[Dec
                                        if award_key(d.id) in written], now)
     await _promotions(rules, candidates, decisions, accounts)
     # The problem goes on to be fixed: a case for each report that is not a second report of it.
-    await cases.open_cases(rules, [{"id": d.id, "community": by_id[d.id].community, "item_id": by_id[d.id].item_id}
-                                   for d in decisions if d.note not in ("duplicate", "duplicate_own")])
+    firsts = [by_id[d.id] for d in decisions if d.note not in ("duplicate", "duplicate_own")]
+    await cases.open_cases(rules, [{"id": c.id, "community": c.community, "item_id": c.item_id} for c in firsts])
+    # 推荐: a referred member's first real report pays whoever referred them (filed here, awarded next)
+    await referrals.reward(rules, [{"member": c.member, "item_id": c.item_id, "local_day": c.local_day}
+                                   for c in firsts])
 
 
 def _settlements(decisions: list[Decision], by_id: dict[int, Candidate], accounts: list[dict[str, Any]],

@@ -23,6 +23,7 @@ from points.errors import Conflict, checked
 from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
 from points.ledger.transfers import DEBT, ISSUANCE, SPENDABLE, TransferSpec
+from points.reports.filing import file_verified
 from points.reports.reversals import take_back
 from points.scope import Actor
 from points.tasks.reading import by_the_hour, task_for, timed
@@ -30,7 +31,6 @@ from points.vocabulary import (
     PRESENT,
     AppealState,
     SignupState,
-    SubmissionStatus,
     TaskKind,
     TaskStatus,
     TransferCode,
@@ -41,9 +41,9 @@ from points.vocabulary import (
     task_award_key,
 )
 from points.wording import both
-from rules import Rules, fields
+from rules import Rules, fields, loader
 
-NO_SHOW_ITEM = "penalty.no_show"
+NO_SHOW_ITEM = loader.NO_SHOW_ITEM
 
 
 def units_earned(rules: Rules, task: dict[str, Any], signup: dict[str, Any], now: datetime) -> int:
@@ -66,16 +66,9 @@ async def _confirm(rules: Rules, task: dict[str, Any], signups: list[dict[str, A
         units = units_earned(rules, task, s, counted_to or now)
         sid = None
         if units and item is not None:
-            rows = await sql(
-                "INSERT INTO submission (member, community, item_id, claimed_item_id, units, priority, description, "
-                "address, status, local_day, submitted_at, rules_version, idempotency_key, request_hash, verified_by, "
-                "verified_at, verify_note, award_note, award_rules_version, reverse_reason) "
-                "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, '', {}, {}, {}, '', '', '') "
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                s["member"], task["community"], item.id, item.id, units, item.priority, task["title"][:2000],
-                task["place"][:200], SubmissionStatus.VERIFIED, rules.local_date(task["starts_at"]), now, rules.version,
-                task_award_key(task["id"], s["member"]), by, now, "task")
-            sid = rows[0]["id"] if rows else None
+            sid = await file_verified(rules, s["member"], task["community"], item, units, task["title"], task["place"],
+                                      rules.local_date(task["starts_at"]), task_award_key(task["id"], s["member"]),
+                                      by, "task")
         done = await sql(f"UPDATE task_signup SET state = {{}}, units = {{}}, submission = {{}}, confirmed_by = {{}}, "
                          f"updated_at = {{}} WHERE id = {{}} AND state IN ({marks(PRESENT)}) RETURNING id",
                          SignupState.CONFIRMED, units, sid, by, now, s["id"], *PRESENT)

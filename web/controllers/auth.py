@@ -41,7 +41,8 @@ class AuthController(Controller):
                        data: JSONBody[RegisterIn]) -> Response[SessionOut]:
         actor = await signin.register(limiter, client_ip(request), members.Registration(
             role=data.role, phone=data.phone, name=data.name, password=data.password, community=data.community,
-            platform=data.platform, platform_rider_id=data.platform_rider_id, building=data.building))
+            platform=data.platform, platform_rider_id=data.platform_rider_id, building=data.building,
+            referral_code=data.referral_code))
         return await sign_in(request, sessions, actor, status_code=201)
 
     @post("/login", operation_id="login", public=True, changes_no_view=True, status_code=200)

@@ -10,10 +10,10 @@ from litestar.params import JSONBody
 from points.areas import schemes
 from points.ledger import expiry, honours
 from points.ledger import transfers as ledger
-from points.people import member_data, members
+from points.people import member_data, members, referrals
 from points.reports import views as submissions
 from rules import Rules
-from web.schemas.accounts import Balance, DeleteIn, Expiring, HistoryEntry, Me, Profile, Stars
+from web.schemas.accounts import Balance, DeleteIn, Expiring, HistoryEntry, Me, Profile, ReferralOut, Stars
 from web.schemas.base import IdQuery, limit_query
 from web.schemas.reports import SubmissionOut
 from web.sessions import Sessions, session_cookies
@@ -35,6 +35,12 @@ class MeController(Controller):
                       stars=Stars(level=honours.stars(rules, lifetime), next_at=honours.next_star(rules, lifetime)))
 
         return await views.kept(("me", request.user.id), request.user, read)
+
+    @get("/referral", operation_id="myReferral")
+    async def referral(self, request: Request) -> ReferralOut:
+        """The member's 推荐码 and a registration link with it: a friend who registers with it and whose first
+        report is verified brings them the scheme's `service.referral` points, once."""
+        return ReferralOut(**await referrals.invitation(request.user, str(request.base_url)))
 
     @get("/history", operation_id="myHistory")
     async def history(self, request: Request, views: NamedDependency[ViewCache], limit: limit_query(200) = 50,

@@ -17,17 +17,28 @@ from points.infra.photo_store import PhotoStore
 from points.ledger import expiry, honours, statements
 from points.ledger import transfers as ledger
 from points.ops.dispatch import Dispatcher
-from points.people import member_data, members, notices
+from points.people import member_data, members, notices, referrals
 from points.reports import views as submissions
 from points.reports.intake import PhotoLimits, Report
 from points.shop import counter, orders, rewards
-from points.vocabulary import MemberStatus, OrderStatus, Role
+from points.vocabulary import REPORTER_ROLES, MemberStatus, OrderStatus, Role
 from rules import Rules, fields
 from web import i18n
 from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
-from web.pages import act, back, error_words, field_errors, form, form_number, problem, render, render_text
+from web.pages import (
+    act,
+    back,
+    error_words,
+    field_errors,
+    form,
+    form_number,
+    problem,
+    qr,
+    render,
+    render_text,
+)
 from web.photos import chosen_files
 from web.schemas.base import IdPath
 from web.sessions import Session, Sessions
@@ -158,8 +169,10 @@ class MemberPages(Controller):
 
     @get("/account")
     async def account(self, request: Request) -> Template:
+        invite = (await referrals.invitation(request.user, str(request.base_url))
+                  if request.user.role in REPORTER_ROLES and request.user.status == MemberStatus.ACTIVE else None)
         return render(request, "account.html", profile=await members.profile(request.user),
-                      choices=honours.BOARD_NAMES)
+                      choices=honours.BOARD_NAMES, invite=invite, qr=qr(invite["link"]) if invite else None)
 
     @post("/account", status_code=303)
     async def account_save(self, request: Request) -> Redirect:

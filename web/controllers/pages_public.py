@@ -22,6 +22,7 @@ from points.ledger import honours
 from points.people import communities, members
 from points.scope import Actor
 from points.shop import rewards
+from rules import fields
 from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form
@@ -88,9 +89,13 @@ class PublicPages(Controller):
         return redirect
 
     @get("/register", public=True)
-    async def register_page(self, request: Request) -> Template:
-        return render(request, "register.html", data={}, errors={}, platforms=members.PLATFORMS,
-                      communities=await communities.directory())
+    async def register_page(self, request: Request,
+                            ref: Annotated[str | None, QueryParameter(max_length=fields.REFERRAL_CODE.max_length)] = None,
+                            community: Annotated[str | None, QueryParameter(max_length=fields.COMMUNITY_CODE.max_length)] = None
+                            ) -> Template:
+        """The form; a friend's link fills in their 推荐码 and community (`?ref=…&community=…`)."""
+        return render(request, "register.html", data={"referral_code": ref or "", "community": community or ""},
+                      errors={}, platforms=members.PLATFORMS, communities=await communities.directory())
 
     @post("/register", public=True, changes_no_view=True, status_code=303)
     async def register(self, request: Request, limiter: NamedDependency[Limiter],
@@ -101,7 +106,8 @@ class PublicPages(Controller):
                 role=str(data.get("role", "")), phone=str(data.get("phone", "")), name=str(data.get("name", "")),
                 password=str(data.get("password", "")), community=str(data.get("community", "")),
                 platform=data.get("platform") or None, platform_rider_id=data.get("platform_rider_id") or None,
-                building=str(data.get("building", ""))))
+                building=str(data.get("building", "")),
+                referral_code=str(data.get("referral_code", "")).strip() or None))
         except DomainError as exc:
             data.pop("password", None)
             return render(request, "register.html", http_status=exc.status, errors=field_errors(request, exc),

@@ -32,6 +32,12 @@ class RegisterIn(In):
     platform: Choice | None = None  # riders: meituan | eleme | sf | jd | other
     platform_rider_id: text(F.PLATFORM_RIDER_ID) | None = None
     building: text(F.BUILDING) = ""
+    referral_code: text(F.REFERRAL_CODE) | None = None  # 推荐码 of the member who brought them (optional)
+
+
+class ReferralOut(Out):
+    code: str  # the member's own 推荐码
+    link: str  # the registration page with the code filled in
 
 
 class CodeSent(Out):
