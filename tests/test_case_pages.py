@@ -150,3 +150,37 @@ def test_a_refused_disposal_keeps_the_note_and_names_the_case(stack, api, browse
     assert handler.input_value(f"#note-{cid}") == "杂物已清走,通道畅通"
     assert api.get(f"/api/v1/cases/{cid}", community.staff).json()["state"] == "accepted"
     handler.context.close()
+
+
+@needs_chromium
+def test_the_fix_photo_is_made_small_on_the_phone_shown_and_sent_once(stack, api, browser, make_community, community,
+                                                                      tmp_path):
+    """王师傅's 12 MP camera photo leaves the phone at most 1600 px wide, with its capture time and place, after a
+    preview in place of the browser's "no file chosen"; the staff's recheck photo goes the same way."""
+    from harness import run
+    from points.infra.db import sql
+
+    units = make_units(api, make_community, community)
+    _, cid = awarded_case(api, community)
+    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff,
+                    json={"unit": units.property}).status_code == 200
+    assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).status_code == 200
+    big = tmp_path / "camera.jpg"
+    big.write_bytes(photo(4000, 3000, taken="2026:12:01 09:15:00"))
+    assert big.stat().st_size > 300_000
+    url = stack["url"]
+    handler = as_user(browser, url, units.handler, viewport=PHONE)
+    handler.goto(f"{url}/handler/")
+    chooser = handler.locator(f"#after-{cid}")
+    assert (chooser.bounding_box() or {"width": 0})["width"] <= 1  # the camera box, not "Choose File"
+    chooser.set_input_files(str(big))
+    handler.wait_for_selector(f"#case-{cid} .previews img")
+    handler.fill(f"#note-{cid}", "纸箱已清走")
+    with handler.expect_request(lambda r: r.method == "POST" and "/dispose" in r.url) as sent:
+        handler.click(f"form[action='/handler/cases/{cid}/dispose'] button")
+    handler.wait_for_url(re.compile(r"done=case_dispose"))
+    assert len(sent.value.post_data_buffer or b"") < 300_000  # what went over the rider's link
+    kept = run(sql("SELECT width, height, taken_at, exif_lat FROM case_photo WHERE \"case\" = {}", cid))
+    assert len(kept) == 1 and max(kept[0]["width"], kept[0]["height"]) <= 1600
+    assert kept[0]["taken_at"] is not None and kept[0]["exif_lat"] is not None  # the time and place went along
+    handler.context.close()

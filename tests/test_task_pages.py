@@ -114,3 +114,39 @@ def test_an_activity_through_the_pages(stack, api, browser, community, tmp_path)
     assert "已确认" in rider.inner_text(f"#task-{task_id}")
     rider.goto(f"{url}/tasks/{task_id}")
     assert "已确认:计 2 小时" in rider.inner_text("main")
+
+
+@needs_chromium
+def test_a_checkpoint_photo_is_made_small_on_the_phone(stack, api, browser, community, tmp_path):
+    """A patrol's camera photo leaves the phone at most 1600 px wide with its time and place, after a preview."""
+    from taskwork import publish
+
+    from harness import run
+    from points.infra.db import sql
+
+    spot = near(metres_north=30)
+    task = publish(api, community.staff, kind="patrol", title="检查灭火器", item="service.patrol_task", slots=1,
+                   radius_m=100, checkpoints=[{"name": "1号楼灭火器", "what": "压力表在绿区", **spot}])
+    rider = community.riders[0]
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    taken = (clock.now().astimezone(SHANGHAI)).strftime("%Y:%m:%d %H:%M:%S")
+    big = tmp_path / "camera.jpg"
+    from makers import photo
+    big.write_bytes(photo(4000, 3000, gps=(spot["lat"], spot["lng"]), taken=taken))
+    url = stack["url"]
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", permissions=["geolocation"],
+                                  geolocation={"latitude": spot["lat"], "longitude": spot["lng"]})
+    context.add_cookies([{"name": "jifen_session", "value": rider.session, "url": url},
+                         {"name": "lang", "value": "zh", "url": url}])
+    page = context.new_page()
+    page.goto(f"{url}/tasks/{task['id']}")
+    checkpoint = task["checkpoints"][0]["id"]
+    page.set_input_files(f"#photo-{checkpoint}", str(big))
+    page.wait_for_selector(f"#checkpoint-{checkpoint} .previews img")
+    with page.expect_request(lambda r: r.method == "POST" and "/checkpoints/" in r.url) as sent:
+        page.click(f"#checkpoint-{checkpoint} button")
+    page.wait_for_url(re.compile(r"done="))
+    assert len(sent.value.post_data_buffer or b"") < 300_000
+    kept = run(sql("SELECT width, height FROM task_photo"))
+    assert kept and max(kept[-1]["width"], kept[-1]["height"]) <= 1600
+    context.close()

@@ -7,10 +7,9 @@
 (function () {
   "use strict";
   var form = document.getElementById("report");
-  if (!form || !window.FormData || !window.XMLHttpRequest) return;
+  if (!form || !window.FormData || !window.XMLHttpRequest || !window.JifenPhotos) return;
   document.documentElement.className += " js";
   var QUEUE = "jifen-report-queue", KEY = "jifen-report-key", SENT = "jifen-report-sent";
-  var MAX_SIDE = 1600, QUALITY = 0.8;
   var words = JSON.parse(form.getAttribute("data-words"));
   var csrf = form.querySelector("input[name=_csrf_token]").value;
   var keyInput = form.querySelector("input[name=idempotency_key]");
@@ -109,58 +108,7 @@
     if (again) again.hidden = true;
   });
 
-  function exifOf(buffer) {
-    var b = new Uint8Array(buffer), i = 2;
-    if (b[0] !== 0xFF || b[1] !== 0xD8) return null;
-    while (i + 4 <= b.length && b[i] === 0xFF) {
-      var marker = b[i + 1], len = (b[i + 2] << 8) | b[i + 3];
-      if (marker === 0xDA || marker === 0xD9) break;
-      if (marker === 0xE1 && b[i + 4] === 0x45 && b[i + 5] === 0x78 && b[i + 6] === 0x69 && b[i + 7] === 0x66) {
-        var segment = b.slice(i, i + 2 + len);
-        upright(segment);
-        return segment;
-      }
-      i += 2 + len;
-    }
-    return null;
-  }
-  // The canvas has turned the picture already: its EXIF orientation becomes "as is", or it turns twice.
-  function upright(s) {
-    var t = 10, le = s[t] === 0x49;
-    function u16(o) { return le ? s[o] | (s[o + 1] << 8) : (s[o] << 8) | s[o + 1]; }
-    function u32(o) { return le ? (s[o] | (s[o + 1] << 8) | (s[o + 2] << 16) | (s[o + 3] << 24)) >>> 0
-                                : ((s[o] << 24) | (s[o + 1] << 16) | (s[o + 2] << 8) | s[o + 3]) >>> 0; }
-    var ifd = t + u32(t + 4);
-    if (ifd + 2 > s.length) return;
-    for (var k = 0, n = u16(ifd); k < n; k++) {
-      var e = ifd + 2 + 12 * k;
-      if (e + 12 > s.length) return;
-      if (u16(e) === 0x0112) { s[e + 8] = le ? 1 : 0; s[e + 9] = le ? 0 : 1; }
-    }
-  }
-
-  function shrink(file) {
-    return new Promise(function (resolve) {
-      if (!window.createImageBitmap || !file.arrayBuffer) return resolve(file);
-      file.arrayBuffer().then(function (original) {
-        var exif = exifOf(original);
-        createImageBitmap(file).then(function (img) {
-          var scale = Math.min(1, MAX_SIDE / Math.max(img.width, img.height));
-          var canvas = document.createElement("canvas");
-          canvas.width = Math.round(img.width * scale);
-          canvas.height = Math.round(img.height * scale);
-          canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
-          canvas.toBlob(function (blob) {
-            if (!blob) return resolve(file);
-            if (!exif) return resolve(blob);
-            blob.arrayBuffer().then(function (small) {
-              resolve(new Blob([small.slice(0, 2), exif, small.slice(2)], {type: "image/jpeg"}));
-            });
-          }, "image/jpeg", QUALITY);
-        }, function () { resolve(file); });
-      }, function () { resolve(file); });
-    });
-  }
+  var shrink = window.JifenPhotos.shrink;  // photos.js: downscaled, EXIF time and GPS kept
 
   function toDataUrl(blob) {
     return new Promise(function (resolve) {
