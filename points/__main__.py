@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,8 +22,15 @@ def _migrate() -> int:
         from points.infra.db import prepare_sqlite_file
 
         prepare_sqlite_file(str(config.sqlite_path))
-    return subprocess.call([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "points"],
-                           env={**os.environ, "PICCOLO_CONF": "piccolo_conf"})
+    done = subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "points"],
+                          env={**os.environ, "PICCOLO_CONF": "piccolo_conf"}, capture_output=True, text=True)
+    ran = re.findall(r"^\s*- (\S+) \[forwards\]", done.stdout, re.MULTILINE)
+    if done.returncode != 0:  # what failed, without the help text piccolo prints after it
+        print(done.stdout.split("\nforwards\n")[0].rstrip(), done.stderr.rstrip(), sep="\n", file=sys.stderr)
+        return done.returncode
+    print(f"Database schema up to date: ran {len(ran)} migration(s), the last {ran[-1]}." if ran
+          else "Database schema up to date: nothing to run.")
+    return 0
 
 
 async def _seed_demo() -> int:

@@ -105,12 +105,18 @@ def test_a_case_through_the_pages(stack, api, browser, make_community, community
         page.context.close()
 
 
-@needs_chromium
-def test_a_returned_case_shows_why_and_is_not_offered_back(stack, api, browser, make_community, community):
+def dispatched_case(api, make_community, community):
+    """The units, and a case of the community handed to the property company."""
     units = make_units(api, make_community, community)
     _, cid = awarded_case(api, community)
     assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff,
                     json={"unit": units.property}).status_code == 200
+    return units, cid
+
+
+@needs_chromium
+def test_a_returned_case_shows_why_and_is_not_offered_back(stack, api, browser, make_community, community):
+    units, cid = dispatched_case(api, make_community, community)
     returned = api.post(f"/api/v1/handler/cases/{cid}/return", units.handler, json={"note": "是燃气管道的问题"})
     assert returned.status_code == 200, returned.text
     url = stack["url"]
@@ -135,10 +141,7 @@ def test_a_returned_case_shows_why_and_is_not_offered_back(stack, api, browser, 
 
 @needs_chromium
 def test_a_refused_disposal_keeps_the_note_and_names_the_case(stack, api, browser, make_community, community):
-    units = make_units(api, make_community, community)
-    _, cid = awarded_case(api, community)
-    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff,
-                    json={"unit": units.property}).status_code == 200
+    units, cid = dispatched_case(api, make_community, community)
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).status_code == 200
     url = stack["url"]
     handler = as_user(browser, url, units.handler, viewport=PHONE, javascript=False)
@@ -160,10 +163,7 @@ def test_the_fix_photo_is_made_small_on_the_phone_shown_and_sent_once(stack, api
     from harness import run
     from points.infra.db import sql
 
-    units = make_units(api, make_community, community)
-    _, cid = awarded_case(api, community)
-    assert api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff,
-                    json={"unit": units.property}).status_code == 200
+    units, cid = dispatched_case(api, make_community, community)
     assert api.post(f"/api/v1/handler/cases/{cid}/accept", units.handler).status_code == 200
     big = tmp_path / "camera.jpg"
     big.write_bytes(photo(4000, 3000, taken="2026:12:01 09:15:00"))

@@ -82,6 +82,7 @@ def test_upgrade_while_the_previous_release_serves(previous_release, place):
         # This release's migrations, while the previous release serves: it goes on reading and writing.
         migrated = python("-m", "points", "migrate", env=env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        assert migrated.stdout.startswith("Database schema up to date: ") and "already" not in migrated.stdout
         assert balance(url) == before
         login = httpx.post(f"{url}/api/v1/auth/login", json={"phone": RIDER, "password": "jifen-demo"})
         wrote = httpx.post(f"{url}/api/v1/submissions", cookies=login.cookies,
