@@ -518,6 +518,7 @@ READS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any], tu
         ("staff", "/staff/tasks/{obj}/code"))},
     "read tasks": ("member", 200, _nothing, _get("/api/v1/tasks")),
     "read my tasks": ("member", 200, _nothing, _get("/api/v1/tasks/mine")),
+    "read my referral": ("member", 200, _nothing, _get("/api/v1/me/referral")),
     "read case": ("case", 200, World.case, _get("/api/v1/cases/{obj}")),
     "read staff case page": ("staff", 200, World.case, _get("/staff/cases/{obj}")),
     "read case photo": ("case", 200, World.case_photo, _get("/api/v1/cases/{obj[0]}/photos/{obj[1]}")),
