@@ -89,8 +89,9 @@ class Forbidden(DomainError):
 class NotFound(DomainError):
     status = 404
 
-    def __init__(self, what: str = "object"):
-        super().__init__("not_found", f"no such {what}")
+    def __init__(self, what: str = "object", code: str = "not_found", field: str | None = None):
+        # `code`: where the person who asked can be told more than "not found" (a pickup code mistyped)
+        super().__init__(code, f"no such {what}", field)
 
 
 class Conflict(DomainError):

@@ -222,10 +222,20 @@ def order_resolve_key(order_id: int) -> str:
     return f"order:{order_id}:resolve"
 
 
+# How the reports the engine files for a member begin (task_award_key, referral_key): not the member's own reports
+ENGINE_REPORT_KEYS = ("task:", "referral:")
+
+
 def task_award_key(task_id: int, member_id: int) -> str:
     """The one award of a task to a member: the key of the report its confirmation files (submission's
     unique `idempotency_key`), so the award path gives it exactly once (``award:submission:{id}``)."""
     return f"task:{task_id}:member:{member_id}"
+
+
+def task_correction_key(task_id: int, member_id: int, replaced: int) -> str:
+    """The report a corrected confirmation files in place of report `replaced` (0: of none, the member was
+    counted 0 hours): one per report it replaces, so a retried correction files it once."""
+    return f"{task_award_key(task_id, member_id)}:replaces:{replaced}"
 
 
 def no_show_key(task_id: int, member_id: int) -> str:

@@ -181,6 +181,7 @@ RADIUS_M = Whole(10, 5000)  # a task's place: how far from it counts as there
 SLOTS = Whole(1, 10_000)
 CHECKPOINTS = Whole(1, 50)  # a patrol's checkpoints
 TASK_HOURS = Whole(1, 24 * 14)  # how long a task may run
+COUNTED_HOURS = Whole(0, 24)  # the hours staff set when they correct a confirmation (at most the task's units)
 TASK_CODE = Text(12, 1, charset=r"^[0-9]*$", charset_says="must be digits")
 APPEAL = Text(500, 1, multiline=True)
 LATITUDE = (-90.0, 90.0)

@@ -208,6 +208,14 @@ class World:
             assert done.status_code == 200, done.text
         return task_id, site
 
+    def confirmed(self, where: str) -> tuple[int, int]:
+        """A task whose first rider was confirmed present (0 hours: the task is under an hour)."""
+        task_id, _ = self.checked_in(where)
+        c = self.community(where)
+        done = self.api.post(f"/api/v1/staff/tasks/{task_id}/confirm", c.staff, json={"until_end": True})
+        assert done.status_code == 200, done.text
+        return task_id, c.riders[0].id
+
     def case_photo(self, where: str) -> tuple[int, int]:
         case_id = self.case(where, "disposed")
         return case_id, run(sql("SELECT id FROM case_photo WHERE \"case\" = {}", case_id))[0]["id"]
@@ -391,6 +399,9 @@ ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any]
                     lambda t: ("POST", f"/api/v1/staff/tasks/{t[0]}/attend", {"member": t[1]}, {})),
     "task_confirm": ("staff", 200, lambda w, where: w.checked_in(where)[0],
                      lambda tid: ("POST", f"/api/v1/staff/tasks/{tid}/confirm", {"until_end": True}, {})),
+    "task_correct": ("staff", 200, World.confirmed,
+                     lambda t: ("POST", f"/api/v1/staff/tasks/{t[0]}/correct", {"member": t[1], "hours": 0,
+                                                                                "note": "矩阵:核对工时"}, {})),
     "unit_new": ("admin_names", 201, lambda w, where: w.community(where).id,
                  lambda cid: ("POST", "/api/v1/admin/units", {"kind": "gas", "name": f"燃气公司{uuid.uuid4().hex[:6]}",
                                                                "communities": [cid]}, {})),

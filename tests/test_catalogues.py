@@ -23,7 +23,8 @@ SAMPLES = {"n": 3, "unit": "华冠物业", "date": "2026-12-07", "max": 200, "m"
            "days": 7, "taken": "2026-12-07 08:14", "points": 20, "price": 50, "min": 1, "left": 2, "code": "r.meal",
            "case": 12, "time": "08:30", "slots": 20, "at": "08:30", "title": "周末清理楼道杂物", "retry_after": 30,
            "reason": "不属实", "opens": "08:00", "metres": 140, "line": 3, "field": "description", "cap": 5, "id": 12,
-           "ends": "12-07 17:00", "present": 2}
+           "ends": "12-07 17:00", "present": 2, "grid": "G3",
+           "month": "2026-11"}
 
 
 def messages(area: str, lang: str) -> dict[str, str]:

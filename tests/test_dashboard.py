@@ -79,9 +79,12 @@ def test_admin_pages(api, community):
                        follow_redirects=False)
     assert changed.status_code == 303 and "done=role_changed" in changed.headers["location"]
     log = api.get("/admin/audit?action=member.role", admin)
-    assert log.status_code == 200 and f"member #{rider.id}" in log.text
-    row = log.text.split(f"member #{rider.id}")[0].rsplit("<tr>", 1)[1]
+    assert log.status_code == 200 and f"成员 #{rider.id}" in log.text  # the object in words, not "member"
+    row = log.text.split(f"成员 #{rider.id}")[0].rsplit("<tr>", 1)[1]
     assert "更改角色" in row and "管理员" in row  # the action in words, the actor by name and role
+    details = log.text.split(f"成员 #{rider.id}")[1].split("</tr>")[0]
+    assert "原为: 骑手" in details and "改为: 居民" in details, details  # named, not coded
+    assert "from:" not in details and "to:" not in details
     bad = api.get("/admin/audit?community=huaguan", admin)  # a filter typed by hand: a page, in Chinese
     assert bad.status_code == 400 and "text/html" in bad.headers["content-type"] and "填写有误" in bad.text
 

@@ -191,6 +191,13 @@ def test_a_partner_files_a_request_and_follows_it_to_closed(api, community, part
     assert [e.tag for e in discovery.find("endpoints")] == ["endpoint"]
     assert [f.text for f in discovery.find("endpoints/endpoint/formats")] == ["text/xml", "application/json"]
     assert requests.get(f"{base}/discovery.xml").headers["content-type"] == "text/xml; charset=utf-8"
+    # A server of several communities says which `jurisdiction_id`s it takes, and asking without one says where
+    listed = requests.get(f"{base}/discovery.json").json()["jurisdictions"]
+    assert code in [j["jurisdiction_id"] for j in listed] and all(j["name"] for j in listed)
+    assert discovery.find(f"jurisdictions/jurisdiction[jurisdiction_id='{code}']") is not None
+    unnamed = requests.get(f"{base}/services.json")
+    if len(listed) > 1:
+        assert unnamed.status_code == 400 and "discovery lists them" in unnamed.json()[0]["description"]
     # A description kept from before the fields refused what XML cannot carry still gives a whole XML answer.
     run(sql("UPDATE submission SET description = {} WHERE id = {}", "门口\ufffe堵塞\uffff", int(rid)))
     kept = ET.fromstring(requests.get(f"{base}/requests.xml", params={"jurisdiction_id": code}).content)

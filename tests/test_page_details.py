@@ -3,6 +3,8 @@ the dashboard chart's axes."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from conftest import run
@@ -20,7 +22,9 @@ def test_the_public_scheme_page_names_the_community_and_invites_to_register(api,
     title = page.split("<title>")[1].split("</title>")[0]
     assert title.startswith(row["name"]) and "积分公示" in title
     assert 'href="/register"' in page and 'href="/login"' in page
-    assert "本月暂无上榜" in page and "<li>—</li>" not in page  # a new community's board is empty
+    # a new community's board is empty, and says of which month (the heading's, not "this month")
+    month = page.split("<h2>光荣榜 ")[1].split("</h2>")[0]
+    assert re.fullmatch(r"\d{4}-\d{2}", month) and f"{month} 暂无上榜。" in page and "<li>—</li>" not in page
 
 
 def test_the_dashboard_chart_has_axes_and_labels(api, community, jpeg):
@@ -28,6 +32,8 @@ def test_the_dashboard_chart_has_axes_and_labels(api, community, jpeg):
     page = api.get("/staff/dashboard", community.staff).text
     chart = page.split('class="chart"')[1].split("</svg>")[0]
     assert "<line" in chart and ">0</text>" in chart and "日期(本地时间)" in chart
+    days = sorted(float(x) for x in re.findall(r'<text x="([\d.]+)" y="116"', chart))  # the day labels …
+    assert len(days) >= 4 and min(b - a for a, b in zip(days, days[1:])) >= 42  # … never on top of each other
 
 
 def test_staff_see_actions_only_for_members_they_may_manage(api, community):

@@ -133,6 +133,9 @@ def loop(stack, browser, make_community, tmp_path, javascript: bool) -> None:
     screens.shot(rider, "orders")
     pickup = rider.inner_text(".code")
     staff.goto(f"{url}/staff/counter")
+    staff.fill("#code", "ZZZZ9999")  # mistyped: the counter says so, in words staff can act on
+    staff.click("form[method=get] button")
+    assert "没有这个取货码的订单,请核对后重试。" in staff.inner_text("main")
     staff.fill("#code", pickup)
     staff.click("form[method=get] button")
     screens.shot(staff, "counter")

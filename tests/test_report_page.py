@@ -44,6 +44,7 @@ def test_every_problem_is_shown_in_chinese_beside_its_field(stack, browser, comm
     assert errors["err-photos"] == "请拍照上传。"
     assert errors["err-location"] == "请打开手机定位,或选择网格。"
     assert errors["err-description"] == "请填写描述。"
+    assert not page.is_visible("#desc-optional")  # never "(此事项可不填)" above "请填写描述。"
     Screens(f"report-errors-{'js' if javascript else 'no-js'}").shot(page, "all-at-once")
 
     # A file that is no picture: named as the first photo, in Chinese; without JavaScript the member is
@@ -104,6 +105,14 @@ def test_a_double_tap_and_a_resubmit_after_going_back_send_one_report(stack, bro
         page.click("#send")
         page.wait_for_url("**/submissions**")
     assert reports_by(rider.id) == 1
+    if not javascript:  # a phone that keeps no page: the form comes anew, with a new key; the same report again
+        page.goto(f"{stack['url']}/report")
+        page.set_input_files("#photos", chosen)
+        page.select_option("#item", "order.streetlight_broken")
+        page.select_option("#grid", "G2")
+        page.click("#send")
+        page.wait_for_url("**/submissions**")
+        assert reports_by(rider.id) == 1
     page.context.close()
 
 
@@ -114,8 +123,11 @@ def test_searching_an_item_keeps_the_description_rule_true(stack, browser, commu
     page.goto(f"{stack['url']}/report")
     page.select_option("#item", "hazard.fire_exit_blocked")  # description needed …
     assert page.is_visible("#desc-optional") is False
+    page.fill("#item-search", "火星")  # nothing matches: the page says so, and keeps nothing chosen
+    assert page.is_visible("#item-none") and "没有找到这个事项" in page.inner_text("#item-none")
+    assert page.input_value("#item") == ""
     page.fill("#item-search", "路灯")  # … then the street light, which needs none
-    assert page.input_value("#item") == "order.streetlight_broken"
+    assert page.input_value("#item") == "order.streetlight_broken" and not page.is_visible("#item-none")
     assert page.is_visible("#desc-optional")
     page.set_input_files("#photos", picture(tmp_path))
     page.select_option("#grid", "G2")
@@ -162,6 +174,10 @@ def test_staff_see_where_a_grid_only_report_is(api, community, jpeg):
     page = api.get(f"/staff/submissions/{sid}", community.staff).text
     place = page.split('id="place">')[1].split("</dd>")[0]
     assert "网格 G3" in place and "5栋东侧" in place
+    # its photo was taken in G1: staff are warned beside it, as for a photo far from a claimed place
+    assert "不在所报网格 G3 内" in page.split('id="outside-grid-1"')[1].split("</span>")[0]
+    honest = api.submit(community.riders[0], "order.streetlight_broken", [jpeg], grid="G1", address="3栋")
+    assert 'id="outside-grid-' not in api.get(f"/staff/submissions/{honest.json()['id']}", community.staff).text
     queue = api.get("/staff/queue", community.staff).text
     row = queue.split(f"<tr><td>{sid}</td>")[1].split("</tr>")[0]
     assert "<td>G3</td>" in row and community.riders[0].phone not in row

@@ -299,6 +299,33 @@ def test_members_near_a_fixed_problem_can_recheck_it(api, community, units):
     assert sid not in confirmed.json()["reports"]
 
 
+def test_staff_correct_a_confirmation_and_the_points_follow(api, community):
+    """Confirmed at 2 hours, the member left after 1: staff correct it with why, the first award is reversed and
+    one for 1 hour given; the same correction again changes nothing; what cannot be is refused naming the field."""
+    staff, rider = community.staff, community.residents[0]
+    task = publish(api, staff)  # running now for three hours, counted by the hour (at most 2)
+    assert api.post(f"/api/v1/tasks/{task['id']}/signup", rider).status_code == 200
+    assert api.post(f"/api/v1/tasks/{task['id']}/checkin", rider, json=near()).status_code == 200
+    confirmed = api.post(f"/api/v1/staff/tasks/{task['id']}/confirm", staff, json={"until_end": True}).json()
+    first = api.wait_awarded(rider, confirmed["reports"][0])
+    assert first["units"] == 2
+    per_hour = first["points"] // 2
+    body = {"member": rider.id, "hours": 1, "note": "提前一小时离开"}
+    for bad, field in (({**body, "hours": 3}, "hours"), ({**body, "note": ""}, "note"), ({**body, "hours": -1}, "hours")):
+        refused = api.post(f"/api/v1/staff/tasks/{task['id']}/correct", staff, json=bad)
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == field, refused.text
+    corrected = api.post(f"/api/v1/staff/tasks/{task['id']}/correct", staff, json=body)
+    assert corrected.status_code == 200 and corrected.json()["units"] == 1, corrected.text
+    assert api.wait_awarded(rider, corrected.json()["reports"][0])["points"] == per_hour
+    assert api.submission(rider, first["id"])["status"] == "reversed"
+    assert api.balance(rider)["spendable"] == per_hour
+    again = api.post(f"/api/v1/staff/tasks/{task['id']}/correct", staff, json=body)
+    assert again.status_code == 200 and again.json()["reports"] == []
+    assert api.balance(rider)["spendable"] == per_hour
+    roster = {r["member_id"]: r for r in api.get(f"/api/v1/staff/tasks/{task['id']}/roster", staff).json()}
+    assert roster[rider.id]["units"] == 1
+
+
 def test_the_dashboard_counts_tasks_per_item_and_month(api, community):
     staff, there, away = community.staff, community.riders[0], community.residents[0]
     task = publish(api, staff, starts_at=at(-5), ends_at=at(30), signup_closes_at=at(20))

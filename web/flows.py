@@ -8,6 +8,7 @@ lives in web/signin.py. A controller parses, calls one of these (or one domain c
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import TypeVar
 
 from litestar import Request
@@ -36,13 +37,14 @@ async def award_soon(dispatcher: Dispatcher, cause: int | str) -> None:
 
 async def file_report(request: Request, limiter: Limiter, dispatcher: Dispatcher, rules: Rules, store: PhotoStore,
                       limits: PhotoLimits, report: Report, uploads: list[bytes],
-                      idempotency_key: str | None, actor: Actor | None = None) -> tuple[dict, bool]:
+                      idempotency_key: str | None, actor: Actor | None = None,
+                      resent_within: timedelta | None = None) -> tuple[dict, bool]:
     """Returns (the submission, whether it was created now). `actor`: who files it, when not the signed-in
-    member (an Open311 request's api_key)."""
+    member (an Open311 request's api_key). `resent_within`: see intake.submit (the page's form)."""
     actor = actor or request.user
     await limiter.hit("submit_member", str(actor.id))
     await limiter.hit("submit_ip", client_ip(request))
-    view, created = await intake.submit(actor, rules, report, uploads, store, limits, idempotency_key)
+    view, created = await intake.submit(actor, rules, report, uploads, store, limits, idempotency_key, resent_within)
     if created and view["status"] == SubmissionStatus.VERIFIED:
         await award_soon(dispatcher, view["id"])
     return view, created
@@ -65,6 +67,14 @@ async def confirm_task(request: Request, dispatcher: Dispatcher, rules: Rules, t
                        member_ids: list[int] | None, until_end: bool = False) -> dict:
     """Staff confirm who was at a task; the points follow in the background."""
     done = await attendance.confirm(request.user, rules, task_id, member_ids, until_end)
+    await award_reports(dispatcher, done["reports"])
+    return done
+
+
+async def correct_hours(request: Request, dispatcher: Dispatcher, rules: Rules, task_id: int, member_id: int,
+                        hours: int, note: str) -> dict:
+    """Staff correct a confirmed member's hours; the new points follow in the background."""
+    done = await attendance.correct(request.user, rules, task_id, member_id, hours, note)
     await award_reports(dispatcher, done["reports"])
     return done
 

@@ -12,7 +12,7 @@ from litestar import Response
 from litestar.datastructures import UploadFile
 
 from points.errors import Invalid
-from points.infra.photo_store import PhotoStore
+from points.infra.photo_store import PhotoStore, read_sized
 
 
 async def read_files(parts: object, field: str) -> list[bytes]:
@@ -30,7 +30,8 @@ async def chosen_files(form: Any, field: str) -> list[bytes]:
     return [await part.read() for part in form.getall(field, []) if isinstance(part, UploadFile) and part.filename]
 
 
-async def photo_response(store: PhotoStore, name: str) -> Response[bytes]:
-    data = await asyncio.to_thread(store.read, name)
+async def photo_response(store: PhotoStore, name: str, size: str | None = None) -> Response[bytes]:
+    """The photo (after the caller's access check), at `size` when it is shown small (photo_store.SIZES)."""
+    data = await asyncio.to_thread(read_sized, store, name, size)
     return Response(content=data, media_type="image/jpeg",
                     headers={"Content-Disposition": "inline", "Cache-Control": "private, max-age=86400"})

@@ -25,7 +25,8 @@ MAP_WIDTH = 1000  # the SVG's own units across; the page scales it
 PRIORITY_COLOURS = {"P1": "#c5221f", "P2": "#e37400", "P3": "#1a73e8"}
 
 
-def _geometry(raw: Any) -> dict[str, Any] | None:
+def geometry_of(raw: Any) -> dict[str, Any] | None:
+    """A grid's stored boundary as GeoJSON, or None when it has none."""
     value = json.loads(raw) if isinstance(raw, str) else raw
     return value if isinstance(value, dict) and value.get("coordinates") else None
 
@@ -38,7 +39,7 @@ async def listing(community_id: int) -> list[dict[str, Any]]:
 async def shapes(community_id: int) -> list[dict[str, Any]]:
     """A community's grids with their boundaries (those that have one), by code."""
     rows = await sql("SELECT id, code, name, polygon FROM grid WHERE community = {} ORDER BY code", community_id)
-    return [{**r, "geometry": g} for r in rows if (g := _geometry(r.pop("polygon")))]
+    return [{**r, "geometry": g} for r in rows if (g := geometry_of(r.pop("polygon")))]
 
 
 async def resolve(community_id: int, code: str | None, lat: float | None, lng: float | None) -> tuple[int | None, bool]:

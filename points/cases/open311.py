@@ -40,6 +40,13 @@ STATUS_SQL = (f"CASE WHEN s.status IN ('{SubmissionStatus.REJECTED}', '{Submissi
               f"WHEN s.status = '{SubmissionStatus.AWARDED}' AND c.id IS NULL THEN 'closed' ELSE 'open' END")
 
 
+async def jurisdictions(lang: str) -> list[dict[str, str]]:
+    """Every community a client may name as `jurisdiction_id` (listed by discovery: communities are public)."""
+    rows = await sql("SELECT code, name, name_en FROM community ORDER BY code")
+    return [{"jurisdiction_id": r["code"], "name": r["name_en"] if lang == "en" and r["name_en"] else r["name"]}
+            for r in rows]
+
+
 async def jurisdiction(code: str | None) -> dict[str, Any]:
     """The community a call is about: the one named, or the only one there is."""
     if code:
@@ -50,7 +57,7 @@ async def jurisdiction(code: str | None) -> dict[str, Any]:
     rows = await sql("SELECT id, code, name, name_en FROM community ORDER BY id LIMIT 2")
     if len(rows) != 1:
         raise Invalid("jurisdiction_required", "jurisdiction_id: this server serves several communities; "
-                      "give one's code", field="jurisdiction_id")
+                      "give one's code (discovery lists them)", field="jurisdiction_id")
     return rows[0]
 
 

@@ -11,6 +11,7 @@ seconds (the request answers 503), never hangs.
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,5 +193,47 @@ async def save_all(store: PhotoStore, photos: list[CleanPhoto]) -> list[str]:
 
 
 async def discard(store: PhotoStore, names: list[str]) -> None:
+    """Delete the photos and the sized copies made of them."""
     if names:
-        await asyncio.to_thread(store.discard, names)
+        await asyncio.to_thread(store.discard, [*names, *(rendition_name(n, size) for n in names for size in SIZES)])
+
+
+# ------------------------------------------------------------------ sized copies
+
+# A photo shown small is served small: each size made once, the first time it is asked for, and kept in the
+# same store beside the original ("<name>.thumb.jpg"), behind the same access checks (served by the same
+# routes). The original stays for staff who open it.
+SIZES = {"thumb": 320, "screen": 1280}  # the longest side, in pixels
+SIZED_QUALITY = 75
+
+
+def rendition_name(name: str, size: str) -> str:
+    return f"{name.removesuffix('.jpg')}.{size}.jpg"
+
+
+def original_name(name: str) -> str:
+    """The photo a stored file is a sized copy of (itself, for an original)."""
+    for size in SIZES:
+        if name.endswith(f".{size}.jpg"):
+            return name.removesuffix(f".{size}.jpg") + ".jpg"
+    return name
+
+
+def read_sized(store: PhotoStore, name: str, size: str | None) -> bytes:
+    """The photo at `size` (None: as stored), making and keeping the copy the first time. Blocking: call it
+    off the event loop."""
+    if size is None:
+        return store.read(name)
+    sized = rendition_name(name, size)
+    try:
+        return store.read(sized)
+    except PhotoMissing:
+        pass
+    from PIL import Image  # only where a copy is made
+
+    picture = Image.open(io.BytesIO(store.read(name)))
+    picture.thumbnail((SIZES[size], SIZES[size]))
+    out = io.BytesIO()
+    picture.convert("RGB").save(out, "JPEG", quality=SIZED_QUALITY, optimize=True)
+    store.put(sized, out.getvalue())
+    return out.getvalue()

@@ -125,13 +125,14 @@ async def sweep_orphan_photos(store: PhotoStore, grace_seconds: int = 3600) -> i
     """Delete photo files no report, case or task refers to: saved just before a process died, its report never
     committed. Files younger than the grace period may still be on their way in; return how many went."""
     names = await asyncio.to_thread(store.recent_files, time.time() - grace_seconds)
+    originals = sorted({photo_store.original_name(n) for n in names})  # a sized copy lives as long as its photo
     known: set[str] = set()
-    for start in range(0, len(names), 500):
-        chunk = names[start:start + 500]
+    for start in range(0, len(originals), 500):
+        chunk = originals[start:start + 500]
         for table in PHOTO_TABLES:
             known.update(r["path"] for r in await sql(
                 f"SELECT path FROM {table} WHERE path IN ({marks(chunk)})", *chunk))
-    orphans = [n for n in names if n not in known]
+    orphans = [n for n in names if photo_store.original_name(n) not in known]
     await photo_store.discard(store, orphans)
     return len(orphans)
 
@@ -142,8 +143,11 @@ def _request_hash(report: Report, photos: list[CleanPhoto]) -> str:
 
 
 async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes], store: PhotoStore,
-                 limits: PhotoLimits, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
-    """Record a report; returns (the submission, whether it was created now)."""
+                 limits: PhotoLimits, idempotency_key: str | None = None,
+                 resent_within: timedelta | None = None) -> tuple[dict[str, Any], bool]:
+    """Record a report; returns (the submission, whether it was created now). `resent_within`: the same report
+    (the same item, place, words and photos) from the same member this recently is the one sent before,
+    whatever its key — a page's form re-rendered by going back carries a new key (see RESENT_WITHIN)."""
     actor.require_active("report")
     item = require_member_item(rules, actor, report.item)
     collected(_evidence_problems(item, report, len(uploads), limits))
@@ -152,6 +156,8 @@ async def submit(actor: Actor, rules: Rules, report: Report, uploads: list[bytes
     photos = await cleaned_photos(uploads, limits)
     request_hash = _request_hash(report, photos)
     if stored_key and (earlier := await _replay(actor, rules, stored_key, request_hash)):
+        return earlier, False
+    if resent_within and (earlier := await _resent(actor, rules, request_hash, resent_within)):
         return earlier, False
     grid_id, out_of_area = await grids.resolve(actor.community_id, report.grid, report.lat, report.lng)
     names = await photo_store.save_all(store, photos)
@@ -202,6 +208,19 @@ def _utc(taken_at: datetime | None) -> datetime | None:
 async def _replay(actor: Actor, rules: Rules, stored_key: str, request_hash: str) -> dict[str, Any] | None:
     sid = await idempotency.earlier("submission", stored_key, "request_hash", request_hash, "a different report")
     return None if sid is None else await member_view(actor, rules, sid)
+
+
+# A page's form without JavaScript: going back re-renders it with a fresh key, and the member sends the same
+# report again. Content sent again this soon is the report already made.
+RESENT_WITHIN = timedelta(minutes=30)
+
+
+async def _resent(actor: Actor, rules: Rules, request_hash: str, within: timedelta) -> dict[str, Any] | None:
+    now = clock.now()
+    rows = await sql("SELECT id FROM submission WHERE member = {} AND local_day >= {} AND request_hash = {} "
+                     "AND submitted_at >= {} ORDER BY id LIMIT 1", actor.id, rules.local_date(now - within),
+                     request_hash, now - within)
+    return await member_view(actor, rules, rows[0]["id"]) if rows else None
 
 
 async def photo_like(community_id: int, hashes: list[str], now: datetime) -> tuple[int, int] | None:

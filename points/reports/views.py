@@ -6,18 +6,20 @@ which earlier report a photo is like is for staff only. A page of reports reads 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 from points import scope
 from points.areas import geo
+from points.areas import grids as grid_shapes
 from points.errors import NotFound
 from points.infra.db import marks, sql
 from points.privacy import coarse
 from points.reports.outcomes import outcome
 from points.scope import Actor
 from points.tables import Photo
-from points.vocabulary import SubmissionStatus
+from points.vocabulary import ENGINE_REPORT_KEYS, SubmissionStatus
 from rules import Item, Rules
 
 
@@ -65,6 +67,16 @@ async def mine(actor: Actor, rules: Rules, limit: int = 50, before_id: int | Non
     return await _views(rules, rows, precise=False)
 
 
+async def usual_items(actor: Actor, limit: int = 100) -> Counter[str]:
+    """The items of the member's own last `limit` reports, by how often — not those the engine filed for them
+    (a task's confirmation, a referral's reward), which are no 随手拍 of theirs."""
+    not_engine = " AND ".join("idempotency_key NOT LIKE {}" for _ in ENGINE_REPORT_KEYS)
+    rows = await sql(f"SELECT item_id FROM submission WHERE member = {{}} AND (idempotency_key IS NULL OR "
+                     f"({not_engine})) ORDER BY id DESC LIMIT {{}}", actor.id,
+                     *(f"{prefix}%" for prefix in ENGINE_REPORT_KEYS), limit)
+    return Counter(r["item_id"] for r in rows)
+
+
 async def photo_path(actor: Actor, rules: Rules, submission_id: int, photo_id: int) -> str:
     await member_view(actor, rules, submission_id)  # 404 unless the actor may see the submission
     row = await Photo.select(Photo.path).where((Photo.id == photo_id) & (Photo.submission == submission_id)).first()
@@ -88,8 +100,10 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
                        f"WHERE submission IN ({marks(ids)}) ORDER BY id", *ids):
         photos[p.pop("submission")].append(p)
     grid_ids = sorted({r["grid"] for r in rows if r["grid"] is not None})
-    grids = {g["id"]: g["code"] for g in await sql(f"SELECT id, code FROM grid WHERE id IN ({marks(grid_ids)})",
-                                                    *grid_ids)} if grid_ids else {}
+    found = await sql(f"SELECT id, code, polygon FROM grid WHERE id IN ({marks(grid_ids)})", *grid_ids) if grid_ids else []
+    grids = {g["id"]: g["code"] for g in found}
+    # A report placed by its grid alone: staff check its photos' GPS against the grid's boundary instead.
+    bounds = {g["id"]: grid_shapes.geometry_of(g["polygon"]) for g in found} if precise else {}
     case_of = {c["submission"]: c for c in await sql(
         f"SELECT id, submission, state, rated_at FROM case_file WHERE submission IN ({marks(ids)})", *ids)}
     names: dict[int, str] = {}
@@ -98,6 +112,7 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
         names = {m["id"]: m["name"] for m in await sql(
             f"SELECT id, name FROM member WHERE id IN ({marks(member_ids)})", *member_ids)}
     return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": grids.get(row["grid"]),
+             "grid_geometry": bounds.get(row["grid"]) if row["lat"] is None else None,
              "case_id": case_of[row["id"]]["id"] if row["id"] in case_of else None,
              "case_state": case_of[row["id"]]["state"] if row["id"] in case_of else None,
              "case_rated": row["id"] in case_of and case_of[row["id"]]["rated_at"] is not None,
@@ -106,16 +121,20 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
 
 def photo_checks(rules: Rules, view: dict[str, Any]) -> list[dict[str, Any]]:
     """For staff, beside each photo of a report: when it was taken (the camera's own clock, read as the
-    scheme's local time), how far its GPS is from the claimed place, and whether either is beyond the
-    scheme's photo checks (rules: [scheme.photo_checks])."""
+    scheme's local time), how far its GPS is from the claimed place — or, for a report placed by its grid
+    alone, whether its GPS lies outside that grid's boundary — and whether either is beyond the scheme's photo
+    checks (rules: [scheme.photo_checks])."""
     limits, found = rules.photo_checks, []
     submitted = view["submitted_at"]
+    boundary = view.get("grid_geometry")
     for p in view["photos"]:
         taken = p["taken_at"].replace(tzinfo=rules.tz) if p["taken_at"] else None
         metres = (round(geo.distance_m(view["lat"], view["lng"], p["exif_lat"], p["exif_lng"]))
                   if None not in (view["lat"], view["lng"], p["exif_lat"], p["exif_lng"]) else None)
-        found.append({"id": p["id"], "taken": taken, "distance_m": metres,
-                      "far": metres is not None and metres > limits.distance_m,
+        outside = (boundary is not None and p["exif_lat"] is not None and p["exif_lng"] is not None
+                   and not geo.contains(boundary, p["exif_lat"], p["exif_lng"]))
+        found.append({"id": p["id"], "taken": taken, "distance_m": metres, "outside_grid": outside,
+                      "far": outside or (metres is not None and metres > limits.distance_m),
                       "old": taken is not None and submitted - taken > timedelta(hours=limits.age_hours)})
     return found
 

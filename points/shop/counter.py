@@ -75,7 +75,7 @@ async def fulfil(actor: Actor, pickup_code: str) -> dict[str, Any]:
     async def run() -> int:
         rows = await sql("SELECT * FROM redemption WHERE pickup_code = {}" + clause, code, *args)
         if not rows:
-            raise NotFound("order with this pickup code")
+            raise NotFound("order with this pickup code", "unknown_pickup_code", "code")
         await _resolve_one(rows[0], OrderStatus.FULFILLED, actor.id)
         await audit.record(actor.id, "order.fulfil", "order", rows[0]["id"], rows[0]["community"],
                            {"reward": rows[0]["reward"], "price": rows[0]["price"]})
@@ -89,7 +89,7 @@ async def order_by_code(actor: Actor, pickup_code: str) -> dict[str, Any]:
     rows = await sql("SELECT id FROM redemption WHERE pickup_code = {}" + clause,
                      pickup_code.strip().upper().replace("-", "").replace(" ", ""), *args)
     if not rows:
-        raise NotFound("order with this pickup code")
+        raise NotFound("order with this pickup code", "unknown_pickup_code", "code")
     order = await order_view(rows[0]["id"])
     # At the counter: whose order it is, masked (陈**), for staff to ask the name without reading it out.
     who = await sql("SELECT m.name, m.phone FROM member m WHERE m.id = {}", order["member_id"])

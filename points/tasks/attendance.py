@@ -19,18 +19,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from points import audit, clock, scope
-from points.errors import Conflict, checked
+from points.errors import Conflict, Invalid, checked
 from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
 from points.ledger.transfers import DEBT, ISSUANCE, SPENDABLE, TransferSpec
 from points.reports.filing import file_verified
-from points.reports.reversals import take_back
+from points.reports.reversals import reverse_award, take_back
 from points.scope import Actor
 from points.tasks.reading import by_the_hour, task_for, timed
 from points.vocabulary import (
     PRESENT,
     AppealState,
     SignupState,
+    SubmissionStatus,
     TaskKind,
     TaskStatus,
     TransferCode,
@@ -39,6 +40,7 @@ from points.vocabulary import (
     owed_key,
     refund_key,
     task_award_key,
+    task_correction_key,
 )
 from points.wording import both
 from rules import Rules, fields, loader
@@ -109,6 +111,55 @@ async def confirm(actor: Actor, rules: Rules, task_id: int, member_ids: list[int
                                {"members": [r["member"] for r in rows][:200], "reports": len(filed),
                                 **({"counted_to": "planned_end"} if running and still_there else {})})
         return {"confirmed": len(rows), "reports": filed}
+
+    return await write(run)
+
+
+async def correct(actor: Actor, rules: Rules, task_id: int, member_id: int, hours: int, note: str) -> dict[str, Any]:
+    """Staff correct the hours a confirmed member was counted (an activity counted by the hour), saying why:
+    a report not yet awarded takes the new hours; an awarded one is reversed (a compensating transfer) and a
+    report of the new hours filed in its place, awarded like any. The same hours again change nothing."""
+    scope.require_staff(actor)
+    note = checked(fields.NOTE, "note", (note or "").strip())
+    if not note:
+        raise Invalid("required", "say why the hours change", field="note")
+    checked(fields.COUNTED_HOURS, "hours", hours)
+
+    async def run() -> dict[str, Any]:
+        task = await task_for(actor, task_id, lock=True)
+        if not by_the_hour(rules, task):
+            raise Conflict("not_by_the_hour", "only an activity counted by the hour has hours to correct", field="task")
+        if hours > task["units"]:
+            raise Invalid("out_of_range", f"at most {task['units']} hours", field="hours", max=task["units"])
+        rows = await sql("SELECT * FROM task_signup WHERE task = {} AND member = {}", task_id, member_id)
+        if not rows or rows[0]["state"] != SignupState.CONFIRMED:
+            raise Conflict("not_confirmed", "only a confirmed member's hours can be corrected", field="member")
+        signup, filed = rows[0], []
+        if signup["units"] == hours:
+            return {"units": hours, "reports": []}
+        report = (await sql("SELECT id, status FROM submission WHERE id = {}", signup["submission"]))[0] \
+            if signup["submission"] else None
+        kept = None
+        if report and report["status"] == SubmissionStatus.VERIFIED and hours:  # not awarded yet: it takes the hours
+            await sql("UPDATE submission SET units = {} WHERE id = {} AND status = {} RETURNING id", hours,
+                      report["id"], SubmissionStatus.VERIFIED)
+            kept = report["id"]
+        elif report and report["status"] == SubmissionStatus.VERIFIED:  # to 0 hours: once it is awarded
+            raise Conflict("award_pending", "the points for these hours are being given now: correct them in a "
+                           "minute", field="hours")
+        elif report:
+            await reverse_award(actor, report["id"], "other", note)  # the note says why the hours changed
+        if kept is None and hours and (item := rules.item(task["item_id"])) is not None:
+            kept = await file_verified(rules, member_id, task["community"], item, hours, task["title"], task["place"],
+                                       rules.local_date(task["starts_at"]),
+                                       task_correction_key(task_id, member_id, report["id"] if report else 0),
+                                       actor.id, "task")
+            filed = [kept] if kept else []
+        await sql("UPDATE task_signup SET units = {}, submission = {}, updated_at = {} WHERE id = {} RETURNING id",
+                  hours, kept, clock.now(), signup["id"])
+        await audit.record(actor.id, "task.correct", "task", task_id, task["community"],
+                           {"member": member_id, "from": signup["units"], "to": hours, "note": note[:200]})
+        return {"units": hours, "reports": filed}
 
     return await write(run)
 

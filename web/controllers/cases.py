@@ -20,7 +20,7 @@ from rules import Rules
 from web import flows
 from web.auth import admin_only, handlers_only, staff_only
 from web.photos import photo_response, read_files
-from web.schemas.base import IdPath, IdQuery, limit_query
+from web.schemas.base import IdPath, IdQuery, PhotoSize, limit_query
 from web.schemas.cases import (
     CaseNoteIn,
     CaseOut,
@@ -47,17 +47,17 @@ class CaseController(Controller):
 
     @get("/{case_id:int}/photos/{photo_id:int}", operation_id="getCasePhoto", media_type="image/jpeg")
     async def photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
-                    store: NamedDependency[PhotoStore]) -> Response[bytes]:
+                    store: NamedDependency[PhotoStore], size: PhotoSize = None) -> Response[bytes]:
         name = await reading.photo_path(request.user, case_id, photo_id)
-        return await photo_response(store, name)
+        return await photo_response(store, name, size)
 
 
     @get("/{case_id:int}/report-photos/{photo_id:int}", operation_id="getCaseReportPhoto", media_type="image/jpeg")
     async def report_photo(self, request: Request, case_id: IdPath, photo_id: IdPath,
-                           store: NamedDependency[PhotoStore]) -> Response[bytes]:
+                           store: NamedDependency[PhotoStore], size: PhotoSize = None) -> Response[bytes]:
         """A photo of the case's report, for staff and the unit (to find the problem)."""
         name = await reading.photo_path(request.user, case_id, photo_id, of_report=True)
-        return await photo_response(store, name)
+        return await photo_response(store, name, size)
 
 
     @post("/{case_id:int}/rate", operation_id="rateCase", status_code=200)

@@ -33,7 +33,8 @@ from web.limits import Limiter
 
 BASE = "/open311/v2"
 FORMATS = {"json": "application/json", "xml": "text/xml"}  # litestar adds the charset to text/*
-PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format",
+           "jurisdictions": "jurisdiction"}
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -135,7 +136,9 @@ class Open311Controller(Controller):
             return reply({"changeset": "2026-11-30T00:00:00Z", "contact": "", "key_service": "",
                           "endpoints": [{"specification": open311.SPEC, "url": base,
                                          "changeset": "2026-11-30T00:00:00Z", "type": "production",
-                                         "formats": ["text/xml", "application/json"]}]}, fmt, "discovery")
+                                         "formats": ["text/xml", "application/json"]}],
+                          # beyond the spec: the ids `jurisdiction_id` takes, which a server of several needs
+                          "jurisdictions": await open311.jurisdictions(_lang(request))}, fmt, "discovery")
         community = await open311.jurisdiction(request.query_params.get("jurisdiction_id"))
         rules = await schemes.for_community(community["id"])
         if stem == "services":

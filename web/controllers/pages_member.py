@@ -19,7 +19,7 @@ from points.ledger import transfers as ledger
 from points.ops.dispatch import Dispatcher
 from points.people import member_data, members, notices, referrals
 from points.reports import views as submissions
-from points.reports.intake import PhotoLimits, Report
+from points.reports.intake import RESENT_WITHIN, PhotoLimits, Report
 from points.shop import counter, orders, rewards
 from points.vocabulary import REPORTER_ROLES, MemberStatus, OrderStatus, Role
 from rules import Rules, fields
@@ -59,8 +59,7 @@ async def _report_form(request: Request, rules: Rules, http_status: int = 200,
     Idempotency-Key is made here, once per form, so a second tap or a resubmit after going back sends the
     same report."""
     actor = request.user
-    usage = Counter(s["item"]["id"] for s in await submissions.mine(actor, rules, limit=100))
-    choices = _choices(rules, actor.role, usage)
+    choices = _choices(rules, actor.role, await submissions.usual_items(actor))
     data = data or {}
     return render(request, "report.html", http_status=http_status, rules=rules, **choices,
                   fav_ids=[i.id for i in choices["favourites"]], grids=await grids.listing(actor.community_id),
@@ -105,7 +104,7 @@ class MemberPages(Controller):
                             grid=data.get("grid") or None, address=str(data.get("address", "")),
                             units=form_number(data, "units", fields.UNITS) or 1)
             await file_report(request, limiter, dispatcher, rules, store, limits, report,
-                              photos, data.get("idempotency_key") or None)
+                              photos, data.get("idempotency_key") or None, resent_within=RESENT_WITHIN)
         except DomainError as exc:
             sent = {k: v for k, v in data.items() if isinstance(v, str)}
             sent["item"] = sent.get("item") or sent.get("item_other", "")

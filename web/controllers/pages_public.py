@@ -27,7 +27,7 @@ from web import i18n, signin
 from web.limits import Limiter, client_ip
 from web.pages import field_errors, problem, render, signed_out_form
 from web.photos import photo_response
-from web.schemas.base import IdPath
+from web.schemas.base import IdPath, PhotoSize
 from web.sessions import Session, Sessions, session_cookies
 
 
@@ -120,14 +120,15 @@ class PublicPages(Controller):
         return File(ICON, media_type="image/svg+xml", content_disposition_type="inline")
 
     @get("/p/{code:str}/fixed/{photo_id:int}", public=True, media_type="image/jpeg")
-    async def fixed_photo(self, code: FromPath[str], photo_id: IdPath, store: NamedDependency[PhotoStore]) -> Response[bytes]:
+    async def fixed_photo(self, code: FromPath[str], photo_id: IdPath, store: NamedDependency[PhotoStore],
+                          size: PhotoSize = None) -> Response[bytes]:
         """The photo of a fix on a community's public page (its closed cases only)."""
         try:
             community = await communities.community_by_code(code)
         except DomainError:
             raise NotFound("community") from None
         name = await reading.public_photo_path(community["id"], photo_id)
-        return await photo_response(store, name)
+        return await photo_response(store, name, size)
 
     @get("/lang/{lang:str}", public=True, status_code=303)
     async def language(self, lang: FromPath[str], next_: Annotated[str | None, QueryParameter(name="next")] = None) -> Redirect:

@@ -139,7 +139,7 @@ class StaffTaskPages(Controller):
 
     @post("/{task_id:int}/{action:str}", status_code=303)
     async def act_on(self, request: Request, task_id: IdPath,
-                     action: FromPath[Literal["confirm", "attend", "grant", "refuse", "cancel"]],
+                     action: FromPath[Literal["confirm", "attend", "grant", "refuse", "cancel", "correct"]],
                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> Redirect:
         data = await form(request)
         here = f"/staff/tasks/{task_id}"
@@ -160,6 +160,13 @@ class StaffTaskPages(Controller):
             return back(here, "error.required")
         elif action == "attend":
             call = presence.attend(request.user, rules, task_id, chosen[0])
+        elif action == "correct":
+            try:
+                hours = form_number(data, "hours", fields.COUNTED_HOURS)
+            except DomainError as exc:
+                return back(here, f"error.{exc.code}")
+            call = flows.correct_hours(request, dispatcher, rules, task_id, chosen[0], hours or 0,
+                                       str(data.get("note", "")))
         else:
             call = attendance.decide_appeal(request.user, task_id, chosen[0], action == "grant",
                                             str(data.get("note", "")))

@@ -16,7 +16,7 @@ from web.auth import reporters_only
 from web.flows import file_report
 from web.limits import Limiter
 from web.photos import photo_response, read_files
-from web.schemas.base import IdPath, OptionalIdempotencyKey
+from web.schemas.base import IdPath, OptionalIdempotencyKey, PhotoSize
 from web.schemas.reports import SubmissionOut, SubmitForm
 
 
@@ -46,6 +46,7 @@ class SubmissionController(Controller):
 
     @get("/{submission_id:int}/photos/{photo_id:int}", operation_id="getPhoto", media_type="image/jpeg")
     async def photo(self, request: Request, submission_id: IdPath, photo_id: IdPath,
-                    rules: NamedDependency[Rules], store: NamedDependency[PhotoStore]) -> Response[bytes]:
+                    rules: NamedDependency[Rules], store: NamedDependency[PhotoStore],
+                    size: PhotoSize = None) -> Response[bytes]:
         name = await submissions.photo_path(request.user, rules, submission_id, photo_id)
-        return await photo_response(store, name)
+        return await photo_response(store, name, size)

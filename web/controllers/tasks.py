@@ -23,7 +23,7 @@ from web import flows
 from web.auth import staff_only
 from web.limits import Limiter
 from web.photos import photo_response, read_files
-from web.schemas.base import IdPath, limit_query
+from web.schemas.base import IdPath, PhotoSize, limit_query
 from web.schemas.cases import CaseNoteIn
 from web.schemas.tasks import (
     AppealDecisionIn,
@@ -34,6 +34,8 @@ from web.schemas.tasks import (
     CodeOut,
     ConfirmIn,
     ConfirmOut,
+    CorrectIn,
+    CorrectOut,
     PresenceIn,
     PresenceOut,
     RosterOut,
@@ -119,9 +121,9 @@ class TaskController(Controller):
 
     @get("/{task_id:int}/photos/{photo_id:int}", operation_id="getTaskPhoto", media_type="image/jpeg")
     async def photo(self, request: Request, task_id: IdPath, photo_id: IdPath,
-                    store: NamedDependency[PhotoStore]) -> Response[bytes]:
+                    store: NamedDependency[PhotoStore], size: PhotoSize = None) -> Response[bytes]:
         name = await presence.photo_path(request.user, task_id, photo_id)
-        return await photo_response(store, name)
+        return await photo_response(store, name, size)
 
 
 class StaffTaskController(Controller):
@@ -168,6 +170,13 @@ class StaffTaskController(Controller):
         """Confirm everyone present (no `members`), or those named; their points follow."""
         return msgspec.convert(await flows.confirm_task(request, dispatcher, rules, task_id, data.members,
                                                         data.until_end), ConfirmOut)
+
+    @post("/{task_id:int}/correct", operation_id="correctHours", status_code=200)
+    async def correct(self, request: Request, task_id: IdPath, data: JSONBody[CorrectIn],
+                      rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CorrectOut:
+        """Correct the hours a confirmed member was counted (with why): the points follow the new hours."""
+        return msgspec.convert(await flows.correct_hours(request, dispatcher, rules, task_id, data.member, data.hours,
+                                                         data.note), CorrectOut)
 
     @post("/{task_id:int}/appeals/{member_id:int}", operation_id="decideAppeal", status_code=200)
     async def decide(self, request: Request, task_id: IdPath, member_id: IdPath,

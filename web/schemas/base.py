@@ -4,7 +4,7 @@ paths and queries with their bounds, the Idempotency-Key header, and the In and 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
@@ -33,6 +33,8 @@ IdPath = Annotated[int, PathParameter(ge=F.ID.low, le=F.ID.high)]
 IdQuery = Annotated[int | None, QueryParameter(ge=F.ID.low, le=F.ID.high)]
 Offset = Annotated[int, QueryParameter(ge=0, le=F.INT32_MAX)]
 DayQuery = Annotated[date | None, QueryParameter()]
+# A photo shown small: `thumb` (320 px) or `screen` (1280 px), made once and kept; none: the photo as stored
+PhotoSize = Annotated[Literal["thumb", "screen"] | None, QueryParameter()]
 
 
 def limit_query(high: int) -> Any:

@@ -166,6 +166,17 @@ class AppealIn(In):
     reason: text(F.APPEAL)
 
 
+class CorrectIn(In):
+    member: Id
+    hours: whole(F.COUNTED_HOURS)  # at most the task's units
+    note: Reason  # why: the member reads it with the reversal
+
+
+class CorrectOut(Out):
+    units: int
+    reports: list[int]  # the report filed for the new hours, if one was
+
+
 class AppealDecisionIn(In):
     grant: bool
     note: Reason = ""

@@ -74,7 +74,9 @@
     var q = search.value.trim().toLowerCase();
     all.forEach(function (o) { o.hidden = !!q && o.text.toLowerCase().indexOf(q) < 0; });
     var first = all.filter(function (o) { return !o.hidden; })[0];
+    $("item-none").hidden = !!first;
     if (first) { select.value = first.value; pickOther(); }
+    else { select.value = ""; itemRule(); }  // nothing found: nothing chosen behind the member's back
   });
   function pickOther() {
     var other = $("item-more");
