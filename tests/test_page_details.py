@@ -33,7 +33,7 @@ def test_the_dashboard_chart_has_axes_and_labels(api, community, jpeg):
     chart = page.split('class="chart"')[1].split("</svg>")[0]
     assert "<line" in chart and ">0</text>" in chart and "日期(本地时间)" in chart
     days = sorted(float(x) for x in re.findall(r'<text x="([\d.]+)" y="116"', chart))  # the day labels …
-    assert len(days) >= 4 and min(b - a for a, b in zip(days, days[1:])) >= 42  # … never on top of each other
+    assert len(days) >= 4 and min(b - a for a, b in zip(days, days[1:], strict=False)) >= 42  # … never on top of each other
 
 
 def test_staff_see_actions_only_for_members_they_may_manage(api, community):
