@@ -21,7 +21,7 @@ from points.people import member_data, members, notices, referrals
 from points.reports import views as submissions
 from points.reports.intake import RESENT_WITHIN, PhotoLimits, Report
 from points.shop import counter, orders, rewards
-from points.vocabulary import REPORTER_ROLES, MemberStatus, OrderStatus, Role
+from points.vocabulary import MemberStatus, OrderStatus, Role
 from rules import Rules, fields
 from web import i18n
 from web.auth import reporters_only
@@ -168,10 +168,9 @@ class MemberPages(Controller):
 
     @get("/account")
     async def account(self, request: Request) -> Template:
-        invite = (await referrals.invitation(request.user, str(request.base_url))
-                  if request.user.role in REPORTER_ROLES and request.user.status == MemberStatus.ACTIVE else None)
+        invite = await referrals.invitation(request.user, str(request.base_url))
         return render(request, "account.html", profile=await members.profile(request.user),
-                      choices=honours.BOARD_NAMES, invite=invite, qr=qr(invite["link"]) if invite else None)
+                      choices=honours.BOARD_NAMES, invite=invite, qr=qr(invite["link"]))
 
     @post("/account", status_code=303)
     async def account_save(self, request: Request) -> Redirect:
