@@ -73,6 +73,17 @@ def test_reporting_one_problem_three_times_in_a_day_is_penalised_once(api, commu
     assert len(taken) == 1 and taken[0]["points"] == -10 and "×3" in taken[0]["reason"], taken
     assert api.balance(rider)["spendable"] == 40
 
+    # A member with no points: the penalty is owed, and their history still shows it, with its reason
+    broke = community.residents[1]
+    for _ in range(3):
+        assert api.submit(broke, "order.garbage_pileup", [photo()], **near(metres_east=-900)).status_code == 201
+    python("-m", "points", "sweep")
+    owed = [h for h in history(api, broke) if "恶意重复刷报" in h["reason"]]
+    assert len(owed) == 1 and owed[0]["points"] == -10, history(api, broke)
+    assert api.balance(broke) == {"spendable": 0, "lifetime": 0, "debt": 10}
+    page = api.get("/points", broke).text
+    assert "恶意重复刷报" in page and "-10" in page
+
     other = community.riders[2] if len(community.riders) > 2 else community.residents[0]
     for _ in range(2):  # twice is not spam
         assert api.submit(other, "order.garbage_pileup", [photo()], **near(metres_east=900)).status_code == 201

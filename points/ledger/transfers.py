@@ -188,20 +188,25 @@ async def balances(member: Actor) -> dict[str, int]:
 
 
 async def history(member: Actor, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
-    """The acting member's own spendable-account transfers, newest first, signed from the member's side.
+    """The acting member's own points history, newest first, signed from the member's side: what came into and
+    went out of their spendable account, and what was taken from them as debt when they had nothing left (a
+    penalty or a clawback booked as owed: its settling later shows as a spendable line, so nothing twice).
 
-    Each side (points in, points out) is read newest first on its own (account, id) index and the two are
-    merged, so a page costs the same whatever the length of the history (an OR of the two would walk the
-    whole ledger backwards)."""
+    Each side is read newest first on its own (account, id) index and the sides are merged, so a page costs the
+    same whatever the length of the history (an OR of them would walk the whole ledger backwards)."""
     account = "(SELECT id FROM account WHERE key = {})"  # in the statement: one round trip a page
     before = " AND id < {}" if before_id is not None else ""
     columns = "id, code, reason, ref, rules_version, created_at"
-    side_args = [member_account_key(SPENDABLE, member.id), *([before_id] if before_id is not None else []), limit]
+    page = [*([before_id] if before_id is not None else []), limit]
+    spendable, debt = member_account_key(SPENDABLE, member.id), member_account_key(DEBT, member.id)
     return await sql(
         f"SELECT * FROM (SELECT {columns}, amount AS points FROM transfer WHERE credit_account = {account}{before} "
         "ORDER BY id DESC LIMIT {}) AS credited UNION ALL "
         f"SELECT * FROM (SELECT {columns}, -amount AS points FROM transfer WHERE debit_account = {account}{before} "
-        "ORDER BY id DESC LIMIT {}) AS debited ORDER BY id DESC LIMIT {}", *side_args, *side_args, limit)
+        "ORDER BY id DESC LIMIT {}) AS debited UNION ALL "
+        f"SELECT * FROM (SELECT {columns}, -amount AS points FROM transfer WHERE debit_account = {account}{before} "
+        "ORDER BY id DESC LIMIT {}) AS owed ORDER BY id DESC LIMIT {}",
+        spendable, *page, spendable, *page, debt, *page, limit)
 
 
 async def reconcile() -> list[str]:
