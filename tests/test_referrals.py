@@ -80,6 +80,8 @@ def test_reporting_one_problem_three_times_in_a_day_is_penalised_once(api, commu
     python("-m", "points", "sweep")
     owed = [h for h in history(api, broke) if "恶意重复刷报" in h["reason"]]
     assert len(owed) == 1 and owed[0]["points"] == -10, history(api, broke)
+    assert "恶意重复刷报" in owed[0]["words_zh"] and "/" not in owed[0]["words_zh"]  # one language, plain words
+    assert "Spamming duplicates" in owed[0]["words_en"]
     assert api.balance(broke) == {"spendable": 0, "lifetime": 0, "debt": 10}
     page = api.get("/points", broke).text
     assert "恶意重复刷报" in page and "-10" in page

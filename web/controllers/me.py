@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from points.areas import schemes
-from points.ledger import expiry, honours
+from points.ledger import expiry, honours, statements
 from points.ledger import transfers as ledger
 from points.people import member_data, members, referrals
 from points.reports import views as submissions
@@ -47,7 +47,11 @@ class MeController(Controller):
                       before: IdQuery = None) -> list[HistoryEntry]:
         async def read() -> list[HistoryEntry]:
             rows = await ledger.history(request.user, limit, before)
-            return msgspec.convert(rows, list[HistoryEntry], from_attributes=True)
+            rules = await schemes.for_actor(request.user)
+            zh, en = await statements.described(rules, rows, "zh"), await statements.described(rules, rows, "en")
+            return msgspec.convert([{**r, "words_zh": z["words"], "words_en": e["words"]}
+                                    for r, z, e in zip(rows, zh, en, strict=True)], list[HistoryEntry],
+                                   from_attributes=True)
 
         return await views.kept(("history", request.user.id, limit, before), request.user, read,
                                  size=lambda rows: 200 + 300 * len(rows))

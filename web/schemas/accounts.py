@@ -198,7 +198,9 @@ class HistoryEntry(Out):
     id: int
     points: int
     code: str
-    reason: str
+    reason: str  # the ledger's own record (both languages, for the audit trail)
+    words_zh: str  # what it was, in plain words, as the member reads it
+    words_en: str
     ref: str
     rules_version: str
     created_at: datetime
