@@ -30,8 +30,8 @@ def _at(moment: Any) -> datetime:
 def _period(columns: str, where: str) -> str:
     """The one definition of a period's cases, as SQL: those first disposed of in it (whenever they were due),
     and those due in it and not disposed of before it began — a case fixed early counts when it was fixed, one
-    still open counts, undone, in the period its deadline fell in. Its arguments: start, end, *FIXED, start, end,
-    *FIXED, start, then `where`'s. Each row has `fixed`: the first disposal, if any."""
+    still open counts, undone, in the period its deadline fell in. Its arguments: `_period_args`. Each row has
+    `fixed`: the first disposal, if any."""
     fixed = f"(SELECT MIN(e.created_at) FROM case_event e WHERE e.\"case\" = c.id AND e.action IN ({marks(FIXED)}))"
     return (f"SELECT * FROM (SELECT {columns}, {fixed} AS fixed FROM case_file c "
             "JOIN submission s ON s.id = c.submission LEFT JOIN unit u ON u.id = c.unit "
@@ -40,15 +40,16 @@ def _period(columns: str, where: str) -> str:
             "WHERE x.fixed IS NULL OR x.fixed >= {}")
 
 
-def _period_args(start: datetime, end: datetime) -> list[Any]:
-    return [*FIXED, start, end, *FIXED, start, end, start]
+def _period_args(start: datetime, end: datetime, where_args: list[Any]) -> list[Any]:
+    """`_period`'s arguments, in the order its statement names them."""
+    return [*FIXED, start, end, *FIXED, start, end, *where_args, start]
 
 
 async def _cases(actor: Actor, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The cases of the period (`_period`), each with its last dispatch and its disposal as the period ended."""
     where, args = scope.clause(actor, "c.community")
     rows = await sql(_period("c.id, c.submission, c.state, c.priority, c.deadline, c.unit, u.name AS unit_name, "
-                             "s.item_id", where), *_period_args(start, end)[:-1], *args, start)
+                             "s.item_id", where), *_period_args(start, end, args))
     if not rows:
         return []
     ids = [r["id"] for r in rows]
@@ -73,7 +74,7 @@ async def disposal_by_community(community_ids: list[int], start: datetime, end: 
     inner = _period("c.community, c.state", f" AND c.community IN ({marks(community_ids)})")
     rows = await sql(f"SELECT p.community, COUNT(*) AS due, SUM(CASE WHEN p.fixed < {{}} AND p.state IN "
                      f"({marks(DISPOSED)}) THEN 1 ELSE 0 END) AS done FROM ({inner}) p GROUP BY p.community",
-                     end, *DISPOSED, *_period_args(start, end)[:-1], *community_ids, start)
+                     end, *DISPOSED, *_period_args(start, end, community_ids))
     return {r["community"]: {"due": int(r["due"]), "done": int(r["done"] or 0)} for r in rows}
 
 
