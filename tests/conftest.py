@@ -82,14 +82,15 @@ LONGEST_FIRST = ("test_ledger_model.py", "test_malformed.py", "test_crash.py", "
 
 def pytest_collection_modifyitems(config, items):
     """The longest modules first; and the production leg leaves out what is the same on both legs: pure tests
-    (no server, no database) and the pages in Chromium (the same pages over the same flows)."""
+    (no server, no database), what runs the embedded default whatever the leg, and the pages in Chromium (the
+    same pages over the same flows)."""
     rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
     if LEG != "postgres":
         return
     same = pytest.mark.skip(reason="the same on both legs: run on the embedded leg")
     for item in items:
-        if item.get_closest_marker("pure") or "browser" in getattr(item, "fixturenames", ()):
+        if item.get_closest_marker("pure") or item.get_closest_marker("embedded_default") or "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(same)
 
 

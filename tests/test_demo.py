@@ -7,14 +7,13 @@ import subprocess
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
-from conftest import LEG, ROOT, python, start_server
+from conftest import ROOT, python, start_server
 
 
-def test_demo_seed_on_a_fresh_database(tmp_path, monkeypatch):
-    if LEG == "postgres":
-        monkeypatch.setenv("DATABASE_URL", "")  # the demo is the embedded default
-        monkeypatch.setenv("REDIS_URL", "")
+@pytest.mark.embedded_default
+def test_demo_seed_on_a_fresh_database(tmp_path):
     env = {"JIFEN_DATA_DIR": str(tmp_path)}
     assert python("-m", "points", "migrate", env=env).returncode == 0
     seeded = python("-m", "points", "seed-demo", env=env)

@@ -23,7 +23,7 @@ from points.cases import outbox, units
 from points.cases.reading import view
 from points.errors import Conflict, DomainError, Invalid, checked, collected
 from points.infra import photo_store
-from points.infra.db import sql, write
+from points.infra.db import marks, sql, write
 from points.infra.photo_store import PhotoStore
 from points.reports.intake import PhotoLimits, cleaned_photos
 from points.scope import Actor
@@ -70,33 +70,47 @@ def deadlines(rules: Rules, priority: str, start: datetime) -> tuple[Deadline, D
 
 async def open_cases(rules: Rules, reports: list[dict[str, Any]]) -> int:
     """Open the case of each awarded report ({id, community, item_id}) whose item opens one; once per report,
-    inside the award's transaction. Returns how many opened."""
-    now, opened = clock.now(), 0
-    for r in reports:
-        item = rules.item(r["item_id"])
-        if item is None or not item.case:
-            continue
-        rows = await sql("INSERT INTO case_file (submission, community, state, priority, deadline_assumed, note, "
-                         "reopened, created_at, updated_at) VALUES ({}, {}, {}, {}, '', '', 0, {}, {}) "
-                         "ON CONFLICT (submission) DO NOTHING RETURNING id",
-                         r["id"], r["community"], S.OPEN, item.priority, now, now)
-        if rows:
-            await record_event(rows[0]["id"], A.OPEN, S.OPEN, None, None, "", now)
-            opened += 1
-            await _auto_dispatch(rules, rows[0]["id"], r["community"])
-    return opened
+    inside the award's transaction, set-wise: one INSERT of the cases, one of their first events and one look
+    for communities that forward everything, whatever the batch's size. Returns how many opened."""
+    now = clock.now()
+    wanted = [(r["id"], r["community"], item.priority) for r in reports
+              if (item := rules.item(r["item_id"])) is not None and item.case]
+    if not wanted:
+        return 0
+    rows = [(sid, community, S.OPEN, priority, "", "", 0, now, now) for sid, community, priority in wanted]
+    opened = await sql("INSERT INTO case_file (submission, community, state, priority, deadline_assumed, note, "
+                       f"reopened, created_at, updated_at) VALUES {_tuples(rows)} "
+                       "ON CONFLICT (submission) DO NOTHING RETURNING id, community", *_flat(rows))
+    if not opened:
+        return 0
+    rows = [(o["id"], A.OPEN, S.OPEN, None, None, "", now) for o in opened]
+    await sql(f"INSERT INTO case_event (\"case\", action, state, actor, unit, note, created_at) VALUES {_tuples(rows)}",
+              *_flat(rows))
+    await _auto_dispatch(rules, opened)
+    return len(opened)
 
 
-async def _auto_dispatch(rules: Rules, case_id: int, community_id: int) -> None:
-    """A community that forwards all its cases (points/cases/forwarding.py, `auto_dispatch`): the new case goes to the
-    forwarded unit at once, dispatched by that unit's service account."""
-    linked = await sql("SELECT f.unit, f.member FROM forwarding f JOIN unit_community uc ON uc.unit = f.unit "
-                       "WHERE uc.community = {} AND f.auto_dispatch = {} AND f.disabled_at IS NULL ORDER BY f.id "
-                       "LIMIT 1", community_id, True)
-    if linked:
-        row = (await sql("SELECT * FROM case_file WHERE id = {}", case_id))[0]
-        await send_to_unit(await units.service_actor(linked[0]["member"]), rules, row, A.DISPATCH, linked[0]["unit"], "")
+def _tuples(rows: list[tuple[Any, ...]]) -> str:
+    return ", ".join("(" + marks(row) + ")" for row in rows)
 
+
+def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
+
+
+async def _auto_dispatch(rules: Rules, opened: list[dict[str, Any]]) -> None:
+    """A community that forwards all its cases (points/cases/forwarding.py, `auto_dispatch`): each new case goes to
+    the forwarded unit at once, dispatched by that unit's service account."""
+    communities = sorted({o["community"] for o in opened})
+    linked: dict[int, dict[str, Any]] = {}
+    for f in await sql("SELECT uc.community, f.unit, f.member FROM forwarding f JOIN unit_community uc "
+                       f"ON uc.unit = f.unit WHERE uc.community IN ({marks(communities)}) AND f.auto_dispatch = {{}} "
+                       "AND f.disabled_at IS NULL ORDER BY f.id", *communities, True):
+        linked.setdefault(f["community"], f)  # the first forwarding of a community, as ever
+    for o in opened:
+        if (f := linked.get(o["community"])) is not None:
+            row = (await sql("SELECT * FROM case_file WHERE id = {}", o["id"]))[0]
+            await send_to_unit(await units.service_actor(f["member"]), rules, row, A.DISPATCH, f["unit"], "")
 
 
 # ------------------------------------------------------------------ the state machine

@@ -243,7 +243,9 @@ def _order_view(o: dict[str, Any], reward: dict[str, Any]) -> dict[str, Any]:
 
 
 async def my_orders(actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-    where, args = scope.mine(actor)
-    ids = await sql("SELECT id FROM redemption WHERE true" + where + " ORDER BY id DESC LIMIT {}", *args, limit)
-    return [await order_view(r["id"]) for r in ids]
+    where, args = scope.mine(actor, "redemption.member")
+    rows = await sql("SELECT redemption.*, reward.code, reward.name_zh, reward.name_en FROM redemption JOIN reward "
+                     "ON reward.id = redemption.reward WHERE true" + where + " ORDER BY redemption.id DESC LIMIT {}",
+                     *args, limit)
+    return [_order_view(r, r) for r in rows]
 
