@@ -146,6 +146,16 @@ async def own(actor: Actor, source: str, object_id: int, what: str | None = None
     return rows[0]
 
 
+async def own_debit(actor: Actor, transfer_id: int) -> dict[str, Any]:
+    """A transfer that took points from the acting member (a line of their history, from their spendable or
+    debt account), with its community; else 404."""
+    rows = await sql("SELECT t.*, a.member, m.community FROM transfer t JOIN account a ON a.id = t.debit_account "
+                     "JOIN member m ON m.id = a.member WHERE t.id = {} AND a.member = {}", transfer_id, actor.id)
+    if not rows:
+        raise NotFound("transfer")
+    return rows[0]
+
+
 async def order(actor: Actor, order_id: int) -> dict[str, Any]:
     """An order: staff of its community, or the member who placed it; else 404."""
     if actor.is_staff:

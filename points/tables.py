@@ -208,6 +208,23 @@ class Photo(Table):
     exif_lng = Float(null=True, default=None)
 
 
+class PenaltyAppeal(Table):
+    """申诉: a member's appeal of a penalty the engine gave them (恶意重复刷报), once per penalty (its ledger key);
+    staff grant it (the points come back by compensating transfers) or refuse it with a note. Written only through
+    points/reports/appeals.py."""
+
+    key = Varchar(length=80, unique=True)  # the penalty's ledger key (vocabulary.appealable_penalty)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, index=True)
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, index=True)
+    points = Integer()  # what the penalty took, as the member was told
+    reason = Text()  # the member's, fields.APPEAL
+    state = Varchar(length=12)  # pending | granted | refused (AppealState)
+    note = Text(default="")  # staff's answer
+    decided_by = ForeignKey(Member, on_delete=OnDelete.restrict, null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
 class AuditEvent(Table):
     """One row per privileged action, written in the action's transaction."""
 

@@ -67,6 +67,15 @@ class CaseState(StrEnum):
     RESOLVED_ON_SITE = "resolved_on_site"  # 就地解决: staff fixed it there and then
 
 
+FINISHED_CASE_STATES = (CaseState.CLOSED, CaseState.RESOLVED_ON_SITE)  # off the board; on the public page
+
+
+def finished_case_sql(finished: bool = True) -> str:
+    """``state IN ('closed', 'resolved_on_site')`` (or NOT IN) spelled out, as the partial indexes on case_file
+    are (migration 2026-12-07T02:00): a planner uses such an index only for a query that says the same."""
+    return "state " + ("" if finished else "NOT ") + "IN (" + ", ".join(f"'{s}'" for s in FINISHED_CASE_STATES) + ")"
+
+
 class CaseAction(StrEnum):
     """What a case's timeline records (case_event.action): the moves of its state machine, and the events that
     leave its state as it is."""
@@ -254,8 +263,28 @@ def spam_key(member_id: int, day: date) -> str:
     return f"spam:member:{member_id}:day:{day.isoformat()}"
 
 
+class Penalty(NamedTuple):
+    key: str  # the penalty's own ledger key
+    member_id: int
+    day: date  # the local day it was given for
+
+
+def appealable_penalty(key: str) -> Penalty | None:
+    """The penalty a transfer under `key` took (`key` its own, or its debt part's) when the member may appeal it
+    through their history (恶意重复刷报, `spam_key`); None for any other transfer. A no-show is appealed on its
+    task (points/tasks/attendance.py)."""
+    base = key.removesuffix(":debt")
+    parts = base.split(":")
+    if len(parts) == 5 and parts[0] == "spam" and parts[1] == "member" and parts[2].isdigit() and parts[3] == "day":
+        try:
+            return Penalty(base, int(parts[2]), date.fromisoformat(parts[4]))
+        except ValueError:
+            return None
+    return None
+
+
 def refund_key(key: str) -> str:
-    """Points given back when what `key` took is undone (a no-show's granted appeal)."""
+    """Points given back when what `key` took is undone (a penalty's granted appeal)."""
     return f"{key}:refund"
 
 

@@ -97,6 +97,7 @@ class Duplicates:
     distance_m: int
     window_hours: int
     spam_per_day: int  # this many reports of one problem by one member on one day: penalty.spam_duplicates
+    appeal_days: int = 7  # that penalty may be appealed this many days after it was given
 
 
 @dataclass(frozen=True)
@@ -348,11 +349,13 @@ def _scheme(problems: list[str], raw: Any) -> dict[str, Any]:
     daily_cap, monthly_cap = _caps(s)
     first_only = s.flag("first_reporter_only", True)
     second_approval_over = s.whole("second_approval_over", low=0)
-    d = _Checker(problems, "[scheme.duplicates]", s.table.get("duplicates", {}), ("distance_m", "window_hours", "spam_per_day"))
+    d = _Checker(problems, "[scheme.duplicates]", s.table.get("duplicates", {}), ("distance_m", "window_hours", "spam_per_day",
+                                                                                     "appeal_days"))
     duplicates = Duplicates(
         distance_m=d.whole("distance_m", 50, low=1, high=100_000) or 50,
         window_hours=d.whole("window_hours", 72, low=1, high=24 * 366) or 72,
         spam_per_day=d.whole("spam_per_day", 3, low=2, high=100) or 3,
+        appeal_days=d.whole("appeal_days", 7, low=1, high=90) or 7,
     )
     pc = _Checker(problems, "[scheme.photo_checks]", s.table.get("photo_checks", {}), ("distance_m", "age_hours"))
     photo_checks = PhotoChecks(

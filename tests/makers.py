@@ -129,27 +129,15 @@ def photo(
     return out.getvalue()
 
 
-def grant(community_id: int, member_id: int, points: int) -> None:
-    """Give a member points as the ledger would for earned awards (a test's shortcut past reporting)."""
+def grant(community_id: int, member_id: int, points: int, code: str = "test_grant") -> None:
+    """Give a member points as the ledger would for earned awards (a test's shortcut past reporting); negative
+    `points` take them back to the community (a deduction, with `code`)."""
     keys = [community_account_key(ISSUANCE, community_id), member_account_key(SPENDABLE, member_id)]
     ids = run(ledger.accounts_by_key(keys))
-    run(
-        db.write(
-            lambda: ledger.post(
-                [
-                    TransferSpec(
-                        f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}",
-                        ids[keys[0]],
-                        ids[keys[1]],
-                        points,
-                        "test_grant",
-                        "test grant",
-                        "test",
-                    )
-                ]
-            )
-        )
-    )
+    source, target = (ids[keys[0]], ids[keys[1]]) if points > 0 else (ids[keys[1]], ids[keys[0]])
+    spec = TransferSpec(f"test:grant:{member_id}:{points}:{os.urandom(4).hex()}", source, target, abs(points), code,
+                        "test grant", "test")
+    run(db.write(lambda: ledger.post([spec])))
 
 
 @functools.cache

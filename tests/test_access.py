@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,11 +21,12 @@ from harness import wait_for
 from points.areas import schemes
 from points.areas import tree as areas
 from points.infra.config import ROOT
-from points.infra.db import sql
+from points.infra.db import sql, write
 from points.people import members, tokens
+from points.reports import appeals, spam
 from points.scope import Actor
 from points.shop import rewards
-from points.vocabulary import SubmissionStatus
+from points.vocabulary import SubmissionStatus, owed_key, spam_key
 from rules.catalogue import load_catalogue
 
 pytestmark = pytest.mark.not_calendar  # who may do what does not depend on the day
@@ -54,6 +55,8 @@ def policy(kind: str, role: str, where: str, ok: int) -> int:
         return ok
     if role == "anonymous":
         return 401
+    if kind == "mine":  # a line of A's rider's own points history: theirs alone (staff decide on it, elsewhere)
+        return ok if role == "rider" and where == "A" else 404
     if kind == "case":  # a case: staff of its community, a handler of its unit, its reporter
         if role in ("rider", "handler"):
             return ok if where == "A" else 404
@@ -224,6 +227,22 @@ class World:
         case_id = self.case(where)
         return case_id, run(sql("SELECT p.id FROM photo p JOIN case_file c ON c.submission = p.submission "
                                 "WHERE c.id = {}", case_id))[0]["id"]
+
+    def penalty(self, where: str) -> int:
+        """A 恶意重复刷报 penalty of the community's first rider, as the sweep gives it: its history line."""
+        c = self.community(where)
+        rules = run(schemes.for_community(c.id))
+        day = date(2026, 1, 1) + timedelta(days=next(_spot))  # a penalty is once a member-day
+        row = {"member": c.riders[0].id, "community": c.id, "local_day": day, "n": 3}
+        assert run(write(lambda: spam._penalise(rules, rules.item(spam.ITEM), row)))
+        key = spam_key(c.riders[0].id, day)
+        return run(sql("SELECT id FROM transfer WHERE idempotency_key IN ({}, {})", key, owed_key(key)))[0]["id"]
+
+    def penalty_appeal(self, where: str) -> int:
+        """That penalty, appealed by its rider: the appeal staff decide on."""
+        c, line = self.community(where), self.penalty(where)
+        rider = Actor(c.riders[0].id, "rider", c.id, "", "active")
+        return run(appeals.appeal(rider, run(schemes.for_community(c.id)), line, "三处不同的问题"))["id"]
 
     def submission(self, where: str) -> int:
         c = self.community(where)
@@ -465,6 +484,14 @@ ENDPOINTS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any]
                            lambda c: ("POST", f"/staff/cases/{c[0]}/dispatch", {**FORM, "unit": str(c[1])}, {})),
     "page_case_accept": ("case_handler", 303, World.case,
                          lambda cid: ("POST", f"/handler/cases/{cid}/accept", FORM, {})),
+    "appeal_penalty": ("mine", 201, World.penalty,
+                       lambda tid: ("POST", f"/api/v1/me/history/{tid}/appeal", {"reason": "三处不同的问题"}, {})),
+    "page_appeal_penalty": ("mine", 303, World.penalty,
+                            lambda tid: ("POST", f"/points/{tid}/appeal", {**FORM, "reason": "三处不同的问题"}, {})),
+    "decide_penalty_appeal": ("staff", 200, World.penalty_appeal,
+                              lambda aid: ("POST", f"/api/v1/staff/appeals/{aid}", {"grant": True}, {})),
+    "page_decide_penalty_appeal": ("staff", 303, World.penalty_appeal,
+                                   lambda aid: ("POST", f"/staff/appeals/{aid}/refuse", {**FORM, "note": "同一处"}, {})),
     "page_task_signup": ("reporter", 303, World.task, lambda tid: ("POST", f"/tasks/{tid}/signup", FORM, {})),
     "page_task_publish": ("staff_list", 303, _nothing,
                           lambda _: ("POST", "/staff/tasks", {**FORM, **{k: str(v) for k, v in task_body().items()}},
@@ -516,7 +543,7 @@ READS: dict[str, tuple[str, int, Callable[[World, str], Any], Callable[[Any], tu
         "/api/v1/staff/submissions", "/api/v1/staff/members", "/staff/shop", "/staff/counter", "/staff/dashboard",
         "/staff/export/submissions", "/staff/members", "/staff/shop/new", "/staff/queue", "/api/v1/staff/tasks",
         "/api/v1/staff/cases", "/api/v1/staff/units", "/staff/cases", "/staff/tasks", "/api/v1/staff/outbox",
-        "/staff/cases/forwarded")},
+        "/staff/cases/forwarded", "/api/v1/staff/appeals", "/staff/appeals")},
     "read staff member": ("staff", 200, World.member, _get("/api/v1/staff/members/{obj}")),
     "read order by code": ("staff", 200, World.order, _get("/api/v1/staff/shop/orders/by-code/{obj[pickup_code]}")),
     "read stock history": ("staff", 200, lambda w, where: w.rewards[where],

@@ -13,6 +13,7 @@ from points.clock import aware
 from points.errors import Conflict, checked
 from points.infra.db import sql, write
 from points.scope import Actor
+from points.vocabulary import FINISHED_CASE_STATES
 from rules import Rules, fields
 
 
@@ -45,7 +46,7 @@ async def rate(actor: Actor, rules: Rules, case_id: int, stars: int, comment: st
 
     async def run() -> None:
         row = await scope.case(actor, case_id)
-        if row["state"] not in (S.CLOSED, S.RESOLVED_ON_SITE):
+        if row["state"] not in FINISHED_CASE_STATES:
             raise Conflict("wrong_state", "a case is rated once it is closed", field="state", state=row["state"])
         closed = (await sql("SELECT MAX(created_at) AS at FROM case_event WHERE \"case\" = {} AND action IN "
                             "({}, {})", case_id, A.CLOSE, A.RESOLVE))[0]["at"]

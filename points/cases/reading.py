@@ -12,7 +12,7 @@ from points.errors import NotFound
 from points.infra.db import marks, sql
 from points.privacy import coarse
 from points.scope import Actor
-from points.vocabulary import CaseAction, CaseState, Role
+from points.vocabulary import CaseAction, CaseState, Role, finished_case_sql
 
 S = CaseState
 
@@ -54,8 +54,9 @@ async def of_my_reports(actor: Actor, submission_ids: list[int]) -> dict[int, di
 
 async def listing(actor: Actor, state: str | None = None, unit_id: int | None = None,
                   limit: int = 100, needs_look: bool = False, grid: str | None = None) -> list[dict[str, Any]]:
-    """Staff: their community's cases (by state or unit), overdue and soonest deadline first. Handlers: their
-    unit's cases still in its hands, soonest deadline first."""
+    """Staff: their community's cases still in hand (or in `state`, by unit or grid), overdue and soonest deadline
+    first; with `needs_look`, the escalated and the unsatisfied, closed or not. Handlers: their unit's cases still in
+    its hands, soonest deadline first."""
     if actor.role == Role.HANDLER:
         rows = await sql(f"SELECT * FROM case_file WHERE unit = {{}} AND state IN ({marks(HANDLER_STATES)}) "
                          "ORDER BY deadline, id LIMIT {}", await scope.handler_unit(actor), *HANDLER_STATES, limit)
@@ -70,8 +71,10 @@ async def listing(actor: Actor, state: str | None = None, unit_id: int | None = 
                                    "WHERE g.code = {})"), [*args, grid]
         if needs_look:  # escalated, or rated unsatisfied: in front of staff
             where, args = where + " AND (escalated = {} OR rating <= {})", [*args, True, UNSATISFIED]
-        rows = await sql("SELECT * FROM case_file WHERE true" + where +
-                         " ORDER BY CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id LIMIT {}", *args, limit)
+        elif not state:  # the board: what is still in hand (closed ones by asking for them), off its own index
+            where += " AND " + finished_case_sql(False)
+        rows = await sql("SELECT * FROM case_file WHERE true" + where + " ORDER BY deadline NULLS LAST, id LIMIT {}",
+                         *args, limit)
     return await _views(actor, rows, timeline=False)
 
 
@@ -138,8 +141,8 @@ async def recently_fixed(community_id: int, limit: int = 10) -> list[dict[str, A
     rows = await sql("SELECT c.id, c.created_at, c.updated_at, s.item_id, s.lat, s.lng, g.code AS grid, "
                      "(SELECT MIN(p.id) FROM case_photo p WHERE p.\"case\" = c.id) AS photo "
                      "FROM case_file c JOIN submission s ON s.id = c.submission LEFT JOIN grid g ON g.id = s.grid "
-                     "WHERE c.community = {} AND c.state IN ({}, {}) ORDER BY c.updated_at DESC, c.id DESC LIMIT {}",
-                     community_id, S.CLOSED, S.RESOLVED_ON_SITE, limit)
+                     f"WHERE c.community = {{}} AND c.{finished_case_sql()} ORDER BY c.updated_at DESC, c.id DESC "
+                     "LIMIT {}", community_id, limit)
     return [{"id": r["id"], "item_id": r["item_id"], "grid": r["grid"], "lat": coarse(r["lat"]), "lng": coarse(r["lng"]),
              "photo": r["photo"], "closed_at": r["updated_at"],
              "days": max(0, (aware(r["updated_at"]) - aware(r["created_at"])).days)} for r in rows]

@@ -196,7 +196,7 @@ async def history(member: Actor, limit: int = 50, before_id: int | None = None) 
     same whatever the length of the history (an OR of them would walk the whole ledger backwards)."""
     account = "(SELECT id FROM account WHERE key = {})"  # in the statement: one round trip a page
     before = " AND id < {}" if before_id is not None else ""
-    columns = "id, code, reason, ref, rules_version, created_at"
+    columns = "id, idempotency_key, code, reason, ref, rules_version, created_at"
     page = [*([before_id] if before_id is not None else []), limit]
     spendable, debt = member_account_key(SPENDABLE, member.id), member_account_key(DEBT, member.id)
     return await sql(

@@ -25,6 +25,7 @@ from points.vocabulary import (
     lifetime_key,
     member_ref,
     owed_key,
+    refund_key,
     reversal_key,
     submission_ref,
 )
@@ -138,3 +139,27 @@ async def deduct(actor: Actor, rules: Rules, member_id: int, item_id: str, note:
         return {"points": item.points, "from_balance": paid, "to_debt": owed, "already": False}
 
     return await write(run)
+
+
+async def give_back(member_id: int, community_id: int, key: str, item_id: str) -> int:
+    """Undo what the transfers under `key` took: what came from the balance goes back to it; what was booked as
+    debt is forgiven as far as it is still owed, and any of it since paid goes back to the balance (a penalty's
+    granted appeal; `item_id` the penalty's item). In the caller's transaction; returns the points given back."""
+    taken = {r["idempotency_key"]: r["amount"] for r in await sql(
+        "SELECT idempotency_key, amount FROM transfer WHERE idempotency_key IN ({}, {})", key, owed_key(key))}
+    accounts = {r["kind"]: r for r in await ledger.lock_members([member_id])}
+    issuance = (await ledger.accounts_by_key([ledger.community_account_key(ISSUANCE, community_id)])).popitem()[1]
+    owed = taken.get(owed_key(key), 0)
+    forgiven = min(owed, -accounts[DEBT]["balance"])
+    to_balance = taken.get(key, 0) + owed - forgiven
+    reason = both("ledger", "appeal_granted")
+    ref = member_ref(member_id, item_id)
+    transfers = []
+    if to_balance:
+        transfers.append(TransferSpec(refund_key(key), issuance, accounts[SPENDABLE]["id"], to_balance,
+                                      TransferCode.REVERSAL, reason, ref))
+    if forgiven:
+        transfers.append(TransferSpec(refund_key(owed_key(key)), issuance, accounts[DEBT]["id"], forgiven,
+                                      TransferCode.REVERSAL, reason, ref))
+    await ledger.post(transfers)
+    return to_balance + forgiven

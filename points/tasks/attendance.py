@@ -22,9 +22,8 @@ from points import audit, clock, scope
 from points.errors import Conflict, Invalid, checked
 from points.infra.db import marks, sql, write
 from points.ledger import transfers as ledger
-from points.ledger.transfers import DEBT, ISSUANCE, SPENDABLE, TransferSpec
 from points.reports.filing import file_verified
-from points.reports.reversals import reverse_award, take_back
+from points.reports.reversals import give_back, reverse_award, take_back
 from points.scope import Actor
 from points.tasks.reading import by_the_hour, task_for, timed
 from points.vocabulary import (
@@ -37,12 +36,9 @@ from points.vocabulary import (
     TransferCode,
     member_ref,
     no_show_key,
-    owed_key,
-    refund_key,
     task_award_key,
     task_correction_key,
 )
-from points.wording import both
 from rules import Rules, fields, loader
 
 NO_SHOW_ITEM = loader.NO_SHOW_ITEM
@@ -246,32 +242,9 @@ async def decide_appeal(actor: Actor, task_id: int, member_id: int, grant: bool,
                          member_id, SignupState.NO_SHOW, AppealState.PENDING)
         if not done:
             raise Conflict("no_pending_appeal", "there is no appeal waiting on this", field="member")
-        returned = await _give_back(member_id, task["community"], no_show_key(task_id, member_id)) if grant else 0
+        returned = await give_back(member_id, task["community"], no_show_key(task_id, member_id), NO_SHOW_ITEM) if grant else 0
         await audit.record(actor.id, f"task.appeal_{'grant' if grant else 'refuse'}", "task", task_id,
                            task["community"], {"member": member_id, "note": note[:200], "returned": returned})
         return {"task_id": task_id, "member_id": member_id, "appeal_state": state, "returned": returned}
 
     return await write(run)
-
-
-async def _give_back(member_id: int, community_id: int, key: str) -> int:
-    """Undo what the transfers under `key` took: what came from the balance goes back to it; what was booked as
-    debt is forgiven as far as it is still owed, and any of it since paid goes back to the balance."""
-    taken = {r["idempotency_key"]: r["amount"] for r in await sql(
-        "SELECT idempotency_key, amount FROM transfer WHERE idempotency_key IN ({}, {})", key, owed_key(key))}
-    accounts = {r["kind"]: r for r in await ledger.lock_members([member_id])}
-    issuance = (await ledger.accounts_by_key([ledger.community_account_key(ISSUANCE, community_id)])).popitem()[1]
-    owed = taken.get(owed_key(key), 0)
-    forgiven = min(owed, -accounts[DEBT]["balance"])
-    to_balance = taken.get(key, 0) + owed - forgiven
-    reason = both("ledger", "appeal_granted")
-    ref = member_ref(member_id, NO_SHOW_ITEM)
-    transfers = []
-    if to_balance:
-        transfers.append(TransferSpec(refund_key(key), issuance, accounts[SPENDABLE]["id"], to_balance,
-                                      TransferCode.REVERSAL, reason, ref))
-    if forgiven:
-        transfers.append(TransferSpec(refund_key(owed_key(key)), issuance, accounts[DEBT]["id"], forgiven,
-                                      TransferCode.REVERSAL, reason, ref))
-    await ledger.post(transfers)
-    return to_balance + forgiven

@@ -11,10 +11,22 @@ from points.areas import schemes
 from points.ledger import expiry, honours, statements
 from points.ledger import transfers as ledger
 from points.people import member_data, members, referrals
+from points.reports import appeals
 from points.reports import views as submissions
 from rules import Rules
-from web.schemas.accounts import Balance, DeleteIn, Expiring, HistoryEntry, Me, Profile, ReferralOut, Stars
-from web.schemas.base import IdQuery, limit_query
+from web.schemas.accounts import (
+    Balance,
+    DeleteIn,
+    Expiring,
+    HistoryEntry,
+    Me,
+    PenaltyAppealIn,
+    PenaltyAppealOut,
+    Profile,
+    ReferralOut,
+    Stars,
+)
+from web.schemas.base import IdPath, IdQuery, limit_query
 from web.schemas.reports import SubmissionOut
 from web.sessions import Sessions, session_cookies
 from web.view_cache import ViewCache
@@ -46,8 +58,8 @@ class MeController(Controller):
     async def history(self, request: Request, views: NamedDependency[ViewCache], limit: limit_query(200) = 50,
                       before: IdQuery = None) -> list[HistoryEntry]:
         async def read() -> list[HistoryEntry]:
-            rows = await ledger.history(request.user, limit, before)
             rules = await schemes.for_actor(request.user)
+            rows = await appeals.of_history(request.user, rules, await ledger.history(request.user, limit, before))
             zh, en = await statements.described(rules, rows, "zh"), await statements.described(rules, rows, "en")
             return msgspec.convert([{**r, "words_zh": z["words"], "words_en": e["words"]}
                                     for r, z, e in zip(rows, zh, en, strict=True)], list[HistoryEntry],
@@ -55,6 +67,13 @@ class MeController(Controller):
 
         return await views.kept(("history", request.user.id, limit, before), request.user, read,
                                  size=lambda rows: 200 + 300 * len(rows))
+
+    @post("/history/{transfer_id:int}/appeal", operation_id="appealPenalty", status_code=201)
+    async def appeal(self, request: Request, transfer_id: IdPath, data: JSONBody[PenaltyAppealIn],
+                     rules: NamedDependency[Rules]) -> PenaltyAppealOut:
+        """申诉: appeal a penalty the engine gave (恶意重复刷报) from its history line, once, within the scheme's
+        `[scheme.duplicates] appeal_days`; staff decide (`POST /api/v1/staff/appeals/{id}`)."""
+        return msgspec.convert(await appeals.appeal(request.user, rules, transfer_id, data.reason), PenaltyAppealOut)
 
     @get("/submissions", operation_id="mySubmissions")
     async def submissions(self, request: Request, rules: NamedDependency[Rules], limit: limit_query(200) = 50,

@@ -18,6 +18,7 @@ from points.ledger import expiry, honours, statements
 from points.ledger import transfers as ledger
 from points.ops.dispatch import Dispatcher
 from points.people import member_data, members, notices, referrals
+from points.reports import appeals
 from points.reports import views as submissions
 from points.reports.intake import RESENT_WITHIN, PhotoLimits, Report
 from points.shop import counter, orders, rewards
@@ -131,11 +132,18 @@ class MemberPages(Controller):
 
     @get("/points")
     async def points(self, request: Request, rules: NamedDependency[Rules]) -> Template:
-        history = await statements.described(rules, await ledger.history(request.user, 100),
-                                             i18n.choose(request.cookies))
+        history = await statements.described(
+            rules, await appeals.of_history(request.user, rules, await ledger.history(request.user, 100)),
+            i18n.choose(request.cookies))
         return render(request, "points.html", history=history,
                       balance=await ledger.balances(request.user),
-                      expiring=await expiry.upcoming(rules, request.user))
+                      expiring=await expiry.upcoming(rules, request.user), appeal_days=rules.duplicates.appeal_days)
+
+    @post("/points/{transfer_id:int}/appeal", status_code=303)
+    async def appeal(self, request: Request, transfer_id: IdPath, rules: NamedDependency[Rules]) -> Redirect:
+        """申诉 from a penalty's line of the history."""
+        reason = str((await form(request)).get("reason", ""))
+        return await act(appeals.appeal(request.user, rules, transfer_id, reason), "/points", "penalty_appealed")
 
     @get("/shop")
     async def shop_page(self, request: Request, rules: NamedDependency[Rules]) -> Template:

@@ -1,5 +1,5 @@
-"""Community staff's pages (desktop and tablet): the verification queue, one report, member approvals,
-and the shop counter (核销)."""
+"""Community staff's pages (desktop and tablet): the verification queue, one report, member approvals, penalty
+appeals, and the shop counter (核销)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from points.errors import DomainError
 from points.ops import stats
 from points.ops.dispatch import Dispatcher
 from points.people import members
-from points.reports import reversals, review
+from points.reports import appeals, reversals, review
 from points.reports import views as submissions
 from points.reports.outcomes import REJECT_REASONS
 from points.shop import counter, rewards
@@ -52,6 +52,7 @@ class StaffPages(Controller):
                       if request.user.role != Role.ADMIN else [],
                       batch={r["id"] for r in rows if submissions.batchable(rules, r)}, undo=undo,
                       refused=request.query_params.get("refused", ""), undo_minutes=rules.batch.undo_minutes,
+                      appeals_waiting=await appeals.count_waiting(request.user),
                       map=await grids.map_view(request.user.community_id,
                                                [{**r, "priority": r["item"]["priority"] if r["item"] else "P3",
                                                  "href": f"/staff/submissions/{r['id']}"} for r in rows]))
@@ -107,6 +108,18 @@ class StaffPages(Controller):
         else:
             call = reversals.reverse_award(request.user, submission_id, str(data.get("reason", "")), note)
         return await act(call, "/staff/queue", f"{action}ed", f"/staff/submissions/{submission_id}")
+
+    @get("/appeals")
+    async def appeal_list(self, request: Request) -> Template:
+        """The penalty appeals (申诉) waiting for a decision."""
+        return render(request, "staff_appeals.html", rows=await appeals.waiting(request.user))
+
+    @post("/appeals/{appeal_id:int}/{action:str}", status_code=303)
+    async def appeal_decision(self, request: Request, appeal_id: IdPath,
+                              action: FromPath[Literal["grant", "refuse"]]) -> Redirect:
+        note = str((await form(request)).get("note", ""))
+        return await act(appeals.decide(request.user, appeal_id, action == "grant", note), "/staff/appeals",
+                         {"grant": "appeal_granted", "refuse": "appeal_refused"}[action])
 
     @get("/members")
     async def member_list(self, request: Request, status: FromQuery[MemberStatus] = MemberStatus.PENDING) -> Template:

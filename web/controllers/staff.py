@@ -8,13 +8,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from points.ops.dispatch import Dispatcher
-from points.reports import reversals, review
+from points.reports import appeals, reversals, review
 from points.reports import views as submissions
 from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web import flows
 from web.auth import staff_only
-from web.schemas.accounts import ReverseIn, ReverseOut
+from web.schemas.accounts import PenaltyAppealDecisionIn, PenaltyAppealOut, ReverseIn, ReverseOut
 from web.schemas.base import IdPath, Offset, limit_query
 from web.schemas.reports import RejectIn, SubmissionOut, VerifyIn
 
@@ -47,3 +47,14 @@ class StaffController(Controller):
     async def reverse(self, request: Request, submission_id: IdPath, data: JSONBody[ReverseIn]) -> ReverseOut:
         """Claw back an award found false or duplicate: from the balance, the rest as a debt. Twice is once."""
         return ReverseOut(**await reversals.reverse_award(request.user, submission_id, data.reason, data.note))
+
+    @get("/appeals", operation_id="penaltyAppeals")
+    async def appeals(self, request: Request) -> list[PenaltyAppealOut]:
+        """The penalty appeals (申诉) waiting for a decision, oldest first."""
+        return msgspec.convert(await appeals.waiting(request.user), list[PenaltyAppealOut])
+
+    @post("/appeals/{appeal_id:int}", operation_id="decidePenaltyAppeal", status_code=200)
+    async def decide_appeal(self, request: Request, appeal_id: IdPath,
+                            data: JSONBody[PenaltyAppealDecisionIn]) -> PenaltyAppealOut:
+        """Grant a penalty's appeal (its points come back) or refuse it (the note says why); once."""
+        return msgspec.convert(await appeals.decide(request.user, appeal_id, data.grant, data.note), PenaltyAppealOut)

@@ -194,6 +194,13 @@ class Expiring(Out):
     points: int
 
 
+class HistoryAppeal(Out):
+    """A penalty's 申诉 as its history line shows it."""
+    state: str  # "" (not appealed) | pending | granted | refused
+    open: bool  # it may be appealed now (POST /api/v1/me/history/{id}/appeal)
+    note: str  # staff's answer
+
+
 class HistoryEntry(Out):
     id: int
     points: int
@@ -204,3 +211,29 @@ class HistoryEntry(Out):
     ref: str
     rules_version: str
     created_at: datetime
+    appeal: HistoryAppeal | None = None  # a penalty the member may appeal (恶意重复刷报): what became of it
+
+
+class PenaltyAppealIn(In):
+    reason: text(F.APPEAL)
+
+
+class PenaltyAppealDecisionIn(In):
+    grant: bool
+    note: Reason = ""
+
+
+class PenaltyAppealOut(Out, omit_defaults=True):
+    id: int
+    member_id: int
+    community_id: int
+    points: int  # what the penalty took
+    day: str  # the local day it was given for (YYYY-MM-DD)
+    reason: str
+    state: str  # pending | granted | refused
+    note: str
+    created_at: datetime
+    updated_at: datetime
+    decided_by: int | None = None
+    member_name: str | None = None  # in staff's list
+    returned: int | None = None  # points given back by a grant
