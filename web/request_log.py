@@ -1,7 +1,9 @@
 """Each request's id: taken from the proxy's X-Request-ID when well formed, else made here; set for every log
-line the request causes and every job it enqueues (points/infra/logs.py), and sent back as X-Request-ID. With
-JIFEN_LOG_FORMAT=json, one access line per request (method, route path without its query — a query may hold
-a place — status, milliseconds); run uvicorn with --no-access-log then, its own lines being text."""
+line the request causes and every job it enqueues (points/infra/logs.py), and sent back as X-Request-ID. Each
+answer says how many SQL statements it took (``Server-Timing: sql;desc="N statements"``, which a browser's
+developer tools show). With JIFEN_LOG_FORMAT=json, one access line per request (method, route path without its
+query — a query may hold a place — status, milliseconds, statements); run uvicorn with --no-access-log then, its
+own lines being text."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from points.infra import logs
+from points.infra import db, logs
 
 log = logging.getLogger("jifen.access")
 _maker: tuple[int, str, itertools.count] = (0, "", itertools.count(1))
@@ -46,13 +48,14 @@ class RequestIds(ASGIMiddleware):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode()),
+                                      (b"server-timing", f'sql;desc="{statements[0]} statements"'.encode())]
             await send(message)
 
-        with logs.request_id(request_id):
+        with logs.request_id(request_id), db.counting_statements() as statements:
             try:
                 await next_app(scope, receive, send_with_id)
             finally:
                 if self.access_lines:
-                    log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status,
-                             (time.monotonic() - started) * 1000)
+                    log.info("%s %s %d %.1f ms %d statements", scope["method"], scope["path"], status,
+                             (time.monotonic() - started) * 1000, statements[0])

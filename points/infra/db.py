@@ -23,7 +23,8 @@ import errno
 import logging
 import random
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -252,10 +253,27 @@ async def ping() -> None:
     await sql("SELECT 1 AS ok")
 
 
+_statements: ContextVar[list[int] | None] = ContextVar("jifen_statements", default=None)
+
+
+@contextmanager
+def counting_statements() -> Iterator[list[int]]:
+    """Count the statements `sql()` runs in this context (a request's, web/request_log.py): `[n]`, read at the end.
+    A page's statements are its round trips to the database: the count is what keeps a view cheap."""
+    counter = [0]
+    token = _statements.set(counter)
+    try:
+        yield counter
+    finally:
+        _statements.reset(token)
+
+
 async def sql(template: str, *args: Any) -> list[dict[str, Any]]:
     """Run one portable SQL statement; `{}` marks each argument. Outside a transaction, a read whose
     connection was lost is tried once more (inside one, `write()` retries the whole transaction)."""
     db = engine()
+    if (counter := _statements.get()) is not None:
+        counter[0] += 1
     try:
         rows = await db.run_querystring(QueryString(template, *args))
     except Exception as exc:

@@ -99,23 +99,24 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
     for p in await sql("SELECT id, submission, width, height, taken_at, exif_lat, exif_lng FROM photo "
                        f"WHERE submission IN ({marks(ids)}) ORDER BY id", *ids):
         photos[p.pop("submission")].append(p)
-    grid_ids = sorted({r["grid"] for r in rows if r["grid"] is not None})
-    found = await sql(f"SELECT id, code, polygon FROM grid WHERE id IN ({marks(grid_ids)})", *grid_ids) if grid_ids else []
-    grids = {g["id"]: g["code"] for g in found}
+    # Each report's grid and case in one statement, whatever the reports hold.
+    polygon = "g.polygon" if precise else "NULL"
+    beside = {b["sid"]: b for b in await sql(
+        f"SELECT s.id AS sid, g.code AS grid_code, {polygon} AS polygon, c.id AS case_id, c.state AS case_state, "
+        "c.rated_at FROM submission s LEFT JOIN grid g ON g.id = s.grid LEFT JOIN case_file c ON c.submission = s.id "
+        f"WHERE s.id IN ({marks(ids)})", *ids)}
     # A report placed by its grid alone: staff check its photos' GPS against the grid's boundary instead.
-    bounds = {g["id"]: grid_shapes.geometry_of(g["polygon"]) for g in found} if precise else {}
-    case_of = {c["submission"]: c for c in await sql(
-        f"SELECT id, submission, state, rated_at FROM case_file WHERE submission IN ({marks(ids)})", *ids)}
+    shapes = {b["grid_code"]: b["polygon"] for r in rows if r["lat"] is None and (b := beside[r["id"]])["polygon"]}
+    bounds = {code: grid_shapes.geometry_of(polygon) for code, polygon in shapes.items()}
     names: dict[int, str] = {}
     if precise:  # staff of the community see who reported
         member_ids = sorted({r["member"] for r in rows})
         names = {m["id"]: m["name"] for m in await sql(
             f"SELECT id, name FROM member WHERE id IN ({marks(member_ids)})", *member_ids)}
-    return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": grids.get(row["grid"]),
-             "grid_geometry": bounds.get(row["grid"]) if row["lat"] is None else None,
-             "case_id": case_of[row["id"]]["id"] if row["id"] in case_of else None,
-             "case_state": case_of[row["id"]]["state"] if row["id"] in case_of else None,
-             "case_rated": row["id"] in case_of and case_of[row["id"]]["rated_at"] is not None,
+    return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": beside[row["id"]]["grid_code"],
+             "grid_geometry": bounds.get(beside[row["id"]]["grid_code"]) if row["lat"] is None else None,
+             "case_id": beside[row["id"]]["case_id"], "case_state": beside[row["id"]]["case_state"],
+             "case_rated": beside[row["id"]]["rated_at"] is not None,
              **({"reporter": names.get(row["member"], "")} if precise else {})} for row in rows]
 
 
