@@ -342,7 +342,7 @@ def test_the_dashboard_shows_disposal_and_on_time_rates_and_exports_the_cases(ap
     rates = page.split('id="case-rates"')[1].split("</section>")[0]
     assert "<b>50%</b><span>处置率(应办 2 件)" in rates and "<b>50%</b><span>按时率" in rates
     assert "华冠物业" in page.split('id="case-rates"')[1]
-    rows = list(csv.DictReader(io.StringIO(api.get(f"/staff/export/cases?{period}", staff).text.lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(api.get(f"/staff/export/cases?{period}&header=codes", staff).text.lstrip("\ufeff"))))
     by_case = {int(r["case"]): r for r in rows}
     assert by_case[fixed]["on_time"] == "1" and by_case[fixed]["state_name"] == "已处置,待复查"
     assert by_case[waiting]["on_time"] == "" and by_case[waiting]["unit"] == "华冠物业"
@@ -368,7 +368,7 @@ def test_a_case_fixed_before_its_deadline_counts_in_the_period_it_was_fixed(api,
     rates = page.split('id="case-rates"')[1].split("</section>")[0]
     assert "<b>100%</b><span>处置率(应办 1 件)" in rates and "<b>100%</b><span>按时率" in rates
     assert "本期内处置的案件(不论何时到期)" in page.split('id="rate-definitions"')[1]
-    rows = list(csv.DictReader(io.StringIO(api.get("/staff/export/cases", staff).text.lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(api.get("/staff/export/cases?header=codes", staff).text.lstrip("\ufeff"))))
     assert [(int(r["case"]), r["state_name"], r["on_time"]) for r in rows] == [(cid, "已办结", "1")]
     compared = {r["id"]: r for r in api.get("/api/v1/admin/compare", units.admin).json()["rows"]}
     assert compared[community.id]["cases_due"] == 1 and compared[community.id]["disposal_rate"] == 1.0

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import near, photo
+from conftest import SESSION_COOKIE, near, photo
 
 pytestmark = pytest.mark.calendar  # reads the calendar: run again with the clock pinned
 
@@ -37,10 +37,17 @@ def test_dashboard_counts_and_exports_stay_in_the_community(api, make_community,
     assert f"· {points}</li>" in top and top.count("<li>") == 1
     assert api.get("/staff/dashboard", rider).status_code == 403
 
-    exported = api.get("/staff/export/submissions", a.staff)
+    worded = list(csv.reader(io.StringIO(api.get("/staff/export/submissions", a.staff).text.lstrip("\ufeff"))))
+    assert worded[0][:9] == ["编号", "上报时间", "成员编号", "事项代码", "事项", "数量", "状态代码", "状态", "积分"]
+    for kind in ("ledger", "orders", "cases", "tasks"):  # every column named in the page's language
+        header = next(csv.reader(io.StringIO(api.get(f"/staff/export/{kind}", a.staff).text.lstrip("\ufeff"))))
+        assert header and not [h for h in header if h.startswith("column.") or h.isascii()], (kind, header)
+    english = api.get("/staff/export/orders", a.staff, headers={"Cookie": f"{SESSION_COOKIE}={a.staff.session}; lang=en"})
+    assert next(csv.reader(io.StringIO(english.text.lstrip("\ufeff"))))[:3] == ["ID", "Time", "Member"]
+    exported = api.get("/staff/export/submissions?header=codes", a.staff)  # for scripts: the columns' ids
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
-    assert rows[0][:3] == ["id", "submitted_at", "member"]
+    assert rows[0][:3] == ["id", "submitted_at", "member"] and rows[1:] == worded[1:]
     ids = [int(r[0]) for r in rows[1:]]
     assert sid in ids and other not in ids
     mine = dict(zip(rows[0], next(r for r in rows[1:] if int(r[0]) == sid), strict=True))

@@ -339,7 +339,7 @@ def test_the_dashboard_counts_tasks_per_item_and_month(api, community):
     assert sweep_at(1).returncode == 0  # the other one: a no-show
     page = api.get("/staff/dashboard", staff).text
     assert "任务:参与情况" in page and "社区志愿服务" in page and "50%" in page.split('id="task-figures"')[1]
-    rows = list(csv.reader(io.StringIO(api.get("/staff/export/tasks", staff).text.lstrip("\ufeff"))))
+    rows = list(csv.reader(io.StringIO(api.get("/staff/export/tasks?header=codes", staff).text.lstrip("\ufeff"))))
     assert rows[0] == ["month", "item", "item_name", "tasks", "signups", "present", "no_shows", "attendance", "hours"]
     assert rows[1][1:] == ["service.volunteer_hour", "社区志愿服务(按小时,每次最多计2小时)", "1", "2", "1", "1", "0.5",
                            "0"], rows  # present under an hour: no hours given

@@ -167,10 +167,17 @@ LANG_HALF = {"zh": 0, "en": 1}  # the ledger writes its reasons "中文 / Englis
 
 
 async def export(actor: Actor, kind: str, rules: Rules, since: date | None = None, until: date | None = None,
-                 lang: str = "zh", say: Callable[[str], str] = str) -> list[tuple[Any, ...]]:
-    """The rows of one export for the actor's community and the period; the header first (column ids). Codes
-    stay for machines (item, status, code); beside them the names in `lang`, statuses worded by `say` (the
-    page's catalogue: `status.awarded` → 已得分), and the ledger's reasons in that one language."""
+                 lang: str = "zh", say: Callable[[str], str] = str, codes: bool = False) -> list[tuple[Any, ...]]:
+    """The rows of one export for the actor's community and the period; the header first: each column named in
+    `lang` by `say` (`column.submitted_at` → 上报时间), or its id with `codes` (for scripts). Codes stay for
+    machines (item, status, code); beside them the names in `lang`, statuses worded by `say` (the page's
+    catalogue: `status.awarded` → 已得分), and the ledger's reasons in that one language."""
+    rows = await _export(actor, kind, rules, since, until, lang, say)
+    return [tuple(rows[0]) if codes else tuple(say(f"column.{c}") for c in rows[0]), *rows[1:]]
+
+
+async def _export(actor: Actor, kind: str, rules: Rules, since: date | None, until: date | None, lang: str,
+                  say: Callable[[str], str]) -> list[tuple[Any, ...]]:
     half = LANG_HALF.get(lang, 0)
 
     def item_name(item_id: str) -> str:

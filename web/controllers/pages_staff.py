@@ -169,12 +169,14 @@ class StaffPages(Controller):
     @get("/export/{kind:str}", media_type="text/csv")
     async def export(self, request: Request, kind: FromPath[Literal["submissions", "ledger", "orders", "cases", "tasks"]],
                      rules: NamedDependency[Rules], since: FromQuery[date | None] = None,
-                     until: FromQuery[date | None] = None) -> Response[str]:
-        """A period's submissions, ledger or orders as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese)."""
+                     until: FromQuery[date | None] = None,
+                     header: Annotated[Literal["words", "codes"], QueryParameter()] = "words") -> Response[str]:
+        """A period's submissions, ledger, orders, cases or tasks as CSV (UTF-8 with a BOM, so spreadsheets read
+        the Chinese): its columns named in the page's language, or by their ids with ``header=codes``."""
         out = io.StringIO()
         lang = i18n.choose(request.cookies)
         csv.writer(out).writerows(await stats.export(request.user, kind, rules, since, until, lang,
-                                                     i18n.translator(lang)))
+                                                     i18n.translator(lang), codes=header == "codes"))
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="jifen-{kind}.csv"'})
 
