@@ -63,8 +63,12 @@ def test_a_case_from_dispatch_to_close_and_the_reporter_sees_each_step(api, comm
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "disposed"
     assert api.post(f"/api/v1/staff/cases/{cid}/recheck", staff).json()["state"] == "rechecking"
+    assert cid in [c["id"] for c in api.get("/api/v1/staff/cases", staff).json()]
     closed = api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": True, "note": "现场复查已通"})
     assert closed.json()["state"] == "closed"
+    # Off the board (the cases still in hand), found by asking for the closed ones
+    assert cid not in [c["id"] for c in api.get("/api/v1/staff/cases", staff).json()]
+    assert cid in [c["id"] for c in api.get("/api/v1/staff/cases?state=closed", staff).json()]
 
     seen = api.get(f"/api/v1/cases/{cid}", rider).json()  # the reporter: steps, times, the unit, the photo
     assert [s["action"] for s in seen["timeline"]] == ["open", "dispatch", "accept", "dispose", "recheck", "close"]

@@ -1,6 +1,8 @@
 """What a member's page costs the database: each answer says how many SQL statements it took
 (``Server-Timing: sql;desc="N statements"``), and the pages a rider opens most stay within their budget however
-many reports, orders and points lines the member has."""
+many reports, orders and points lines the member has (the home page: the member and balance, the last reports, their
+photos, their grids and cases, the month's standing, the news, the points about to expire (2), the orders to pick
+up)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import grant, near, photo
+from conftest import LEG, grant, near, photo
 
 pytestmark = pytest.mark.not_calendar  # counts statements, whatever the day
 
@@ -18,9 +20,11 @@ def statements(response) -> int:
 
 
 # What each page may cost at most; the same however long the member's history (the test adds to it and counts again)
-BUDGET = {"/": 9, "/api/v1/me": 1, "/api/v1/me/history": 3, "/submissions": 4, "/points": 5, "/orders": 1}
+BUDGET = {"/": 8, "/api/v1/me": 1, "/api/v1/me/history": 3, "/submissions": 2, "/points": 5, "/orders": 1}
 
 
+@pytest.mark.skipif(LEG == "postgres", reason="the production leg keeps a member's views between changes (a repeat "
+                    "costs no statement at all, when the change feed has been heard): counted where each is read")
 def test_a_riders_pages_are_read_in_a_few_statements_however_long_their_history(api, community):
     rider, staff = community.riders[0], community.staff
     made = api.post("/api/v1/staff/shop/rewards", staff, json={

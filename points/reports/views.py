@@ -22,6 +22,12 @@ from points.tables import Photo
 from points.vocabulary import ENGINE_REPORT_KEYS, SubmissionStatus
 from rules import Item, Rules
 
+# A report list's rows with what each view shows beside the report: its grid (and, for a report placed by its grid
+# alone, the grid's boundary) and its case — one statement for the list, whatever the reports hold.
+REPORT_ROWS = ("SELECT s.*, g.code AS grid_code, CASE WHEN s.lat IS NULL THEN g.polygon END AS grid_polygon, "
+               "c.id AS case_id, c.state AS case_state, c.rated_at AS case_rated_at FROM submission s "
+               "LEFT JOIN grid g ON g.id = s.grid LEFT JOIN case_file c ON c.submission = s.id")
+
 
 async def scoped_submission(actor: Actor, submission_id: int) -> dict[str, Any]:
     return await scope.one(actor, "submission s JOIN member m ON m.id = s.member", submission_id, "submission",
@@ -43,7 +49,7 @@ async def queue(actor: Actor, rules: Rules, status: str = SubmissionStatus.SUBMI
     if priority:
         clause += " AND s.priority = {}"
         args.append(priority)
-    rows = await sql("SELECT s.* FROM submission s WHERE s.status = {}" + clause +
+    rows = await sql(REPORT_ROWS + " WHERE s.status = {}" + clause +
                      " ORDER BY s.priority, s.id LIMIT {} OFFSET {}", status, *args, limit, offset)
     return await _views(rules, rows)
 
@@ -63,7 +69,7 @@ async def mine(actor: Actor, rules: Rules, limit: int = 50, before_id: int | Non
     where, args = scope.mine(actor, "s.member")
     if before_id is not None:
         where, args = where + " AND s.id < {}", [*args, before_id]
-    rows = await sql("SELECT s.* FROM submission s WHERE true" + where + " ORDER BY s.id DESC LIMIT {}", *args, limit)
+    rows = await sql(REPORT_ROWS + " WHERE true" + where + " ORDER BY s.id DESC LIMIT {}", *args, limit)
     return await _views(rules, rows, precise=False)
 
 
@@ -99,24 +105,21 @@ async def _views(rules: Rules, rows: list[dict[str, Any]], precise: bool = True)
     for p in await sql("SELECT id, submission, width, height, taken_at, exif_lat, exif_lng FROM photo "
                        f"WHERE submission IN ({marks(ids)}) ORDER BY id", *ids):
         photos[p.pop("submission")].append(p)
-    # Each report's grid and case in one statement, whatever the reports hold.
-    polygon = "g.polygon" if precise else "NULL"
-    beside = {b["sid"]: b for b in await sql(
-        f"SELECT s.id AS sid, g.code AS grid_code, {polygon} AS polygon, c.id AS case_id, c.state AS case_state, "
-        "c.rated_at FROM submission s LEFT JOIN grid g ON g.id = s.grid LEFT JOIN case_file c ON c.submission = s.id "
-        f"WHERE s.id IN ({marks(ids)})", *ids)}
+    if "case_state" not in rows[0]:  # a report read on its own: what REPORT_ROWS joins, looked up
+        beside = {b["id"]: b for b in await sql(REPORT_ROWS.replace("SELECT s.*,", "SELECT s.id,")
+                                                + f" WHERE s.id IN ({marks(ids)})", *ids)}
+        rows = [{**row, **beside[row["id"]]} for row in rows]
     # A report placed by its grid alone: staff check its photos' GPS against the grid's boundary instead.
-    shapes = {b["grid_code"]: b["polygon"] for r in rows if r["lat"] is None and (b := beside[r["id"]])["polygon"]}
+    shapes = {r["grid_code"]: r["grid_polygon"] for r in rows if r["grid_polygon"]} if precise else {}
     bounds = {code: grid_shapes.geometry_of(polygon) for code, polygon in shapes.items()}
     names: dict[int, str] = {}
     if precise:  # staff of the community see who reported
         member_ids = sorted({r["member"] for r in rows})
         names = {m["id"]: m["name"] for m in await sql(
             f"SELECT id, name FROM member WHERE id IN ({marks(member_ids)})", *member_ids)}
-    return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": beside[row["id"]]["grid_code"],
-             "grid_geometry": bounds.get(beside[row["id"]]["grid_code"]) if row["lat"] is None else None,
-             "case_id": beside[row["id"]]["case_id"], "case_state": beside[row["id"]]["case_state"],
-             "case_rated": beside[row["id"]]["rated_at"] is not None,
+    return [{**_one_view(rules, row, photos[row["id"]], precise), "grid": row["grid_code"],
+             "grid_geometry": bounds.get(row["grid_code"]) if row["lat"] is None else None,
+             "case_id": row["case_id"], "case_state": row["case_state"], "case_rated": row["case_rated_at"] is not None,
              **({"reporter": names.get(row["member"], "")} if precise else {})} for row in rows]
 
 
