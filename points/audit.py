@@ -23,15 +23,23 @@ ACTIONS = ("community.settings", "community.grids", "community.scheme", "area.sc
            "token.issue", "token.revoke", "case.dispatch", "case.resolve", "case.accept", "case.return",
            "case.dispose", "case.recheck", "case.close", "case.reopen", "case.rate", "case.ask_extension", "case.grant_extension",
            "case.refuse_extension", "unit.create", "task.publish", "task.cancel", "task.attend", "task.confirm", "task.no_show",
-           "task.appeal_grant", "task.appeal_refuse")
+           "task.appeal_grant", "task.appeal_refuse", "member.spam_penalty", "penalty.appeal", "penalty.appeal_grant",
+           "penalty.appeal_refuse")
 
 
 async def record(actor_id: int | None, action: str, object_type: str, object_id: int | str,
                  community_id: int | None, details: dict[str, Any] | None = None) -> None:
-    await AuditEvent.insert(AuditEvent(
-        actor=actor_id, action=action, object_type=object_type, object_id=str(object_id),
-        community=community_id, details=details or {}, created_at=clock.now(),
-    ))
+    await record_many([(actor_id, action, object_type, object_id, community_id, details)])
+
+
+async def record_many(rows: list[tuple[int | None, str, str, int | str, int | None, dict[str, Any] | None]]) -> None:
+    """Several rows (actor, action, object type, object id, community, details) in one statement: a batch's."""
+    if rows:
+        now = clock.now()
+        await AuditEvent.insert(*(AuditEvent(actor=actor_id, action=action, object_type=object_type,
+                                             object_id=str(object_id), community=community_id, details=details or {},
+                                             created_at=now)
+                                  for actor_id, action, object_type, object_id, community_id, details in rows))
 
 
 async def listing(actor: Actor, action: str | None = None, community_id: int | None = None, actor_id: int | None = None,

@@ -21,7 +21,7 @@ from points.areas import schemes
 from points.cases import chasing, forwarding, outbox
 from points.infra import changes, db, metrics
 from points.infra.config import settings
-from points.infra.db import Unavailable, sql
+from points.infra.db import Unavailable, counting_statements, sql
 from points.infra.photo_store import photo_store
 from points.infra.sms import make_sender
 from points.ledger import expiry, honours
@@ -64,27 +64,28 @@ async def drain_awards() -> int:
     batch, total, deadline = settings().award_batch, 0, time.monotonic() + DRAIN_BUDGET_S
     forwarded_before = outbox.recorded()
     schemes_of: dict[int, Any] | None = None
-    # Again while a pass awarded something: an award may file another report (a referral's reward).
-    while time.monotonic() < deadline:
-        waiting = [r["community"] for r in await sql(
-            "SELECT DISTINCT community FROM submission WHERE status = {} AND (award_after IS NULL OR award_after <= {})",
-            SubmissionStatus.VERIFIED, clock.now())]
-        if not waiting:
-            break
-        schemes_of = schemes_of or await schemes.by_community()
-        awarded = 0
-        for community in waiting:
-            while time.monotonic() < deadline:
-                done = await awards.award_batch(schemes_of.get(community, schemes.current()), batch,
-                                                community=community)
-                awarded += done
-                if done < batch:
-                    break
-        total += awarded
-        if not awarded:
-            break
-    if total:
-        log.info("awarded %d submission(s)", total)
+    with counting_statements() as statements:
+        # Again while a pass awarded something: an award may file another report (a referral's reward).
+        while time.monotonic() < deadline:
+            waiting = [r["community"] for r in await sql(
+                "SELECT DISTINCT community FROM submission WHERE status = {} AND (award_after IS NULL OR "
+                "award_after <= {})", SubmissionStatus.VERIFIED, clock.now())]
+            if not waiting:
+                break
+            schemes_of = schemes_of or await schemes.by_community()
+            awarded = 0
+            for community in waiting:
+                while time.monotonic() < deadline:
+                    done = await awards.award_batch(schemes_of.get(community, schemes.current()), batch,
+                                                    community=community)
+                    awarded += done
+                    if done < batch:
+                        break
+            total += awarded
+            if not awarded:
+                break
+    if total:  # what the awards cost the database: statements a batch, not an award
+        log.info("awarded %d submission(s) in %d SQL statements", total, statements[0])
     if outbox.recorded() != forwarded_before:  # cases opened and dispatched to a forwarded unit (auto_dispatch)
         await deliver_forwarded()
     return total

@@ -237,13 +237,15 @@ async def _promotions(rules: Rules, candidates: list[Candidate], decisions: list
     by_id = {c.id: c for c in candidates}
     for d in decisions:
         gained[by_id[d.id].member] += max(d.points, 0)
+    promoted = []
     for a in accounts:
         if a["kind"] == LIFETIME and gained[a["member"]]:
             before, after = a["balance"], a["balance"] + gained[a["member"]]
             if honours.stars(rules, after) > honours.stars(rules, before):
-                await audit.record(None, "member.promote", "member", a["member"], community[a["member"]],
-                                   {"stars_from": honours.stars(rules, before),
-                                    "stars_to": honours.stars(rules, after), "lifetime": after})
+                promoted.append((None, "member.promote", "member", a["member"], community[a["member"]],
+                                 {"stars_from": honours.stars(rules, before), "stars_to": honours.stars(rules, after),
+                                  "lifetime": after}))
+    await audit.record_many(promoted)  # one statement for the batch
 
 
 async def reconcile_awards() -> list[str]:
