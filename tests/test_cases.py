@@ -64,15 +64,21 @@ def test_a_case_from_dispatch_to_close_and_the_reporter_sees_each_step(api, comm
     assert done.json()["state"] == "disposed"
     assert api.post(f"/api/v1/staff/cases/{cid}/recheck", staff).json()["state"] == "rechecking"
     assert cid in [c["id"] for c in api.get("/api/v1/staff/cases", staff).json()]
-    closed = api.post(f"/api/v1/staff/cases/{cid}/conclude", staff, json={"fixed": True, "note": "现场复查已通"})
-    assert closed.json()["state"] == "closed"
+    unnamed = api.post(f"/api/v1/staff/cases/{cid}/conclude/photos", staff, data={"note": "x"},
+                       files=[("photos", ("mine.jpg", photo(), "image/jpeg"))])
+    assert unnamed.status_code == 400 and unnamed.json()["error"]["field"] == "fixed", unnamed.text
+    # The checker's own photo of the place, with the finding (the API's multipart door; the page's is the form)
+    closed = api.post(f"/api/v1/staff/cases/{cid}/conclude/photos", staff, data={"fixed": "true", "note": "现场复查已通"},
+                      files=[("photos", ("mine.jpg", photo(), "image/jpeg"))])
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["state"] == "closed" and closed.json()["timeline"][-1]["photos"]
     # Off the board (the cases still in hand), found by asking for the closed ones
     assert cid not in [c["id"] for c in api.get("/api/v1/staff/cases", staff).json()]
     assert cid in [c["id"] for c in api.get("/api/v1/staff/cases?state=closed", staff).json()]
 
     seen = api.get(f"/api/v1/cases/{cid}", rider).json()  # the reporter: steps, times, the unit, the photo
     assert [s["action"] for s in seen["timeline"]] == ["open", "dispatch", "accept", "dispose", "recheck", "close"]
-    assert seen["timeline"][1]["unit"] == "华冠物业" and seen["timeline"][3]["photos"]
+    assert seen["timeline"][1]["unit"] == "华冠物业" and seen["timeline"][3]["photos"] and seen["timeline"][5]["photos"]
     assert all("note" not in s for s in seen["timeline"]) and seen["note"] == ""  # staff's words stay theirs
     after = seen["timeline"][3]["photos"][0]
     picture = api.get(f"/api/v1/cases/{cid}/photos/{after}", rider)

@@ -35,7 +35,7 @@ OPEN311_QUERY = [  # Open311's reads only (sent with the community as jurisdicti
 FORM_FIELDS = ["phone", "password", "code", "name", "role", "community", "platform", "platform_rider_id", "building",
                "item", "description", "lat", "lng", "grid", "address", "units", "reason", "note", "quantity", "price",
                "limit_count", "limit_period", "id", "name_zh", "name_en", "kind", "roles", "board_name",
-               "community_id", "idempotency_key", "active", "next"]
+               "community_id", "idempotency_key", "active", "next", "fixed"]
 ENDS_SESSION = ("logout", "delete")  # the routes that may end the caller's session
 FORM_VALUES = ["a\x00b", "x" * 10_000, "9223372036854775808", "-2147483649", "nan", "inf", "1e400", "\x01", "²",
                "1" * 25, "a\ufffeb", "0001-01-01T00:00"]

@@ -70,6 +70,9 @@ def validation_error(request: Request, exc: ValidationException) -> Response:
     unknown = re.search(r"unknown field `([^`]+)`", message)
     if unknown:  # msgspec names the whole body; the member needs the field
         field, message = unknown.group(1), "is not a field of this request"
+    absent = re.search(r"missing required field `([^`]+)`", message)
+    if absent:  # likewise a required field left out
+        field, message = absent.group(1), "is required"
     return Response(_body("invalid_input", f"{field}: {message}" if field else message, field), status_code=400)
 
 

@@ -30,6 +30,7 @@ from web.schemas.cases import (
     ExtensionIn,
     RatingIn,
     RecheckIn,
+    RecheckPhotosForm,
     UnitIn,
     UnitOut,
 )
@@ -106,6 +107,17 @@ class StaffCaseController(Controller):
                        rules: NamedDependency[Rules], dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
         """The recheck's finding: fixed (办结), or not (back to the unit with a new deadline; a note is needed)."""
         return msgspec.convert(await flows.move_case(dispatcher, cases.conclude(request.user, rules, case_id, data.fixed, data.note)), CaseOut)
+
+    @post("/{case_id:int}/conclude/photos", operation_id="concludeCaseWithPhotos", status_code=200)
+    async def conclude_with_photos(self, request: Request, case_id: IdPath, data: MultipartBody[RecheckPhotosForm],
+                                   rules: NamedDependency[Rules], store: NamedDependency[PhotoStore],
+                                   limits: NamedDependency[PhotoLimits],
+                                   dispatcher: NamedDependency[Dispatcher]) -> CaseOut:
+        """The recheck's finding with the checker's own photos of the place (multipart: `fixed`, `note`, files
+        `photos`), kept on the finding's timeline event beside the handler's after-photos."""
+        uploads = await read_files(data.photos, "photos")
+        return msgspec.convert(await flows.move_case(dispatcher, cases.conclude(
+            request.user, rules, case_id, data.fixed, data.note, uploads, store, limits)), CaseOut)
 
     @post("/{case_id:int}/extension", operation_id="decideExtension", status_code=200)
     async def extension(self, request: Request, case_id: IdPath, data: JSONBody[ExtensionDecisionIn]) -> CaseOut:

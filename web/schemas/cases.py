@@ -107,6 +107,15 @@ class RecheckIn(In):
 
 
 @dataclass
+class RecheckPhotosForm:
+    """A recheck's finding with the checker's own photos, as multipart/form-data (files named `photos`)."""
+
+    fixed: bool
+    note: str = ""
+    photos: list[UploadFile] = field(default_factory=list)
+
+
+@dataclass
 class CasePhotosForm:
     """A note and photos of the fix, as multipart/form-data (files named `photos`)."""
 
