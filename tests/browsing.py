@@ -55,6 +55,30 @@ def _catalogue_pattern(lang: str) -> re.Pattern:
     return re.compile(rf"^(?:(?:{one})\s*)+$")
 
 
+# What the page's script sends (the photo pipeline posts a FormData over XMLHttpRequest, whose body Playwright
+# cannot see): each send's parts added up in sessionStorage, which outlives the page's redirect after it.
+_COUNT_SENT = """(() => {
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (body) {
+    if (body instanceof FormData) {
+      let n = 0;
+      for (const [, v] of body.entries()) n += v instanceof Blob ? v.size : new Blob([String(v)]).size;
+      sessionStorage.setItem("sentBytes", String(Number(sessionStorage.getItem("sentBytes") || 0) + n));
+    }
+    return send.call(this, body);
+  };
+})();"""
+
+
+def count_uploads(page) -> None:
+    """From the page's next load on, count the bytes its forms send (read with `uploaded`)."""
+    page.add_init_script(_COUNT_SENT)
+
+
+def uploaded(page) -> int:
+    return int(page.evaluate("Number(sessionStorage.getItem('sentBytes') || 0)"))
+
+
 def shown_errors(page) -> dict[str, str]:
     """The error texts the page shows, by the id of the element that shows each; every one must be made of
     the page's catalogue messages."""
