@@ -20,7 +20,6 @@ from web.schemas.accounts import (
     Expiring,
     HistoryEntry,
     Me,
-    PenaltyAppealIn,
     PenaltyAppealOut,
     Profile,
     ReferralOut,
@@ -28,6 +27,7 @@ from web.schemas.accounts import (
 )
 from web.schemas.base import IdPath, IdQuery, limit_query
 from web.schemas.reports import SubmissionOut
+from web.schemas.tasks import AppealIn
 from web.sessions import Sessions, session_cookies
 from web.view_cache import ViewCache
 
@@ -69,7 +69,7 @@ class MeController(Controller):
                                  size=lambda rows: 200 + 300 * len(rows))
 
     @post("/history/{transfer_id:int}/appeal", operation_id="appealPenalty", status_code=201)
-    async def appeal(self, request: Request, transfer_id: IdPath, data: JSONBody[PenaltyAppealIn],
+    async def appeal(self, request: Request, transfer_id: IdPath, data: JSONBody[AppealIn],
                      rules: NamedDependency[Rules]) -> PenaltyAppealOut:
         """申诉: appeal a penalty the engine gave (恶意重复刷报) from its history line, once, within the scheme's
         `[scheme.duplicates] appeal_days`; staff decide (`POST /api/v1/staff/appeals/{id}`)."""

@@ -14,9 +14,10 @@ from points.vocabulary import SubmissionStatus
 from rules import Rules
 from web import flows
 from web.auth import staff_only
-from web.schemas.accounts import PenaltyAppealDecisionIn, PenaltyAppealOut, ReverseIn, ReverseOut
+from web.schemas.accounts import PenaltyAppealOut, ReverseIn, ReverseOut
 from web.schemas.base import IdPath, Offset, limit_query
 from web.schemas.reports import RejectIn, SubmissionOut, VerifyIn
+from web.schemas.tasks import AppealDecisionIn
 
 
 class StaffController(Controller):
@@ -55,6 +56,6 @@ class StaffController(Controller):
 
     @post("/appeals/{appeal_id:int}", operation_id="decidePenaltyAppeal", status_code=200)
     async def decide_appeal(self, request: Request, appeal_id: IdPath,
-                            data: JSONBody[PenaltyAppealDecisionIn]) -> PenaltyAppealOut:
+                            data: JSONBody[AppealDecisionIn]) -> PenaltyAppealOut:
         """Grant a penalty's appeal (its points come back) or refuse it (the note says why); once."""
         return msgspec.convert(await appeals.decide(request.user, appeal_id, data.grant, data.note), PenaltyAppealOut)

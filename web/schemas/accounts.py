@@ -214,15 +214,6 @@ class HistoryEntry(Out):
     appeal: HistoryAppeal | None = None  # a penalty the member may appeal (恶意重复刷报): what became of it
 
 
-class PenaltyAppealIn(In):
-    reason: text(F.APPEAL)
-
-
-class PenaltyAppealDecisionIn(In):
-    grant: bool
-    note: Reason = ""
-
-
 class PenaltyAppealOut(Out, omit_defaults=True):
     id: int
     member_id: int
