@@ -23,7 +23,7 @@ from points.cases import outbox, units
 from points.cases.reading import view
 from points.errors import Conflict, DomainError, Invalid, checked, collected
 from points.infra import photo_store
-from points.infra.db import marks, sql, write
+from points.infra.db import marks, rows_values, sql, write
 from points.infra.photo_store import PhotoStore
 from points.reports.intake import PhotoLimits, cleaned_photos
 from points.scope import Actor
@@ -77,25 +77,18 @@ async def open_cases(rules: Rules, reports: list[dict[str, Any]]) -> int:
               if (item := rules.item(r["item_id"])) is not None and item.case]
     if not wanted:
         return 0
-    rows = [(sid, community, S.OPEN, priority, "", "", 0, now, now) for sid, community, priority in wanted]
+    values, args = rows_values([(sid, community, S.OPEN, priority, "", "", 0, now, now)
+                                for sid, community, priority in wanted])
     opened = await sql("INSERT INTO case_file (submission, community, state, priority, deadline_assumed, note, "
-                       f"reopened, created_at, updated_at) VALUES {_tuples(rows)} "
-                       "ON CONFLICT (submission) DO NOTHING RETURNING id, community", *_flat(rows))
+                       f"reopened, created_at, updated_at) VALUES {values} "
+                       "ON CONFLICT (submission) DO NOTHING RETURNING id, community", *args)
     if not opened:
         return 0
-    rows = [(o["id"], A.OPEN, S.OPEN, None, None, "", now) for o in opened]
-    await sql(f"INSERT INTO case_event (\"case\", action, state, actor, unit, note, created_at) VALUES {_tuples(rows)}",
-              *_flat(rows))
+    values, args = rows_values([(o["id"], A.OPEN, S.OPEN, None, None, "", now) for o in opened])
+    await sql(f"INSERT INTO case_event (\"case\", action, state, actor, unit, note, created_at) VALUES {values}",
+              *args)
     await _auto_dispatch(rules, opened)
     return len(opened)
-
-
-def _tuples(rows: list[tuple[Any, ...]]) -> str:
-    return ", ".join("(" + marks(row) + ")" for row in rows)
-
-
-def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
 
 
 async def _auto_dispatch(rules: Rules, opened: list[dict[str, Any]]) -> None:

@@ -302,6 +302,12 @@ def values_list(rows: Sequence[Sequence[Any]], pg_types: Sequence[str]) -> tuple
     return ", ".join([one] * len(rows)), args
 
 
+def rows_values(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """``(…), (…)`` for a multi-row ``INSERT … VALUES``, and its arguments in order: one statement for a batch
+    (the target columns give each value its type, on both databases)."""
+    return ", ".join("(" + marks(row) + ")" for row in rows), [value for row in rows for value in row]
+
+
 def marks(values: Sequence[Any]) -> str:
     """The placeholders of an ``IN (…)`` list of `values`."""
     return ", ".join("{}" for _ in values)

@@ -22,7 +22,8 @@ from points.vocabulary import AppealState, TransferCode, appealable_penalty, owe
 from rules import Rules, fields
 from rules.loader import SPAM_ITEM
 
-COLUMNS = ("id, key, member, community, points, reason, state, note, decided_by, created_at, updated_at")
+WRITTEN = "key, member, community, points, reason, state, note, decided_by, created_at, updated_at"
+COLUMNS = "id, " + WRITTEN
 
 
 async def appeal(actor: Actor, rules: Rules, transfer_id: int, reason: str) -> dict[str, Any]:
@@ -42,7 +43,7 @@ async def appeal(actor: Actor, rules: Rules, transfer_id: int, reason: str) -> d
         taken = await sql("SELECT COALESCE(SUM(amount), 0) AS points FROM transfer WHERE idempotency_key IN ({}, {})",
                           key, owed_key(key))
         now = clock.now()
-        rows = await sql(f"INSERT INTO penalty_appeal ({COLUMNS.removeprefix('id, ')}) "
+        rows = await sql(f"INSERT INTO penalty_appeal ({WRITTEN}) "
                          "VALUES ({}, {}, {}, {}, {}, {}, '', NULL, {}, {}) ON CONFLICT (key) DO NOTHING "
                          f"RETURNING {COLUMNS}", key, actor.id, line["community"], int(taken[0]["points"]), reason,
                          AppealState.PENDING, now, now)
@@ -84,7 +85,7 @@ async def decide(actor: Actor, appeal_id: int, grant: bool, note: str = "") -> d
 async def waiting(actor: Actor, limit: int = 100) -> list[dict[str, Any]]:
     """The appeals staff have to decide, oldest first, with who appealed."""
     where, args = scope.clause(actor, "pa.community")
-    rows = await sql(f"SELECT pa.{COLUMNS.replace(', ', ', pa.')}, m.name AS member_name FROM penalty_appeal pa "
+    rows = await sql("SELECT pa.*, m.name AS member_name FROM penalty_appeal pa "
                      f"JOIN member m ON m.id = pa.member WHERE pa.state = {{}}{where} ORDER BY pa.id LIMIT {{}}",
                      AppealState.PENDING, *args, limit)
     return [{**view(r), "member_name": r["member_name"]} for r in rows]

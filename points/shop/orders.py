@@ -20,7 +20,7 @@ from points import clock, idempotency, scope
 from points.errors import Conflict, DomainError, NotFound, checked
 from points.infra import metrics
 from points.infra.batching import Batcher
-from points.infra.db import lock_rows_sql, marks, sql, write
+from points.infra.db import lock_rows_sql, marks, rows_values, sql, write
 from points.ledger import transfers as ledger
 from points.ledger.transfers import HOLD, SPENDABLE, TransferSpec
 from points.scope import Actor
@@ -200,11 +200,10 @@ async def _write_orders(placed: list[dict[str, Any]], accounts: dict[tuple[int, 
     """Insert the batch's orders, hold their prices, take their stock. An order whose key turns out to be
     taken already (the key's lock-free backstop) is left out and becomes a replay."""
     columns = list(placed[0])
-    values = ", ".join("(" + ", ".join("{}" for _ in columns) + ")" for _ in placed)
+    values, args = rows_values([[o[c] for c in columns] for o in placed])
     inserted = {r["pickup_code"]: r["id"] for r in await sql(
         f"INSERT INTO redemption ({', '.join(columns)}) VALUES {values} "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, pickup_code",
-        *(o[c] for o in placed for c in columns))}
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, pickup_code", *args)}
     written = []
     for order in placed:
         if order["pickup_code"] in inserted:
