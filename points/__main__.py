@@ -220,12 +220,15 @@ async def _sweep() -> int:
 
 
 async def _announcing(command: Callable[[], Awaitable[int]]) -> int:
-    """Run a command, then tell the app processes that views they keep may have changed anywhere."""
-    from points.infra import changes
+    """Run a command over connections it keeps (as the app does), then tell the app processes that views they
+    keep may have changed anywhere."""
+    from points.infra import changes, db
 
+    await db.start(pool_max=2, name="jifen-command")
     try:
         return await command()
     finally:
+        await db.stop()
         await changes.announce()
         await changes.close()
 

@@ -50,6 +50,7 @@ from makers import (
     requires_rq,
     signed_in,
 )
+from points.infra import db
 from points.ops.demo import GRIDS
 from points.people import communities
 
@@ -95,6 +96,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    run(db.stop())  # the tests' own connections, before their database goes
     if LEG == "postgres":
         base = os.environ["JIFEN_TEST_DATABASE_URL"]
         name = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")

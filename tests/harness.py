@@ -10,7 +10,6 @@ One leg per run, chosen by JIFEN_TEST_LEG (./dev test runs both when it can):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import os
 import re
@@ -18,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -99,6 +99,12 @@ _configure()
 
 from points.infra import db  # noqa: E402  (after _configure, which sets the environment)
 
+# The tests' own statements run on one event loop in a thread of its own, kept for the whole run: its
+# connections (SQLite's kept ones, PostgreSQL's pool) outlive a call, as the app's do, instead of a loop and a
+# connection per statement; and a test inside another loop (Playwright's sync API keeps one) can use it too.
+_loop = asyncio.new_event_loop()
+threading.Thread(target=_loop.run_forever, name="tests-db", daemon=True).start()
+
 
 def run(awaitable):
     """Await a domain coroutine or a piccolo query from a (sync) test."""
@@ -106,13 +112,10 @@ def run(awaitable):
     async def wait():
         return await awaitable
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(wait())
-    # A loop runs in this thread already (Playwright's sync API keeps one): use a thread of our own.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, wait()).result()
+    return asyncio.run_coroutine_threadsafe(wait(), _loop).result()
+
+
+run(db.start(pool_max=4, name="jifen-tests"))
 
 
 @contextlib.contextmanager

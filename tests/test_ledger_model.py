@@ -13,10 +13,8 @@ sequences on each leg and the same ones every time it runs.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,7 +32,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conftest import LEG
+from conftest import LEG, run
 from points import clock
 from points.areas import schemes
 from points.errors import DomainError
@@ -57,23 +55,6 @@ DEDUCTION = ("penalty.false_report", 50)
 PRICES = (30, 70)
 STOCK = (3, 2)
 MEMBERS = 3
-
-
-class LoopThread:
-    """One event loop (and PostgreSQL pool) for the whole model run: a query costs a round trip, not a
-    connection."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        self(db.start(2, name="jifen-model-test"))
-
-    def __call__(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
-
-    def close(self) -> None:
-        self(db.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @dataclass
@@ -125,7 +106,7 @@ class World:
 
 @seed(SEED)
 class LedgerModel(RuleBasedStateMachine):
-    loop: LoopThread
+    loop = staticmethod(run)  # the run's one event loop and its pool: a query costs a round trip
     world: World
     days = itertools.count()
 
@@ -292,11 +273,7 @@ async def _deduct(staff: Actor, rules, member_id: int, key: str) -> dict:
 @pytest.fixture
 def model_world(make_community):
     community = make_community()
-    loop = LoopThread()
-    LedgerModel.loop = loop
     LedgerModel.world = World(community.id, Actor(community.staff.id, "staff", community.id, "", "active"))
-    yield
-    loop.close()
 
 
 def test_the_ledger_follows_its_model(model_world):

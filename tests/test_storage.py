@@ -33,8 +33,9 @@ def small_disk(tmp_path) -> Iterator[Path]:
 
 
 def fill(ballast: Path) -> None:
-    """Write until the filesystem refuses, in ever smaller pieces, so that not a block is left."""
-    with ballast.open("wb", buffering=0) as f:
+    """Write until the filesystem refuses, in ever smaller pieces, so that not a block is left (again after a
+    refused request: SQLite may have given back its write-ahead log's blocks when it closed a connection)."""
+    with ballast.open("ab", buffering=0) as f:
         for size in (1 << 20, 1 << 12, 1):
             try:
                 while True:
@@ -73,8 +74,10 @@ def test_a_full_disk_answers_503_and_loses_nothing(small_disk):
         assert refused.json()["error"]["code"] == "storage_unavailable"
         assert "nothing was saved" in refused.json()["error"]["message"]
         assert int(refused.headers["retry-after"]) > 0
+        fill(ballast)
         signing_in = api.login(RIDER, PASSWORD)  # a new session is a file in the data directory
         assert signing_in.status_code == 503, signing_in.text
+        fill(ballast)
         page = api.post("/report", rider, headers={"Cookie": f"jifen_session={rider.session}; lang=zh"},
                         data={"item": "order.streetlight_broken", **{k: str(v) for k, v in near(900).items()}},
                         files=[("photos", ("p.jpg", photo(), "image/jpeg"))])

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from tempfile import mkstemp
 
 from litestar.datastructures import Cookie
-from litestar.stores.base import Store
+from litestar.stores.base import StorageObject, Store
 from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -28,6 +30,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from points import clock
 from points.infra.batching import Batcher
 from points.infra.config import Settings
+from points.infra.db import storage_full
 from points.scope import Actor
 
 COOKIE = "jifen_session"
@@ -84,13 +87,30 @@ class SessionRedisStore(RedisStore):
         await self._redis.ping()
 
 
+class SessionFileStore(FileStore):
+    """litestar's file store, except that a write the disk refuses fails (litestar's passes over it: a member would
+    be told they are signed in with a session that was never kept). A full disk answers 503, web/errors.py."""
+
+    def _write_sync(self, target_file: Path, storage_obj: StorageObject) -> None:
+        fd, name = mkstemp(dir=self.path, prefix=f"{target_file.name}.tmp")
+        try:
+            try:
+                os.write(fd, storage_obj.to_bytes())
+            finally:
+                os.close(fd)
+            os.replace(name, target_file)
+        except OSError:
+            Path(name).unlink(missing_ok=True)
+            raise
+
+
 def make_store(config: Settings) -> Store:
     if config.redis_url:
         return SessionRedisStore(redis_client(config.redis_url), namespace="jifen-sessions",
                                  handle_client_shutdown=True)
     path = Path(config.data_dir) / "sessions"
     path.mkdir(parents=True, exist_ok=True)
-    return FileStore(path)
+    return SessionFileStore(path)
 
 
 def _key(sid: str) -> str:
@@ -142,7 +162,11 @@ class Sessions:
         if now - session.seen > min(RENEW_EVERY, session.idle / 4):
             session.seen = now
             left = int(min(session.idle, session.created + session.absolute - now)) + 1
-            await self.store.set(_key(session.sid), session.record(), expires_in=left)
+            try:
+                await self.store.set(_key(session.sid), session.record(), expires_in=left)
+            except OSError as exc:  # a full disk: the session lives on its last renewal, the request goes on
+                if not storage_full(exc):
+                    raise
         return True
 
     async def ping(self) -> bool | None:
