@@ -29,6 +29,8 @@ from harness import (
     _pg_admin,
     clock_moved,
     free_port,
+    http_get,
+    http_post,
     personal_data,
     personal_data_in_audit,
     personal_data_in_logs,
@@ -158,7 +160,7 @@ def jpeg() -> bytes:
 
 
 __all__ = ["G1", "LEG", "as_member", "clock_moved", "new_community", "ONE_ADDRESS", "PASSWORD", "ROOT", "SESSION_COOKIE", "TMP", "Any", "Api", "Community", "Process",
-           "User", "free_port", "grant", "near", "new_phone", "personal_data", "photo", "python", "requires_rq", "run",
+           "User", "free_port", "grant", "http_get", "http_post", "near", "new_phone", "personal_data", "photo", "python", "requires_rq", "run",
            "signed_in", "start_server", "user_from", "wait_for"]
 
 

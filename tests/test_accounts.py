@@ -17,6 +17,7 @@ from conftest import (
     TMP,
     Api,
     User,
+    http_post,
     near,
     new_phone,
     run,
@@ -128,7 +129,7 @@ def test_session_cookie_flags_rotation_logout_and_role_change(api, community, ad
 def test_cookie_is_secure_when_asked(api, community):
     server, url = start_server("secure", {"JIFEN_SECURE_COOKIES": "true"})
     try:
-        response = httpx.post(f"{url}/api/v1/auth/login", json={"phone": community.riders[0].phone,
+        response = http_post(f"{url}/api/v1/auth/login", json={"phone": community.riders[0].phone,
                                                                  "password": PASSWORD})
         assert "Secure" in response.headers["set-cookie"]
     finally:

@@ -13,7 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LEG, PASSWORD, ROOT, TMP, grant, near, photo, python, run, start_server
+from conftest import (
+    LEG,
+    PASSWORD,
+    ROOT,
+    TMP,
+    grant,
+    http_get,
+    http_post,
+    near,
+    photo,
+    python,
+    run,
+    start_server,
+)
 from harness import older_database
 from points.infra import db
 from points.shop import rewards
@@ -111,15 +124,14 @@ def test_a_backup_taken_during_a_rush_restores_whole(api, community, tmp_path, p
     # The restored place serves: the rider logs in and sees their report.
     server, url = start_server("restored-server", place)
     try:
-        import httpx
 
-        login = httpx.post(f"{url}/api/v1/auth/login", json={"phone": community.riders[0].phone, "password": PASSWORD})
+        login = http_post(f"{url}/api/v1/auth/login", json={"phone": community.riders[0].phone, "password": PASSWORD})
         assert login.status_code == 200
-        mine = httpx.get(f"{url}/api/v1/me/submissions", cookies=login.cookies).json()
+        mine = http_get(f"{url}/api/v1/me/submissions", cookies=login.cookies).json()
         assert waiting[0] in {s["id"] for s in mine}
-        report = httpx.get(f"{url}/api/v1/submissions/{waiting[0]}", cookies=login.cookies).json()
+        report = http_get(f"{url}/api/v1/submissions/{waiting[0]}", cookies=login.cookies).json()
         assert report["status"] in ("verified", "awarded")
-        shown = httpx.get(f"{url}/api/v1/submissions/{waiting[0]}/photos/{report['photos'][0]['id']}",
+        shown = http_get(f"{url}/api/v1/submissions/{waiting[0]}/photos/{report['photos'][0]['id']}",
                           cookies=login.cookies)
         assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
     finally:

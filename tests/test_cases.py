@@ -15,7 +15,7 @@ import pytest
 
 from casework import Units, awarded_case, make_units
 from client import Api
-from conftest import photo, python, run
+from conftest import http_get, photo, python, run
 from points import clock
 from points.infra.db import sql
 
@@ -272,19 +272,18 @@ def test_a_rating_comes_within_the_rules_days_of_closing(api, community, units):
 
 
 def test_the_public_page_shows_what_was_fixed_and_nobody_who(api, make_community, community, units):
-    import httpx
 
     _, cid = awarded_case(api, community)
     api.post(f"/api/v1/staff/cases/{cid}/dispatch", community.staff, json={"unit": units.property})
     close(api, community, units, cid)
     code = run(sql("SELECT code FROM community WHERE id = {}", community.id))[0]["code"]
-    page = httpx.get(f"{api.url}/p/{code}").text
+    page = http_get(f"{api.url}/p/{code}").text
     fixed = page.split('id="fixed"')[1].split("</ul>")[0]
     assert "消防通道" in fixed and "用时 0 天" in fixed
     photo_id = run(sql("SELECT id FROM case_photo WHERE \"case\" = {}", cid))[0]["id"]
-    assert httpx.get(f"{api.url}/p/{code}/fixed/{photo_id}").headers["content-type"] == "image/jpeg"
+    assert http_get(f"{api.url}/p/{code}/fixed/{photo_id}").headers["content-type"] == "image/jpeg"
     other = run(sql("SELECT code FROM community WHERE id = {}", make_community().id))[0]["code"]
-    assert httpx.get(f"{api.url}/p/{other}/fixed/{photo_id}").status_code == 404
+    assert http_get(f"{api.url}/p/{other}/fixed/{photo_id}").status_code == 404
     reporter = run(sql("SELECT name FROM member WHERE id = {}", community.riders[0].id))[0]["name"]
     assert reporter not in page and "楼道堵了" not in page  # no names, no words of the report
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from conftest import LEG, ROOT, TMP, Process, python, requires_rq, wait_for
+from conftest import LEG, ROOT, TMP, Process, http_get, http_post, python, requires_rq, wait_for
 
 pytestmark = requires_rq("crash tests kill worker.py and app processes: the production leg")
 
@@ -202,7 +202,7 @@ def test_a_killed_app_process_loses_no_order_and_doubles_none(bench):
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 try:
-                    answer = httpx.post(f"http://127.0.0.1:{port}/api/v1/shop/orders", json={"reward": reward},
+                    answer = http_post(f"http://127.0.0.1:{port}/api/v1/shop/orders", json={"reward": reward},
                                         headers=headers, timeout=20)
                 except httpx.TransportError:
                     time.sleep(0.1)
@@ -243,7 +243,7 @@ def _answers(address: str) -> bool:
     import httpx
 
     try:
-        return httpx.get(address, timeout=2).status_code == 200
+        return http_get(address, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conftest import ROOT, python, start_server
+from conftest import ROOT, http_get, http_post, python, start_server
 
 
 @pytest.mark.embedded_default
@@ -28,7 +28,7 @@ def test_demo_seed_on_a_fresh_database(tmp_path):
 
     server, url = start_server("demo-server", env)
     try:
-        login = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000001", "password": "jifen-demo"})
+        login = http_post(f"{url}/api/v1/auth/login", json={"phone": "13800000001", "password": "jifen-demo"})
         assert login.status_code == 200
         assert login.json()["member"]["community_name"] == "华冠社区"
         assert login.json()["member"]["role"] == "rider"
@@ -53,10 +53,10 @@ def test_demo_seed_on_a_fresh_database(tmp_path):
         street = httpx.Client(base_url=url)
         assert street.post("/api/v1/auth/login", json={"phone": "13800000011", "password": "jifen-demo"}).status_code == 200
         assert {r["code"] for r in street.get("/api/v1/admin/compare").json()["rows"]} == {"huaguan", "xiachangning"}
-        own = httpx.get(f"{url}/api/v1/rules?community=xiachangning").json()
+        own = http_get(f"{url}/api/v1/rules?community=xiachangning").json()
         assert own["id"] == "xiachangning-2026"
         assert next(i["points"] for i in own["items"] if i["id"] == "hazard.fire_exit_blocked") == 40
-        waiting = httpx.post(f"{url}/api/v1/auth/login", json={"phone": "13800000005", "password": "jifen-demo"})
+        waiting = http_post(f"{url}/api/v1/auth/login", json={"phone": "13800000005", "password": "jifen-demo"})
         assert waiting.json()["member"]["status"] == "active"  # the pending rider, approved by the first run
     finally:
         server.stop()

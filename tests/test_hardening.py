@@ -10,7 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from conftest import LEG, PASSWORD, TMP, Api, Process, new_phone, requires_rq, start_server, wait_for
+from conftest import (
+    LEG,
+    PASSWORD,
+    TMP,
+    Api,
+    Process,
+    http_get,
+    new_phone,
+    requires_rq,
+    start_server,
+    wait_for,
+)
 from points.people import passwords
 
 SPELLINGS = ["{d}", "{a} {b} {c}", "{a}-{b}-{c}", "+86{d}", "0086{d}", "+86 {a} {b} {c}"]
@@ -107,7 +118,7 @@ def test_the_session_cookie_has_the_host_prefix_over_https(api, community):
     assert cookie.startswith("__Host-jifen_session=") and "Secure" in cookie and "Path=/" in cookie
     assert "domain" not in cookie.lower()
     sid = cookie.split(";")[0].split("=", 1)[1]
-    me = httpx.get(f"{api.url}/api/v1/me", headers={"Cookie": f"__Host-jifen_session={sid}"})
+    me = http_get(f"{api.url}/api/v1/me", headers={"Cookie": f"__Host-jifen_session={sid}"})
     assert me.status_code == 200 and me.json()["member"]["id"] == community.riders[1].id
 
 
@@ -176,13 +187,13 @@ def test_redis_down_gives_503_and_readiness_says_which(community):
     redis_server = None
     try:
         cookie = {"Cookie": "jifen_session=" + "x" * 43}
-        api = httpx.get(f"{url}/api/v1/me", headers=cookie, timeout=30)
+        api = http_get(f"{url}/api/v1/me", headers=cookie, timeout=30)
         assert api.status_code == 503 and api.json()["error"]["code"] == "service_unavailable"
         assert int(api.headers["retry-after"]) > 0
-        page = httpx.get(f"{url}/", headers={**cookie, "Cookie": cookie["Cookie"] + "; lang=zh"}, timeout=30)
+        page = http_get(f"{url}/", headers={**cookie, "Cookie": cookie["Cookie"] + "; lang=zh"}, timeout=30)
         assert page.status_code == 503 and "服务暂时不可用" in page.text
-        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
-        ready = httpx.get(f"{url}/readyz", timeout=30)
+        assert http_get(f"{url}/healthz").json() == {"status": "ok"}
+        ready = http_get(f"{url}/readyz", timeout=30)
         assert ready.status_code == 503 and ready.json() == {"status": "unavailable", "database": "ok",
                                                               "redis": "down"}
         wait_for(lambda: "Redis is not answering" in worker.text() or worker.proc.poll() is not None, timeout=30,
@@ -190,8 +201,8 @@ def test_redis_down_gives_503_and_readiness_says_which(community):
         assert worker.proc.poll() is None, worker.text()  # still waiting for Redis
         redis_server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: httpx.get(f"{url}/readyz", timeout=30).status_code == 200, timeout=20, what="readiness")
-        assert httpx.get(f"{url}/readyz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
+        wait_for(lambda: http_get(f"{url}/readyz", timeout=30).status_code == 200, timeout=20, what="readiness")
+        assert http_get(f"{url}/readyz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
         wait_for(lambda: "Listening on" in worker.text() or "*** Listening" in worker.text(), timeout=40,
                  what="the worker to start once Redis is up")
     finally:

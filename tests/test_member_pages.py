@@ -3,7 +3,7 @@ the account deletion form, and the English switch."""
 
 from __future__ import annotations
 
-from conftest import PASSWORD, grant, near, run
+from conftest import PASSWORD, grant, http_post, near, run
 from points.infra.config import ROOT
 from points.infra.db import sql
 from points.shop import rewards
@@ -81,7 +81,7 @@ def test_the_login_form_needs_the_token_of_its_own_page(api, community):
     import httpx
 
     rider = community.riders[0]
-    forged = httpx.post(f"{api.url}/login", data={"phone": rider.phone, "password": PASSWORD}, follow_redirects=False)
+    forged = http_post(f"{api.url}/login", data={"phone": rider.phone, "password": PASSWORD}, follow_redirects=False)
     assert forged.status_code == 403
     with httpx.Client(base_url=api.url) as browser:
         page = browser.get("/login")

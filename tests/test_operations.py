@@ -14,7 +14,19 @@ import pytest
 import redis
 
 from client import Api
-from conftest import LEG, Process, free_port, grant, near, photo, python, run, start_server, wait_for
+from conftest import (
+    LEG,
+    Process,
+    free_port,
+    grant,
+    http_get,
+    near,
+    photo,
+    python,
+    run,
+    start_server,
+    wait_for,
+)
 from points import clock
 from points.areas import schemes
 from points.reports import review
@@ -40,11 +52,11 @@ def test_metrics_are_off_unless_allowed(api):
     assert api.get("/metrics").status_code == 404  # the default: not there at all
     server, url = start_server("metrics-token", {"JIFEN_METRICS": "token", "JIFEN_METRICS_TOKEN": TOKEN})
     try:
-        assert httpx.get(f"{url}/metrics").status_code == 404
-        assert httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
-        scraped = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert http_get(f"{url}/metrics").status_code == 404
+        assert http_get(f"{url}/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+        scraped = http_get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert scraped.status_code == 200 and "jifen_award_lag_seconds" in scraped.text
-        assert "/metrics" not in httpx.get(f"{url}/schema/openapi.json").text
+        assert "/metrics" not in http_get(f"{url}/schema/openapi.json").text
     finally:
         server.stop()
     short = python("-m", "points", "sweep", env={"JIFEN_METRICS": "token", "JIFEN_METRICS_TOKEN": "short"})
@@ -60,10 +72,10 @@ def test_metrics_show_the_award_lag_requests_and_orders(community, jpeg):
         sid = api.submit(rider, "order.streetlight_broken", [jpeg], **near(metres_north=400)).json()["id"]
         run(review.verify(Actor(staff.id, "staff", community.id, "", "active"), schemes.current(), sid))
         run(Submission.update({Submission.verified_at: clock.now() - timedelta(days=1)}).where(Submission.id == sid))
-        scraped = httpx.get(f"{url}/metrics").text
+        scraped = http_get(f"{url}/metrics").text
         assert metric(scraped, "jifen_award_lag_seconds") >= 86_400 and metric(scraped, "jifen_award_backlog") >= 1
         assert python("-m", "points", "sweep").returncode == 0
-        scraped = httpx.get(f"{url}/metrics").text
+        scraped = http_get(f"{url}/metrics").text
         assert metric(scraped, "jifen_award_lag_seconds") < 86_400
 
         # Requests by route template, method and status.
@@ -73,7 +85,7 @@ def test_metrics_show_the_award_lag_requests_and_orders(community, jpeg):
         voucher = run(Reward.select(Reward.id).where((Reward.community == community.id)
                                                      & (Reward.code == "r.meal_voucher")).first())["id"]
         assert api.post("/api/v1/shop/orders", rider, json={"reward": voucher}).status_code == 201
-        scraped = httpx.get(f"{url}/metrics").text
+        scraped = http_get(f"{url}/metrics").text
         assert metric(scraped, "jifen_requests_total", method="GET", path="/api/v1/submissions/{submission_id}",
                       status_code="200") >= 1
         assert metric(scraped, "jifen_request_duration_seconds_count", method="POST", path="/api/v1/submissions",
@@ -90,7 +102,7 @@ def test_metrics_show_the_award_lag_requests_and_orders(community, jpeg):
             assert metric(scraped, "jifen_sweep_runs_total", result="done") >= 1
             assert metric(scraped, "jifen_sweep_duration_seconds_count") >= 1
         # Loopback means this host, not a visitor the proxy forwarded.
-        assert httpx.get(f"{url}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+        assert http_get(f"{url}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     finally:
         server.stop()
 
@@ -141,13 +153,13 @@ def test_several_app_processes_are_scraped_as_one(stack, tmp_path):
     try:
         def up() -> bool:
             try:
-                return httpx.get(f"{url}/healthz").status_code == 200
+                return http_get(f"{url}/healthz").status_code == 200
             except httpx.HTTPError:
                 return server.proc.poll() is not None
         wait_for(up, timeout=30, what="two app processes")
         for _ in range(20):  # new connections each: the kernel hands them to either process
-            httpx.get(f"{url}/readyz")
-        scraped = httpx.get(f"{url}/metrics").text
+            http_get(f"{url}/readyz")
+        scraped = http_get(f"{url}/metrics").text
         assert metric(scraped, "jifen_requests_total", method="GET", path="/readyz", status_code="200") == 20
     finally:
         server.stop()

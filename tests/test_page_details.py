@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
-from conftest import run
+from conftest import http_get, http_post, run
 from points.infra.db import sql
 
 
 def test_the_browser_icon_is_served(api):
-    icon = httpx.get(f"{api.url}/favicon.ico")
+    icon = http_get(f"{api.url}/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_the_public_scheme_page_names_the_community_and_invites_to_register(api, community):
     row = run(sql("SELECT code, name FROM community WHERE id = {}", community.id))[0]
-    page = httpx.get(f"{api.url}/p/{row['code']}").text
+    page = http_get(f"{api.url}/p/{row['code']}").text
     title = page.split("<title>")[1].split("</title>")[0]
     assert title.startswith(row["name"]) and "积分公示" in title
     assert 'href="/register"' in page and 'href="/login"' in page
@@ -45,11 +43,11 @@ def test_staff_see_actions_only_for_members_they_may_manage(api, community):
 
 
 def test_registration_names_the_field_at_fault_and_offers_communities_by_name(api, community):
-    form = httpx.get(f"{api.url}/register")
+    form = http_get(f"{api.url}/register")
     name = run(sql("SELECT name, code FROM community WHERE id = {}", community.id))[0]
     assert f'<option value="{name["code"]}"' in form.text and name["name"] in form.text
     token = form.cookies["jifen_form"]
-    sent = httpx.post(f"{api.url}/register", cookies={"jifen_form": token}, data={
+    sent = http_post(f"{api.url}/register", cookies={"jifen_form": token}, data={
         "_csrf_token": token, "role": "resident", "name": "", "phone": "13712340000", "password": "long-enough-1",
         "community": name["code"]})
     assert sent.status_code == 400

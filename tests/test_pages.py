@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
 from browsing import DESKTOP, PHONE, Screens, needs_chromium
-from conftest import PASSWORD, new_phone, photo, run
+from conftest import PASSWORD, http_get, new_phone, photo, run
 from points.infra.config import ROOT as APP_ROOT
 from points.infra.db import sql
 from points.people import members
@@ -187,7 +185,7 @@ def test_the_report_page_weighs_under_60_kb(api, community):
     assert page.status_code == 200
     assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
     assert assets, "the page names its stylesheet and script"
-    total = len(page.content) + sum(len(httpx.get(api.url + a).content) for a in assets)
+    total = len(page.content) + sum(len(http_get(api.url + a).content) for a in assets)
     assert total < 60_000, f"{total} bytes"
 
 
@@ -200,7 +198,7 @@ def test_a_phone_keeps_the_static_files_until_a_release_changes_them(api, commun
     for name in ("app.css", "icon.svg", "report.js"):
         digest = hashlib.sha256((APP_ROOT / "web" / "static" / name).read_bytes()).hexdigest()[:12]
         assert f'"/static/{name}?v={digest}"' in page, name
-        answer = httpx.get(f"{api.url}/static/{name}?v={digest}")
+        answer = http_get(f"{api.url}/static/{name}?v={digest}")
         assert answer.status_code == 200
         assert {"public", "max-age=31536000", "immutable"} <= {p.strip() for p in answer.headers["cache-control"].split(",")}
     for f in (APP_ROOT / "web" / "templates").glob("*.html"):  # no page links a static file another way

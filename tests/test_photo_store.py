@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from client import Api
-from conftest import TMP, free_port, near, photo, python, run, start_server, wait_for
+from conftest import TMP, free_port, http_get, near, photo, python, run, start_server, wait_for
 from points.infra.photo_store import S3PhotoStore
 from points.reports import intake
 from points.tables import Photo
@@ -37,7 +37,7 @@ def s3_server():
         import httpx
 
         try:
-            return httpx.get(url, timeout=1).status_code < 500
+            return http_get(url, timeout=1).status_code < 500
         except httpx.HTTPError:
             return server.poll() is not None
     wait_for(up, timeout=30, what="the S3 server to start")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, TMP, free_port, photo, python, wait_for
+from conftest import ROOT, TMP, free_port, http_get, http_post, photo, python, wait_for
 
 # The release before this one: the commit of the last release (docs/operations.md, "Upgrades"). Bump it when cutting one.
 PREVIOUS_RELEASE = "714ffc3bc7285776ef79ca113d07be20b038f6a8"
@@ -34,11 +34,11 @@ def previous_release(tmp_path_factory) -> Path:
 
 
 def balance(url: str) -> dict:
-    login = httpx.post(f"{url}/api/v1/auth/login", json={"phone": RIDER, "password": "jifen-demo"})
+    login = http_post(f"{url}/api/v1/auth/login", json={"phone": RIDER, "password": "jifen-demo"})
     assert login.status_code == 200, login.text
-    me = httpx.get(f"{url}/api/v1/me", cookies=login.cookies)
+    me = http_get(f"{url}/api/v1/me", cookies=login.cookies)
     assert me.status_code == 200, me.text
-    history = httpx.get(f"{url}/api/v1/me/history", cookies=login.cookies).json()
+    history = http_get(f"{url}/api/v1/me/history", cookies=login.cookies).json()
     return {"balance": me.json()["balance"], "history": len(history)}
 
 
@@ -51,7 +51,7 @@ def serve(tree: Path, name: str, env: dict[str, str]) -> tuple[subprocess.Popen,
 
     def up() -> bool:
         try:
-            return httpx.get(f"{url}/healthz").status_code == 200
+            return http_get(f"{url}/healthz").status_code == 200
         except httpx.HTTPError:
             return server.poll() is not None
     wait_for(up, timeout=30, what=f"{name} to start")
@@ -84,8 +84,8 @@ def test_upgrade_while_the_previous_release_serves(previous_release, place):
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         assert migrated.stdout.startswith("Database schema up to date: ") and "already" not in migrated.stdout
         assert balance(url) == before
-        login = httpx.post(f"{url}/api/v1/auth/login", json={"phone": RIDER, "password": "jifen-demo"})
-        wrote = httpx.post(f"{url}/api/v1/submissions", cookies=login.cookies,
+        login = http_post(f"{url}/api/v1/auth/login", json={"phone": RIDER, "password": "jifen-demo"})
+        wrote = http_post(f"{url}/api/v1/submissions", cookies=login.cookies,
                            headers={"X-CSRF-Token": login.json()["csrf_token"]},
                            files=[("item", (None, "order.streetlight_broken")), ("lat", (None, "23.47")),
                                   ("lng", (None, "116.76")), ("photos", ("p.jpg", photo(), "image/jpeg"))])
