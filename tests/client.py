@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from harness import PASSWORD, wait_for
+from harness import PASSWORD, TLS, wait_for
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Api:
     def __init__(self, url: str):
         self.url = url
         # Idle connections are dropped before uvicorn's 5 s keep-alive closes them under us.
-        self.http = httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(keepalive_expiry=2))
+        self.http = httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(keepalive_expiry=2), verify=TLS)
 
     def request(self, method: str, path: str, user: User | None = None, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
