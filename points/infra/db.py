@@ -76,7 +76,7 @@ class SafeSQLiteEngine(SQLiteEngine):
     statements: piccolo opens one per statement — a thread, a file, the schema parsed again — which costs eight
     times the statement itself. A connection goes back only when it left no transaction open."""
 
-    KEEP = 8  # idle connections kept at most (a request runs one statement at a time)
+    KEEP = 8  # idle connections kept at most: one for each request running a statement at once
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -213,8 +213,8 @@ async def _release(connection) -> None:
 
 
 async def start(pool_max: int = 10, name: str = "jifen") -> None:
-    """Open what a long-lived process (app or worker) keeps: the PostgreSQL pool, its sessions named `name`
-    (pg_stat_activity's application_name: which of the processes holds what)."""
+    """Open what a long-lived process (app, worker, command) keeps: SQLite's idle connections, or the PostgreSQL
+    pool, its sessions named `name` (pg_stat_activity's application_name: which of the processes holds what)."""
     db = engine()
     if isinstance(db, SafeSQLiteEngine):
         db.keep_connections()
